@@ -1,0 +1,49 @@
+//! The `switchboard` binary: argument parsing and wiring only.
+//!
+//! Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
+
+mod commands;
+mod logging;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Safe, policed and audited MCP access to PostgreSQL, Jira, Slack and any other MCP server.
+#[derive(Debug, Parser)]
+#[command(name = "switchboard", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run one built-in MCP server (stdio by default, Streamable HTTP with --http).
+    Server(commands::server::ServerArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("switchboard: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Server(args) => commands::server::run(args).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            tracing::error!("{error:#}");
+            eprintln!("switchboard: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

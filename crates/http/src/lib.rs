@@ -1,0 +1,1 @@
+//! Shared outbound HTTP policy: timeouts, retries honouring Retry-After, client-side rate limits.

@@ -1,0 +1,3 @@
+//! The SQL MCP server.
+pub mod render;
+pub mod guard;

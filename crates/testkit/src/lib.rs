@@ -1,0 +1,4 @@
+//! Test support shared by the workspace's tests: a PostgreSQL fixture that gives each test its own
+//! database, and wire-accurate fakes of the SaaS APIs that cannot run here.
+
+pub mod pg;
