@@ -2,3 +2,4 @@
 //! database, and wire-accurate fakes of the SaaS APIs that cannot run here.
 
 pub mod pg;
+pub mod slack;
