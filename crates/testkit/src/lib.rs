@@ -1,5 +1,6 @@
 //! Test support shared by the workspace's tests: a PostgreSQL fixture that gives each test its own
 //! database, and wire-accurate fakes of the SaaS APIs that cannot run here.
 
+pub mod anthropic;
 pub mod pg;
 pub mod slack;

@@ -1,0 +1,234 @@
+//! The agent's only view of the tools: a [`ToolHost`] that lists them and runs one call through its
+//! own policy, and an [`Approver`] the host asks when its policy wants a human to allow a call.
+//!
+//! The gateway implements `ToolHost` (catalog = its aggregated tools, `call` = its policy
+//! pipeline); tests implement it directly. Approvals stay with the host because the host's policy
+//! decides which calls need one; the agent supplies the approver (terminal prompt, auto-yes) and
+//! remembers "always" answers per tool through [`RememberingApprover`].
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A tool offered to the model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ToolSpec {
+    /// Name matching `^[a-zA-Z0-9_-]{1,64}$` (gateway names are `<server>__<tool>`).
+    pub name: String,
+    /// Description written for the model: what the tool does and its limits.
+    pub description: String,
+    /// JSON Schema of the arguments; its `type` must be `object`.
+    pub input_schema: Value,
+    /// Whether the host's policy will ask the [`Approver`] before running it (shown to the user).
+    #[serde(default)]
+    pub needs_approval: bool,
+}
+
+/// The result of one tool call, as the model will see it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolOutcome {
+    /// Text or JSON text of the result, or the error message when `is_error`.
+    pub content: String,
+    /// Whether the call failed, was refused by policy or was denied by the user.
+    pub is_error: bool,
+}
+
+impl ToolOutcome {
+    /// A successful result.
+    pub fn ok(content: impl Into<String>) -> Self {
+        Self {
+            content: content.into(),
+            is_error: false,
+        }
+    }
+
+    /// A failed call with a message the model can act on.
+    pub fn error(message: impl Into<String>) -> Self {
+        Self {
+            content: message.into(),
+            is_error: true,
+        }
+    }
+
+    /// The result for a call the approver refused: tells the model why, and not to insist.
+    pub fn denied(tool: &str, reason: &str) -> Self {
+        Self::error(format!(
+            "The call to `{tool}` was not run: {reason}. Do not retry it; continue without it or \
+             explain to the user what you wanted to do and why."
+        ))
+    }
+}
+
+/// Why a host could not produce its catalog.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct HostError(pub String);
+
+/// The tools the agent may use, and the policy that runs them.
+pub trait ToolHost: Send + Sync {
+    /// The catalog offered to the model. Called once per run, so the list stays identical between
+    /// turns (which keeps the prompt cache valid).
+    ///
+    /// # Errors
+    /// [`HostError`] when the catalog cannot be assembled (an upstream server is down, …).
+    fn tools(&self) -> BoxFuture<'_, Result<Vec<ToolSpec>, HostError>>;
+
+    /// Runs one call through the host's policy. Every failure — unknown tool, bad arguments,
+    /// policy refusal, denied approval, upstream error — is an outcome with `is_error: true`.
+    /// When the policy wants a human to allow the call, the host asks `approver` first and, on
+    /// [`Decision::Deny`], returns [`ToolOutcome::denied`] without running it.
+    fn call<'a>(
+        &'a self,
+        name: &'a str,
+        input: Value,
+        approver: &'a dyn Approver,
+    ) -> BoxFuture<'a, ToolOutcome>;
+}
+
+/// A human's (or a policy's) answer to "may this call run?".
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "decision", rename_all = "snake_case")]
+pub enum Decision {
+    /// Run this call.
+    Allow,
+    /// Run this call and every later call of the same tool in this run without asking.
+    AlwaysAllow,
+    /// Do not run it; `reason` is told to the model.
+    Deny {
+        /// Why, in words the model can act on.
+        reason: String,
+    },
+}
+
+impl Decision {
+    /// Whether the call may run.
+    pub fn allows(&self) -> bool {
+        !matches!(self, Decision::Deny { .. })
+    }
+}
+
+/// Asks whether a tool call may run.
+pub trait Approver: Send + Sync {
+    /// The decision for calling `tool` with `input`.
+    fn approve<'a>(&'a self, tool: &'a str, input: &'a Value) -> BoxFuture<'a, Decision>;
+}
+
+/// Approves every call (`--yes`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AutoApprover;
+
+impl Approver for AutoApprover {
+    fn approve<'a>(&'a self, _tool: &'a str, _input: &'a Value) -> BoxFuture<'a, Decision> {
+        Box::pin(async { Decision::Allow })
+    }
+}
+
+/// Wraps an approver: asks one question at a time (calls run concurrently, prompts must not
+/// interleave) and remembers "always" answers for the rest of the run.
+pub struct RememberingApprover<'a> {
+    inner: &'a dyn Approver,
+    always: Mutex<HashSet<String>>,
+    one_at_a_time: tokio::sync::Mutex<()>,
+}
+
+impl<'a> RememberingApprover<'a> {
+    /// Wraps `inner`.
+    pub fn new(inner: &'a dyn Approver) -> Self {
+        Self {
+            inner,
+            always: Mutex::new(HashSet::new()),
+            one_at_a_time: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn remembered(&self, tool: &str) -> bool {
+        self.always
+            .lock()
+            .map(|set| set.contains(tool))
+            .unwrap_or(false)
+    }
+}
+
+impl Approver for RememberingApprover<'_> {
+    fn approve<'b>(&'b self, tool: &'b str, input: &'b Value) -> BoxFuture<'b, Decision> {
+        Box::pin(async move {
+            if self.remembered(tool) {
+                return Decision::Allow;
+            }
+            let _turn = self.one_at_a_time.lock().await;
+            // Another call of the same tool may have been answered "always" while this one waited.
+            if self.remembered(tool) {
+                return Decision::Allow;
+            }
+            let decision = self.inner.approve(tool, input).await;
+            if decision == Decision::AlwaysAllow
+                && let Ok(mut set) = self.always.lock()
+            {
+                set.insert(tool.to_string());
+            }
+            decision
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    struct Counting {
+        asked: AtomicUsize,
+        answer: Decision,
+    }
+
+    impl Approver for Counting {
+        fn approve<'a>(&'a self, _tool: &'a str, _input: &'a Value) -> BoxFuture<'a, Decision> {
+            Box::pin(async move {
+                self.asked.fetch_add(1, Ordering::SeqCst);
+                tokio::task::yield_now().await;
+                self.answer.clone()
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn always_is_remembered_per_tool() {
+        let inner = Counting {
+            asked: AtomicUsize::new(0),
+            answer: Decision::AlwaysAllow,
+        };
+        let approver = RememberingApprover::new(&inner);
+        let input = Value::Null;
+        let (a, b) = tokio::join!(approver.approve("x", &input), approver.approve("x", &input));
+        assert!(a.allows() && b.allows());
+        assert_eq!(approver.approve("x", &input).await, Decision::Allow);
+        assert_eq!(inner.asked.load(Ordering::SeqCst), 1);
+        approver.approve("y", &input).await;
+        assert_eq!(inner.asked.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn plain_allow_and_deny_are_not_remembered() {
+        let inner = Counting {
+            asked: AtomicUsize::new(0),
+            answer: Decision::Deny {
+                reason: "no".into(),
+            },
+        };
+        let approver = RememberingApprover::new(&inner);
+        assert!(!approver.approve("x", &Value::Null).await.allows());
+        assert!(!approver.approve("x", &Value::Null).await.allows());
+        assert_eq!(inner.asked.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn denial_tells_the_model_why() {
+        let outcome = ToolOutcome::denied("jira__create_issue", "the user declined");
+        assert!(outcome.is_error);
+        assert!(outcome.content.contains("`jira__create_issue`"));
+        assert!(outcome.content.contains("the user declined"));
+    }
+}
