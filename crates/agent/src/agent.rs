@@ -77,8 +77,7 @@ impl Agent {
     /// # Errors
     /// [`AgentError::HttpClient`] when the HTTP client cannot be built.
     pub fn new(config: AgentConfig) -> Result<Self, AgentError> {
-        let client =
-            MessagesClient::new(&config).map_err(|e| AgentError::HttpClient(e.to_string()))?;
+        let client = MessagesClient::new(&config).map_err(AgentError::HttpClient)?;
         Ok(Self { config, client })
     }
 

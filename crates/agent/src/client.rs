@@ -8,15 +8,16 @@
 //! is never retried. Every other 4xx is returned at once with the API's `error.message`.
 //! Creating a message has no side effect besides its cost, so repeating one is safe.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use futures::StreamExt as _;
 use rand::Rng as _;
-use reqwest::header::{CONTENT_TYPE, HeaderMap};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
+use switchboard_http::{Auth, parse_retry_after};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{ANTHROPIC_VERSION, AgentConfig, ApiKey, RetryPolicy};
+use crate::config::{ANTHROPIC_VERSION, AgentConfig, RetryPolicy};
 use crate::events::{AgentEvent, EventSink};
 use crate::messages::{ApiMessage, MessagesRequest};
 use crate::sse::{MessageAssembler, SseParser, StreamError, StreamUpdate};
@@ -56,25 +57,39 @@ impl ApiFailure {
 pub(crate) struct MessagesClient {
     http: reqwest::Client,
     url: String,
-    api_key: ApiKey,
+    /// `x-api-key`, marked sensitive so no `Debug` output shows it.
+    api_key: (HeaderName, HeaderValue),
     retry: RetryPolicy,
 }
 
 impl MessagesClient {
     /// A client for `config`'s endpoint, key, timeouts and retry policy.
     ///
+    /// The body of a streamed response must be read as it arrives, so this uses reqwest directly
+    /// rather than `switchboard_http::HttpClient` (which buffers bodies and does not retry 500 or
+    /// 529); it shares that crate's credential handling and `Retry-After` parsing.
+    ///
     /// # Errors
-    /// The HTTP client cannot be built (TLS backend unavailable).
-    pub(crate) fn new(config: &AgentConfig) -> Result<Self, reqwest::Error> {
+    /// A message saying why: the key cannot be a header value, or the TLS backend is unavailable.
+    pub(crate) fn new(config: &AgentConfig) -> Result<Self, String> {
+        let auth = Auth::Header {
+            name: HeaderName::from_static("x-api-key"),
+            value: config.api_key.clone(),
+        };
+        let api_key = auth
+            .header()
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| "no API key header".to_string())?;
         let http = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
             .read_timeout(config.read_timeout)
             .user_agent(concat!("switchboard-agent/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+            .build()
+            .map_err(|e| e.to_string())?;
         Ok(Self {
             http,
             url: config.messages_url(),
-            api_key: config.api_key.clone(),
+            api_key,
             retry: config.retry.clone(),
         })
     }
@@ -139,7 +154,7 @@ impl MessagesClient {
         let mut builder = self
             .http
             .post(&self.url)
-            .header("x-api-key", self.api_key.expose())
+            .header(self.api_key.0.clone(), self.api_key.1.clone())
             .header("anthropic-version", ANTHROPIC_VERSION)
             .json(request);
         if request.stream {
@@ -260,7 +275,7 @@ fn http_failure(status: u16, headers: &HeaderMap, body: &str) -> ApiFailure {
         message,
         request_id: request_id(headers),
         retryable: should_retry.unwrap_or(transient),
-        retry_after: retry_after(headers),
+        retry_after: parse_retry_after(headers, SystemTime::now()),
     }
 }
 
@@ -269,20 +284,6 @@ fn request_id(headers: &HeaderMap) -> Option<String> {
         .get("request-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
-}
-
-/// The wait the server asks for: `retry-after-ms` (milliseconds) first, then `retry-after`
-/// (seconds, possibly fractional). An HTTP-date form is not used by the Anthropic API and falls
-/// back to backoff.
-pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let number = |name: &str| -> Option<f64> {
-        let value: f64 = headers.get(name)?.to_str().ok()?.trim().parse().ok()?;
-        (value.is_finite() && value >= 0.0).then_some(value)
-    };
-    if let Some(ms) = number("retry-after-ms") {
-        return Duration::try_from_secs_f64(ms / 1000.0).ok();
-    }
-    number("retry-after").and_then(|s| Duration::try_from_secs_f64(s).ok())
 }
 
 /// Jittered exponential backoff for retry `n` (from 1): uniform in `[d/2, d]`,
@@ -331,20 +332,6 @@ mod tests {
     }
 
     #[test]
-    fn retry_after_prefers_milliseconds() {
-        assert_eq!(
-            retry_after(&headers(&[("retry-after-ms", "250"), ("retry-after", "9")])),
-            Some(Duration::from_millis(250))
-        );
-        assert_eq!(
-            retry_after(&headers(&[("retry-after", "1.5")])),
-            Some(Duration::from_millis(1500))
-        );
-        assert_eq!(retry_after(&headers(&[("retry-after", "-1")])), None);
-        assert_eq!(retry_after(&HeaderMap::new()), None);
-    }
-
-    #[test]
     fn backoff_grows_within_bounds() {
         let policy = RetryPolicy {
             base_delay: Duration::from_millis(100),
@@ -362,7 +349,12 @@ mod tests {
     #[test]
     fn classifies_http_failures() {
         let body = r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"},"request_id":"req_1"}"#;
-        let f = http_failure(529, &headers(&[("request-id", "req_1")]), body);
+        let f = http_failure(
+            529,
+            &headers(&[("request-id", "req_1"), ("retry-after-ms", "250")]),
+            body,
+        );
+        assert_eq!(f.retry_after, Some(Duration::from_millis(250)));
         assert!(f.retryable);
         assert_eq!(
             (f.error_type.as_str(), f.message.as_str()),

@@ -5,10 +5,10 @@
 //! Environment: `ANTHROPIC_API_KEY` (required), `ANTHROPIC_BASE_URL` (default
 //! `https://api.anthropic.com`), `ANTHROPIC_MODEL` (used when neither flag nor file names one).
 
-use std::fmt;
 use std::time::Duration;
 
 use serde::Deserialize;
+use switchboard_http::Secret;
 
 /// The model used when none is configured.
 pub const DEFAULT_MODEL: &str = "claude-sonnet-4-5";
@@ -72,28 +72,6 @@ impl AgentSettings {
     }
 }
 
-/// The Anthropic API key. Its `Debug` and `Display` never show the key.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ApiKey(String);
-
-impl ApiKey {
-    /// Wraps a key.
-    pub fn new(key: impl Into<String>) -> Self {
-        Self(key.into())
-    }
-
-    /// The key, for the `x-api-key` header only.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for ApiKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ApiKey(<redacted>)")
-    }
-}
-
 /// How failed model calls are retried.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -121,8 +99,8 @@ impl Default for RetryPolicy {
 /// The resolved agent configuration.
 #[derive(Clone, Debug)]
 pub struct AgentConfig {
-    /// API key.
-    pub api_key: ApiKey,
+    /// API key (never printed: [`Secret`] redacts itself).
+    pub api_key: Secret,
     /// API base URL without the `/v1/messages` path.
     pub base_url: String,
     /// Model id.
@@ -202,7 +180,7 @@ impl AgentConfig {
             .unwrap_or_else(|| DEFAULT_MODEL.to_string());
         let max_tokens = settings.max_tokens.unwrap_or(8192);
         let config = Self {
-            api_key: ApiKey::new(api_key),
+            api_key: Secret::new(api_key),
             base_url: base_url.trim_end_matches('/').to_string(),
             model,
             max_tokens,

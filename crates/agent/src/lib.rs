@@ -42,7 +42,7 @@ pub mod transcript;
 pub use agent::{Agent, AgentError, valid_tool_name};
 pub use approve::TerminalApprover;
 pub use client::ApiFailure;
-pub use config::{AgentConfig, AgentSettings, ApiKey, ConfigError, RetryPolicy};
+pub use config::{AgentConfig, AgentSettings, ConfigError, RetryPolicy};
 pub use events::{AgentEvent, EventSink, Fanout, JsonLinesSink, NullSink, Record};
 pub use host::{
     Approver, AutoApprover, Decision, HostError, RememberingApprover, ToolHost, ToolOutcome,
@@ -50,4 +50,5 @@ pub use host::{
 };
 pub use render::TerminalRenderer;
 pub use summary::{Outcome, RunSummary};
+pub use switchboard_http::Secret;
 pub use transcript::{TranscriptError, create_transcript, read_transcript, replay};
