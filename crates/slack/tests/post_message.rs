@@ -116,7 +116,7 @@ async fn replies_in_a_thread() {
 async fn long_text_is_split_into_paced_messages_in_order() {
     let h = Harness::start().await;
     let paragraph = "All systems nominal. ".repeat(500); // 10,500 characters
-    let text = vec![paragraph.trim_end(); 8].join("\n\n"); // ~84,000 characters
+    let text = [paragraph.trim_end(); 8].join("\n\n"); // ~84,000 characters
     let result = h
         .ok(
             "post_message",
