@@ -4,6 +4,7 @@
 
 mod commands;
 mod logging;
+mod transport;
 
 use std::process::ExitCode;
 
@@ -26,7 +27,10 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("switchboard: cannot start the async runtime: {error}");

@@ -40,7 +40,11 @@ impl TestDb {
             .batch_execute(&format!("CREATE DATABASE {name}"))
             .await
             .with_context(|| format!("creating test database {name}"))?;
-        Ok(Self { name, admin_url, roles: Vec::new() })
+        Ok(Self {
+            name,
+            admin_url,
+            roles: Vec::new(),
+        })
     }
 
     /// The database's name.
@@ -76,7 +80,10 @@ impl TestDb {
     /// # Errors
     /// When the role cannot be created.
     pub async fn create_role(&mut self, prefix: &str, attributes: &str) -> Result<String> {
-        let role = format!("{prefix}_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let role = format!(
+            "{prefix}_{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        );
         let admin = connect(&self.admin_url).await?;
         admin
             .batch_execute(&format!(
@@ -98,10 +105,15 @@ impl TestDb {
         let client = connect(&self.url()).await?;
         if let Some(role) = role {
             client
-                .batch_execute(&format!("GRANT CREATE ON SCHEMA public TO {role}; SET ROLE {role}"))
+                .batch_execute(&format!(
+                    "GRANT CREATE ON SCHEMA public TO {role}; SET ROLE {role}"
+                ))
                 .await?;
         }
-        client.batch_execute(sql).await.context("loading SQL into the test database")
+        client
+            .batch_execute(sql)
+            .await
+            .context("loading SQL into the test database")
     }
 
     /// The shared corpus directory (`shared/corpus` beside the repository clone).
@@ -115,8 +127,12 @@ impl TestDb {
     /// When the file is missing (the corpus must sit beside the repository).
     pub fn corpus_file(name: &str) -> Result<String> {
         let path = Self::corpus_dir().join(name);
-        std::fs::read_to_string(&path)
-            .with_context(|| format!("reading corpus file {} (shared/ must sit beside the repository)", path.display()))
+        std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "reading corpus file {} (shared/ must sit beside the repository)",
+                path.display()
+            )
+        })
     }
 }
 
@@ -127,15 +143,21 @@ impl Drop for TestDb {
         let roles = std::mem::take(&mut self.roles);
         // Dropping happens outside any runtime's async context: use a thread with its own runtime.
         let handle = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
             let Ok(runtime) = runtime else { return };
             runtime.block_on(async move {
-                let Ok(admin) = connect(&admin_url).await else { return };
+                let Ok(admin) = connect(&admin_url).await else {
+                    return;
+                };
                 let _ = admin
                     .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                     .await;
                 for role in roles {
-                    let _ = admin.batch_execute(&format!("DROP ROLE IF EXISTS {role}")).await;
+                    let _ = admin
+                        .batch_execute(&format!("DROP ROLE IF EXISTS {role}"))
+                        .await;
                 }
             });
         });
@@ -160,7 +182,9 @@ pub async fn connect(url: &str) -> Result<Client> {
 fn url_with(admin_url: &str, user: Option<&str>, database: &str) -> String {
     let mut url = url::Url::parse(admin_url).expect("admin URL was validated when resolved");
     if let Some(user) = user {
-        let (name, password) = user.split_once(':').map_or((user, None), |(n, p)| (n, Some(p)));
+        let (name, password) = user
+            .split_once(':')
+            .map_or((user, None), |(n, p)| (n, Some(p)));
         let _ = url.set_username(name);
         let _ = url.set_password(password);
     }
@@ -193,7 +217,8 @@ pub fn admin_url() -> Result<String> {
 
 fn resolve_admin_url() -> Result<String> {
     let url = std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned());
-    url::Url::parse(&url).with_context(|| format!("TEST_DATABASE_URL is not a URL: {}", redact(&url)))?;
+    url::Url::parse(&url)
+        .with_context(|| format!("TEST_DATABASE_URL is not a URL: {}", redact(&url)))?;
     if reachable(&url) {
         return Ok(url);
     }
@@ -206,7 +231,10 @@ fn resolve_admin_url() -> Result<String> {
 fn reachable(url: &str) -> bool {
     let url = url.to_owned();
     std::thread::spawn(move || {
-        let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
             return false;
         };
         runtime.block_on(async {
@@ -231,7 +259,9 @@ fn wait_reachable(url: &str) -> bool {
 
 /// Starts the Debian cluster this machine ships with, if there is one.
 fn start_machine_cluster() -> bool {
-    let Ok(entries) = std::fs::read_dir("/etc/postgresql") else { return false };
+    let Ok(entries) = std::fs::read_dir("/etc/postgresql") else {
+        return false;
+    };
     entries.flatten().any(|entry| {
         let version = entry.file_name().to_string_lossy().into_owned();
         Command::new("pg_ctlcluster")
@@ -244,7 +274,8 @@ fn start_machine_cluster() -> bool {
 /// Starts a private cluster with `initdb`/`pg_ctl` on a free port; it lives until the machine
 /// cleans its temporary directory (the server is stopped by nobody: tests are short-lived).
 fn start_throwaway_cluster() -> Result<String> {
-    let bin = find_pg_bin().context("no PostgreSQL server reachable and no initdb found to start one")?;
+    let bin =
+        find_pg_bin().context("no PostgreSQL server reachable and no initdb found to start one")?;
     let dir = std::env::temp_dir().join(format!("switchboard-pg-{}", std::process::id()));
     let data = dir.join("data");
     std::fs::create_dir_all(&dir)?;
@@ -253,7 +284,9 @@ fn start_throwaway_cluster() -> Result<String> {
     let run = |program: &str, args: &[&str]| -> Result<()> {
         let path = bin.join(program);
         let status = if as_postgres {
-            let _ = Command::new("chown").args(["-R", "postgres", &dir.to_string_lossy()]).status();
+            let _ = Command::new("chown")
+                .args(["-R", "postgres", &dir.to_string_lossy()])
+                .status();
             let mut full = vec!["-u", "postgres", path.to_str().unwrap_or(program)];
             full.extend_from_slice(args);
             Command::new("runuser").args(full).status()
@@ -267,10 +300,19 @@ fn start_throwaway_cluster() -> Result<String> {
         Ok(())
     };
     let data_str = data.to_string_lossy().into_owned();
-    run("initdb", &["-D", &data_str, "-U", "postgres", "-A", "trust"])?;
-    let options = format!("-p {port} -k {} -c listen_addresses=127.0.0.1", dir.display());
+    run(
+        "initdb",
+        &["-D", &data_str, "-U", "postgres", "-A", "trust"],
+    )?;
+    let options = format!(
+        "-p {port} -k {} -c listen_addresses=127.0.0.1",
+        dir.display()
+    );
     let log = dir.join("log").to_string_lossy().into_owned();
-    run("pg_ctl", &["-D", &data_str, "-o", &options, "-l", &log, "-w", "start"])?;
+    run(
+        "pg_ctl",
+        &["-D", &data_str, "-o", &options, "-l", &log, "-w", "start"],
+    )?;
     let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
     if !wait_reachable(&url) {
         bail!("the throwaway cluster in {} did not come up", dir.display());
@@ -286,13 +328,21 @@ fn find_pg_bin() -> Option<PathBuf> {
         .map(|e| e.path().join("bin"))
         .collect();
     candidates.sort();
-    candidates.into_iter().rev().find(|p| p.join("initdb").exists())
+    candidates
+        .into_iter()
+        .rev()
+        .find(|p| p.join("initdb").exists())
 }
 
 fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 fn nix_is_root() -> bool {
-    Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
 }

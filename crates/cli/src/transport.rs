@@ -1,0 +1,89 @@
+//! Serving one MCP server handler over stdio or Streamable HTTP (`/mcp`), until the client goes
+//! away or the process gets ctrl-c / SIGTERM.
+
+use std::net::SocketAddr;
+
+use anyhow::{Context, bail};
+use rmcp::ServiceExt;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use rmcp::{RoleServer, ServerHandler, Service};
+use tokio_util::sync::CancellationToken;
+
+/// Serves `server` on stdin/stdout. stdout carries only the protocol; logs go to stderr.
+pub(crate) async fn stdio<S>(server: S) -> anyhow::Result<()>
+where
+    S: Service<RoleServer> + Send + 'static,
+{
+    let running = server
+        .serve(rmcp::transport::stdio())
+        .await
+        .context("MCP handshake over stdio failed")?;
+    tokio::select! {
+        result = running.waiting() => { result.context("stdio session ended with an error")?; }
+        () = shutdown_signal() => tracing::info!("shutting down"),
+    }
+    Ok(())
+}
+
+/// Serves `server` over Streamable HTTP at `http://ADDR/mcp` (both protocol eras: sessions for
+/// 2025-11-25 clients, stateless for 2026-07-28). Only loopback addresses: a server exposed beyond
+/// this machine belongs behind `switchboard serve`, which authenticates clients.
+pub(crate) async fn http<S, F>(addr: SocketAddr, factory: F) -> anyhow::Result<()>
+where
+    S: ServerHandler + Send + 'static,
+    F: Fn() -> S + Send + Sync + 'static,
+{
+    if !addr.ip().is_loopback() {
+        bail!(
+            "{addr} is not a loopback address: a single server has no client authentication; \
+             bind 127.0.0.1, or put it behind `switchboard serve`, which requires client tokens off loopback"
+        );
+    }
+    let cancel = CancellationToken::new();
+    let config = StreamableHttpServerConfig::default()
+        .with_cancellation_token(cancel.child_token())
+        .with_allowed_hosts(["localhost", "127.0.0.1", "::1", "[::1]"]);
+    let service = StreamableHttpService::new(
+        move || Ok(factory()),
+        LocalSessionManager::default().into(),
+        config,
+    );
+    let router = axum::Router::new().nest_service("/mcp", service);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let local = listener.local_addr()?;
+    tracing::info!("serving MCP at http://{local}/mcp");
+    eprintln!("listening on http://{local}/mcp");
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            cancel.cancel();
+        })
+        .await
+        .context("HTTP server failed")?;
+    Ok(())
+}
+
+/// Resolves on ctrl-c or SIGTERM.
+pub(crate) async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

@@ -1,0 +1,428 @@
+//! `switchboard server postgres` as a black box: tools and their metadata, value rendering,
+//! budgets, catalog tools, resources, errors, and recovery from database failures.
+
+mod support;
+
+use std::collections::HashMap;
+
+use serde_json::{Value, json};
+use support::{ShopDb, binary};
+use switchboard_testkit::mcp::Client;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tools_are_listed_with_truthful_annotations_and_output_schemas() {
+    let shop = ShopDb::new().await;
+    let server = shop.server(&[]).await;
+    let tools = server.tools().await.unwrap();
+    let mut names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "describe_table",
+            "explain",
+            "list_schemas",
+            "list_tables",
+            "query"
+        ]
+    );
+    for tool in &tools {
+        let annotations = tool.annotations.as_ref().expect("annotations");
+        assert_eq!(annotations.read_only_hint, Some(true), "{}", tool.name);
+        assert_eq!(annotations.destructive_hint, Some(false), "{}", tool.name);
+        assert!(
+            tool.output_schema.is_some(),
+            "{} has no outputSchema",
+            tool.name
+        );
+    }
+    server.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn values_are_rendered_faithfully() {
+    let shop = ShopDb::new().await;
+    shop.db
+        .load(
+            Some(&shop.owner),
+            "CREATE TYPE mood AS ENUM ('happy', 'sad'); CREATE DOMAIN positive AS int CHECK (VALUE > 0);",
+        )
+        .await
+        .unwrap();
+    let server = shop.server(&[]).await;
+    let sql = "SELECT NULL::int AS n, true AS b, 32767::int2 AS i2, 9007199254740993::int8 AS big, 42::int8 AS small, \
+        12345678901234567890.123456789::numeric AS num, 0.1::float8 AS f, 'NaN'::float8 AS nan, \
+        '2024-05-01 12:30:00+02'::timestamptz AS tz, '2024-05-01 12:30:00.5'::timestamp AS ts, \
+        '2024-02-29'::date AS d, '13:45:01'::time AS t, '1 year 2 months 3 days 04:05:06'::interval AS iv, \
+        '{\"a\": [1, 2.5, null]}'::jsonb AS jb, '[1,2]'::json AS j, ARRAY[1, NULL, 3] AS arr, \
+        ARRAY[['a','b'],['c','d']] AS arr2, 'a1b2c3d4-0000-4000-8000-000000000001'::uuid AS u, \
+        '\\xdeadbeef'::bytea AS bin, 'happy'::mood AS e, 5::positive AS dom, '10.0.0.1/8'::inet AS net, \
+        'abc'::char(5) AS padded, '(1,2)'::point AS pt, '{happy,sad}'::mood[] AS moods";
+    let out = server.call("query", json!({ "sql": sql })).await.unwrap();
+    let result = out.ok();
+    let row = &result["rows"][0];
+    let expected = json!([
+        null, true, 32767, "9007199254740993", 42, "12345678901234567890.123456789", 0.1, "NaN",
+        "2024-05-01T10:30:00Z", "2024-05-01T12:30:00.500", "2024-02-29", "13:45:01",
+        "1 year 2 mons 3 days 04:05:06", {"a": [1, 2.5, null]}, [1, 2], [1, null, 3],
+        [["a", "b"], ["c", "d"]], "a1b2c3d4-0000-4000-8000-000000000001", "\\xdeadbeef", "happy", 5,
+        "10.0.0.1/8", "abc  ", "(1,2)", ["happy", "sad"]
+    ]);
+    assert_eq!(row, &expected);
+    let types: Vec<&str> = result["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types[3], "int8");
+    assert_eq!(types[15], "int4[]");
+    assert_eq!(types[21], "inet");
+    server.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn results_are_capped_by_rows_and_bytes() {
+    let shop = ShopDb::new().await;
+    let server = shop
+        .server(&[
+            ("SWITCHBOARD_SQL_MAX_ROWS", "50"),
+            ("SWITCHBOARD_SQL_MAX_BYTES", "4096"),
+        ])
+        .await;
+    let rows = server
+        .call(
+            "query",
+            json!({ "sql": "SELECT id FROM orders ORDER BY id" }),
+        )
+        .await
+        .unwrap();
+    let result = rows.ok();
+    assert_eq!(
+        (
+            result["row_count"].as_u64(),
+            &result["truncated"],
+            &result["truncated_by"]
+        ),
+        (Some(50), &json!(true), &json!("rows"))
+    );
+    assert_eq!(result["rows"][49], json!([50]));
+    let fewer = server
+        .call(
+            "query",
+            json!({ "sql": "SELECT id FROM orders", "max_rows": 7 }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(fewer.ok()["row_count"], json!(7));
+    // max_rows can only lower the budget.
+    let more = server
+        .call(
+            "query",
+            json!({ "sql": "SELECT id FROM orders", "max_rows": 5000 }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(more.ok()["row_count"], json!(50));
+    let wide = server
+        .call(
+            "query",
+            json!({ "sql": "SELECT id, repeat('x', 500) FROM orders" }),
+        )
+        .await
+        .unwrap();
+    let result = wide.ok();
+    assert_eq!(result["truncated_by"], json!("bytes"));
+    let encoded = serde_json::to_vec(&result["rows"]).unwrap().len();
+    assert!(
+        encoded <= 4096,
+        "rows take {encoded} bytes, over the 4096 budget"
+    );
+    assert!(result["row_count"].as_u64().unwrap() >= 6);
+    // Exactly at the budget: not truncated.
+    let exact = server
+        .call(
+            "query",
+            json!({ "sql": "SELECT g FROM generate_series(1, 50) g" }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(exact.ok()["truncated"], json!(false));
+    server.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catalog_tools_describe_the_schema() {
+    let shop = ShopDb::new().await;
+    let server = shop.server(&[]).await;
+    let schemas = server.call("list_schemas", json!({})).await.unwrap();
+    let names: Vec<&str> = schemas.ok()["schemas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["billing", "public"]);
+
+    let tables = server
+        .call("list_tables", json!({ "schema": "public" }))
+        .await
+        .unwrap();
+    let tables = tables.ok()["tables"].as_array().unwrap().clone();
+    let customers = tables
+        .iter()
+        .find(|t| t["name"] == "customers")
+        .expect("customers listed");
+    assert_eq!(customers["kind"], "table");
+    assert_eq!(
+        customers["comment"],
+        "People and companies that place orders"
+    );
+    assert_eq!(customers["estimated_rows"], 200);
+    assert!(tables.iter().any(|t| t["name"] == "Order Items"));
+
+    let orders = server
+        .call("describe_table", json!({ "table": "orders" }))
+        .await
+        .unwrap();
+    let orders = orders.ok();
+    assert_eq!(orders["primary_key"], json!(["id"]));
+    let amount = orders["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "amount")
+        .unwrap();
+    assert_eq!(
+        (amount["type"].as_str(), &amount["nullable"]),
+        (Some("numeric(12,2)"), &json!(false))
+    );
+    assert_eq!(orders["foreign_keys"][0]["references_table"], "customers");
+    assert!(
+        orders["indexes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["name"] == "orders_status_created_at")
+    );
+
+    let items = server
+        .call("describe_table", json!({ "table": "Order Items" }))
+        .await
+        .unwrap();
+    assert_eq!(items.ok()["primary_key"], json!(["order_id", "sku"]));
+    let invoices = server
+        .call("describe_table", json!({ "table": "billing.invoices" }))
+        .await
+        .unwrap();
+    assert_eq!(invoices.ok()["schema"], "billing");
+    let missing = server
+        .call("describe_table", json!({ "table": "nope" }))
+        .await
+        .unwrap();
+    assert!(
+        missing.is_error && missing.text.contains("list_tables"),
+        "{}",
+        missing.text
+    );
+
+    let plan = server
+        .call(
+            "explain",
+            json!({ "sql": "SELECT * FROM orders WHERE status = 'failed'" }),
+        )
+        .await
+        .unwrap();
+    assert!(plan.ok()["plan"][0]["Plan"]["Node Type"].is_string());
+    let refused = server
+        .call("explain", json!({ "sql": "DELETE FROM canary" }))
+        .await
+        .unwrap();
+    assert!(refused.is_error);
+    server.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tables_are_offered_as_resources() {
+    let shop = ShopDb::new().await;
+    let server = shop.server(&[]).await;
+    let resources = server.service().list_all_resources().await.unwrap();
+    let uris: Vec<&str> = resources.iter().map(|r| r.uri.as_str()).collect();
+    assert!(
+        uris.contains(&"postgres:///public/Order%20Items"),
+        "{uris:?}"
+    );
+    assert!(uris.contains(&"postgres:///billing/invoices"), "{uris:?}");
+    let read = server
+        .service()
+        .read_resource(rmcp::model::ReadResourceRequestParams::new(
+            "postgres:///public/customers",
+        ))
+        .await
+        .unwrap();
+    let rmcp::model::ResourceContents::TextResourceContents { text, .. } = &read.contents[0] else {
+        panic!("text")
+    };
+    let described: Value = serde_json::from_str(text).unwrap();
+    assert_eq!(described["name"], "customers");
+    server.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_errors_carry_sqlstate_position_and_hint() {
+    let shop = ShopDb::new().await;
+    let server = shop.server(&[]).await;
+    let out = server
+        .call("query", json!({ "sql": "SELECT nme FROM customers" }))
+        .await
+        .unwrap();
+    assert!(out.is_error);
+    assert!(
+        out.text.contains("42703") && out.text.contains("at character 8"),
+        "{}",
+        out.text
+    );
+    assert!(out.text.contains("HINT"), "{}", out.text);
+    let refused = server
+        .call("query", json!({ "sql": "SELECT 1; SELECT 2" }))
+        .await
+        .unwrap();
+    assert!(
+        refused.is_error && refused.text.starts_with("refused"),
+        "{}",
+        refused.text
+    );
+    server.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_database_is_a_tool_error_and_the_server_recovers() {
+    // Nothing listens on this port until the proxy below starts.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let shop = ShopDb::new().await;
+    let url = url_with_port(&shop.owner_url(), port);
+    let env = HashMap::from([("DATABASE_URL".to_owned(), url)]);
+    let server = Client::spawn(binary(), &["server", "postgres"], &env)
+        .await
+        .unwrap();
+    let down = server
+        .call("query", json!({ "sql": "SELECT 1" }))
+        .await
+        .unwrap();
+    assert!(
+        down.is_error && down.text.contains("cannot reach the database"),
+        "{}",
+        down.text
+    );
+    assert!(!down.text.contains("password"), "{}", down.text);
+
+    // The database "comes back": a TCP proxy on that port to the real server.
+    let proxy = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let upstream = format!(
+        "127.0.0.1:{}",
+        url::Url::parse(&shop.owner_url())
+            .unwrap()
+            .port()
+            .unwrap_or(5432)
+    );
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = proxy.accept().await {
+            let upstream = upstream.clone();
+            tokio::spawn(async move {
+                if let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+            });
+        }
+    });
+    let up = server
+        .call("query", json!({ "sql": "SELECT 1 AS back" }))
+        .await
+        .unwrap();
+    assert_eq!(up.ok()["rows"], json!([[1]]));
+    server.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_connection_is_replaced() {
+    let shop = ShopDb::new().await;
+    let server = shop.server(&[]).await;
+    let first = server
+        .call("query", json!({ "sql": "SELECT pg_backend_pid() AS pid" }))
+        .await;
+    // pg_backend_pid is stable and harmless; if the policy refuses it, use the catalog instead.
+    let pid = match first {
+        Ok(out) if !out.is_error => out.ok()["rows"][0][0].as_i64().unwrap(),
+        _ => panic!("pg_backend_pid should be allowed"),
+    };
+    let admin = shop.db.connect().await.unwrap();
+    admin
+        .execute("SELECT pg_terminate_backend($1)", &[&(pid as i32)])
+        .await
+        .unwrap();
+    let again = server
+        .call("query", json!({ "sql": "SELECT count(*) FROM canary" }))
+        .await
+        .unwrap();
+    assert_eq!(again.ok()["rows"], json!([[1]]));
+    server.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_role_check_warns_or_refuses() {
+    let shop = ShopDb::new().await;
+    // The owner role is not read-only: with the requirement, queries are refused with the reasons.
+    let output = tokio::process::Command::new(binary())
+        .args(["server", "postgres", "--require-read-only-role"])
+        .env("DATABASE_URL", shop.owner_url())
+        .stdin(std::process::Stdio::piped())
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("owns tables") && stderr.contains("INSERT/UPDATE/DELETE"),
+        "{stderr}"
+    );
+
+    // A role with only SELECT passes.
+    let mut db = shop;
+    let reader = db.db.create_role("sb_reader", "").await.unwrap();
+    db.db
+        .load(None, &format!("GRANT USAGE ON SCHEMA public, billing TO {reader}; GRANT SELECT ON ALL TABLES IN SCHEMA public, billing TO {reader}"))
+        .await
+        .unwrap();
+    let env = HashMap::from([
+        ("DATABASE_URL".to_owned(), db.db.url_as(&reader, None)),
+        (
+            "SWITCHBOARD_SQL_REQUIRE_READ_ONLY_ROLE".to_owned(),
+            "1".to_owned(),
+        ),
+    ]);
+    let server = Client::spawn(binary(), &["server", "postgres"], &env)
+        .await
+        .unwrap();
+    let out = server
+        .call("query", json!({ "sql": "SELECT count(*) FROM orders" }))
+        .await
+        .unwrap();
+    assert_eq!(out.ok()["rows"], json!([[20000]]));
+    // The least-privilege role still sees keys and indexes.
+    let described = server
+        .call("describe_table", json!({ "table": "orders" }))
+        .await
+        .unwrap();
+    assert_eq!(described.ok()["primary_key"], json!(["id"]));
+    server.close().await.unwrap();
+}
+
+fn url_with_port(url: &str, port: u16) -> String {
+    let mut parsed = url::Url::parse(url).unwrap();
+    parsed.set_port(Some(port)).unwrap();
+    parsed.to_string()
+}

@@ -1,0 +1,64 @@
+//! Shared setup of the binary's black-box tests: a database loaded with the corpus schema, owned
+//! by a non-superuser role, and a `switchboard server postgres` process connected to it.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use switchboard_testkit::mcp::Client;
+use switchboard_testkit::pg::TestDb;
+
+/// The binary under test.
+pub fn binary() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_switchboard"))
+}
+
+/// A test database with `schema.sql` loaded by (and owned by) a fresh login role.
+pub struct ShopDb {
+    pub db: TestDb,
+    pub owner: String,
+}
+
+impl ShopDb {
+    pub async fn new() -> Self {
+        let mut db = TestDb::new().await.expect("test database");
+        let owner = db.create_role("sb_owner", "").await.expect("owner role");
+        let schema = TestDb::corpus_file("schema.sql").expect("corpus schema");
+        db.load(Some(&owner), &schema).await.expect("load schema");
+        Self { db, owner }
+    }
+
+    /// The URL of the owning role.
+    pub fn owner_url(&self) -> String {
+        self.db.url_as(&self.owner, None)
+    }
+
+    /// A postgres server connected as the owner, with `extra` environment.
+    pub async fn server(&self, extra: &[(&str, &str)]) -> Client {
+        let mut env: HashMap<String, String> =
+            HashMap::from([("DATABASE_URL".to_owned(), self.owner_url())]);
+        for (key, value) in extra {
+            env.insert((*key).to_owned(), (*value).to_owned());
+        }
+        Client::spawn(binary(), &["server", "postgres"], &env)
+            .await
+            .expect("spawn postgres server")
+    }
+}
+
+/// Lines of a JSONL corpus file as (sql, why).
+pub fn corpus(name: &str) -> Vec<(String, String)> {
+    TestDb::corpus_file(name)
+        .expect("corpus file")
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let v: serde_json::Value = serde_json::from_str(line).expect("corpus line is JSON");
+            (
+                v["sql"].as_str().expect("sql").to_owned(),
+                v["why"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect()
+}

@@ -1,0 +1,363 @@
+//! Settings of the SQL server: where the database is and the budgets every query runs under.
+//!
+//! Read from the environment (so the server works as a plain MCP server in any client config) and
+//! overridable by flags: `DATABASE_URL` (or libpq's `PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD`,
+//! `PGDATABASE`, `PGSSLMODE`, `PGSSLROOTCERT`), `SWITCHBOARD_SQL_MAX_ROWS`,
+//! `SWITCHBOARD_SQL_MAX_BYTES`, `SWITCHBOARD_SQL_TIMEOUT_MS`, `SWITCHBOARD_SQL_ALLOW_FUNCTIONS`.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Default row budget of one query.
+pub const DEFAULT_MAX_ROWS: usize = 200;
+/// Default byte budget (encoded JSON rows) of one query.
+pub const DEFAULT_MAX_BYTES: usize = 64 * 1024;
+/// Default statement timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A configuration value that is missing or wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Neither `DATABASE_URL` nor `PGHOST`/`PGDATABASE` is set.
+    #[error(
+        "no database configured: set DATABASE_URL (postgres://user:password@host:5432/db) or PGHOST/PGDATABASE"
+    )]
+    Missing,
+    /// `DATABASE_URL` could not be parsed.
+    #[error(
+        "DATABASE_URL is not a valid PostgreSQL URL ({0}); expected postgres://user:password@host:5432/db, with special characters percent-encoded"
+    )]
+    BadUrl(String),
+    /// A numeric setting is not a positive integer.
+    #[error("{name} must be a positive integer, got {value:?}")]
+    BadNumber {
+        /// The variable or flag.
+        name: &'static str,
+        /// What it held.
+        value: String,
+    },
+    /// `sslmode` is not one of libpq's modes.
+    #[error(
+        "sslmode {0:?} is not supported; use disable, allow, prefer, require, verify-ca or verify-full"
+    )]
+    BadSslMode(String),
+}
+
+/// libpq's `sslmode`, all six of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SslMode {
+    /// Plain TCP.
+    Disable,
+    /// Plain TCP (libpq would fall back to TLS; we never need to).
+    Allow,
+    /// TLS when the server offers it, without certificate checks; plain otherwise.
+    Prefer,
+    /// TLS without certificate checks (with checks when a root certificate is given, as libpq).
+    Require,
+    /// TLS; the certificate must chain to a trusted root.
+    VerifyCa,
+    /// TLS; the certificate must chain to a trusted root and name the host.
+    VerifyFull,
+}
+
+impl FromStr for SslMode {
+    type Err = ConfigError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "disable" => Self::Disable,
+            "allow" => Self::Allow,
+            "prefer" => Self::Prefer,
+            "require" => Self::Require,
+            "verify-ca" => Self::VerifyCa,
+            "verify-full" => Self::VerifyFull,
+            other => return Err(ConfigError::BadSslMode(other.to_owned())),
+        })
+    }
+}
+
+/// Where and how to connect.
+#[derive(Clone)]
+pub struct Connection {
+    /// Host, port, user, password, database (the TLS part is handled by [`Connection::ssl_mode`]).
+    pub pg: tokio_postgres::Config,
+    /// TLS mode.
+    pub ssl_mode: SslMode,
+    /// A PEM file of trusted roots (libpq's `sslrootcert`); the web PKI roots otherwise.
+    pub ssl_root_cert: Option<PathBuf>,
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // tokio_postgres::Config redacts the password in its Debug output.
+        f.debug_struct("Connection")
+            .field("pg", &self.pg)
+            .field("ssl_mode", &self.ssl_mode)
+            .field("ssl_root_cert", &self.ssl_root_cert)
+            .finish()
+    }
+}
+
+impl Connection {
+    /// A human-readable, secret-free description (`user@host:port/db`).
+    pub fn describe(&self) -> String {
+        let host = self
+            .pg
+            .get_hosts()
+            .first()
+            .map(|h| match h {
+                tokio_postgres::config::Host::Tcp(name) => name.clone(),
+                tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+            })
+            .unwrap_or_else(|| "localhost".to_owned());
+        let port = self.pg.get_ports().first().copied().unwrap_or(5432);
+        format!(
+            "{}@{host}:{port}/{}",
+            self.pg.get_user().unwrap_or("?"),
+            self.pg.get_dbname().unwrap_or("?")
+        )
+    }
+
+    /// Parses a `postgres://` URL (percent-encoded credentials, `sslmode`, `sslrootcert`).
+    ///
+    /// # Errors
+    /// When the URL or its TLS parameters are invalid.
+    pub fn from_url(url: &str) -> Result<Self, ConfigError> {
+        let parsed = url::Url::parse(url).map_err(|e| ConfigError::BadUrl(e.to_string()))?;
+        if !matches!(parsed.scheme(), "postgres" | "postgresql") {
+            return Err(ConfigError::BadUrl(format!(
+                "scheme {:?} is not postgres://",
+                parsed.scheme()
+            )));
+        }
+        let mut ssl_mode = SslMode::Prefer;
+        let mut ssl_root_cert = None;
+        let mut rest = parsed.clone();
+        rest.query_pairs_mut().clear();
+        for (key, value) in parsed.query_pairs() {
+            match key.as_ref() {
+                "sslmode" => ssl_mode = value.parse()?,
+                "sslrootcert" => ssl_root_cert = Some(PathBuf::from(value.as_ref())),
+                _ => {
+                    rest.query_pairs_mut().append_pair(&key, &value);
+                }
+            }
+        }
+        let mut text = rest.to_string();
+        if text.ends_with('?') {
+            text.pop();
+        }
+        let pg = tokio_postgres::Config::from_str(&text)
+            .map_err(|e| ConfigError::BadUrl(e.to_string()))?;
+        Ok(Self {
+            pg,
+            ssl_mode,
+            ssl_root_cert,
+        })
+    }
+
+    /// Builds the connection from libpq's `PG*` variables.
+    ///
+    /// # Errors
+    /// When neither `PGHOST` nor `PGDATABASE` is set, or `PGSSLMODE` is invalid.
+    pub fn from_pg_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        if env("PGHOST").is_none() && env("PGDATABASE").is_none() {
+            return Err(ConfigError::Missing);
+        }
+        let mut pg = tokio_postgres::Config::new();
+        pg.host(env("PGHOST").as_deref().unwrap_or("localhost"));
+        if let Some(port) = env("PGPORT") {
+            let port = port.parse().map_err(|_| ConfigError::BadNumber {
+                name: "PGPORT",
+                value: port.clone(),
+            })?;
+            pg.port(port);
+        }
+        let user = env("PGUSER")
+            .or_else(|| env("USER"))
+            .unwrap_or_else(|| "postgres".to_owned());
+        pg.user(&user);
+        if let Some(password) = env("PGPASSWORD") {
+            pg.password(password);
+        }
+        pg.dbname(env("PGDATABASE").as_deref().unwrap_or(&user));
+        let ssl_mode = env("PGSSLMODE")
+            .map(|m| m.parse())
+            .transpose()?
+            .unwrap_or(SslMode::Prefer);
+        Ok(Self {
+            pg,
+            ssl_mode,
+            ssl_root_cert: env("PGSSLROOTCERT").map(PathBuf::from),
+        })
+    }
+}
+
+/// Everything the SQL server needs.
+#[derive(Debug, Clone)]
+pub struct SqlConfig {
+    /// Where the database is.
+    pub connection: Connection,
+    /// Row budget per query (a query's `max_rows` may only lower it).
+    pub max_rows: usize,
+    /// Byte budget per query: the size of the rows encoded as JSON.
+    pub max_bytes: usize,
+    /// Statement, lock and idle-in-transaction timeout.
+    pub timeout: Duration,
+    /// Refuse to start (and to run queries) when the role could write or read server files.
+    pub require_read_only_role: bool,
+    /// Functions allowed beyond the built-in safe list even if volatile (`schema.name` or `name`).
+    pub allow_functions: Vec<String>,
+}
+
+impl SqlConfig {
+    /// Reads the settings from the process environment.
+    ///
+    /// # Errors
+    /// When a variable is missing or malformed.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(&|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    }
+
+    /// Reads the settings through `env` (testable without touching the process environment).
+    ///
+    /// # Errors
+    /// When a variable is missing or malformed.
+    pub fn from_lookup(env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let connection = match env("DATABASE_URL") {
+            Some(url) => Connection::from_url(&url)?,
+            None => Connection::from_pg_env(env)?,
+        };
+        let number = |name: &'static str, default: usize| -> Result<usize, ConfigError> {
+            env(name).map_or(Ok(default), |value| positive(name, &value))
+        };
+        Ok(Self {
+            connection,
+            max_rows: number("SWITCHBOARD_SQL_MAX_ROWS", DEFAULT_MAX_ROWS)?,
+            max_bytes: number("SWITCHBOARD_SQL_MAX_BYTES", DEFAULT_MAX_BYTES)?,
+            timeout: Duration::from_millis(number(
+                "SWITCHBOARD_SQL_TIMEOUT_MS",
+                usize::try_from(DEFAULT_TIMEOUT.as_millis()).unwrap_or(10_000),
+            )? as u64),
+            require_read_only_role: env("SWITCHBOARD_SQL_REQUIRE_READ_ONLY_ROLE")
+                .is_some_and(|v| truthy(&v)),
+            allow_functions: env("SWITCHBOARD_SQL_ALLOW_FUNCTIONS")
+                .map(|v| {
+                    v.split(',')
+                        .map(|s| s.trim().to_owned())
+                        .filter(|s| !s.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+    }
+}
+
+/// Parses a positive integer setting.
+///
+/// # Errors
+/// When `value` is not a positive integer.
+pub fn positive(name: &'static str, value: &str) -> Result<usize, ConfigError> {
+    match value.trim().parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(ConfigError::BadNumber {
+            name,
+            value: value.to_owned(),
+        }),
+    }
+}
+
+fn truthy(value: &str) -> bool {
+    matches!(
+        value.trim().to_ascii_lowercase().as_str(),
+        "1" | "true" | "yes" | "on"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    #[test]
+    fn url_with_percent_encoded_password_and_tls() {
+        let env = lookup(&[(
+            "DATABASE_URL",
+            "postgres://app%40corp:p%40ss%2Fw%3Ard@db.example.com:6543/shop?sslmode=verify-full&sslrootcert=/etc/ca.pem&application_name=sb",
+        )]);
+        let config = SqlConfig::from_lookup(&env).unwrap();
+        assert_eq!(config.connection.pg.get_user(), Some("app@corp"));
+        assert_eq!(config.connection.pg.get_password(), Some(&b"p@ss/w:rd"[..]));
+        assert_eq!(config.connection.pg.get_ports(), [6543]);
+        assert_eq!(config.connection.ssl_mode, SslMode::VerifyFull);
+        assert_eq!(
+            config.connection.ssl_root_cert.as_deref(),
+            Some(std::path::Path::new("/etc/ca.pem"))
+        );
+        assert_eq!(
+            config.connection.describe(),
+            "app@corp@db.example.com:6543/shop"
+        );
+        assert!(
+            !format!("{config:?}").contains("p@ss"),
+            "Debug must not show the password"
+        );
+        assert_eq!(
+            (config.max_rows, config.max_bytes),
+            (DEFAULT_MAX_ROWS, DEFAULT_MAX_BYTES)
+        );
+    }
+
+    #[test]
+    fn pg_variables_are_accepted() {
+        let env = lookup(&[
+            ("PGHOST", "127.0.0.1"),
+            ("PGUSER", "u"),
+            ("PGDATABASE", "d"),
+            ("PGSSLMODE", "disable"),
+        ]);
+        let config = SqlConfig::from_lookup(&env).unwrap();
+        assert_eq!(config.connection.describe(), "u@127.0.0.1:5432/d");
+        assert_eq!(config.connection.ssl_mode, SslMode::Disable);
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let missing = SqlConfig::from_lookup(&lookup(&[])).unwrap_err();
+        assert!(missing.to_string().contains("DATABASE_URL"));
+        let env = lookup(&[
+            ("DATABASE_URL", "postgres://h/d"),
+            ("SWITCHBOARD_SQL_MAX_ROWS", "0"),
+        ]);
+        assert!(
+            SqlConfig::from_lookup(&env)
+                .unwrap_err()
+                .to_string()
+                .contains("SWITCHBOARD_SQL_MAX_ROWS")
+        );
+        let env = lookup(&[("DATABASE_URL", "postgres://h/d?sslmode=sometimes")]);
+        assert!(
+            SqlConfig::from_lookup(&env)
+                .unwrap_err()
+                .to_string()
+                .contains("verify-full")
+        );
+        let env = lookup(&[("DATABASE_URL", "mysql://h/d")]);
+        assert!(
+            SqlConfig::from_lookup(&env)
+                .unwrap_err()
+                .to_string()
+                .contains("postgres://")
+        );
+    }
+}

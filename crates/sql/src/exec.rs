@@ -1,0 +1,485 @@
+//! Running one checked statement safely (layers 2, 3 and 5 of the safety model):
+//!
+//! - only over the extended protocol (Parse/Bind/Execute), which accepts exactly one statement —
+//!   never the simple-query path that runs `COMMIT; …`;
+//! - inside `BEGIN READ ONLY` with `SET LOCAL statement_timeout`, `lock_timeout` and
+//!   `idle_in_transaction_session_timeout`, always rolled back;
+//! - results read from a portal in batches, stopping at the row and byte budgets, so a huge result
+//!   is never loaded;
+//! - a statement still running at the deadline is cancelled on the server and its connection
+//!   discarded; a connection found dead is replaced and the (read-only) statement retried once.
+
+use std::time::{Duration, Instant};
+
+use deadpool_postgres::Object;
+use serde_json::Value;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::{FromSql, Kind, ToSql, Type};
+use tokio_postgres::{Column, Row, Transaction};
+
+use crate::client::{Database, Unavailable, describe_driver_error};
+use crate::guard::{Checked, FunctionName, Guard, Refusal, StatementKind};
+use crate::render::{self, DecodeError};
+
+/// Extra time granted past the server-side timeout before the client gives up and cancels.
+const CLIENT_GRACE: Duration = Duration::from_millis(500);
+/// Rows fetched from the portal per round trip.
+const BATCH_ROWS: usize = 100;
+
+/// Budgets one statement runs under.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Row budget.
+    pub max_rows: usize,
+    /// Byte budget of the rows encoded as JSON.
+    pub max_bytes: usize,
+    /// Statement, lock and idle timeout.
+    pub timeout: Duration,
+}
+
+/// One result column.
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+pub struct ColumnInfo {
+    /// Column name as the statement labels it.
+    pub name: String,
+    /// PostgreSQL type name (`int8`, `timestamptz`, `text[]`, ...).
+    #[serde(rename = "type")]
+    pub type_name: String,
+}
+
+/// Why a result stopped early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TruncatedBy {
+    /// The row budget was reached.
+    Rows,
+    /// The byte budget was reached.
+    Bytes,
+}
+
+/// The rows of one statement, within budget.
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+pub struct Rows {
+    /// Result columns, in order.
+    pub columns: Vec<ColumnInfo>,
+    /// Rows as arrays of values in column order.
+    pub rows: Vec<Vec<Value>>,
+    /// Number of rows returned.
+    pub row_count: usize,
+    /// True when more rows existed than were returned.
+    pub truncated: bool,
+    /// Which budget cut the result, when truncated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub truncated_by: Option<TruncatedBy>,
+    /// Wall time of the call in milliseconds.
+    pub elapsed_ms: u64,
+}
+
+/// A PostgreSQL error, with everything the server said about it.
+#[derive(Debug, Clone)]
+pub struct PgError {
+    /// SQLSTATE code.
+    pub code: String,
+    /// Primary message.
+    pub message: String,
+    /// Detail line.
+    pub detail: Option<String>,
+    /// Hint line.
+    pub hint: Option<String>,
+    /// 1-based character position in the statement.
+    pub position: Option<u32>,
+}
+
+impl std::fmt::Display for PgError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PostgreSQL error {}: {}", self.code, self.message)?;
+        if let Some(position) = self.position {
+            write!(f, " (at character {position})")?;
+        }
+        if let Some(detail) = &self.detail {
+            write!(f, "\nDETAIL: {detail}")?;
+        }
+        if let Some(hint) = &self.hint {
+            write!(f, "\nHINT: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a statement produced no rows.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    /// The guard refused the statement before it reached the database.
+    #[error("refused: {0}")]
+    Refused(#[from] Refusal),
+    /// The statement calls a volatile function that is not allowed.
+    #[error(
+        "refused: function {0} is volatile (it can change data or session state) and is not on the allow-list; rewrite the query without it, or ask an administrator to add it to SWITCHBOARD_SQL_ALLOW_FUNCTIONS if it is safe"
+    )]
+    VolatileFunction(String),
+    /// PostgreSQL rejected or aborted the statement.
+    #[error("{0}")]
+    Postgres(PgError),
+    /// The statement ran past the time limit and was cancelled.
+    #[error("the statement ran longer than the {} ms limit and was cancelled; add filters or a LIMIT, or aggregate in SQL", .0.as_millis())]
+    Timeout(Duration),
+    /// No connection could be had.
+    #[error(transparent)]
+    Unavailable(#[from] Unavailable),
+    /// The connection's role is not read-only and the server requires one.
+    #[error("refused: {0}")]
+    UnsafeRole(String),
+    /// A value could not be decoded.
+    #[error("{0}")]
+    Decode(#[from] DecodeError),
+    /// The connection broke during the call (retried once internally).
+    #[error("the connection to the database was lost: {0}; the next call reconnects")]
+    ConnectionLost(String),
+}
+
+/// Runs checked statements against one database.
+#[derive(Debug)]
+pub struct Executor {
+    db: Database,
+    guard: Guard,
+    limits: Limits,
+}
+
+impl Executor {
+    /// An executor over `db` with `guard` and `limits`.
+    pub fn new(db: Database, guard: Guard, limits: Limits) -> Self {
+        Self { db, guard, limits }
+    }
+
+    /// The configured budgets.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// The pool.
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    /// Checks `sql` and, when allowed, runs it read-only within the budgets (`max_rows` may only
+    /// lower the configured row budget).
+    ///
+    /// # Errors
+    /// When the statement is refused, fails, times out, or the database is unreachable.
+    pub async fn query(&self, sql: &str, max_rows: Option<usize>) -> Result<Rows, QueryError> {
+        let checked = self.guard.check(sql)?;
+        let limits = Limits {
+            max_rows: max_rows.map_or(self.limits.max_rows, |m| m.clamp(1, self.limits.max_rows)),
+            ..self.limits
+        };
+        self.run(&checked, limits).await
+    }
+
+    /// Runs an already checked statement, retrying once on a dead pooled connection.
+    ///
+    /// # Errors
+    /// As [`Executor::query`].
+    pub async fn run(&self, checked: &Checked, limits: Limits) -> Result<Rows, QueryError> {
+        self.run_with(checked, &[], limits).await
+    }
+
+    /// Runs one of the server's own catalog queries (trusted SQL with parameters) under the same
+    /// transaction, timeout and budgets as user statements.
+    ///
+    /// # Errors
+    /// As [`Executor::query`].
+    pub async fn catalog(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+        max_rows: usize,
+    ) -> Result<Rows, QueryError> {
+        let checked = Checked {
+            kind: StatementKind::Select,
+            sql: sql.to_owned(),
+            unknown_functions: Vec::new(),
+        };
+        let limits = Limits {
+            max_rows,
+            max_bytes: usize::MAX / 2,
+            ..self.limits
+        };
+        self.run_with(&checked, params, limits).await
+    }
+
+    async fn run_with(
+        &self,
+        checked: &Checked,
+        params: &[&(dyn ToSql + Sync)],
+        limits: Limits,
+    ) -> Result<Rows, QueryError> {
+        let started = Instant::now();
+        let result = match self.run_once(checked, params, limits, started).await {
+            Err(QueryError::ConnectionLost(reason)) => {
+                tracing::warn!(%reason, "connection lost; retrying on a fresh connection");
+                self.run_once(checked, params, limits, started).await
+            }
+            other => other,
+        };
+        if let Err(error) = &result {
+            tracing::debug!(%error, "statement failed");
+        }
+        result
+    }
+
+    async fn run_once(
+        &self,
+        checked: &Checked,
+        params: &[&(dyn ToSql + Sync)],
+        limits: Limits,
+        started: Instant,
+    ) -> Result<Rows, QueryError> {
+        let mut conn = self.db.get().await?;
+        let cancel = conn.cancel_token();
+        let work = read_only(&mut conn, checked, params, limits, started);
+        match tokio::time::timeout(limits.timeout + CLIENT_GRACE, work).await {
+            Ok(Err(error @ QueryError::ConnectionLost(_))) => {
+                drop(Object::take(conn));
+                Err(error)
+            }
+            Ok(Err(QueryError::Timeout(_))) => {
+                // The server cancelled it; the connection is healthy and returns to the pool.
+                Err(QueryError::Timeout(limits.timeout))
+            }
+            Ok(result) => result,
+            Err(_elapsed) => {
+                if let Err(error) = cancel.cancel_query(self.db.tls()).await {
+                    tracing::warn!(error = %describe_driver_error(&error), "cancel request failed");
+                }
+                drop(Object::take(conn));
+                Err(QueryError::Timeout(limits.timeout))
+            }
+        }
+    }
+}
+
+/// The transaction: read-only, bounded, always rolled back.
+async fn read_only(
+    client: &mut tokio_postgres::Client,
+    checked: &Checked,
+    params: &[&(dyn ToSql + Sync)],
+    limits: Limits,
+    started: Instant,
+) -> Result<Rows, QueryError> {
+    let txn = client
+        .build_transaction()
+        .read_only(true)
+        .start()
+        .await
+        .map_err(db_error)?;
+    let ms = limits.timeout.as_millis();
+    txn.batch_execute(&format!(
+        "SET LOCAL statement_timeout = {ms}; SET LOCAL lock_timeout = {ms}; \
+         SET LOCAL idle_in_transaction_session_timeout = {}",
+        ms + CLIENT_GRACE.as_millis() * 2
+    ))
+    .await
+    .map_err(db_error)?;
+    check_volatility(&txn, &checked.unknown_functions).await?;
+    let result = fetch(&txn, checked, params, limits, started).await;
+    // Dropping an unfinished transaction would also roll back; do it explicitly to surface errors.
+    let rollback = txn.rollback().await.map_err(db_error);
+    let rows = result?;
+    rollback?;
+    Ok(rows)
+}
+
+/// Refuses statements that call volatile functions the guard did not know.
+async fn check_volatility(
+    txn: &Transaction<'_>,
+    functions: &[FunctionName],
+) -> Result<(), QueryError> {
+    if functions.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<&str> = functions.iter().map(|f| f.name.as_str()).collect();
+    let rows = txn
+        .query(
+            "SELECT n.nspname::text, p.proname::text FROM pg_catalog.pg_proc p \
+             JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace \
+             WHERE p.proname = ANY($1) AND p.provolatile = 'v'",
+            &[&names],
+        )
+        .await
+        .map_err(db_error)?;
+    for function in functions {
+        let volatile = rows.iter().any(|row| {
+            let (schema, name): (&str, &str) = (row.get(0), row.get(1));
+            name == function.name && function.schema.as_deref().is_none_or(|s| s == schema)
+        });
+        if volatile {
+            return Err(QueryError::VolatileFunction(function.to_string()));
+        }
+    }
+    Ok(())
+}
+
+async fn fetch(
+    txn: &Transaction<'_>,
+    checked: &Checked,
+    params: &[&(dyn ToSql + Sync)],
+    limits: Limits,
+    started: Instant,
+) -> Result<Rows, QueryError> {
+    let statement = txn.prepare(&checked.sql).await.map_err(db_error)?;
+    let columns: Vec<ColumnInfo> = statement.columns().iter().map(column_info).collect();
+    let statement = match checked.kind {
+        StatementKind::Select if !all_supported(statement.columns()) => txn
+            .prepare(&as_text(&checked.sql, statement.columns()))
+            .await
+            .map_err(db_error)?,
+        _ => statement,
+    };
+    let portal = txn.bind(&statement, params).await.map_err(db_error)?;
+    let mut rows = Vec::new();
+    let mut bytes = 0usize;
+    let mut truncated_by = None;
+    'fetch: loop {
+        let want = (limits.max_rows + 1 - rows.len()).min(BATCH_ROWS);
+        let batch = txn
+            .query_portal(&portal, i32::try_from(want).unwrap_or(i32::MAX))
+            .await
+            .map_err(db_error)?;
+        let done = batch.len() < want;
+        for row in batch {
+            if rows.len() == limits.max_rows {
+                truncated_by = Some(TruncatedBy::Rows);
+                break 'fetch;
+            }
+            match render_row(&row, limits.max_bytes - bytes)? {
+                Some((values, size)) => {
+                    bytes += size;
+                    rows.push(values);
+                }
+                None => {
+                    truncated_by = Some(TruncatedBy::Bytes);
+                    break 'fetch;
+                }
+            }
+        }
+        if done {
+            break;
+        }
+    }
+    Ok(Rows {
+        columns,
+        row_count: rows.len(),
+        rows,
+        truncated: truncated_by.is_some(),
+        truncated_by,
+        elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    })
+}
+
+/// Renders one row if it fits in `budget` bytes; `None` when it does not. Oversized raw values
+/// are rejected before they are decoded, so one huge value costs no extra copy.
+fn render_row(row: &Row, budget: usize) -> Result<Option<(Vec<Value>, usize)>, QueryError> {
+    let mut values = Vec::with_capacity(row.len());
+    let mut raw_total = 0usize;
+    for (index, column) in row.columns().iter().enumerate() {
+        let raw: RawValue<'_> = row
+            .try_get(index)
+            .map_err(|e| QueryError::ConnectionLost(e.to_string()))?;
+        raw_total += raw.0.map_or(0, <[u8]>::len);
+        if raw_total > budget {
+            return Ok(None);
+        }
+        values.push(render::render(column.type_(), raw.0)?);
+    }
+    let size = serde_json::to_vec(&values).map_or(usize::MAX, |v| v.len() + 1);
+    Ok((size <= budget).then_some((values, size)))
+}
+
+/// Any value's raw bytes, whatever its type.
+struct RawValue<'a>(Option<&'a [u8]>);
+
+impl<'a> FromSql<'a> for RawValue<'a> {
+    fn from_sql(_: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(Self(Some(raw)))
+    }
+
+    fn from_sql_null(_: &Type) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(Self(None))
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+}
+
+fn all_supported(columns: &[Column]) -> bool {
+    columns.iter().all(|c| render::is_supported(c.type_()))
+}
+
+/// Wraps a SELECT so that columns of types without a binary decoder come back as PostgreSQL's
+/// text form. The alias list renames every column positionally, so duplicate names are fine; the
+/// newline keeps a trailing `--` comment from swallowing the wrapper.
+fn as_text(sql: &str, columns: &[Column]) -> String {
+    let aliases: Vec<String> = (1..=columns.len()).map(|i| format!("c{i}")).collect();
+    let select: Vec<String> = columns
+        .iter()
+        .zip(&aliases)
+        .map(|(column, alias)| {
+            if render::is_supported(column.type_()) {
+                format!("_sb.{alias}")
+            } else {
+                format!("_sb.{alias}::text")
+            }
+        })
+        .collect();
+    format!(
+        "SELECT {} FROM (\n{sql}\n) AS _sb({})",
+        select.join(", "),
+        aliases.join(", ")
+    )
+}
+
+fn column_info(column: &Column) -> ColumnInfo {
+    ColumnInfo {
+        name: column.name().to_owned(),
+        type_name: type_name(column.type_()),
+    }
+}
+
+/// `text[]` rather than `_text`.
+pub fn type_name(ty: &Type) -> String {
+    match ty.kind() {
+        Kind::Array(element) => format!("{}[]", element.name()),
+        _ => ty.name().to_owned(),
+    }
+}
+
+fn db_error(error: tokio_postgres::Error) -> QueryError {
+    if error.is_closed() {
+        return QueryError::ConnectionLost(describe_driver_error(&error));
+    }
+    if let Some(db) = error.as_db_error() {
+        // The session was terminated (pg_terminate_backend, a restart) or the link broke.
+        let code = db.code();
+        if *code == SqlState::ADMIN_SHUTDOWN
+            || *code == SqlState::CRASH_SHUTDOWN
+            || code.code().starts_with("08")
+        {
+            return QueryError::ConnectionLost(db.message().to_owned());
+        }
+        if *db.code() == SqlState::QUERY_CANCELED && db.message().contains("statement timeout") {
+            return QueryError::Timeout(Duration::ZERO);
+        }
+        return QueryError::Postgres(PgError {
+            code: db.code().code().to_owned(),
+            message: db.message().to_owned(),
+            detail: db.detail().map(str::to_owned),
+            hint: db.hint().map(str::to_owned),
+            position: match db.position() {
+                Some(tokio_postgres::error::ErrorPosition::Original(p)) => Some(*p),
+                _ => None,
+            },
+        });
+    }
+    QueryError::ConnectionLost(describe_driver_error(&error))
+}

@@ -1,0 +1,78 @@
+//! `explain`: the planner's JSON plan of a read-only statement, never executed.
+
+use rmcp::handler::server::wrapper::{Json, Parameters};
+use rmcp::{tool, tool_router};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::exec::QueryError;
+use crate::guard::{Checked, StatementKind};
+use crate::server::SqlServer;
+use crate::tools::tool_error;
+
+/// Arguments of `explain`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(crate) struct ExplainArgs {
+    /// One SELECT statement to plan (it is not executed).
+    sql: String,
+}
+
+/// The plan.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct Plan {
+    /// PostgreSQL's `EXPLAIN (FORMAT JSON)` output.
+    plan: serde_json::Value,
+}
+
+#[tool_router(router = explain_router, vis = "pub(crate)")]
+impl SqlServer {
+    /// Plans one statement.
+    #[tool(
+        name = "explain",
+        description = "Show PostgreSQL's query plan (EXPLAIN, FORMAT JSON) for one SELECT statement without \
+running it: estimated rows and costs, scans and indexes used. The statement passes the same checks as `query`.",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    pub(crate) async fn explain(
+        &self,
+        Parameters(args): Parameters<ExplainArgs>,
+    ) -> Result<Json<Plan>, String> {
+        self.ensure_role().await.map_err(tool_error)?;
+        let checked = self
+            .guard()
+            .check(&args.sql)
+            .map_err(|e| tool_error(e.into()))?;
+        if checked.kind != StatementKind::Select {
+            return Err(
+                "explain takes a SELECT statement; for EXPLAIN or SHOW use the query tool"
+                    .to_owned(),
+            );
+        }
+        let explain = Checked {
+            kind: StatementKind::Explain,
+            sql: format!("EXPLAIN (FORMAT JSON) {}", checked.sql),
+            unknown_functions: checked.unknown_functions,
+        };
+        let rows = self
+            .executor()
+            .run(&explain, self.executor().limits())
+            .await
+            .map_err(tool_error)?;
+        let plan = rows
+            .rows
+            .into_iter()
+            .next()
+            .and_then(|row| row.into_iter().next())
+            .ok_or_else(|| {
+                tool_error(QueryError::ConnectionLost(
+                    "EXPLAIN returned no plan".to_owned(),
+                ))
+            })?;
+        Ok(Json(Plan { plan }))
+    }
+}

@@ -1,0 +1,52 @@
+//! `query`: one read-only statement, rows within budget.
+
+use rmcp::handler::server::wrapper::{Json, Parameters};
+use rmcp::{tool, tool_router};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use crate::exec::Rows;
+use crate::server::SqlServer;
+use crate::tools::tool_error;
+
+/// Arguments of `query`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(crate) struct QueryArgs {
+    /// Exactly one read-only statement: SELECT (CTEs, VALUES, TABLE allowed), EXPLAIN without
+    /// ANALYZE, or SHOW. A trailing semicolon is fine; several statements are refused.
+    sql: String,
+    /// Return at most this many rows (it can only lower the server's row budget).
+    #[serde(default)]
+    max_rows: Option<usize>,
+}
+
+#[tool_router(router = query_router, vis = "pub(crate)")]
+impl SqlServer {
+    /// Runs one statement and returns its rows.
+    #[tool(
+        name = "query",
+        description = "Run one read-only SQL statement (PostgreSQL dialect) and return columns and rows. \
+Only SELECT (with read-only CTEs, VALUES, TABLE), EXPLAIN without ANALYZE and SHOW are accepted; \
+writes, DDL, several statements and dangerous functions are refused with the reason. The statement \
+runs in a read-only transaction under a time limit, and the result is capped by rows and bytes: \
+when `truncated` is true, aggregate or filter in SQL instead of paging. Values: numeric and big \
+integers as exact strings, timestamps as RFC 3339, json as JSON.",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    pub(crate) async fn query(
+        &self,
+        Parameters(args): Parameters<QueryArgs>,
+    ) -> Result<Json<Rows>, String> {
+        self.ensure_role().await.map_err(tool_error)?;
+        self.executor()
+            .query(&args.sql, args.max_rows)
+            .await
+            .map(Json)
+            .map_err(tool_error)
+    }
+}
