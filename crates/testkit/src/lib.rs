@@ -2,5 +2,6 @@
 //! database, and wire-accurate fakes of the SaaS APIs that cannot run here.
 
 pub mod anthropic;
+pub mod mcp;
 pub mod pg;
 pub mod slack;
