@@ -1,0 +1,349 @@
+//! The audit log: one JSON line per tool call (refusals included), each carrying the SHA-256 of
+//! the previous line, so removing, reordering or editing a record breaks the chain. A record is
+//! written to the OS before the call's result is returned (and fsync'ed when `fsync = true`).
+//!
+//! Also the readers behind `switchboard audit tail|search|verify`.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+
+/// The `prev` of the first record.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// One audited call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// Position in the log, from 1.
+    pub seq: u64,
+    /// When the call finished (RFC 3339, UTC).
+    pub time: String,
+    /// The client id.
+    pub client: String,
+    /// The session id.
+    pub session: String,
+    /// The exposed tool name the client called.
+    pub tool: String,
+    /// The upstream server, when known.
+    pub server: Option<String>,
+    /// The tool's name on the upstream, when known.
+    pub upstream_tool: Option<String>,
+    /// The arguments, with secrets and configured fields redacted.
+    pub arguments: serde_json::Value,
+    /// `ok`, `tool_error`, `refused`, `timeout`, `upstream_error` or `input_required`.
+    pub outcome: String,
+    /// The layer that refused the call, for `refused`.
+    pub layer: Option<String>,
+    /// What went wrong, for anything but `ok` (secrets scrubbed).
+    pub message: Option<String>,
+    /// Time from arrival to result, in milliseconds.
+    pub latency_ms: u64,
+    /// Size of the serialized result returned to the client, in bytes.
+    pub result_bytes: u64,
+    /// SHA-256 (hex) of the previous record's line, or [`GENESIS`].
+    pub prev: String,
+}
+
+/// Reading or verifying an audit log failed.
+#[derive(Debug, Error)]
+pub enum AuditError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A line is not a record.
+    #[error("{path}: line {line}: not an audit record: {message}")]
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// The parser's message.
+        message: String,
+    },
+    /// The chain is broken: a record was changed, removed or inserted.
+    #[error(
+        "{path}: line {line}: the chain is broken (record {seq}'s prev does not match the hash \
+         of the line before it): a record was changed, removed or inserted"
+    )]
+    Broken {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number of the first record that does not match.
+        line: usize,
+        /// That record's seq.
+        seq: u64,
+    },
+}
+
+/// SHA-256 of one line (without its newline), hex.
+pub fn line_hash(line: &str) -> String {
+    hex::encode(Sha256::digest(line.as_bytes()))
+}
+
+struct Writer {
+    file: File,
+    prev: String,
+    seq: u64,
+}
+
+/// An append-only, hash-chained audit log file.
+pub struct AuditLog {
+    path: PathBuf,
+    fsync: bool,
+    writer: Mutex<Writer>,
+}
+
+impl std::fmt::Debug for AuditLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditLog")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+impl AuditLog {
+    /// Opens (or creates) the log at `path`, continuing the chain of the records already there.
+    /// A torn last line (a write cut short by a crash, whose call never returned) is removed.
+    ///
+    /// # Errors
+    /// The I/O error, when the file cannot be opened, read or repaired.
+    pub fn open(path: &Path, fsync: bool) -> std::io::Result<Self> {
+        if let Some(parent) = path.parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent)?;
+        }
+        let mut file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(path)?;
+        let mut text = String::new();
+        file.read_to_string(&mut text)?;
+        if !text.is_empty() && !text.ends_with('\n') {
+            let keep = text.rfind('\n').map_or(0, |i| i + 1);
+            tracing::warn!(
+                path = %path.display(),
+                bytes = text.len() - keep,
+                "removing a torn last audit line left by an interrupted write"
+            );
+            file.set_len(keep as u64)?;
+            file.seek(SeekFrom::End(0))?;
+            text.truncate(keep);
+        }
+        let (prev, seq) = match text.lines().rev().find(|l| !l.trim().is_empty()) {
+            Some(last) => {
+                let seq = serde_json::from_str::<AuditRecord>(last)
+                    .map(|r| r.seq)
+                    .unwrap_or(0);
+                (line_hash(last), seq)
+            }
+            None => (GENESIS.to_owned(), 0),
+        };
+        Ok(Self {
+            path: path.to_owned(),
+            fsync,
+            writer: Mutex::new(Writer { file, prev, seq }),
+        })
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends `record`, filling in `seq` and `prev`, and hands it to the OS before returning.
+    ///
+    /// # Errors
+    /// The I/O error; the chain is unchanged when the write fails.
+    pub fn append(&self, mut record: AuditRecord) -> std::io::Result<AuditRecord> {
+        let mut writer = self
+            .writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        record.seq = writer.seq + 1;
+        record.prev = writer.prev.clone();
+        let line = serde_json::to_string(&record).map_err(std::io::Error::other)?;
+        let mut bytes = Vec::with_capacity(line.len() + 1);
+        bytes.extend_from_slice(line.as_bytes());
+        bytes.push(b'\n');
+        writer.file.write_all(&bytes)?;
+        writer.file.flush()?;
+        if self.fsync {
+            writer.file.sync_data()?;
+        }
+        writer.prev = line_hash(&line);
+        writer.seq = record.seq;
+        Ok(record)
+    }
+}
+
+/// The lines of an audit file with their numbers.
+fn lines(path: &Path) -> Result<Vec<(usize, String)>, AuditError> {
+    let io = |source| AuditError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let file = File::open(path).map_err(io)?;
+    let mut out = Vec::new();
+    for (i, line) in BufReader::new(file).lines().enumerate() {
+        let line = line.map_err(io)?;
+        if !line.trim().is_empty() {
+            out.push((i + 1, line));
+        }
+    }
+    Ok(out)
+}
+
+/// Reads every record.
+///
+/// # Errors
+/// [`AuditError::Io`] or [`AuditError::Malformed`].
+pub fn read_records(path: &Path) -> Result<Vec<AuditRecord>, AuditError> {
+    lines(path)?
+        .into_iter()
+        .map(|(n, line)| {
+            serde_json::from_str(&line).map_err(|e| AuditError::Malformed {
+                path: path.to_owned(),
+                line: n,
+                message: e.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// Checks the whole chain; returns the number of records.
+///
+/// # Errors
+/// The first problem: unreadable file, malformed line, or broken chain.
+pub fn verify(path: &Path) -> Result<u64, AuditError> {
+    let mut prev = GENESIS.to_owned();
+    let mut count = 0;
+    for (n, line) in lines(path)? {
+        let record: AuditRecord =
+            serde_json::from_str(&line).map_err(|e| AuditError::Malformed {
+                path: path.to_owned(),
+                line: n,
+                message: e.to_string(),
+            })?;
+        if record.prev != prev {
+            return Err(AuditError::Broken {
+                path: path.to_owned(),
+                line: n,
+                seq: record.seq,
+            });
+        }
+        prev = line_hash(&line);
+        count += 1;
+    }
+    Ok(count)
+}
+
+/// A filter for [`search`]; unset fields match everything.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Client id, exact.
+    pub client: Option<String>,
+    /// Exposed tool name glob.
+    pub tool: Option<glob::Pattern>,
+    /// Outcome, exact (`ok`, `refused`, …).
+    pub outcome: Option<String>,
+    /// Session id, exact.
+    pub session: Option<String>,
+    /// Records at or after this RFC 3339 time.
+    pub since: Option<String>,
+}
+
+impl Filter {
+    /// Whether `record` matches.
+    pub fn matches(&self, record: &AuditRecord) -> bool {
+        self.client.as_ref().is_none_or(|c| *c == record.client)
+            && self.tool.as_ref().is_none_or(|t| t.matches(&record.tool))
+            && self.outcome.as_ref().is_none_or(|o| *o == record.outcome)
+            && self.session.as_ref().is_none_or(|s| *s == record.session)
+            && self
+                .since
+                .as_ref()
+                .is_none_or(|s| record.time.as_str() >= s.as_str())
+    }
+}
+
+/// The records matching `filter`.
+///
+/// # Errors
+/// As [`read_records`].
+pub fn search(path: &Path, filter: &Filter) -> Result<Vec<AuditRecord>, AuditError> {
+    Ok(read_records(path)?
+        .into_iter()
+        .filter(|r| filter.matches(r))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(tool: &str) -> AuditRecord {
+        AuditRecord {
+            seq: 0,
+            time: "2026-01-01T00:00:00Z".into(),
+            client: "c".into(),
+            session: "s".into(),
+            tool: tool.into(),
+            server: None,
+            upstream_tool: None,
+            arguments: serde_json::json!({}),
+            outcome: "ok".into(),
+            layer: None,
+            message: None,
+            latency_ms: 1,
+            result_bytes: 2,
+            prev: String::new(),
+        }
+    }
+
+    #[test]
+    fn chain_continues_across_reopen_and_detects_tampering() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.jsonl");
+        let log = AuditLog::open(&path, false).unwrap();
+        log.append(record("a")).unwrap();
+        log.append(record("b")).unwrap();
+        drop(log);
+        let log = AuditLog::open(&path, true).unwrap();
+        assert_eq!(log.append(record("c")).unwrap().seq, 3);
+        assert_eq!(verify(&path).unwrap(), 3);
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, text.replacen("\"tool\":\"b\"", "\"tool\":\"x\"", 1)).unwrap();
+        assert!(matches!(
+            verify(&path),
+            Err(AuditError::Broken { line: 3, .. })
+        ));
+    }
+
+    #[test]
+    fn torn_tail_is_removed_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.jsonl");
+        AuditLog::open(&path, false)
+            .unwrap()
+            .append(record("a"))
+            .unwrap();
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(b"{\"seq\":2,\"ti").unwrap();
+        let log = AuditLog::open(&path, false).unwrap();
+        assert_eq!(log.append(record("b")).unwrap().seq, 2);
+        assert_eq!(verify(&path).unwrap(), 2);
+    }
+}

@@ -1,0 +1,390 @@
+//! Gateway configuration in two phases (see the crate README for the full reference):
+//!
+//! 1. [`Config::load`] reads `switchboard.toml` or a Claude Desktop / Claude Code JSON file,
+//!    deserializes it strictly ([`raw`]) and validates every value (server names, transports,
+//!    durations, rates, glob patterns, reference syntax). Nothing is resolved yet.
+//! 2. [`Config::resolve`] ([`resolve`]) reads the environment, files and Vault, producing a
+//!    [`ResolvedConfig`] the gateway starts from.
+//!
+//! Errors name the file, the key and what is wrong; a configuration with any error starts
+//! nothing.
+
+mod raw;
+mod resolve;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use resolve::{ResolvedClient, ResolvedConfig, ResolvedServer, ResolvedTransport};
+
+use crate::error::ConfigError;
+use crate::secrets::Template;
+
+/// The built-in servers of the `switchboard` binary, started as `switchboard server <kind>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuiltinKind {
+    /// `switchboard server postgres` (reads `DATABASE_URL`).
+    Postgres,
+    /// `switchboard server jira` (reads `JIRA_URL` and credentials).
+    Jira,
+    /// `switchboard server slack` (reads `SLACK_BOT_TOKEN`).
+    Slack,
+}
+
+impl BuiltinKind {
+    /// The subcommand name, which is also the `kind` value in the configuration.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Postgres => "postgres",
+            Self::Jira => "jira",
+            Self::Slack => "slack",
+        }
+    }
+
+    fn parse(value: &str) -> Option<Self> {
+        match value {
+            "postgres" => Some(Self::Postgres),
+            "jira" => Some(Self::Jira),
+            "slack" => Some(Self::Slack),
+            _ => None,
+        }
+    }
+}
+
+/// How an upstream server is reached, with values still unresolved.
+#[derive(Debug, Clone)]
+pub enum TransportConfig {
+    /// A child process speaking MCP over stdio.
+    Stdio {
+        /// The program.
+        command: Template,
+        /// Its arguments.
+        args: Vec<Template>,
+        /// Its environment: the only variables it gets besides PATH/HOME/LANG-style basics.
+        env: BTreeMap<String, Template>,
+        /// Its working directory.
+        cwd: Option<Template>,
+    },
+    /// A remote server over Streamable HTTP.
+    Http {
+        /// The endpoint URL.
+        url: Template,
+        /// Headers sent with every request (e.g. `Authorization`).
+        headers: BTreeMap<String, Template>,
+    },
+    /// A built-in server run as a child of this binary.
+    Builtin {
+        /// Which one.
+        kind: BuiltinKind,
+        /// Its environment (its settings, e.g. `DATABASE_URL`).
+        env: BTreeMap<String, Template>,
+        /// Extra arguments after `server <kind>`.
+        args: Vec<Template>,
+    },
+}
+
+/// When an upstream is started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartMode {
+    /// When the gateway starts (default).
+    Boot,
+    /// When its tools are first needed (first `tools/list` or call).
+    Lazy,
+}
+
+/// Restart and circuit-breaker policy of one upstream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestartPolicy {
+    /// Delay before the first restart; doubles on each consecutive failure (plus jitter).
+    pub initial_backoff: Duration,
+    /// Upper bound of the backoff.
+    pub max_backoff: Duration,
+    /// Failures within `window` that open the circuit.
+    pub max_failures: u32,
+    /// The window in which failures are counted.
+    pub window: Duration,
+    /// How long the circuit stays open before one more attempt.
+    pub open_for: Duration,
+}
+
+impl Default for RestartPolicy {
+    fn default() -> Self {
+        Self {
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(30),
+            max_failures: 5,
+            window: Duration::from_secs(60),
+            open_for: Duration::from_secs(30),
+        }
+    }
+}
+
+/// One upstream server, validated.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Its name (`[a-z0-9-]`), the prefix of its tools.
+    pub name: String,
+    /// How it is reached.
+    pub transport: TransportConfig,
+    /// Whether its tools are prefixed `<name>__`; `None` means automatic (prefixed unless it is
+    /// the only server).
+    pub prefix: Option<bool>,
+    /// When it is started.
+    pub start: StartMode,
+    /// Whether `/readyz` requires it to be healthy.
+    pub required: bool,
+    /// Default timeout of one tool call (overridable per tool in `[tools]`).
+    pub timeout: Duration,
+    /// Maximum calls in flight to this upstream.
+    pub max_concurrency: usize,
+    /// Interval of health pings.
+    pub health_interval: Duration,
+    /// Time a ping (and the start handshake) may take.
+    pub ping_timeout: Duration,
+    /// Restart policy.
+    pub restart: RestartPolicy,
+    /// Upstream tool names (globs) not exposed.
+    pub exclude_tools: Vec<glob::Pattern>,
+}
+
+/// A token bucket: `count` calls per `per`, bursts of up to `burst`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    /// Calls allowed per period.
+    pub count: NonZeroU32,
+    /// The period.
+    pub per: Duration,
+    /// Bucket size (defaults to `count`).
+    pub burst: NonZeroU32,
+}
+
+/// A rate applying to the tools whose exposed name matches `pattern`.
+#[derive(Debug, Clone)]
+pub struct RateRule {
+    /// The exposed-name glob, as written (also the rule's identity in limiter keys).
+    pub pattern: glob::Pattern,
+    /// The rate.
+    pub rate: Rate,
+}
+
+/// Whether a tool's calls need a human's approval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Approval {
+    /// Always ask.
+    Required,
+    /// Never ask.
+    Never,
+    /// Ask when the tool's annotations say it is destructive (default).
+    Auto,
+}
+
+/// Per-tool policy from `[tools."<pattern>"]`.
+#[derive(Debug, Clone)]
+pub struct ToolRule {
+    /// The exposed-name glob.
+    pub pattern: glob::Pattern,
+    /// Approval requirement, if set.
+    pub approval: Option<Approval>,
+    /// Timeout override, if set.
+    pub timeout: Option<Duration>,
+}
+
+/// One downstream client, validated.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Its id (appears in the audit log).
+    pub name: String,
+    /// Its bearer token (required when serving HTTP on a non-loopback address).
+    pub token: Option<Template>,
+    /// Exposed-name globs it may see and call (default: everything).
+    pub allow: Vec<glob::Pattern>,
+    /// Exposed-name globs hidden from it (win over `allow`).
+    pub deny: Vec<glob::Pattern>,
+    /// Its rate over all tools.
+    pub rate_limit: Option<Rate>,
+    /// Its rates per tool.
+    pub rate_limits: Vec<RateRule>,
+}
+
+/// `[gateway]`.
+#[derive(Debug, Clone)]
+pub struct GatewaySettings {
+    /// The name announced to clients.
+    pub name: String,
+    /// How long in-flight calls may take to finish at shutdown.
+    pub drain_timeout: Duration,
+    /// How long boot waits for upstreams to come up before serving anyway.
+    pub startup_timeout: Duration,
+    /// Extra `Host` values accepted over HTTP (loopback names are always accepted).
+    pub allowed_hosts: Vec<String>,
+    /// `Origin` values accepted over HTTP (none: browser origins are refused).
+    pub allowed_origins: Vec<String>,
+    /// The client id of the stdio connection (must be a `[clients]` entry when set).
+    pub stdio_client: Option<String>,
+}
+
+/// `[audit]`.
+#[derive(Debug, Clone)]
+pub struct AuditSettings {
+    /// The JSON-lines file; `None` disables the audit log.
+    pub path: Option<PathBuf>,
+    /// Argument field names (`field`, or `tool_glob.field`) always redacted.
+    pub redact: Vec<String>,
+    /// Whether each record is also fsync'ed (durable across power loss, slower).
+    pub fsync: bool,
+}
+
+/// A validated configuration; secrets are not yet resolved.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it came from (or `<environment>` when built from the environment).
+    pub file: PathBuf,
+    /// `[gateway]`.
+    pub gateway: GatewaySettings,
+    /// `[audit]`.
+    pub audit: AuditSettings,
+    /// Upstream servers by name.
+    pub servers: BTreeMap<String, ServerConfig>,
+    /// Downstream clients by name.
+    pub clients: BTreeMap<String, ClientConfig>,
+    /// Per-tool rates shared by all clients.
+    pub rate_limits: Vec<RateRule>,
+    /// Per-tool policy.
+    pub tools: Vec<ToolRule>,
+}
+
+impl Config {
+    /// Loads and validates a file: `.json` is read as a Claude Desktop / Claude Code file,
+    /// anything else as `switchboard.toml`.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the file, the key and the problem.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            file: path.to_owned(),
+            source,
+        })?;
+        let is_json = path
+            .extension()
+            .is_some_and(|ext| ext.eq_ignore_ascii_case("json"));
+        if is_json {
+            Self::from_json_str(&text, path)
+        } else {
+            Self::from_toml_str(&text, path)
+        }
+    }
+
+    /// Parses and validates `switchboard.toml` text; `file` is used in messages and to resolve
+    /// relative paths.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the file, the key and the problem.
+    pub fn from_toml_str(text: &str, file: &Path) -> Result<Self, ConfigError> {
+        let raw: raw::RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            file: file.to_owned(),
+            message: e.to_string().trim_end().to_owned(),
+        })?;
+        validate::validate(raw, file, "servers")
+    }
+
+    /// Parses and validates a Claude Desktop / Claude Code JSON file's text.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the file, the key and the problem.
+    pub fn from_json_str(text: &str, file: &Path) -> Result<Self, ConfigError> {
+        let json: raw::RawJsonFile =
+            serde_json::from_str(text).map_err(|e| ConfigError::Syntax {
+                file: file.to_owned(),
+                message: format!("invalid JSON: {e}"),
+            })?;
+        let mut raw = json.switchboard.unwrap_or_default();
+        for (name, server) in json.mcp_servers {
+            let options = raw.servers.remove(&name).unwrap_or_default();
+            raw.servers.insert(name, options.merge_json(server));
+        }
+        validate::validate(raw, file, "mcpServers")
+    }
+
+    /// The configuration used when no file is given: the built-in servers whose settings are
+    /// present in the environment. Returns the config and, for each built-in, why it was or was
+    /// not started (for the operator).
+    pub fn from_environment() -> (Self, Vec<String>) {
+        validate::from_environment()
+    }
+}
+
+/// Parses durations such as `500ms`, `30s`, `2m`, `1h`.
+pub(crate) fn parse_duration(value: &str) -> Result<Duration, String> {
+    let value = value.trim();
+    let split = value
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(value.len());
+    let (number, unit) = value.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{value:?} is not a duration (examples: 500ms, 30s, 2m, 1h)"))?;
+    let duration = match unit.trim() {
+        "ms" => Duration::from_millis(number),
+        "s" | "" => Duration::from_secs(number),
+        "m" | "min" => Duration::from_secs(number * 60),
+        "h" => Duration::from_secs(number * 3600),
+        _ => {
+            return Err(format!("{value:?} has an unknown unit (use ms, s, m or h)"));
+        }
+    };
+    Ok(duration)
+}
+
+/// Parses `10/minute`-style rates (`second`, `minute`, `hour`, `day`; also `s`, `m`, `h`).
+pub(crate) fn parse_rate(rate: &str, burst: Option<u32>) -> Result<Rate, String> {
+    let (count, unit) = rate
+        .split_once('/')
+        .ok_or_else(|| format!("{rate:?} is not a rate (examples: 10/minute, 5/second)"))?;
+    let count: u32 = count
+        .trim()
+        .parse()
+        .map_err(|_| format!("{rate:?}: {count:?} is not a whole number of calls"))?;
+    let count = NonZeroU32::new(count).ok_or_else(|| {
+        format!("{rate:?}: the count must be at least 1 (to forbid a tool, use deny)")
+    })?;
+    let per = match unit.trim() {
+        "second" | "sec" | "s" => Duration::from_secs(1),
+        "minute" | "min" | "m" => Duration::from_secs(60),
+        "hour" | "h" => Duration::from_secs(3600),
+        "day" | "d" => Duration::from_secs(86_400),
+        other => {
+            return Err(format!(
+                "{rate:?}: unknown period {other:?} (second, minute, hour, day)"
+            ));
+        }
+    };
+    let burst = match burst {
+        Some(b) => NonZeroU32::new(b).ok_or_else(|| "burst must be at least 1".to_owned())?,
+        None => count,
+    };
+    Ok(Rate { count, per, burst })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_rates_parse() {
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert!(parse_duration("fast").is_err());
+        assert!(parse_duration("3 weeks").is_err());
+        let r = parse_rate("10/minute", Some(3)).unwrap();
+        assert_eq!(
+            (r.count.get(), r.per, r.burst.get()),
+            (10, Duration::from_secs(60), 3)
+        );
+        assert_eq!(parse_rate("5/s", None).unwrap().burst.get(), 5);
+        assert!(parse_rate("0/minute", None).is_err());
+        assert!(parse_rate("10/fortnight", None).is_err());
+    }
+}

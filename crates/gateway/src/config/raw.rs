@@ -1,0 +1,152 @@
+//! Phase one of configuration: the serde shapes of `switchboard.toml` and of a Claude Desktop /
+//! Claude Code JSON file, exactly as written. Nothing here reads secrets or the environment.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// `switchboard.toml`, or the `"switchboard"` key of a JSON file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawConfig {
+    #[serde(default)]
+    pub(crate) gateway: RawGateway,
+    #[serde(default)]
+    pub(crate) audit: RawAudit,
+    #[serde(default)]
+    pub(crate) servers: BTreeMap<String, RawServer>,
+    #[serde(default)]
+    pub(crate) clients: BTreeMap<String, RawClient>,
+    #[serde(default)]
+    pub(crate) rate_limits: BTreeMap<String, RawRate>,
+    #[serde(default)]
+    pub(crate) tools: BTreeMap<String, RawToolPolicy>,
+}
+
+/// `[gateway]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawGateway {
+    pub(crate) name: Option<String>,
+    pub(crate) drain_timeout: Option<String>,
+    pub(crate) startup_timeout: Option<String>,
+    #[serde(default)]
+    pub(crate) allowed_hosts: Vec<String>,
+    #[serde(default)]
+    pub(crate) allowed_origins: Vec<String>,
+    pub(crate) stdio_client: Option<String>,
+}
+
+/// `[audit]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAudit {
+    pub(crate) path: Option<String>,
+    #[serde(default)]
+    pub(crate) redact: Vec<String>,
+    #[serde(default)]
+    pub(crate) fsync: bool,
+}
+
+/// `[servers.<name>]` (TOML), or the gateway options of a JSON server under
+/// `"switchboard": {"servers": {...}}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawServer {
+    pub(crate) kind: Option<String>,
+    #[serde(rename = "type")]
+    pub(crate) transport_type: Option<String>,
+    pub(crate) command: Option<String>,
+    pub(crate) args: Option<Vec<String>>,
+    pub(crate) env: Option<BTreeMap<String, String>>,
+    pub(crate) cwd: Option<String>,
+    pub(crate) url: Option<String>,
+    pub(crate) headers: Option<BTreeMap<String, String>>,
+    pub(crate) prefix: Option<bool>,
+    pub(crate) start: Option<String>,
+    pub(crate) required: Option<bool>,
+    pub(crate) timeout: Option<String>,
+    pub(crate) max_concurrency: Option<usize>,
+    pub(crate) health_interval: Option<String>,
+    pub(crate) ping_timeout: Option<String>,
+    #[serde(default)]
+    pub(crate) restart: RawRestart,
+    pub(crate) exclude_tools: Option<Vec<String>>,
+}
+
+/// `[servers.<name>.restart]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRestart {
+    pub(crate) initial_backoff: Option<String>,
+    pub(crate) max_backoff: Option<String>,
+    pub(crate) max_failures: Option<u32>,
+    pub(crate) window: Option<String>,
+    pub(crate) open_for: Option<String>,
+}
+
+/// `[clients.<name>]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawClient {
+    pub(crate) token: Option<String>,
+    pub(crate) allow: Option<Vec<String>>,
+    #[serde(default)]
+    pub(crate) deny: Vec<String>,
+    pub(crate) rate_limit: Option<RawRate>,
+    #[serde(default)]
+    pub(crate) rate_limits: BTreeMap<String, RawRate>,
+}
+
+/// `{ rate = "10/minute", burst = 3 }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRate {
+    pub(crate) rate: String,
+    pub(crate) burst: Option<u32>,
+}
+
+/// `[tools."<pattern>"]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawToolPolicy {
+    pub(crate) approval: Option<String>,
+    pub(crate) timeout: Option<String>,
+}
+
+/// A Claude Desktop / Claude Code JSON file. Unknown keys (other clients' settings) are ignored.
+#[derive(Debug, Deserialize)]
+pub(crate) struct RawJsonFile {
+    #[serde(rename = "mcpServers", default)]
+    pub(crate) mcp_servers: BTreeMap<String, RawJsonServer>,
+    #[serde(default)]
+    pub(crate) switchboard: Option<RawConfig>,
+}
+
+/// One entry of `mcpServers`: `{command, args, env}` or `{type: "http", url, headers}`.
+/// Keys other clients add (e.g. `disabled`, `autoApprove`) are ignored.
+#[derive(Debug, Deserialize)]
+pub(crate) struct RawJsonServer {
+    #[serde(rename = "type")]
+    pub(crate) transport_type: Option<String>,
+    pub(crate) command: Option<String>,
+    pub(crate) args: Option<Vec<String>>,
+    pub(crate) env: Option<BTreeMap<String, String>>,
+    pub(crate) cwd: Option<String>,
+    pub(crate) url: Option<String>,
+    pub(crate) headers: Option<BTreeMap<String, String>>,
+}
+
+impl RawServer {
+    /// Fills fields this server left unset from a JSON `mcpServers` entry.
+    pub(crate) fn merge_json(mut self, json: RawJsonServer) -> Self {
+        self.transport_type = self.transport_type.or(json.transport_type);
+        self.command = self.command.or(json.command);
+        self.args = self.args.or(json.args);
+        self.env = self.env.or(json.env);
+        self.cwd = self.cwd.or(json.cwd);
+        self.url = self.url.or(json.url);
+        self.headers = self.headers.or(json.headers);
+        self
+    }
+}

@@ -1,0 +1,220 @@
+//! Phase two of configuration: reading variables and secrets. The result is what the gateway
+//! starts from; its `Debug` never shows environment values, header values or tokens.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::{ClientConfig, Config, ServerConfig, TransportConfig};
+use crate::error::ConfigError;
+use crate::secrets::{Resolver, SecretSet, Template};
+
+/// How to reach one upstream, with every value resolved.
+#[derive(Clone)]
+pub enum ResolvedTransport {
+    /// A child process.
+    Stdio {
+        /// The program.
+        program: String,
+        /// Its arguments.
+        args: Vec<String>,
+        /// Its declared environment (the only variables it gets besides the basics).
+        env: BTreeMap<String, String>,
+        /// Its working directory.
+        cwd: Option<PathBuf>,
+    },
+    /// A Streamable HTTP endpoint.
+    Http {
+        /// The URL.
+        url: String,
+        /// Headers sent with every request.
+        headers: BTreeMap<String, String>,
+    },
+}
+
+impl std::fmt::Debug for ResolvedTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Stdio {
+                program, args, env, ..
+            } => f
+                .debug_struct("Stdio")
+                .field("program", program)
+                .field("args", &args.len())
+                .field("env", &env.keys().collect::<Vec<_>>())
+                .finish(),
+            Self::Http { url, headers } => f
+                .debug_struct("Http")
+                .field("url", url)
+                .field("headers", &headers.keys().collect::<Vec<_>>())
+                .finish(),
+        }
+    }
+}
+
+/// One upstream, resolved.
+#[derive(Debug, Clone)]
+pub struct ResolvedServer {
+    /// Its validated settings.
+    pub config: ServerConfig,
+    /// How to reach it.
+    pub transport: ResolvedTransport,
+}
+
+/// One downstream client, resolved.
+#[derive(Clone)]
+pub struct ResolvedClient {
+    /// Its validated settings.
+    pub config: ClientConfig,
+    /// Its bearer token, if it has one.
+    pub token: Option<String>,
+}
+
+impl std::fmt::Debug for ResolvedClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResolvedClient")
+            .field("name", &self.config.name)
+            .field("token", &self.token.as_ref().map(|_| "[REDACTED]"))
+            .finish()
+    }
+}
+
+/// A configuration with every reference resolved.
+#[derive(Debug, Clone)]
+pub struct ResolvedConfig {
+    /// The validated configuration it came from.
+    pub config: Config,
+    /// Upstreams by name.
+    pub servers: BTreeMap<String, ResolvedServer>,
+    /// Clients by name.
+    pub clients: BTreeMap<String, ResolvedClient>,
+    /// Every secret value read, for scrubbing logs and audit records.
+    pub secrets: SecretSet,
+}
+
+impl Config {
+    /// Resolves every variable and secret reference. Built-in servers become child processes of
+    /// `builtin_exe` (normally `std::env::current_exe()`): `builtin_exe server <kind>`.
+    ///
+    /// # Errors
+    /// [`ConfigError::Secret`] naming the file and key whose reference could not be resolved.
+    pub async fn resolve(&self, builtin_exe: &Path) -> Result<ResolvedConfig, ConfigError> {
+        let resolver = Resolver::new();
+        let r = Res {
+            resolver: &resolver,
+            file: &self.file,
+        };
+        let mut servers = BTreeMap::new();
+        for (name, server) in &self.servers {
+            let key = format!("servers.{name}");
+            let transport = r.transport(&key, &server.transport, builtin_exe).await?;
+            servers.insert(
+                name.clone(),
+                ResolvedServer {
+                    config: server.clone(),
+                    transport,
+                },
+            );
+        }
+        let mut clients = BTreeMap::new();
+        for (name, client) in &self.clients {
+            let token = match &client.token {
+                Some(t) => Some(r.one(&format!("clients.{name}.token"), t, true).await?),
+                None => None,
+            };
+            if let Some(token) = &token {
+                resolver.secrets().add(token);
+            }
+            clients.insert(
+                name.clone(),
+                ResolvedClient {
+                    config: client.clone(),
+                    token,
+                },
+            );
+        }
+        Ok(ResolvedConfig {
+            config: self.clone(),
+            servers,
+            clients,
+            secrets: resolver.secrets(),
+        })
+    }
+}
+
+struct Res<'a> {
+    resolver: &'a Resolver,
+    file: &'a Path,
+}
+
+impl Res<'_> {
+    async fn one(&self, key: &str, t: &Template, secret: bool) -> Result<String, ConfigError> {
+        self.resolver
+            .resolve(t, secret)
+            .await
+            .map_err(|message| ConfigError::Secret {
+                file: self.file.to_owned(),
+                key: key.to_owned(),
+                message,
+            })
+    }
+
+    async fn list(&self, key: &str, ts: &[Template]) -> Result<Vec<String>, ConfigError> {
+        let mut out = Vec::with_capacity(ts.len());
+        for (i, t) in ts.iter().enumerate() {
+            out.push(self.one(&format!("{key}[{i}]"), t, false).await?);
+        }
+        Ok(out)
+    }
+
+    async fn map(
+        &self,
+        key: &str,
+        ts: &BTreeMap<String, Template>,
+    ) -> Result<BTreeMap<String, String>, ConfigError> {
+        let mut out = BTreeMap::new();
+        for (k, t) in ts {
+            out.insert(k.clone(), self.one(&format!("{key}.{k}"), t, true).await?);
+        }
+        Ok(out)
+    }
+
+    async fn transport(
+        &self,
+        key: &str,
+        transport: &TransportConfig,
+        builtin_exe: &Path,
+    ) -> Result<ResolvedTransport, ConfigError> {
+        Ok(match transport {
+            TransportConfig::Stdio {
+                command,
+                args,
+                env,
+                cwd,
+            } => ResolvedTransport::Stdio {
+                program: self.one(&format!("{key}.command"), command, false).await?,
+                args: self.list(&format!("{key}.args"), args).await?,
+                env: self.map(&format!("{key}.env"), env).await?,
+                cwd: match cwd {
+                    Some(c) => Some(PathBuf::from(
+                        self.one(&format!("{key}.cwd"), c, false).await?,
+                    )),
+                    None => None,
+                },
+            },
+            TransportConfig::Http { url, headers } => ResolvedTransport::Http {
+                url: self.one(&format!("{key}.url"), url, false).await?,
+                headers: self.map(&format!("{key}.headers"), headers).await?,
+            },
+            TransportConfig::Builtin { kind, env, args } => {
+                let mut all_args = vec!["server".to_owned(), kind.as_str().to_owned()];
+                all_args.extend(self.list(&format!("{key}.args"), args).await?);
+                ResolvedTransport::Stdio {
+                    program: builtin_exe.to_string_lossy().into_owned(),
+                    args: all_args,
+                    env: self.map(&format!("{key}.env"), env).await?,
+                    cwd: None,
+                }
+            }
+        })
+    }
+}

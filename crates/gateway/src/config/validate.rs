@@ -1,0 +1,523 @@
+//! Validation: raw serde shapes → [`Config`]. Every check reports the file and the dotted key.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::raw::{RawClient, RawConfig, RawRate, RawRestart, RawServer};
+use super::{
+    Approval, AuditSettings, BuiltinKind, ClientConfig, Config, GatewaySettings, RateRule,
+    RestartPolicy, ServerConfig, StartMode, ToolRule, TransportConfig, parse_duration, parse_rate,
+};
+use crate::error::ConfigError;
+use crate::secrets::Template;
+
+struct Ctx<'a> {
+    file: &'a Path,
+}
+
+impl Ctx<'_> {
+    fn err(&self, key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            file: self.file.to_owned(),
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+
+    fn template(&self, key: &str, raw: &str) -> Result<Template, ConfigError> {
+        Template::parse(raw).map_err(|m| self.err(key, m))
+    }
+
+    fn templates(&self, key: &str, raw: &[String]) -> Result<Vec<Template>, ConfigError> {
+        raw.iter()
+            .enumerate()
+            .map(|(i, v)| self.template(&format!("{key}[{i}]"), v))
+            .collect()
+    }
+
+    fn template_map(
+        &self,
+        key: &str,
+        raw: Option<BTreeMap<String, String>>,
+    ) -> Result<BTreeMap<String, Template>, ConfigError> {
+        raw.unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| Ok((k.clone(), self.template(&format!("{key}.{k}"), &v)?)))
+            .collect()
+    }
+
+    fn duration(
+        &self,
+        key: &str,
+        raw: Option<&String>,
+        default: Duration,
+    ) -> Result<Duration, ConfigError> {
+        raw.map_or(Ok(default), |v| {
+            parse_duration(v).map_err(|m| self.err(key, m))
+        })
+    }
+
+    fn pattern(&self, key: &str, raw: &str) -> Result<glob::Pattern, ConfigError> {
+        glob::Pattern::new(raw)
+            .map_err(|e| self.err(key, format!("{raw:?} is not a valid glob pattern: {e}")))
+    }
+
+    fn patterns(&self, key: &str, raw: &[String]) -> Result<Vec<glob::Pattern>, ConfigError> {
+        raw.iter()
+            .enumerate()
+            .map(|(i, v)| self.pattern(&format!("{key}[{i}]"), v))
+            .collect()
+    }
+
+    fn rate_rules(
+        &self,
+        key: &str,
+        raw: BTreeMap<String, RawRate>,
+    ) -> Result<Vec<RateRule>, ConfigError> {
+        raw.into_iter()
+            .map(|(pattern, rate)| {
+                let k = format!("{key}.\"{pattern}\"");
+                Ok(RateRule {
+                    pattern: self.pattern(&k, &pattern)?,
+                    rate: parse_rate(&rate.rate, rate.burst).map_err(|m| self.err(&k, m))?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Whether `name` is a valid server or client name: `[a-z0-9-]`, 1 to 32 characters.
+pub(crate) fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 32
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+pub(super) fn validate(
+    raw: RawConfig,
+    file: &Path,
+    servers_key: &str,
+) -> Result<Config, ConfigError> {
+    let ctx = Ctx { file };
+    let base = file.parent().map(Path::to_owned).unwrap_or_default();
+    let gateway = GatewaySettings {
+        name: raw.gateway.name.unwrap_or_else(|| "switchboard".to_owned()),
+        drain_timeout: ctx.duration(
+            "gateway.drain_timeout",
+            raw.gateway.drain_timeout.as_ref(),
+            Duration::from_secs(10),
+        )?,
+        startup_timeout: ctx.duration(
+            "gateway.startup_timeout",
+            raw.gateway.startup_timeout.as_ref(),
+            Duration::from_secs(30),
+        )?,
+        allowed_hosts: raw.gateway.allowed_hosts,
+        allowed_origins: raw.gateway.allowed_origins,
+        stdio_client: raw.gateway.stdio_client,
+    };
+    let audit = AuditSettings {
+        path: raw.audit.path.map(|p| absolutize(&base, &p)),
+        redact: raw.audit.redact,
+        fsync: raw.audit.fsync,
+    };
+    let mut servers = BTreeMap::new();
+    for (name, server) in raw.servers {
+        let key = format!("{servers_key}.{name}");
+        if !valid_name(&name) {
+            return Err(ctx.err(
+                key,
+                "server names may contain only lowercase letters, digits and '-' (at most 32), \
+                 so every exposed tool name stays within ^[a-zA-Z0-9_-]{1,64}$",
+            ));
+        }
+        servers.insert(name.clone(), server_config(&ctx, &key, name, server)?);
+    }
+    let mut clients = BTreeMap::new();
+    for (name, client) in raw.clients {
+        let key = format!("clients.{name}");
+        if !valid_name(&name) {
+            return Err(ctx.err(
+                key,
+                "client names may contain only lowercase letters, digits and '-' (at most 32)",
+            ));
+        }
+        clients.insert(name.clone(), client_config(&ctx, &key, name, client)?);
+    }
+    if let Some(stdio) = &gateway.stdio_client
+        && !clients.contains_key(stdio)
+    {
+        return Err(ctx.err(
+            "gateway.stdio_client",
+            format!("{stdio:?} is not defined under [clients]"),
+        ));
+    }
+    let rate_limits = ctx.rate_rules("rate_limits", raw.rate_limits)?;
+    let mut tools = Vec::new();
+    for (pattern, policy) in raw.tools {
+        let key = format!("tools.\"{pattern}\"");
+        let approval = match policy.approval.as_deref() {
+            None => None,
+            Some("required") => Some(Approval::Required),
+            Some("never") => Some(Approval::Never),
+            Some("auto") => Some(Approval::Auto),
+            Some(other) => {
+                return Err(ctx.err(
+                    format!("{key}.approval"),
+                    format!("{other:?} is not one of \"required\", \"never\", \"auto\""),
+                ));
+            }
+        };
+        tools.push(ToolRule {
+            pattern: ctx.pattern(&key, &pattern)?,
+            approval,
+            timeout: policy
+                .timeout
+                .as_ref()
+                .map(|t| parse_duration(t).map_err(|m| ctx.err(format!("{key}.timeout"), m)))
+                .transpose()?,
+        });
+    }
+    Ok(Config {
+        file: file.to_owned(),
+        gateway,
+        audit,
+        servers,
+        clients,
+        rate_limits,
+        tools,
+    })
+}
+
+fn absolutize(base: &Path, path: &str) -> PathBuf {
+    let p = PathBuf::from(path);
+    if p.is_absolute() { p } else { base.join(p) }
+}
+
+fn server_config(
+    ctx: &Ctx<'_>,
+    key: &str,
+    name: String,
+    raw: RawServer,
+) -> Result<ServerConfig, ConfigError> {
+    let transport = transport_config(ctx, key, &raw)?;
+    let start = match raw.start.as_deref() {
+        None | Some("boot") => StartMode::Boot,
+        Some("lazy") => StartMode::Lazy,
+        Some(other) => {
+            return Err(ctx.err(
+                format!("{key}.start"),
+                format!("{other:?} is not \"boot\" or \"lazy\""),
+            ));
+        }
+    };
+    let max_concurrency = raw.max_concurrency.unwrap_or(16);
+    if max_concurrency == 0 {
+        return Err(ctx.err(format!("{key}.max_concurrency"), "must be at least 1"));
+    }
+    Ok(ServerConfig {
+        name,
+        transport,
+        prefix: raw.prefix,
+        start,
+        required: raw.required.unwrap_or(true),
+        timeout: ctx.duration(
+            &format!("{key}.timeout"),
+            raw.timeout.as_ref(),
+            Duration::from_secs(60),
+        )?,
+        max_concurrency,
+        health_interval: ctx.duration(
+            &format!("{key}.health_interval"),
+            raw.health_interval.as_ref(),
+            Duration::from_secs(30),
+        )?,
+        ping_timeout: ctx.duration(
+            &format!("{key}.ping_timeout"),
+            raw.ping_timeout.as_ref(),
+            Duration::from_secs(10),
+        )?,
+        restart: restart_policy(ctx, &format!("{key}.restart"), &raw.restart)?,
+        exclude_tools: ctx.patterns(
+            &format!("{key}.exclude_tools"),
+            raw.exclude_tools.as_deref().unwrap_or_default(),
+        )?,
+    })
+}
+
+fn transport_config(
+    ctx: &Ctx<'_>,
+    key: &str,
+    raw: &RawServer,
+) -> Result<TransportConfig, ConfigError> {
+    let kinds = [raw.kind.is_some(), raw.command.is_some(), raw.url.is_some()];
+    match kinds.iter().filter(|set| **set).count() {
+        0 => {
+            return Err(ctx.err(
+                key,
+                "needs one of: command (a stdio server), url (a Streamable HTTP server) or kind \
+                 (a built-in server: postgres, jira, slack)",
+            ));
+        }
+        1 => {}
+        _ => {
+            return Err(ctx.err(
+                key,
+                "set only one of command, url and kind: a server is reached one way",
+            ));
+        }
+    }
+    if let Some(kind) = &raw.kind {
+        let kind = BuiltinKind::parse(kind).ok_or_else(|| {
+            ctx.err(
+                format!("{key}.kind"),
+                format!("unknown built-in server {kind:?}: use postgres, jira or slack"),
+            )
+        })?;
+        return Ok(TransportConfig::Builtin {
+            kind,
+            env: ctx.template_map(&format!("{key}.env"), raw.env.clone())?,
+            args: ctx.templates(
+                &format!("{key}.args"),
+                raw.args.as_deref().unwrap_or_default(),
+            )?,
+        });
+    }
+    if let Some(url) = &raw.url {
+        match raw.transport_type.as_deref() {
+            None | Some("http") | Some("streamable-http") | Some("streamableHttp") => {}
+            Some("sse") => {
+                return Err(ctx.err(
+                    format!("{key}.type"),
+                    "the legacy SSE transport is not supported; use the server's Streamable \
+                     HTTP endpoint with type = \"http\"",
+                ));
+            }
+            Some(other) => {
+                return Err(ctx.err(
+                    format!("{key}.type"),
+                    format!("{other:?} is not a transport for a url (use \"http\")"),
+                ));
+            }
+        }
+        if raw.env.is_some() || raw.args.is_some() {
+            return Err(ctx.err(
+                key,
+                "env and args apply to command servers, not url servers",
+            ));
+        }
+        let url_key = format!("{key}.url");
+        let template = ctx.template(&url_key, url)?;
+        if !template.has_references() {
+            url::Url::parse(url)
+                .map_err(|e| ctx.err(&url_key, format!("{url:?} is not a valid URL: {e}")))?;
+        }
+        return Ok(TransportConfig::Http {
+            url: template,
+            headers: ctx.template_map(&format!("{key}.headers"), raw.headers.clone())?,
+        });
+    }
+    if let Some(t) = raw.transport_type.as_deref()
+        && t != "stdio"
+    {
+        return Err(ctx.err(
+            format!("{key}.type"),
+            format!("{t:?} does not go with command (use \"stdio\" or leave it out)"),
+        ));
+    }
+    if raw.headers.is_some() {
+        return Err(ctx.err(
+            format!("{key}.headers"),
+            "headers apply to url servers only",
+        ));
+    }
+    let command = raw.command.as_deref().unwrap_or_default();
+    if command.trim().is_empty() {
+        return Err(ctx.err(format!("{key}.command"), "must not be empty"));
+    }
+    Ok(TransportConfig::Stdio {
+        command: ctx.template(&format!("{key}.command"), command)?,
+        args: ctx.templates(
+            &format!("{key}.args"),
+            raw.args.as_deref().unwrap_or_default(),
+        )?,
+        env: ctx.template_map(&format!("{key}.env"), raw.env.clone())?,
+        cwd: raw
+            .cwd
+            .as_ref()
+            .map(|c| ctx.template(&format!("{key}.cwd"), c))
+            .transpose()?,
+    })
+}
+
+fn restart_policy(
+    ctx: &Ctx<'_>,
+    key: &str,
+    raw: &RawRestart,
+) -> Result<RestartPolicy, ConfigError> {
+    let d = RestartPolicy::default();
+    let policy = RestartPolicy {
+        initial_backoff: ctx.duration(
+            &format!("{key}.initial_backoff"),
+            raw.initial_backoff.as_ref(),
+            d.initial_backoff,
+        )?,
+        max_backoff: ctx.duration(
+            &format!("{key}.max_backoff"),
+            raw.max_backoff.as_ref(),
+            d.max_backoff,
+        )?,
+        max_failures: raw.max_failures.unwrap_or(d.max_failures),
+        window: ctx.duration(&format!("{key}.window"), raw.window.as_ref(), d.window)?,
+        open_for: ctx.duration(
+            &format!("{key}.open_for"),
+            raw.open_for.as_ref(),
+            d.open_for,
+        )?,
+    };
+    if policy.max_failures == 0 {
+        return Err(ctx.err(format!("{key}.max_failures"), "must be at least 1"));
+    }
+    if policy.initial_backoff > policy.max_backoff {
+        return Err(ctx.err(
+            format!("{key}.initial_backoff"),
+            "must not be larger than max_backoff",
+        ));
+    }
+    Ok(policy)
+}
+
+fn client_config(
+    ctx: &Ctx<'_>,
+    key: &str,
+    name: String,
+    raw: RawClient,
+) -> Result<ClientConfig, ConfigError> {
+    let allow = raw.allow.unwrap_or_else(|| vec!["*".to_owned()]);
+    Ok(ClientConfig {
+        name,
+        token: raw
+            .token
+            .as_ref()
+            .map(|t| ctx.template(&format!("{key}.token"), t))
+            .transpose()?,
+        allow: ctx.patterns(&format!("{key}.allow"), &allow)?,
+        deny: ctx.patterns(&format!("{key}.deny"), &raw.deny)?,
+        rate_limit: raw
+            .rate_limit
+            .map(|r| {
+                parse_rate(&r.rate, r.burst).map_err(|m| ctx.err(format!("{key}.rate_limit"), m))
+            })
+            .transpose()?,
+        rate_limits: ctx.rate_rules(&format!("{key}.rate_limits"), raw.rate_limits)?,
+    })
+}
+
+/// Environment variables each built-in server reads (its settings), by kind.
+const BUILTIN_ENV: &[(BuiltinKind, &str, &[&str])] = &[
+    (
+        BuiltinKind::Postgres,
+        "DATABASE_URL",
+        &[
+            "DATABASE_URL",
+            "SWITCHBOARD_SQL_MAX_ROWS",
+            "SWITCHBOARD_SQL_MAX_BYTES",
+            "SWITCHBOARD_SQL_TIMEOUT_MS",
+        ],
+    ),
+    (
+        BuiltinKind::Jira,
+        "JIRA_URL",
+        &[
+            "JIRA_URL",
+            "JIRA_USERNAME",
+            "JIRA_API_TOKEN",
+            "JIRA_PERSONAL_TOKEN",
+            "JIRA_PROJECTS",
+            "JIRA_READ_ONLY",
+        ],
+    ),
+    (
+        BuiltinKind::Slack,
+        "SLACK_BOT_TOKEN",
+        &[
+            "SLACK_BOT_TOKEN",
+            "SLACK_API_URL",
+            "SLACK_CHANNELS",
+            "SLACK_READ_ONLY",
+        ],
+    ),
+];
+
+pub(super) fn from_environment() -> (Config, Vec<String>) {
+    let file = PathBuf::from("<environment>");
+    let mut servers = BTreeMap::new();
+    let mut notes = Vec::new();
+    for (kind, trigger, vars) in BUILTIN_ENV {
+        let name = match kind {
+            BuiltinKind::Postgres => "db",
+            other => other.as_str(),
+        };
+        if std::env::var_os(trigger).is_none() {
+            notes.push(format!(
+                "{}: not started ({trigger} is not set)",
+                kind.as_str()
+            ));
+            continue;
+        }
+        notes.push(format!(
+            "{}: started as server {name:?} ({trigger} is set)",
+            kind.as_str()
+        ));
+        let env = vars
+            .iter()
+            .filter(|v| std::env::var_os(v).is_some())
+            .map(|v| ((*v).to_owned(), Template::parse(&format!("${{env:{v}}}"))))
+            .filter_map(|(k, t)| t.ok().map(|t| (k, t)))
+            .collect();
+        servers.insert(
+            name.to_owned(),
+            ServerConfig {
+                name: name.to_owned(),
+                transport: TransportConfig::Builtin {
+                    kind: *kind,
+                    env,
+                    args: Vec::new(),
+                },
+                prefix: None,
+                start: StartMode::Boot,
+                required: true,
+                timeout: Duration::from_secs(60),
+                max_concurrency: 16,
+                health_interval: Duration::from_secs(30),
+                ping_timeout: Duration::from_secs(10),
+                restart: RestartPolicy::default(),
+                exclude_tools: Vec::new(),
+            },
+        );
+    }
+    let config = Config {
+        file,
+        gateway: GatewaySettings {
+            name: "switchboard".to_owned(),
+            drain_timeout: Duration::from_secs(10),
+            startup_timeout: Duration::from_secs(30),
+            allowed_hosts: Vec::new(),
+            allowed_origins: Vec::new(),
+            stdio_client: None,
+        },
+        audit: AuditSettings {
+            path: None,
+            redact: Vec::new(),
+            fsync: false,
+        },
+        servers,
+        clients: BTreeMap::new(),
+        rate_limits: Vec::new(),
+        tools: Vec::new(),
+    };
+    (config, notes)
+}

@@ -1,0 +1,412 @@
+//! Serving the gateway to MCP clients: the `ServerHandler` every downstream connection uses, over
+//! stdio and over Streamable HTTP (`/mcp`, both protocol eras: 2025-11-25 sessions with the
+//! initialize handshake, and stateless 2026-07-28). HTTP validates Host and Origin (DNS
+//! rebinding), maps bearer tokens to clients (401 with `WWW-Authenticate` otherwise), refuses to
+//! bind a non-loopback address without client tokens, and serves `/healthz` and `/readyz`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, ErrorData, GetPromptRequestParams, GetPromptResponse,
+    Implementation, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult,
+    ListToolsResult, PaginatedRequestParams, ProtocolVersion, ReadResourceRequestParams,
+    ReadResourceResponse, ServerCapabilities, ServerConfig,
+};
+use rmcp::service::{NotificationContext, RequestContext, RoleServer};
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use rmcp::{ServerHandler, ServiceExt};
+use tokio_util::sync::CancellationToken;
+
+use crate::caller::{Access, ApprovalChannel, Caller};
+use crate::error::GatewayError;
+use crate::gateway::{CallRequest, Gateway};
+use crate::policy::Outcome;
+use crate::policy::approval::ElicitationApprover;
+
+/// How long a human has to answer an approval request sent by elicitation.
+const APPROVAL_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The identity the HTTP auth middleware attached to a request.
+#[derive(Debug, Clone)]
+struct Identity(Caller);
+
+/// One downstream connection's view of the gateway.
+#[derive(Clone)]
+pub struct Downstream {
+    gateway: Gateway,
+    /// The caller of a stdio connection; HTTP callers come from each request.
+    fixed: Option<Caller>,
+}
+
+impl Downstream {
+    /// The handler for a stdio connection.
+    pub fn stdio(gateway: Gateway) -> Self {
+        let caller = gateway.stdio_caller(uuid::Uuid::new_v4().to_string());
+        Self {
+            gateway,
+            fixed: Some(caller),
+        }
+    }
+
+    fn http(gateway: Gateway) -> Self {
+        Self {
+            gateway,
+            fixed: None,
+        }
+    }
+
+    fn caller(&self, ctx: &RequestContext<RoleServer>) -> Result<Caller, ErrorData> {
+        let mut caller = match &self.fixed {
+            Some(c) => c.clone(),
+            None => {
+                let parts = ctx.extensions.get::<http::request::Parts>();
+                let identity = parts.and_then(|p| p.extensions.get::<Identity>());
+                let Some(Identity(caller)) = identity else {
+                    return Err(ErrorData::invalid_request("request has no identity", None));
+                };
+                let mut caller = caller.clone();
+                caller.session = parts
+                    .and_then(|p| p.headers.get("mcp-session-id"))
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("stateless")
+                    .to_owned();
+                caller
+            }
+        };
+        let elicitation = ctx
+            .client_capabilities()
+            .is_some_and(|c| c.elicitation.is_some());
+        let modern = ctx
+            .protocol_version()
+            .is_some_and(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str());
+        caller.approval = match (elicitation, modern) {
+            (false, _) => caller.approval,
+            (true, true) => ApprovalChannel::InputRequired,
+            (true, false) => ApprovalChannel::Approver(Arc::new(ElicitationApprover::new(
+                ctx.peer.clone(),
+                APPROVAL_TIMEOUT,
+            ))),
+        };
+        Ok(caller)
+    }
+}
+
+fn not_found(what: &str) -> ErrorData {
+    ErrorData::invalid_params(format!("unknown {what}"), None)
+}
+
+impl ServerHandler for Downstream {
+    fn get_info(&self) -> ServerConfig {
+        let name = &self.gateway.config().config.gateway.name;
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_prompts()
+                .enable_resources()
+                .enable_tools()
+                .enable_tool_list_changed()
+                .build(),
+        )
+        .with_server_info(Implementation::new(name.clone(), env!("CARGO_PKG_VERSION")))
+        .with_instructions(
+            "Switchboard gateway: tools of several MCP servers, named <server>__<tool>. Every \
+             call is policed (scopes, rate limits, approvals, timeouts) and audited.",
+        )
+    }
+
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        let mut changes = self.gateway.subscribe_list_changed();
+        let shutdown = self.gateway.shutdown_token();
+        let peer = context.peer;
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    change = changes.recv() => match change {
+                        Ok(()) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                            if peer.notify_tool_list_changed().await.is_err() {
+                                return;
+                            }
+                        }
+                        Err(_) => return,
+                    },
+                }
+            }
+        });
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let caller = self.caller(&context)?;
+        Ok(ListToolsResult::with_all_items(
+            self.gateway.list_tools(&caller).await,
+        ))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let caller = self.caller(&context)?;
+        let request = CallRequest {
+            name: request.name.into_owned(),
+            arguments: request.arguments,
+            input_responses: request.input_responses,
+            request_state: request.request_state,
+        };
+        Ok(match self.gateway.call(&caller, request).await {
+            Outcome::InputRequired(result) => CallToolResponse::InputRequired(*result),
+            outcome => CallToolResponse::Complete(outcome.to_result()),
+        })
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        let catalog = self.gateway.catalog();
+        Ok(ListResourcesResult::with_all_items(
+            catalog.resources().iter().map(|(_, r)| r.clone()).collect(),
+        ))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        let catalog = self.gateway.catalog();
+        Ok(ListResourceTemplatesResult::with_all_items(
+            catalog.templates().iter().map(|(_, t)| t.clone()).collect(),
+        ))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        let catalog = self.gateway.catalog();
+        let server = catalog
+            .resource_server(&request.uri)
+            .ok_or_else(|| not_found("resource"))?;
+        let upstream = self
+            .gateway
+            .upstream(server)
+            .ok_or_else(|| not_found("resource"))?;
+        let params = ReadResourceRequestParams::new(request.uri);
+        upstream
+            .read_resource(params, upstream.server.config.timeout)
+            .await
+            .map(ReadResourceResponse::Complete)
+            .map_err(|e| ErrorData::internal_error(e.message(server), None))
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        let catalog = self.gateway.catalog();
+        Ok(ListPromptsResult::with_all_items(
+            catalog.prompts().map(|p| p.prompt.clone()).collect(),
+        ))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        let catalog = self.gateway.catalog();
+        let prompt = catalog
+            .prompt(&request.name)
+            .ok_or_else(|| not_found("prompt"))?;
+        let upstream = self
+            .gateway
+            .upstream(&prompt.server)
+            .ok_or_else(|| not_found("prompt"))?;
+        let mut params = GetPromptRequestParams::new(prompt.upstream_name.clone());
+        params.arguments = request.arguments;
+        upstream
+            .get_prompt(params, upstream.server.config.timeout)
+            .await
+            .map(GetPromptResponse::Complete)
+            .map_err(|e| ErrorData::internal_error(e.message(&prompt.server), None))
+    }
+}
+
+/// Serves the gateway on stdin/stdout until the client disconnects or `shutdown` is cancelled.
+///
+/// # Errors
+/// [`GatewayError::Stdio`] when the handshake fails.
+pub async fn serve_stdio(
+    gateway: Gateway,
+    shutdown: CancellationToken,
+) -> Result<(), GatewayError> {
+    let running = Downstream::stdio(gateway)
+        .serve(rmcp::transport::stdio())
+        .await
+        .map_err(|e| GatewayError::Stdio(e.to_string()))?;
+    let cancel = running.cancellation_token();
+    tokio::select! {
+        result = running.waiting() => {
+            result.map_err(|e| GatewayError::Stdio(e.to_string()))?;
+        }
+        () = shutdown.cancelled() => cancel.cancel(),
+    }
+    Ok(())
+}
+
+/// Whether `addr` is a loopback address.
+pub fn is_loopback(addr: &SocketAddr) -> bool {
+    addr.ip().is_loopback()
+}
+
+/// Serves Streamable HTTP on `listener` (`/mcp`, `/healthz`, `/readyz`) until `shutdown`.
+///
+/// # Errors
+/// [`GatewayError::Serve`] when the address is not loopback and no client has a token, or the
+/// server fails.
+pub async fn serve_http(
+    gateway: Gateway,
+    listener: tokio::net::TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), GatewayError> {
+    let addr = listener
+        .local_addr()
+        .map_err(|source| GatewayError::Serve {
+            addr: "listener".to_owned(),
+            source,
+        })?;
+    if !is_loopback(&addr) && !gateway.requires_tokens() {
+        return Err(GatewayError::Serve {
+            addr: addr.to_string(),
+            source: std::io::Error::other(
+                "binding a non-loopback address requires client tokens: add [clients.<name>] \
+                 token = \"${env:...}\" entries, or bind 127.0.0.1",
+            ),
+        });
+    }
+    let router = router(gateway, &addr, shutdown.clone());
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+        .map_err(|source| GatewayError::Serve {
+            addr: addr.to_string(),
+            source,
+        })
+}
+
+fn router(gateway: Gateway, addr: &SocketAddr, shutdown: CancellationToken) -> axum::Router {
+    let settings = &gateway.config().config.gateway;
+    let mut hosts: Vec<String> = vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
+    hosts.extend(settings.allowed_hosts.iter().cloned());
+    if !addr.ip().is_unspecified() && !is_loopback(addr) {
+        hosts.push(addr.ip().to_string());
+    }
+    let config = StreamableHttpServerConfig::default()
+        .with_allowed_hosts(hosts)
+        .with_allowed_origins(settings.allowed_origins.clone())
+        .enforce_origin_validation()
+        .with_cancellation_token(shutdown);
+    let for_factory = gateway.clone();
+    let mcp = StreamableHttpService::new(
+        move || Ok(Downstream::http(for_factory.clone())),
+        Arc::new(LocalSessionManager::default()),
+        config,
+    );
+    let mcp =
+        axum::Router::new()
+            .nest_service("/mcp", mcp)
+            .layer(axum::middleware::from_fn_with_state(
+                gateway.clone(),
+                authenticate,
+            ));
+    axum::Router::new()
+        .route("/healthz", axum::routing::get(|| async { "ok" }))
+        .route("/readyz", axum::routing::get(readyz))
+        .with_state(gateway)
+        .merge(mcp)
+}
+
+async fn readyz(State(gateway): State<Gateway>) -> Response {
+    let upstreams: Vec<_> = gateway
+        .status()
+        .into_iter()
+        .map(|s| {
+            serde_json::json!({
+                "name": s.name, "required": s.required, "tools": s.tools,
+                "health": crate::format_health(&s.health),
+            })
+        })
+        .collect();
+    let ready = gateway.ready();
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        axum::Json(serde_json::json!({"ready": ready, "upstreams": upstreams})),
+    )
+        .into_response()
+}
+
+async fn authenticate(
+    State(gateway): State<Gateway>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let caller = if gateway.requires_tokens() {
+        let token = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            });
+        let Some(token) = token else {
+            return unauthorized("Bearer realm=\"switchboard\"");
+        };
+        match gateway.authenticate(token.trim(), "") {
+            Some(caller) => caller,
+            None => {
+                return unauthorized(
+                    "Bearer realm=\"switchboard\", error=\"invalid_token\", \
+                     error_description=\"unknown token\"",
+                );
+            }
+        }
+    } else {
+        Caller::new("anonymous", "", Arc::new(Access::all()))
+    };
+    request.extensions_mut().insert(Identity(caller));
+    next.run(request).await
+}
+
+fn unauthorized(challenge: &'static str) -> Response {
+    let mut response = (
+        StatusCode::UNAUTHORIZED,
+        "missing or invalid bearer token: send Authorization: Bearer <token> of a configured client",
+    )
+        .into_response();
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static(challenge),
+    );
+    response
+}

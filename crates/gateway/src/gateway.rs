@@ -1,0 +1,463 @@
+//! The gateway as a value: start it from a configuration, list and call tools for a caller
+//! through the full pipeline, watch its health, shut it down. Downstream transports (stdio,
+//! HTTP) and the agent crate all use this same API.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use rmcp::model::{CallToolRequestParams, CallToolResult, InputResponses, JsonObject, Tool};
+use tokio::sync::{broadcast, mpsc};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::audit::AuditLog;
+use crate::caller::{Access, Caller};
+use crate::catalog::{Catalog, Source};
+use crate::config::{Config, ResolvedConfig, StartMode};
+use crate::error::GatewayError;
+use crate::policy::approval::ApprovalLayer;
+use crate::policy::audit::{AuditLayer, Redactor};
+use crate::policy::authorize::Authorize;
+use crate::policy::limits::Limits;
+use crate::policy::rate_limit::{LocalBackend, RateLimit, RateLimitBackend};
+use crate::policy::{Outcome, Parts, Pipeline, Terminal, ToolCall};
+use crate::supervisor::{self, Health, Upstream};
+
+/// Options that are not part of the configuration file.
+#[derive(Clone)]
+pub struct GatewayOptions {
+    /// The executable whose `server <kind>` subcommands are the built-in servers (normally
+    /// `std::env::current_exe()`).
+    pub builtin_exe: PathBuf,
+    /// Where rate-limit buckets live (default: in this process).
+    pub rate_limit_backend: Option<Arc<dyn RateLimitBackend>>,
+}
+
+impl Default for GatewayOptions {
+    fn default() -> Self {
+        Self {
+            builtin_exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("switchboard")),
+            rate_limit_backend: None,
+        }
+    }
+}
+
+/// One tool call request, as it arrives from any downstream.
+#[derive(Debug, Clone, Default)]
+pub struct CallRequest {
+    /// The exposed tool name.
+    pub name: String,
+    /// The arguments.
+    pub arguments: Option<JsonObject>,
+    /// Answers to an earlier `input_required` result.
+    pub input_responses: Option<InputResponses>,
+    /// The echoed `requestState`.
+    pub request_state: Option<String>,
+}
+
+/// The health of one upstream.
+#[derive(Debug, Clone)]
+pub struct UpstreamStatus {
+    /// Its name.
+    pub name: String,
+    /// Whether `/readyz` requires it.
+    pub required: bool,
+    /// Its current health.
+    pub health: Health,
+    /// How many tools it exposes.
+    pub tools: usize,
+}
+
+struct Inner {
+    config: ResolvedConfig,
+    upstreams: BTreeMap<String, Arc<Upstream>>,
+    catalog: RwLock<Arc<Catalog>>,
+    pipeline: Pipeline,
+    shutdown: CancellationToken,
+    supervisors: TaskTracker,
+    calls: TaskTracker,
+    list_changed: broadcast::Sender<()>,
+    tokens: HashMap<String, String>,
+    lazy_started: std::sync::atomic::AtomicBool,
+}
+
+/// A running gateway. Cheap to clone.
+#[derive(Clone)]
+pub struct Gateway {
+    inner: Arc<Inner>,
+}
+
+struct UpstreamTerminal;
+
+impl Terminal for UpstreamTerminal {
+    fn invoke(&self, call: ToolCall, budget: Duration) -> BoxFuture<'_, Outcome> {
+        Box::pin(async move {
+            let Some(upstream) = call.upstream.clone() else {
+                return Outcome::refused("authorize", format!("unknown tool {:?}", call.exposed));
+            };
+            let mut params = CallToolRequestParams::new(call.upstream_name.clone());
+            params.arguments = Some(call.arguments);
+            match upstream.call_tool(params, budget).await {
+                Ok(result) => Outcome::Completed(result),
+                Err(e) => Outcome::UpstreamFailed(e.message(&upstream.name)),
+            }
+        })
+    }
+}
+
+impl Gateway {
+    /// Resolves `config`, opens the audit log, starts every boot-time upstream and waits (up to
+    /// `gateway.startup_timeout`) for them to come up or fail, then builds the catalog.
+    ///
+    /// An upstream that fails to start does not stop the gateway (its tools answer "unavailable"
+    /// while it is retried); a configuration error, an unopenable audit log or a tool-name
+    /// collision does, and nothing is left running.
+    ///
+    /// # Errors
+    /// [`GatewayError::Config`], [`GatewayError::Audit`], [`GatewayError::Collision`],
+    /// [`GatewayError::InvalidToolName`].
+    pub async fn start(config: Config, options: GatewayOptions) -> Result<Self, GatewayError> {
+        let resolved = config.resolve(&options.builtin_exe).await?;
+        let audit_log = match &resolved.config.audit.path {
+            Some(path) => Some(Arc::new(
+                AuditLog::open(path, resolved.config.audit.fsync).map_err(|source| {
+                    GatewayError::Audit {
+                        path: path.clone(),
+                        source,
+                    }
+                })?,
+            )),
+            None => None,
+        };
+        let cfg = &resolved.config;
+        let clients: HashMap<_, _> = cfg
+            .clients
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let parts = Parts {
+            audit: AuditLayer {
+                log: audit_log,
+                redactor: Redactor::new(&cfg.audit.redact, resolved.secrets.clone()),
+            },
+            authorize: Authorize,
+            rate_limit: RateLimit::new(
+                options
+                    .rate_limit_backend
+                    .clone()
+                    .unwrap_or_else(|| Arc::new(LocalBackend::new())),
+                cfg.rate_limits.clone(),
+                clients,
+            ),
+            approval: ApprovalLayer::new(cfg.tools.clone()),
+            limits: Limits {
+                rules: cfg.tools.clone(),
+            },
+        };
+        let upstreams: BTreeMap<_, _> = resolved
+            .servers
+            .values()
+            .map(|s| (s.config.name.clone(), Upstream::new(s.clone())))
+            .collect();
+        let tokens = resolved
+            .clients
+            .values()
+            .filter_map(|c| c.token.clone().map(|t| (t, c.config.name.clone())))
+            .collect();
+        let inner = Arc::new(Inner {
+            pipeline: Pipeline::new(parts, Box::new(UpstreamTerminal)),
+            upstreams,
+            catalog: RwLock::new(Arc::new(Catalog::default())),
+            shutdown: CancellationToken::new(),
+            supervisors: TaskTracker::new(),
+            calls: TaskTracker::new(),
+            list_changed: broadcast::channel(16).0,
+            tokens,
+            lazy_started: std::sync::atomic::AtomicBool::new(false),
+            config: resolved,
+        });
+        let gateway = Self { inner };
+        gateway.boot().await?;
+        Ok(gateway)
+    }
+
+    async fn boot(&self) -> Result<(), GatewayError> {
+        let inner = &self.inner;
+        let (changed_tx, changed_rx) = mpsc::unbounded_channel();
+        for upstream in inner.upstreams.values() {
+            inner.supervisors.spawn(supervisor::supervise(
+                upstream.clone(),
+                inner.config.secrets.clone(),
+                changed_tx.clone(),
+                inner.shutdown.clone(),
+            ));
+        }
+        let limit = inner.config.config.gateway.startup_timeout;
+        let waits = inner
+            .upstreams
+            .values()
+            .filter(|u| u.server.config.start == StartMode::Boot)
+            .map(|u| u.wait_settled(limit));
+        futures::future::join_all(waits).await;
+        match Catalog::build(self.sources()) {
+            Ok(catalog) => self.set_catalog(catalog),
+            Err(error) => {
+                self.shutdown().await;
+                return Err(error);
+            }
+        }
+        let gateway = self.clone();
+        inner
+            .supervisors
+            .spawn(gateway.maintain_catalog(changed_rx));
+        Ok(())
+    }
+
+    fn sources(&self) -> Vec<Source<'_>> {
+        let many = self.inner.upstreams.len() > 1;
+        self.inner
+            .upstreams
+            .values()
+            .map(|u| Source {
+                server: &u.name,
+                prefix: u.server.config.prefix.unwrap_or(many),
+                exclude: &u.server.config.exclude_tools,
+                listing: u.listing(),
+            })
+            .collect()
+    }
+
+    fn set_catalog(&self, catalog: Catalog) {
+        *self
+            .inner
+            .catalog
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(catalog);
+    }
+
+    async fn maintain_catalog(self, mut changed: mpsc::UnboundedReceiver<String>) {
+        loop {
+            tokio::select! {
+                () = self.inner.shutdown.cancelled() => return,
+                name = changed.recv() => {
+                    let Some(name) = name else { return };
+                    while changed.try_recv().is_ok() {}
+                    let (catalog, errors) = Catalog::build_lenient(self.sources());
+                    for error in errors {
+                        tracing::error!(upstream = %name, "{error}; the tool is left out");
+                    }
+                    self.set_catalog(catalog);
+                    let _ = self.inner.list_changed.send(());
+                }
+            }
+        }
+    }
+
+    /// The current catalog.
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.inner
+            .catalog
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The resolved configuration.
+    pub fn config(&self) -> &ResolvedConfig {
+        &self.inner.config
+    }
+
+    /// Notified whenever the catalog changes (an upstream came up, went through a
+    /// `tools/list_changed`, …).
+    pub fn subscribe_list_changed(&self) -> broadcast::Receiver<()> {
+        self.inner.list_changed.subscribe()
+    }
+
+    /// Whether any client has a token (then HTTP requires one).
+    pub fn requires_tokens(&self) -> bool {
+        !self.inner.tokens.is_empty()
+    }
+
+    /// The caller for client `name` (its access from `[clients]`). A name that is not
+    /// configured gets every tool when no clients are configured at all, and none otherwise.
+    pub fn caller(&self, name: &str, session: impl Into<String>) -> Caller {
+        let clients = &self.inner.config.clients;
+        let access = match clients.get(name) {
+            Some(c) => Access::new(c.config.allow.clone(), c.config.deny.clone()),
+            None if clients.is_empty() => Access::all(),
+            None => Access::none(),
+        };
+        Caller::new(name, session, Arc::new(access))
+    }
+
+    /// The caller of the stdio connection: `gateway.stdio_client` when set, else `local` with
+    /// every tool (stdio is the local user's own process).
+    pub fn stdio_caller(&self, session: impl Into<String>) -> Caller {
+        match &self.inner.config.config.gateway.stdio_client {
+            Some(name) => self.caller(name, session),
+            None => Caller::new("local", session, Arc::new(Access::all())),
+        }
+    }
+
+    /// The caller owning bearer `token`, if any.
+    pub fn authenticate(&self, token: &str, session: impl Into<String>) -> Option<Caller> {
+        // Compare every token in constant time per byte, so timing does not reveal prefixes.
+        let mut found = None;
+        for (candidate, name) in &self.inner.tokens {
+            if constant_time_eq(candidate.as_bytes(), token.as_bytes()) {
+                found = Some(name.clone());
+            }
+        }
+        found.map(|name| self.caller(&name, session))
+    }
+
+    /// Starts lazy upstreams (once) and waits for them, so listings are complete.
+    async fn ensure_lazy_started(&self) {
+        use std::sync::atomic::Ordering;
+        if self.inner.lazy_started.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let lazy: Vec<_> = self
+            .inner
+            .upstreams
+            .values()
+            .filter(|u| u.server.config.start == StartMode::Lazy)
+            .collect();
+        for u in &lazy {
+            u.trigger_start();
+        }
+        let limit = self.inner.config.config.gateway.startup_timeout;
+        futures::future::join_all(lazy.iter().map(|u| u.wait_settled(limit))).await;
+        let (catalog, errors) = Catalog::build_lenient(self.sources());
+        for error in errors {
+            tracing::error!("{error}; the tool is left out");
+        }
+        self.set_catalog(catalog);
+    }
+
+    /// The tools `caller` may see, in catalog order.
+    pub async fn list_tools(&self, caller: &Caller) -> Vec<Tool> {
+        self.ensure_lazy_started().await;
+        self.catalog()
+            .tools()
+            .filter(|t| caller.access.permits(&t.exposed))
+            .map(|t| t.tool.clone())
+            .collect()
+    }
+
+    /// Calls tool `name` for `caller` through the full pipeline and audit.
+    pub async fn call_tool(
+        &self,
+        caller: &Caller,
+        name: &str,
+        arguments: Option<JsonObject>,
+    ) -> CallToolResult {
+        let request = CallRequest {
+            name: name.to_owned(),
+            arguments,
+            ..CallRequest::default()
+        };
+        self.call(caller, request).await.to_result()
+    }
+
+    /// Calls a tool and returns the full [`Outcome`] (needed to answer `input_required`).
+    pub async fn call(&self, caller: &Caller, request: CallRequest) -> Outcome {
+        let received = Instant::now();
+        self.ensure_lazy_started().await;
+        let catalog = self.catalog();
+        let tool = catalog.tool(&request.name);
+        let (server, upstream_name) = match &tool {
+            Some(t) => (Some(t.server.clone()), t.upstream_name.clone()),
+            None => match catalog.server_by_prefix(&request.name) {
+                Some(server) => {
+                    let rest = &request.name[server.len() + crate::catalog::SEPARATOR.len()..];
+                    (Some(server.to_owned()), rest.to_owned())
+                }
+                None => (None, request.name.clone()),
+            },
+        };
+        let call = ToolCall {
+            caller: caller.clone(),
+            exposed: request.name,
+            tool,
+            upstream: server.and_then(|s| self.inner.upstreams.get(&s).cloned()),
+            upstream_name,
+            arguments: request.arguments.unwrap_or_default(),
+            input_responses: request.input_responses,
+            request_state: request.request_state,
+            received,
+        };
+        let gateway = self.clone();
+        self.inner
+            .calls
+            .track_future(async move { gateway.inner.pipeline.run(call).await })
+            .await
+    }
+
+    /// Every upstream's health.
+    pub fn status(&self) -> Vec<UpstreamStatus> {
+        let catalog = self.catalog();
+        self.inner
+            .upstreams
+            .values()
+            .map(|u| UpstreamStatus {
+                name: u.name.clone(),
+                required: u.server.config.required,
+                health: u.health(),
+                tools: catalog.tools().filter(|t| t.server == u.name).count(),
+            })
+            .collect()
+    }
+
+    /// Whether every required upstream is healthy.
+    pub fn ready(&self) -> bool {
+        self.status()
+            .iter()
+            .all(|s| !s.required || matches!(s.health, Health::Ready { .. } | Health::Idle))
+    }
+
+    /// The upstream (for resources and prompts).
+    pub(crate) fn upstream(&self, name: &str) -> Option<Arc<Upstream>> {
+        self.inner.upstreams.get(name).cloned()
+    }
+
+    /// Cancelled when the gateway shuts down.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.inner.shutdown.clone()
+    }
+
+    /// Drains calls in flight (up to `gateway.drain_timeout`), then stops every upstream.
+    pub async fn shutdown(&self) {
+        let inner = &self.inner;
+        inner.calls.close();
+        let drain = inner.config.config.gateway.drain_timeout;
+        if tokio::time::timeout(drain, inner.calls.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "{} calls still in flight after {drain:?}; stopping anyway",
+                inner.calls.len()
+            );
+        }
+        inner.shutdown.cancel();
+        inner.supervisors.close();
+        if tokio::time::timeout(Duration::from_secs(10), inner.supervisors.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some upstreams did not stop within 10s");
+        }
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

@@ -1,0 +1,288 @@
+//! Approval: tools marked `approval = "required"` in `[tools]` — and, by default, tools whose
+//! annotations say they are destructive — run only after a human says yes.
+//!
+//! How the human is asked depends on the caller ([`ApprovalChannel`]):
+//! - an [`Approver`] (MCP elicitation in a 2025-11-25 session, or a terminal prompt supplied by
+//!   the agent command) is asked directly;
+//! - a 2026-07-28 client that declares elicitation gets an `input_required` result carrying the
+//!   question and an opaque one-time `requestState`, and retries the call with its answer;
+//! - anyone else is refused with a message saying approval is required.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use rmcp::model::{
+    ClientResult, ElicitRequest, ElicitRequestParams, ElicitResult, ElicitationAction,
+    InputRequest, InputRequests, InputRequiredResult, ServerRequest,
+};
+use rmcp::service::{Peer, RoleServer};
+use sha2::{Digest, Sha256};
+use tokio::time::Instant;
+
+use super::{Layer, Next, Outcome, ToolCall};
+use crate::caller::ApprovalChannel;
+use crate::config::{Approval, ToolRule};
+
+/// What a human is asked to approve.
+#[derive(Debug, Clone)]
+pub struct ApprovalRequest {
+    /// The client asking.
+    pub client: String,
+    /// The exposed tool name.
+    pub tool: String,
+    /// The upstream server.
+    pub server: String,
+    /// The call's arguments.
+    pub arguments: serde_json::Value,
+}
+
+impl ApprovalRequest {
+    /// The question shown to the human.
+    pub fn message(&self) -> String {
+        let mut args = self.arguments.to_string();
+        if args.len() > 2000 {
+            let mut cut = 2000;
+            while !args.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            args.truncate(cut);
+            args.push('…');
+        }
+        format!(
+            "Client {:?} wants to call {} (server {}) with arguments {args}. Approve this call?",
+            self.client, self.tool, self.server
+        )
+    }
+}
+
+/// A human's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Go ahead.
+    Approved,
+    /// Do not run it; the reason is shown to the caller.
+    Denied(String),
+}
+
+/// Asks a human to approve a call. Implement it to approve through another channel (the agent
+/// command prompts on its terminal).
+pub trait Approver: Send + Sync {
+    /// Asks about `request`.
+    fn approve<'a>(&'a self, request: &'a ApprovalRequest) -> BoxFuture<'a, Decision>;
+}
+
+/// Asks through MCP elicitation (`elicitation/create`) on a 2025-11-25 session.
+pub struct ElicitationApprover {
+    peer: Peer<RoleServer>,
+    timeout: Duration,
+}
+
+impl ElicitationApprover {
+    /// Asks the client behind `peer`, waiting at most `timeout` for the human.
+    pub fn new(peer: Peer<RoleServer>, timeout: Duration) -> Self {
+        Self { peer, timeout }
+    }
+}
+
+fn approval_schema() -> rmcp::model::ElicitationSchema {
+    // `build` only rejects required fields without a property, which this one has.
+    rmcp::model::ElicitationSchema::builder()
+        .required_bool("approve")
+        .build_unchecked()
+}
+
+fn elicit_params(request: &ApprovalRequest) -> ElicitRequestParams {
+    ElicitRequestParams::FormElicitationParams {
+        meta: None,
+        message: request.message(),
+        requested_schema: approval_schema(),
+    }
+}
+
+fn decide(result: &ElicitResult) -> Decision {
+    let approved = result.action == ElicitationAction::Accept
+        && result
+            .content
+            .as_ref()
+            .and_then(|c| c.get("approve"))
+            .and_then(serde_json::Value::as_bool)
+            == Some(true);
+    if approved {
+        Decision::Approved
+    } else {
+        Decision::Denied("the call was not approved".to_owned())
+    }
+}
+
+impl Approver for ElicitationApprover {
+    fn approve<'a>(&'a self, request: &'a ApprovalRequest) -> BoxFuture<'a, Decision> {
+        Box::pin(async move {
+            let ask = self
+                .peer
+                .send_request(ServerRequest::ElicitRequest(ElicitRequest::new(
+                    elicit_params(request),
+                )));
+            match tokio::time::timeout(self.timeout, ask).await {
+                Ok(Ok(ClientResult::ElicitResult(result))) => decide(&result),
+                Ok(Ok(_)) => Decision::Denied("the client sent an unexpected answer".to_owned()),
+                Ok(Err(e)) => Decision::Denied(format!("the approval request failed: {e}")),
+                Err(_) => Decision::Denied(format!(
+                    "no answer to the approval request within {}s",
+                    self.timeout.as_secs()
+                )),
+            }
+        })
+    }
+}
+
+struct Pending {
+    client: String,
+    tool: String,
+    digest: String,
+    expires: Instant,
+}
+
+/// The approval layer.
+pub(crate) struct ApprovalLayer {
+    rules: Vec<ToolRule>,
+    pending: Mutex<HashMap<String, Pending>>,
+}
+
+const INPUT_KEY: &str = "approval";
+const PENDING_TTL: Duration = Duration::from_secs(600);
+
+impl ApprovalLayer {
+    pub(crate) fn new(rules: Vec<ToolRule>) -> Self {
+        Self {
+            rules,
+            pending: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn required(&self, call: &ToolCall) -> bool {
+        let rule = self
+            .rules
+            .iter()
+            .find(|r| r.approval.is_some() && r.pattern.matches(&call.exposed))
+            .and_then(|r| r.approval);
+        match rule.unwrap_or(Approval::Auto) {
+            Approval::Required => true,
+            Approval::Never => false,
+            Approval::Auto => call.tool.as_ref().is_some_and(|t| t.is_destructive()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Pending>> {
+        self.pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The 2026-07-28 round trip: first call → `input_required`; retry → check the answer.
+    fn input_required(&self, call: &ToolCall, request: &ApprovalRequest) -> Result<(), Outcome> {
+        let digest = digest(call);
+        let now = Instant::now();
+        if let Some(state) = &call.request_state {
+            let pending = self.lock().remove(state);
+            let valid = pending.is_some_and(|p| {
+                p.client == call.caller.client
+                    && p.tool == call.exposed
+                    && p.digest == digest
+                    && p.expires > now
+            });
+            if !valid {
+                return Err(Outcome::refused(
+                    "approval",
+                    "the approval is unknown, expired, or for a different call; call the tool \
+                     again without requestState to be asked anew",
+                ));
+            }
+            let answer = call
+                .input_responses
+                .as_ref()
+                .and_then(|r| r.get(INPUT_KEY))
+                .and_then(|v| serde_json::from_value::<ElicitResult>(v.clone()).ok());
+            return match answer.map(|a| decide(&a)) {
+                Some(Decision::Approved) => Ok(()),
+                Some(Decision::Denied(reason)) => Err(Outcome::refused("approval", reason)),
+                None => Err(Outcome::refused(
+                    "approval",
+                    "the retry carried no answer to the approval request",
+                )),
+            };
+        }
+        let state = uuid::Uuid::new_v4().to_string();
+        {
+            let mut pending = self.lock();
+            pending.retain(|_, p| p.expires > now);
+            pending.insert(
+                state.clone(),
+                Pending {
+                    client: call.caller.client.clone(),
+                    tool: call.exposed.clone(),
+                    digest,
+                    expires: now + PENDING_TTL,
+                },
+            );
+        }
+        let mut requests = InputRequests::new();
+        requests.insert(
+            INPUT_KEY.to_owned(),
+            InputRequest::Elicitation(ElicitRequest::new(elicit_params(request))),
+        );
+        Err(Outcome::InputRequired(Box::new(InputRequiredResult::new(
+            Some(requests),
+            Some(state),
+        ))))
+    }
+}
+
+fn digest(call: &ToolCall) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(call.exposed.as_bytes());
+    hasher.update(
+        serde_json::Value::Object(call.arguments.clone())
+            .to_string()
+            .as_bytes(),
+    );
+    hex::encode(hasher.finalize())
+}
+
+impl Layer for ApprovalLayer {
+    fn call<'a>(&'a self, call: ToolCall, next: Next<'a>) -> BoxFuture<'a, Outcome> {
+        Box::pin(async move {
+            if !self.required(&call) {
+                return next.run(call).await;
+            }
+            let request = ApprovalRequest {
+                client: call.caller.client.clone(),
+                tool: call.exposed.clone(),
+                server: call.server().unwrap_or_default().to_owned(),
+                arguments: serde_json::Value::Object(call.arguments.clone()),
+            };
+            match &call.caller.approval {
+                ApprovalChannel::Approver(approver) => match approver.approve(&request).await {
+                    Decision::Approved => next.run(call).await,
+                    Decision::Denied(reason) => Outcome::refused(
+                        "approval",
+                        format!("{} was not run: {reason}", call.exposed),
+                    ),
+                },
+                ApprovalChannel::InputRequired => match self.input_required(&call, &request) {
+                    Ok(()) => next.run(call).await,
+                    Err(outcome) => outcome,
+                },
+                ApprovalChannel::None => Outcome::refused(
+                    "approval",
+                    format!(
+                        "{} requires approval by a person, and this client cannot be asked (it \
+                         does not support elicitation); ask an operator to run it",
+                        call.exposed
+                    ),
+                ),
+            }
+        })
+    }
+}

@@ -1,0 +1,204 @@
+//! The audit stage: records every call's outcome (refusals by any layer included) in the
+//! hash-chained log before the result goes back. Arguments are redacted: fields whose names look
+//! like credentials, fields listed in `[audit] redact`, and any known secret value anywhere.
+//! If the record cannot be written, the result is withheld and the caller told why.
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use serde_json::Value;
+use tokio::time::Instant;
+
+use super::{Layer, Next, Outcome, ToolCall};
+use crate::audit::{AuditLog, AuditRecord};
+use crate::secrets::{REDACTED, SecretSet};
+
+/// Argument field names (normalized: lowercase, without `_` and `-`) that are always redacted,
+/// matched as a suffix: `api_key`, `db_password`, `x-auth-token`, …
+const SENSITIVE_SUFFIXES: &[&str] = &[
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "apikey",
+    "authorization",
+    "credential",
+    "credentials",
+    "privatekey",
+    "cookie",
+    "sessionkey",
+];
+
+/// Decides what to hide in audited arguments.
+#[derive(Clone, Debug)]
+pub(crate) struct Redactor {
+    /// `(tool glob, field)` pairs from `[audit] redact`; a bare field applies to every tool.
+    fields: Vec<(Option<glob::Pattern>, String)>,
+    secrets: SecretSet,
+}
+
+impl Redactor {
+    pub(crate) fn new(configured: &[String], secrets: SecretSet) -> Self {
+        let fields = configured
+            .iter()
+            .map(|entry| match entry.rsplit_once('.') {
+                Some((tool, field)) => (glob::Pattern::new(tool).ok(), field.to_owned()),
+                None => (None, entry.clone()),
+            })
+            .collect();
+        Self { fields, secrets }
+    }
+
+    fn sensitive(&self, tool: &str, key: &str) -> bool {
+        let normalized: String = key
+            .chars()
+            .filter(|c| *c != '_' && *c != '-')
+            .flat_map(char::to_lowercase)
+            .collect();
+        SENSITIVE_SUFFIXES.iter().any(|s| normalized.ends_with(s))
+            || self.fields.iter().any(|(pattern, field)| {
+                field == key && pattern.as_ref().is_none_or(|p| p.matches(tool))
+            })
+    }
+
+    /// `value` with sensitive fields (at any depth) and known secrets replaced.
+    pub(crate) fn redact(&self, tool: &str, value: &Value) -> Value {
+        match value {
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(k, v)| {
+                        let v = if self.sensitive(tool, k) {
+                            Value::String(REDACTED.to_owned())
+                        } else {
+                            self.redact(tool, v)
+                        };
+                        (k.clone(), v)
+                    })
+                    .collect(),
+            ),
+            Value::Array(items) => {
+                Value::Array(items.iter().map(|v| self.redact(tool, v)).collect())
+            }
+            Value::String(s) => Value::String(self.secrets.scrub(s)),
+            other => other.clone(),
+        }
+    }
+
+    pub(crate) fn scrub(&self, text: &str) -> String {
+        self.secrets.scrub(text)
+    }
+}
+
+/// The audit layer.
+pub(crate) struct AuditLayer {
+    pub(crate) log: Option<Arc<AuditLog>>,
+    pub(crate) redactor: Redactor,
+}
+
+impl AuditLayer {
+    fn record(&self, call: &ToolCall, outcome: &Outcome) -> AuditRecord {
+        let (kind, layer, message) = match outcome {
+            Outcome::Completed(r) if r.is_error == Some(true) => {
+                ("tool_error", None, Some(first_text(r)))
+            }
+            Outcome::Completed(_) => ("ok", None, None),
+            Outcome::Refused { layer, message } => {
+                ("refused", Some((*layer).to_owned()), Some(message.clone()))
+            }
+            Outcome::Timeout(after) => ("timeout", None, Some(format!("after {after:?}"))),
+            Outcome::UpstreamFailed(m) => ("upstream_error", None, Some(m.clone())),
+            Outcome::InputRequired(_) => (
+                "input_required",
+                Some("approval".to_owned()),
+                Some("asked the client for approval".to_owned()),
+            ),
+        };
+        let result_bytes = match outcome {
+            Outcome::InputRequired(r) => serde_json::to_vec(r).map_or(0, |v| v.len()),
+            other => serde_json::to_vec(&other.to_result()).map_or(0, |v| v.len()),
+        };
+        AuditRecord {
+            seq: 0,
+            time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            client: call.caller.client.clone(),
+            session: call.caller.session.clone(),
+            tool: call.exposed.clone(),
+            server: call.server().map(str::to_owned),
+            upstream_tool: call.upstream.as_ref().map(|_| call.upstream_name.clone()),
+            arguments: self
+                .redactor
+                .redact(&call.exposed, &Value::Object(call.arguments.clone())),
+            outcome: kind.to_owned(),
+            layer,
+            message: message.map(|m| self.redactor.scrub(&m)),
+            latency_ms: u64::try_from(call.received.elapsed().as_millis()).unwrap_or(u64::MAX),
+            result_bytes: result_bytes as u64,
+            prev: String::new(),
+        }
+    }
+}
+
+fn first_text(result: &rmcp::model::CallToolResult) -> String {
+    result
+        .content
+        .iter()
+        .find_map(|c| c.as_text().map(|t| t.text.clone()))
+        .unwrap_or_default()
+        .chars()
+        .take(500)
+        .collect()
+}
+
+impl Layer for AuditLayer {
+    fn call<'a>(&'a self, call: ToolCall, next: Next<'a>) -> BoxFuture<'a, Outcome> {
+        Box::pin(async move {
+            let started = Instant::now();
+            let outcome = next.run(call.clone()).await;
+            let record = self.record(&call, &outcome);
+            tracing::info!(
+                client = %record.client, tool = %record.tool, outcome = %record.outcome,
+                layer = record.layer.as_deref().unwrap_or(""),
+                latency_ms = started.elapsed().as_millis() as u64,
+                "tool call"
+            );
+            let Some(log) = &self.log else {
+                return outcome;
+            };
+            match log.append(record) {
+                Ok(_) => outcome,
+                Err(e) => {
+                    tracing::error!(path = %log.path().display(), "cannot write the audit log: {e}");
+                    Outcome::refused(
+                        "audit",
+                        "the call's audit record could not be written, so its result is withheld; \
+                         tell the gateway's operator",
+                    )
+                }
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_sensitive_configured_and_secret_values() {
+        let secrets = SecretSet::default();
+        secrets.add("hunter2-value");
+        let r = Redactor::new(&["jira__*.description".into(), "ssn".into()], secrets);
+        let v = serde_json::json!({
+            "api_key": "k", "nested": {"db_password": "p", "ssn": "1"},
+            "description": "d", "note": "contains hunter2-value here", "max_tokens": 5
+        });
+        let out = r.redact("jira__create_issue", &v);
+        assert_eq!(out["api_key"], REDACTED);
+        assert_eq!(out["nested"]["db_password"], REDACTED);
+        assert_eq!(out["nested"]["ssn"], REDACTED);
+        assert_eq!(out["description"], REDACTED);
+        assert_eq!(out["note"], "contains [REDACTED] here");
+        assert_eq!(out["max_tokens"], 5);
+        assert_eq!(r.redact("db__query", &v)["description"], "d");
+    }
+}

@@ -1,0 +1,68 @@
+//! Limits: each call gets a time budget (the tool's `timeout` from `[tools]`, else its server's)
+//! covering the wait for a concurrency slot and the upstream call; each upstream admits at most
+//! `max_concurrency` calls at once (the rest wait, within their budget).
+
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use tokio::time::Instant;
+
+use super::{Layer, Next, Outcome, ToolCall};
+use crate::config::ToolRule;
+
+/// The limits layer.
+pub(crate) struct Limits {
+    pub(crate) rules: Vec<ToolRule>,
+}
+
+impl Limits {
+    fn budget(&self, call: &ToolCall) -> Duration {
+        self.rules
+            .iter()
+            .find(|r| r.timeout.is_some() && r.pattern.matches(&call.exposed))
+            .and_then(|r| r.timeout)
+            .or_else(|| call.upstream.as_ref().map(|u| u.server.config.timeout))
+            .unwrap_or(Duration::from_secs(60))
+    }
+}
+
+impl Layer for Limits {
+    fn call<'a>(&'a self, call: ToolCall, next: Next<'a>) -> BoxFuture<'a, Outcome> {
+        Box::pin(async move {
+            let budget = self.budget(&call);
+            let deadline = Instant::now() + budget;
+            let Some(upstream) = call.upstream.clone() else {
+                return Outcome::refused("limits", "no upstream serves this tool");
+            };
+            let permit = match tokio::time::timeout_at(
+                deadline,
+                upstream.semaphore.clone().acquire_owned(),
+            )
+            .await
+            {
+                Ok(Ok(permit)) => permit,
+                Ok(Err(_)) => return Outcome::refused("limits", "the gateway is shutting down"),
+                Err(_) => {
+                    return Outcome::refused(
+                        "limits",
+                        format!(
+                            "server {} is busy ({} calls in flight) and no slot freed within {}s; \
+                             try again later",
+                            upstream.name,
+                            upstream.server.config.max_concurrency,
+                            budget.as_secs_f64()
+                        ),
+                    );
+                }
+            };
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let outcome = match tokio::time::timeout(remaining, next.invoke(call, remaining)).await
+            {
+                Ok(outcome) => outcome,
+                Err(_) => Outcome::Timeout(budget),
+            };
+            drop(permit);
+            outcome
+        })
+    }
+}

@@ -1,0 +1,200 @@
+//! The policy pipeline every tool call goes through, one small layer per file, stacked in one
+//! place ([`Pipeline::new`]). A layer either answers the call itself (a refusal is an ordinary
+//! [`Outcome`], never a panic or a lost error) or passes it to the next one; the last step calls
+//! the upstream.
+
+pub mod approval;
+pub(crate) mod audit;
+pub(crate) mod authorize;
+pub(crate) mod limits;
+pub mod rate_limit;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use rmcp::model::{CallToolResult, ContentBlock, InputRequiredResult, InputResponses, JsonObject};
+use tokio::time::Instant;
+
+use crate::caller::Caller;
+use crate::catalog::CatalogTool;
+use crate::supervisor::Upstream;
+
+/// One tool call on its way through the pipeline.
+#[derive(Clone)]
+pub struct ToolCall {
+    /// Who is calling.
+    pub caller: Caller,
+    /// The name the caller used.
+    pub exposed: String,
+    /// The catalog entry, when the name is known.
+    pub tool: Option<Arc<CatalogTool>>,
+    /// The upstream that would serve it, when known (by catalog entry or by prefix).
+    pub(crate) upstream: Option<Arc<Upstream>>,
+    /// The tool's name on the upstream.
+    pub upstream_name: String,
+    /// The arguments.
+    pub arguments: JsonObject,
+    /// Answers to an earlier `input_required` result (2026-07-28 clients).
+    pub input_responses: Option<InputResponses>,
+    /// The `requestState` echoed from an earlier `input_required` result.
+    pub request_state: Option<String>,
+    /// When the call arrived.
+    pub received: Instant,
+}
+
+impl ToolCall {
+    /// The upstream server's name, if known.
+    pub fn server(&self) -> Option<&str> {
+        self.upstream.as_ref().map(|u| u.name.as_str())
+    }
+}
+
+/// How a call ended.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// The upstream answered (possibly with `isError: true`, a tool error).
+    Completed(CallToolResult),
+    /// A layer refused the call.
+    Refused {
+        /// The layer (`authorize`, `rate_limit`, `approval`, `limits`, `audit`).
+        layer: &'static str,
+        /// Why, for the caller.
+        message: String,
+    },
+    /// The call did not finish within its time limit.
+    Timeout(Duration),
+    /// The upstream is down, died mid-call, or rejected the request.
+    UpstreamFailed(String),
+    /// The caller must answer an elicitation and retry (2026-07-28 approval).
+    InputRequired(Box<InputRequiredResult>),
+}
+
+impl Outcome {
+    /// A refusal by `layer`.
+    pub fn refused(layer: &'static str, message: impl Into<String>) -> Self {
+        Self::Refused {
+            layer,
+            message: message.into(),
+        }
+    }
+
+    /// The result returned to the caller. Everything but a completed call becomes an
+    /// `isError: true` result whose text says what happened and what to do.
+    pub fn to_result(&self) -> CallToolResult {
+        match self {
+            Self::Completed(result) => result.clone(),
+            Self::Refused { message, .. } => error_result(message.clone()),
+            Self::Timeout(after) => error_result(format!(
+                "the call did not finish within {}s and was abandoned; try again, or with a \
+                 smaller request",
+                after.as_secs_f64()
+            )),
+            Self::UpstreamFailed(message) => error_result(message.clone()),
+            Self::InputRequired(_) => error_result(
+                "this call needs approval; answer the approval request and call again".to_owned(),
+            ),
+        }
+    }
+}
+
+fn error_result(text: String) -> CallToolResult {
+    CallToolResult::error(vec![ContentBlock::text(text)])
+}
+
+/// One stage of the pipeline.
+pub trait Layer: Send + Sync {
+    /// Handles `call`, passing it on with `next.run(call)` when this layer lets it through.
+    fn call<'a>(&'a self, call: ToolCall, next: Next<'a>) -> BoxFuture<'a, Outcome>;
+}
+
+/// The last step: calling the upstream.
+pub(crate) trait Terminal: Send + Sync {
+    fn invoke(&self, call: ToolCall, budget: Duration) -> BoxFuture<'_, Outcome>;
+}
+
+/// The rest of the pipeline after the current layer.
+pub struct Next<'a> {
+    layers: &'a [Arc<dyn Layer>],
+    terminal: &'a dyn Terminal,
+}
+
+impl<'a> Next<'a> {
+    /// Runs the remaining layers and then the upstream call.
+    pub fn run(self, call: ToolCall) -> BoxFuture<'a, Outcome> {
+        match self.layers.split_first() {
+            Some((layer, rest)) => layer.call(
+                call,
+                Next {
+                    layers: rest,
+                    terminal: self.terminal,
+                },
+            ),
+            None => {
+                // Only reached when no limits layer set a budget (never in `Pipeline::new`).
+                self.terminal.invoke(call, Duration::from_secs(60))
+            }
+        }
+    }
+
+    /// Calls the upstream directly with `budget` (used by the limits layer, which is last).
+    pub(crate) fn invoke(self, call: ToolCall, budget: Duration) -> BoxFuture<'a, Outcome> {
+        self.terminal.invoke(call, budget)
+    }
+}
+
+/// The ordered layers plus the upstream call.
+pub(crate) struct Pipeline {
+    layers: Vec<Arc<dyn Layer>>,
+    terminal: Box<dyn Terminal>,
+}
+
+/// The parts the layers are built from.
+pub(crate) struct Parts {
+    pub(crate) audit: audit::AuditLayer,
+    pub(crate) authorize: authorize::Authorize,
+    pub(crate) rate_limit: rate_limit::RateLimit,
+    pub(crate) approval: approval::ApprovalLayer,
+    pub(crate) limits: limits::Limits,
+}
+
+impl Pipeline {
+    /// The one place the order is decided:
+    ///
+    /// 1. audit — wraps everything after it, so every outcome is recorded (including a refusal
+    ///    by any layer, with the layer's name); the record is written and flushed before the
+    ///    result goes back. Logically it is the last stage: it records what the others decided.
+    /// 2. authorize — the caller's allow/deny scopes; hidden tools do not exist for it.
+    /// 3. rate limit — per tool, per client, per (client, tool) token buckets.
+    /// 4. approval — destructive or `approval = "required"` tools need a human's yes.
+    /// 5. limits — per-tool timeout and per-upstream concurrency, then the upstream call.
+    pub(crate) fn new(parts: Parts, terminal: Box<dyn Terminal>) -> Self {
+        let Parts {
+            audit,
+            authorize,
+            rate_limit,
+            approval,
+            limits,
+        } = parts;
+        Self {
+            layers: vec![
+                Arc::new(audit),
+                Arc::new(authorize),
+                Arc::new(rate_limit),
+                Arc::new(approval),
+                Arc::new(limits),
+            ],
+            terminal,
+        }
+    }
+
+    /// Runs `call` through every layer.
+    pub(crate) async fn run(&self, call: ToolCall) -> Outcome {
+        Next {
+            layers: &self.layers,
+            terminal: self.terminal.as_ref(),
+        }
+        .run(call)
+        .await
+    }
+}

@@ -1,0 +1,199 @@
+//! Rate limiting: token buckets (GCRA, via `governor`) per tool (`[rate_limits]`), per client
+//! (`[clients.x] rate_limit`) and per (client, tool) (`[clients.x.rate_limits]`). A limited call
+//! is refused with a message saying when to retry.
+//!
+//! Buckets live behind [`RateLimitBackend`]: [`LocalBackend`] keeps them in this process; a
+//! shared backend (e.g. Redis, for replicas behind a load balancer) implements the same trait.
+//! The local backend's clock is tokio's, so tests can pause time and count exactly.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use governor::clock::Clock;
+use governor::middleware::NoOpMiddleware;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
+
+use super::{Layer, Next, Outcome, ToolCall};
+use crate::config::{ClientConfig, Rate, RateRule};
+
+/// Where token buckets are kept.
+pub trait RateLimitBackend: Send + Sync {
+    /// Takes one token from bucket `key`, which refills at `rate`. `Err(wait)` when empty:
+    /// the earliest time a token is available.
+    fn take<'a>(&'a self, key: &'a str, rate: Rate) -> BoxFuture<'a, Result<(), Duration>>;
+}
+
+/// A clock that follows tokio's (so paused test time drives the buckets).
+#[derive(Debug, Clone, Copy)]
+pub struct TokioClock {
+    base: tokio::time::Instant,
+}
+
+impl Default for TokioClock {
+    fn default() -> Self {
+        Self {
+            base: tokio::time::Instant::now(),
+        }
+    }
+}
+
+impl Clock for TokioClock {
+    type Instant = Duration;
+
+    fn now(&self) -> Duration {
+        self.base.elapsed()
+    }
+}
+
+type Limiter = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Duration>>;
+
+/// Buckets in this process.
+#[derive(Default)]
+pub struct LocalBackend {
+    clock: TokioClock,
+    buckets: Mutex<HashMap<String, Arc<Limiter>>>,
+}
+
+impl LocalBackend {
+    /// An empty backend; its clock starts now.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn limiter(&self, key: &str, rate: Rate) -> Arc<Limiter> {
+        let mut buckets = self
+            .buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        buckets
+            .entry(key.to_owned())
+            .or_insert_with(|| {
+                let period = rate.per / rate.count.get();
+                let quota = Quota::with_period(period.max(Duration::from_nanos(1)))
+                    .map(|q| q.allow_burst(rate.burst))
+                    .unwrap_or_else(|| Quota::per_second(rate.count));
+                Arc::new(RateLimiter::direct_with_clock(quota, self.clock))
+            })
+            .clone()
+    }
+}
+
+impl RateLimitBackend for LocalBackend {
+    fn take<'a>(&'a self, key: &'a str, rate: Rate) -> BoxFuture<'a, Result<(), Duration>> {
+        let limiter = self.limiter(key, rate);
+        let result = limiter
+            .check()
+            .map_err(|not_until| not_until.wait_time_from(self.clock.now()));
+        Box::pin(std::future::ready(result))
+    }
+}
+
+/// The rate-limit layer.
+pub(crate) struct RateLimit {
+    backend: Arc<dyn RateLimitBackend>,
+    tool_rules: Vec<RateRule>,
+    clients: HashMap<String, ClientConfig>,
+}
+
+impl RateLimit {
+    pub(crate) fn new(
+        backend: Arc<dyn RateLimitBackend>,
+        tool_rules: Vec<RateRule>,
+        clients: HashMap<String, ClientConfig>,
+    ) -> Self {
+        Self {
+            backend,
+            tool_rules,
+            clients,
+        }
+    }
+
+    /// Every bucket this call draws from: (key, rate, what it limits).
+    fn buckets(&self, call: &ToolCall) -> Vec<(String, Rate, String)> {
+        let tool = &call.exposed;
+        let client = &call.caller.client;
+        let mut out = Vec::new();
+        for rule in self.tool_rules.iter().filter(|r| r.pattern.matches(tool)) {
+            out.push((
+                format!("tool|{}|{tool}", rule.pattern.as_str()),
+                rule.rate,
+                format!("tool {tool}"),
+            ));
+        }
+        if let Some(config) = self.clients.get(client) {
+            if let Some(rate) = config.rate_limit {
+                out.push((format!("client|{client}"), rate, format!("client {client}")));
+            }
+            for rule in config
+                .rate_limits
+                .iter()
+                .filter(|r| r.pattern.matches(tool))
+            {
+                out.push((
+                    format!("client-tool|{client}|{}|{tool}", rule.pattern.as_str()),
+                    rule.rate,
+                    format!("client {client} on tool {tool}"),
+                ));
+            }
+        }
+        out
+    }
+}
+
+impl Layer for RateLimit {
+    fn call<'a>(&'a self, call: ToolCall, next: Next<'a>) -> BoxFuture<'a, Outcome> {
+        Box::pin(async move {
+            for (key, rate, what) in self.buckets(&call) {
+                if let Err(wait) = self.backend.take(&key, rate).await {
+                    let secs = wait.as_secs_f64().max(0.001);
+                    return Outcome::refused(
+                        "rate_limit",
+                        format!(
+                            "rate limit reached for {what} ({} per {}s); retry in {secs:.1}s",
+                            rate.count,
+                            rate.per.as_secs()
+                        ),
+                    );
+                }
+            }
+            next.run(call).await
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::num::NonZeroU32;
+
+    use super::*;
+
+    fn rate(count: u32, per: u64, burst: u32) -> Rate {
+        Rate {
+            count: NonZeroU32::new(count).unwrap(),
+            per: Duration::from_secs(per),
+            burst: NonZeroU32::new(burst).unwrap(),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn burst_then_refill_exactly() {
+        let backend = LocalBackend::new();
+        let r = rate(10, 60, 3);
+        for _ in 0..3 {
+            backend.take("k", r).await.unwrap();
+        }
+        let wait = backend.take("k", r).await.unwrap_err();
+        assert!(
+            wait <= Duration::from_secs(6) && wait > Duration::from_secs(5),
+            "{wait:?}"
+        );
+        tokio::time::advance(Duration::from_secs(6)).await;
+        backend.take("k", r).await.unwrap();
+        assert!(backend.take("k", r).await.is_err());
+        // Other keys have their own buckets.
+        backend.take("other", r).await.unwrap();
+    }
+}

@@ -1,0 +1,412 @@
+//! Values with references: `${VAR}`, `${VAR:-default}` (Claude Desktop / Claude Code style) and
+//! the secret references `${env:NAME}`, `${file:/path}` and `${vault:mount/data/path#field}`
+//! (HashiCorp Vault KV v2 over its HTTP API, `VAULT_ADDR` + `VAULT_TOKEN`).
+//!
+//! Parsing happens when the configuration is validated, so a malformed reference is a config
+//! error before anything starts; resolution happens once, when the configuration is resolved.
+//! Every value that came from a reference is remembered in a [`SecretSet`] so the audit log and
+//! error messages can scrub it.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// One piece of a [`Template`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Piece {
+    Literal(String),
+    Var {
+        name: String,
+        default: Option<String>,
+    },
+    Secret(SecretRef),
+}
+
+/// A reference to a secret held outside the configuration file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretRef {
+    /// `${env:NAME}`: an environment variable of the gateway process.
+    Env(String),
+    /// `${file:/path}`: the contents of a file, without a trailing newline.
+    File(PathBuf),
+    /// `${vault:secret/data/app#field}`: one field of a Vault KV v2 secret.
+    Vault {
+        /// The API path below `/v1/`, e.g. `secret/data/app`.
+        path: String,
+        /// The key inside the secret's `data`.
+        field: String,
+    },
+}
+
+/// A configuration string that may contain references; parsed at validation time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    pieces: Vec<Piece>,
+}
+
+impl Template {
+    /// Parses `raw`.
+    ///
+    /// # Errors
+    /// A description of the malformed reference (an unterminated `${`, an empty or invalid
+    /// variable name, a vault reference without `#field`).
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let mut pieces = Vec::new();
+        let mut rest = raw;
+        while let Some(start) = rest.find("${") {
+            if start > 0 {
+                pieces.push(Piece::Literal(rest[..start].to_owned()));
+            }
+            let after = &rest[start + 2..];
+            let end = after
+                .find('}')
+                .ok_or_else(|| format!("unterminated reference in {raw:?}: a `${{` has no `}}`"))?;
+            pieces.push(parse_reference(&after[..end])?);
+            rest = &after[end + 1..];
+        }
+        if !rest.is_empty() {
+            pieces.push(Piece::Literal(rest.to_owned()));
+        }
+        Ok(Self { pieces })
+    }
+
+    /// A template holding only `text`, with no references.
+    pub fn literal(text: impl Into<String>) -> Self {
+        Self {
+            pieces: vec![Piece::Literal(text.into())],
+        }
+    }
+
+    /// Whether the value contains any reference (so its resolved value is treated as secret
+    /// when it sits in an `env`, `headers` or `token` field).
+    pub fn has_references(&self) -> bool {
+        self.pieces.iter().any(|p| !matches!(p, Piece::Literal(_)))
+    }
+}
+
+fn parse_reference(inner: &str) -> Result<Piece, String> {
+    if let Some(name) = inner.strip_prefix("env:") {
+        check_var_name(name)?;
+        return Ok(Piece::Secret(SecretRef::Env(name.to_owned())));
+    }
+    if let Some(path) = inner.strip_prefix("file:") {
+        if path.is_empty() {
+            return Err("`${file:}` needs a path, e.g. ${file:/run/secrets/token}".into());
+        }
+        return Ok(Piece::Secret(SecretRef::File(PathBuf::from(path))));
+    }
+    if let Some(spec) = inner.strip_prefix("vault:") {
+        let (path, field) = spec.split_once('#').ok_or_else(|| {
+            format!("vault reference {spec:?} needs a field: ${{vault:secret/data/app#field}}")
+        })?;
+        if path.is_empty() || field.is_empty() {
+            return Err(format!(
+                "vault reference {spec:?} needs both a path and a field: \
+                 ${{vault:secret/data/app#field}}"
+            ));
+        }
+        return Ok(Piece::Secret(SecretRef::Vault {
+            path: path.trim_matches('/').to_owned(),
+            field: field.to_owned(),
+        }));
+    }
+    let (name, default) = match inner.split_once(":-") {
+        Some((name, default)) => (name, Some(default.to_owned())),
+        None => (inner, None),
+    };
+    check_var_name(name)?;
+    Ok(Piece::Var {
+        name: name.to_owned(),
+        default,
+    })
+}
+
+fn check_var_name(name: &str) -> Result<(), String> {
+    let mut chars = name.chars();
+    let valid = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name:?} is not a valid variable name (letters, digits and _, not starting with a digit)"
+        ))
+    }
+}
+
+/// Resolves templates against the process environment, files and Vault, caching Vault reads.
+pub struct Resolver {
+    http: reqwest::Client,
+    vault_cache: Mutex<HashMap<String, Arc<serde_json::Map<String, serde_json::Value>>>>,
+    secrets: SecretSet,
+}
+
+impl Default for Resolver {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Resolver {
+    /// A resolver reading the current process environment.
+    pub fn new() -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap_or_default(),
+            vault_cache: Mutex::new(HashMap::new()),
+            secrets: SecretSet::default(),
+        }
+    }
+
+    /// The secret values resolved so far.
+    pub fn secrets(&self) -> SecretSet {
+        self.secrets.clone()
+    }
+
+    /// Resolves `template`; when `secret` is true the whole resolved value is also recorded as a
+    /// secret (for `env`, `headers` and `token` values).
+    ///
+    /// # Errors
+    /// A message naming the missing variable, unreadable file or failed Vault read. It never
+    /// contains a secret value.
+    pub async fn resolve(&self, template: &Template, secret: bool) -> Result<String, String> {
+        let mut out = String::new();
+        for piece in &template.pieces {
+            match piece {
+                Piece::Literal(text) => out.push_str(text),
+                Piece::Var { name, default } => match (std::env::var(name), default) {
+                    (Ok(value), None) => out.push_str(&value),
+                    (Ok(value), Some(_)) if !value.is_empty() => out.push_str(&value),
+                    (_, Some(default)) => out.push_str(default),
+                    (Err(_), None) => {
+                        return Err(format!(
+                            "environment variable {name} is not set (use ${{{name}:-default}} \
+                             for a default)"
+                        ));
+                    }
+                },
+                Piece::Secret(reference) => {
+                    let value = self.resolve_ref(reference).await?;
+                    self.secrets.add(&value);
+                    out.push_str(&value);
+                }
+            }
+        }
+        if secret && template.has_references() {
+            self.secrets.add(&out);
+        }
+        Ok(out)
+    }
+
+    async fn resolve_ref(&self, reference: &SecretRef) -> Result<String, String> {
+        match reference {
+            SecretRef::Env(name) => std::env::var(name).map_err(|_| {
+                format!("secret ${{env:{name}}}: environment variable {name} is not set")
+            }),
+            SecretRef::File(path) => tokio::fs::read_to_string(path)
+                .await
+                .map(|text| text.trim_end_matches(['\n', '\r']).to_owned())
+                .map_err(|e| format!("secret ${{file:{}}}: {e}", path.display())),
+            SecretRef::Vault { path, field } => self.vault_field(path, field).await,
+        }
+    }
+
+    async fn vault_field(&self, path: &str, field: &str) -> Result<String, String> {
+        let data = self.vault_read(path).await?;
+        match data.get(field) {
+            Some(serde_json::Value::String(value)) => Ok(value.clone()),
+            Some(other) => Ok(other.to_string()),
+            None => Err(format!(
+                "secret ${{vault:{path}#{field}}}: the secret has no field {field:?}"
+            )),
+        }
+    }
+
+    async fn vault_read(
+        &self,
+        path: &str,
+    ) -> Result<Arc<serde_json::Map<String, serde_json::Value>>, String> {
+        if let Some(hit) = self.lock_cache().get(path) {
+            return Ok(hit.clone());
+        }
+        let what = format!("secret ${{vault:{path}}}");
+        let addr =
+            std::env::var("VAULT_ADDR").map_err(|_| format!("{what}: VAULT_ADDR is not set"))?;
+        let token =
+            std::env::var("VAULT_TOKEN").map_err(|_| format!("{what}: VAULT_TOKEN is not set"))?;
+        let url = format!("{}/v1/{path}", addr.trim_end_matches('/'));
+        let mut request = self.http.get(&url).header("X-Vault-Token", token);
+        if let Ok(namespace) = std::env::var("VAULT_NAMESPACE") {
+            request = request.header("X-Vault-Namespace", namespace);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| format!("{what}: cannot reach Vault at {addr}: {}", e.without_url()))?;
+        let status = response.status();
+        let body: VaultResponse = response
+            .json()
+            .await
+            .map_err(|e| format!("{what}: Vault answered {status} with an unreadable body: {e}"))?;
+        if !status.is_success() {
+            let detail = if body.errors.is_empty() {
+                "no such secret".to_owned()
+            } else {
+                body.errors.join("; ")
+            };
+            return Err(format!("{what}: Vault answered {status}: {detail}"));
+        }
+        let data = body.data.and_then(|d| d.data).ok_or_else(|| {
+            format!(
+                "{what}: the response has no data.data (is it a KV v2 path like secret/data/app?)"
+            )
+        })?;
+        let data = Arc::new(data);
+        self.lock_cache().insert(path.to_owned(), data.clone());
+        Ok(data)
+    }
+
+    fn lock_cache(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, Arc<serde_json::Map<String, serde_json::Value>>>>
+    {
+        self.vault_cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[derive(Deserialize)]
+struct VaultResponse {
+    #[serde(default)]
+    data: Option<VaultData>,
+    #[serde(default)]
+    errors: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct VaultData {
+    #[serde(default)]
+    data: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// The set of secret values known to the gateway, used to scrub logs, errors and audit records.
+#[derive(Clone, Default)]
+pub struct SecretSet {
+    values: Arc<Mutex<Vec<String>>>,
+}
+
+impl std::fmt::Debug for SecretSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SecretSet({} values)", self.lock().len())
+    }
+}
+
+/// What replaces a secret in scrubbed text.
+pub const REDACTED: &str = "[REDACTED]";
+
+impl SecretSet {
+    /// Remembers `value` as secret. Values shorter than 4 characters are ignored: scrubbing them
+    /// would mangle ordinary text and they are not meaningful secrets.
+    pub fn add(&self, value: &str) {
+        if value.len() < 4 {
+            return;
+        }
+        let mut values = self.lock();
+        if !values.iter().any(|v| v == value) {
+            values.push(value.to_owned());
+            // Longest first, so a secret containing another is replaced whole.
+            values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        }
+    }
+
+    /// Whether `text` contains any known secret.
+    pub fn contains_secret(&self, text: &str) -> bool {
+        self.lock().iter().any(|v| text.contains(v.as_str()))
+    }
+
+    /// `text` with every known secret replaced by [`REDACTED`].
+    pub fn scrub(&self, text: &str) -> String {
+        let values = self.lock();
+        let mut out = text.to_owned();
+        for value in values.iter() {
+            if out.contains(value.as_str()) {
+                out = out.replace(value.as_str(), REDACTED);
+            }
+        }
+        out
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<String>> {
+        self.values
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_reference_kind() {
+        let t =
+            Template::parse("a${X}b${Y:-d}${env:T}${file:/f}${vault:secret/data/app#k}").unwrap();
+        assert_eq!(t.pieces.len(), 7);
+        assert!(t.has_references());
+        assert!(!Template::parse("plain").unwrap().has_references());
+    }
+
+    #[test]
+    fn rejects_malformed_references() {
+        assert!(
+            Template::parse("${UNCLOSED")
+                .unwrap_err()
+                .contains("unterminated")
+        );
+        assert!(
+            Template::parse("${vault:secret/data/app}")
+                .unwrap_err()
+                .contains("field")
+        );
+        assert!(
+            Template::parse("${1BAD}")
+                .unwrap_err()
+                .contains("not a valid")
+        );
+        assert!(Template::parse("${file:}").unwrap_err().contains("path"));
+    }
+
+    #[tokio::test]
+    async fn default_applies_when_unset_or_empty() {
+        let r = Resolver::new();
+        let t = Template::parse("${SWITCHBOARD_SURELY_UNSET_VAR:-fallback}").unwrap();
+        assert_eq!(r.resolve(&t, false).await.unwrap(), "fallback");
+        let t = Template::parse("${SWITCHBOARD_SURELY_UNSET_VAR}").unwrap();
+        assert!(
+            r.resolve(&t, false)
+                .await
+                .unwrap_err()
+                .contains("SWITCHBOARD_SURELY_UNSET_VAR")
+        );
+    }
+
+    #[tokio::test]
+    async fn file_secrets_are_trimmed_and_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tok");
+        std::fs::write(&path, "s3cr3t-value\n").unwrap();
+        let r = Resolver::new();
+        let t = Template::parse(&format!("Bearer ${{file:{}}}", path.display())).unwrap();
+        assert_eq!(r.resolve(&t, true).await.unwrap(), "Bearer s3cr3t-value");
+        let scrubbed = r.secrets().scrub("header was Bearer s3cr3t-value!");
+        assert_eq!(scrubbed, "header was [REDACTED]!");
+    }
+}
