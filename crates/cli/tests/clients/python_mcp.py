@@ -1,0 +1,39 @@
+"""Drives a Switchboard MCP server with the official Python MCP SDK (a client nobody here wrote).
+
+Usage: python_mcp.py MODE TARGET [ARG...]
+  MODE    'legacy' (initialize handshake, 2025-11-25 era) or 'auto' (server/discover, 2026-07-28 era)
+  TARGET  an http:// URL of a Streamable HTTP endpoint, or a command to spawn over stdio (ARGs follow)
+Env: SQL — the statement to run with the `query` tool. Prints one JSON object with what it saw.
+"""
+
+import json
+import os
+import sys
+
+import anyio
+from mcp.client.client import Client
+from mcp.client.stdio import StdioServerParameters
+
+
+async def main() -> None:
+    mode, target, *args = sys.argv[1:]
+    if target.startswith("http://"):
+        server = target
+    else:
+        server = StdioServerParameters(command=target, args=args, env=dict(os.environ))
+    async with Client(server, mode=mode) as client:
+        tools = await client.list_tools()
+        result = await client.call_tool("query", {"sql": os.environ["SQL"]})
+        print(
+            json.dumps(
+                {
+                    "protocol_version": client.protocol_version,
+                    "tools": sorted(tool.name for tool in tools.tools),
+                    "is_error": bool(result.is_error),
+                    "structured": result.structured_content,
+                }
+            )
+        )
+
+
+anyio.run(main)
