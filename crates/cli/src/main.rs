@@ -1,6 +1,7 @@
 //! The `switchboard` binary: argument parsing and wiring only.
 //!
-//! Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
+//! Exit codes: 0 success; 1 failure (a configuration error or a runtime failure, explained on
+//! stderr); 2 command-line usage error.
 
 mod commands;
 mod logging;
@@ -45,7 +46,6 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
-            tracing::error!("{error:#}");
             eprintln!("switchboard: {error:#}");
             ExitCode::FAILURE
         }

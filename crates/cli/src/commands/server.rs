@@ -21,6 +21,13 @@ pub(crate) struct ServerArgs {
 enum Kind {
     /// Safe, bounded, read-only SQL on PostgreSQL (`DATABASE_URL`).
     Postgres(PostgresArgs),
+    /// Jira Cloud (REST v3) or Data Center (REST v2): `JIRA_URL`, `JIRA_USERNAME` +
+    /// `JIRA_API_TOKEN` (Cloud) or `JIRA_PERSONAL_TOKEN` (Data Center), `JIRA_PROJECTS`,
+    /// `JIRA_READ_ONLY`, `JIRA_FLAVOR`.
+    Jira(Serving),
+    /// Slack Web API: `SLACK_BOT_TOKEN`, `SLACK_API_URL`, `SLACK_CHANNELS`, `SLACK_READ_ONLY`,
+    /// `SLACK_ALLOW_BROADCAST`.
+    Slack(Serving),
 }
 
 /// How to serve: stdio unless `--http` is given.
@@ -58,7 +65,27 @@ struct PostgresArgs {
 pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
     match args.kind {
         Kind::Postgres(args) => postgres(args).await,
+        Kind::Jira(serving) => {
+            let config = switchboard_jira::JiraConfig::from_env()?;
+            serve(serving, switchboard_jira::JiraServer::new(config)?).await
+        }
+        Kind::Slack(serving) => {
+            let config = switchboard_slack::SlackConfig::from_env()?;
+            serve(serving, switchboard_slack::SlackServer::new(config)?).await
+        }
     }
+}
+
+/// Serves a cloneable handler on the chosen transport.
+async fn serve<S>(serving: Serving, server: S) -> anyhow::Result<ExitCode>
+where
+    S: rmcp::ServerHandler + Clone + Send + Sync + 'static,
+{
+    match serving.http {
+        Some(addr) => transport::http(addr, move || server.clone()).await?,
+        None => transport::stdio(server).await?,
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn postgres(args: PostgresArgs) -> anyhow::Result<ExitCode> {
