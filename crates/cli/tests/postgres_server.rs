@@ -426,3 +426,67 @@ fn url_with_port(url: &str, port: u16) -> String {
     parsed.set_port(Some(port)).unwrap();
     parsed.to_string()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_follows_sslmode() {
+    let shop = ShopDb::new().await;
+    let admin = shop.db.connect().await.unwrap();
+    let ssl: String = admin.query_one("SHOW ssl", &[]).await.unwrap().get(0);
+    assert_eq!(
+        ssl, "on",
+        "this test needs the PostgreSQL server to offer TLS (ssl = on)"
+    );
+    let with = |query: &str| {
+        let mut url = url::Url::parse(&shop.owner_url()).unwrap();
+        url.set_query(Some(query));
+        HashMap::from([("DATABASE_URL".to_owned(), url.to_string())])
+    };
+    let encrypted = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()";
+    let server = Client::spawn(binary(), &["server", "postgres"], &with("sslmode=require"))
+        .await
+        .unwrap();
+    let out = server
+        .call("query", json!({ "sql": encrypted }))
+        .await
+        .unwrap();
+    assert_eq!(
+        out.ok()["rows"],
+        json!([[true]]),
+        "sslmode=require must encrypt"
+    );
+    server.close().await.unwrap();
+
+    let server = Client::spawn(binary(), &["server", "postgres"], &with("sslmode=disable"))
+        .await
+        .unwrap();
+    let out = server
+        .call("query", json!({ "sql": encrypted }))
+        .await
+        .unwrap();
+    assert_eq!(
+        out.ok()["rows"],
+        json!([[false]]),
+        "sslmode=disable must not encrypt"
+    );
+    server.close().await.unwrap();
+
+    // The server's certificate is self-signed: verification against the public roots fails, and
+    // says so, instead of silently connecting.
+    let server = Client::spawn(
+        binary(),
+        &["server", "postgres"],
+        &with("sslmode=verify-full"),
+    )
+    .await
+    .unwrap();
+    let out = server
+        .call("query", json!({ "sql": "SELECT 1" }))
+        .await
+        .unwrap();
+    assert!(
+        out.is_error && out.text.to_lowercase().contains("certificate"),
+        "{}",
+        out.text
+    );
+    server.close().await.unwrap();
+}
