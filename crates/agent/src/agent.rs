@@ -92,6 +92,7 @@ impl Agent {
     /// # Errors
     /// [`AgentError::Catalog`] or [`AgentError::InvalidCatalog`] when the host's tools cannot be
     /// listed or offered; nothing has been sent to the API then.
+    #[tracing::instrument(skip_all, fields(model = %self.config.model))]
     pub async fn run(
         &self,
         task: &str,

@@ -9,7 +9,16 @@ use std::path::PathBuf;
 use futures::future::BoxFuture;
 use serde_json::Value;
 
-use crate::host::{Approver, Decision};
+use crate::host::{Approver, AutoApprover, Decision};
+
+/// The approver for the command line: [`AutoApprover`] with `--yes`, else [`TerminalApprover`].
+pub fn command_line_approver(assume_yes: bool) -> Box<dyn Approver> {
+    if assume_yes {
+        Box::new(AutoApprover)
+    } else {
+        Box::new(TerminalApprover::new())
+    }
+}
 
 /// Prompts on a terminal device.
 #[derive(Clone, Debug)]

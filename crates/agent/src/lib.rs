@@ -40,7 +40,7 @@ mod tools;
 pub mod transcript;
 
 pub use agent::{Agent, AgentError, valid_tool_name};
-pub use approve::TerminalApprover;
+pub use approve::{TerminalApprover, command_line_approver};
 pub use client::ApiFailure;
 pub use config::{AgentConfig, AgentSettings, ConfigError, RetryPolicy};
 pub use events::{AgentEvent, EventSink, Fanout, JsonLinesSink, NullSink, Record};
@@ -51,4 +51,6 @@ pub use host::{
 pub use render::TerminalRenderer;
 pub use summary::{Outcome, RunSummary};
 pub use switchboard_http::Secret;
-pub use transcript::{TranscriptError, create_transcript, read_transcript, replay};
+pub use transcript::{
+    TranscriptError, create_transcript, default_transcript_path, read_transcript, replay,
+};

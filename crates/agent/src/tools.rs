@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use futures::StreamExt as _;
 use serde_json::Value;
+use tracing::Instrument as _;
 
 use crate::events::{AgentEvent, EventSink};
 use crate::host::{Approver, ToolHost, ToolOutcome};
@@ -78,8 +79,10 @@ impl ToolRunner<'_> {
         });
         let started = Instant::now();
         let outcome = if self.known.contains(&call.name) {
+            let span = tracing::info_span!("tool_call", tool = %call.name, id = %call.id);
             self.host
                 .call(&call.name, call.input.clone(), self.approver)
+                .instrument(span)
                 .await
         } else {
             let mut names: Vec<&str> = self.known.iter().map(String::as_str).collect();
@@ -90,6 +93,9 @@ impl ToolRunner<'_> {
                 names.join(", ")
             ))
         };
+        if outcome.is_error {
+            tracing::debug!(tool = %call.name, id = %call.id, "tool call returned an error");
+        }
         let bytes = outcome.content.len();
         let (content, truncated) = truncate(&outcome.content, self.budget);
         self.sink.event(&AgentEvent::ToolCallFinished {

@@ -36,16 +36,46 @@ pub enum TranscriptError {
 /// A transcript file being written.
 pub type TranscriptSink = JsonLinesSink<BufWriter<File>>;
 
-/// Creates (or truncates) `path` and returns the sink that writes the run into it.
+/// Creates (or truncates) `path`, and its directory if needed, and returns the sink that writes
+/// the run into it.
 ///
 /// # Errors
-/// [`TranscriptError::Io`] when the file cannot be created.
+/// [`TranscriptError::Io`] when the directory or the file cannot be created.
 pub fn create_transcript(path: &Path) -> Result<TranscriptSink, TranscriptError> {
-    let file = File::create(path).map_err(|source| TranscriptError::Io {
+    let io = |source| TranscriptError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let file = File::create(path).map_err(io)?;
     Ok(JsonLinesSink::new(BufWriter::new(file), false))
+}
+
+/// Where a run's transcript goes when the user names no file:
+/// `$SWITCHBOARD_TRANSCRIPT_DIR`, else `$XDG_STATE_HOME/switchboard/transcripts`, else
+/// `$HOME/.local/state/switchboard/transcripts`, else `./.switchboard/transcripts`; the file is
+/// named after the start time, `run-20250101T120000.123Z.jsonl`.
+pub fn default_transcript_path(env: impl Fn(&str) -> Option<String>) -> PathBuf {
+    let non_empty = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+    let dir = non_empty("SWITCHBOARD_TRANSCRIPT_DIR")
+        .map(PathBuf::from)
+        .or_else(|| {
+            non_empty("XDG_STATE_HOME")
+                .map(|d| PathBuf::from(d).join("switchboard").join("transcripts"))
+        })
+        .or_else(|| {
+            non_empty("HOME").map(|h| {
+                PathBuf::from(h)
+                    .join(".local/state")
+                    .join("switchboard")
+                    .join("transcripts")
+            })
+        })
+        .unwrap_or_else(|| PathBuf::from(".switchboard").join("transcripts"));
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
+    dir.join(format!("run-{stamp}.jsonl"))
 }
 
 /// Reads every record of a transcript.
@@ -105,4 +135,35 @@ pub fn replay(path: &Path, sink: &dyn EventSink) -> Result<Option<RunSummary>, T
         }
     }
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_path_follows_the_environment() {
+        let path =
+            default_transcript_path(|name| (name == "HOME").then(|| "/home/ana".to_string()));
+        assert!(path.starts_with("/home/ana/.local/state/switchboard/transcripts"));
+        let name = path.file_name().unwrap().to_str().unwrap();
+        assert!(
+            name.starts_with("run-") && name.ends_with("Z.jsonl"),
+            "{name}"
+        );
+        let path = default_transcript_path(|name| match name {
+            "SWITCHBOARD_TRANSCRIPT_DIR" => Some("/tmp/t".into()),
+            "HOME" => Some("/home/ana".into()),
+            _ => None,
+        });
+        assert!(path.starts_with("/tmp/t"));
+    }
+
+    #[test]
+    fn creates_missing_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a/b/run.jsonl");
+        drop(create_transcript(&path).unwrap());
+        assert!(path.exists());
+    }
 }
