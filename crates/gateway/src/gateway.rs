@@ -35,6 +35,9 @@ pub struct GatewayOptions {
     pub builtin_exe: PathBuf,
     /// Where rate-limit buckets live (default: in this process).
     pub rate_limit_backend: Option<Arc<dyn RateLimitBackend>>,
+    /// Variables for resolving `${VAR}` / `${env:NAME}` references, consulted before the
+    /// process environment (embedding and tests).
+    pub env: BTreeMap<String, String>,
 }
 
 impl Default for GatewayOptions {
@@ -42,6 +45,7 @@ impl Default for GatewayOptions {
         Self {
             builtin_exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("switchboard")),
             rate_limit_backend: None,
+            env: BTreeMap::new(),
         }
     }
 }
@@ -121,7 +125,9 @@ impl Gateway {
     /// [`GatewayError::Config`], [`GatewayError::Audit`], [`GatewayError::Collision`],
     /// [`GatewayError::InvalidToolName`].
     pub async fn start(config: Config, options: GatewayOptions) -> Result<Self, GatewayError> {
-        let resolved = config.resolve(&options.builtin_exe).await?;
+        let resolved = config
+            .resolve_with(&options.builtin_exe, options.env.clone())
+            .await?;
         let audit_log = match &resolved.config.audit.path {
             Some(path) => Some(Arc::new(
                 AuditLog::open(path, resolved.config.audit.fsync).map_err(|source| {

@@ -141,6 +141,7 @@ fn check_var_name(name: &str) -> Result<(), String> {
 
 /// Resolves templates against the process environment, files and Vault, caching Vault reads.
 pub struct Resolver {
+    overrides: std::collections::BTreeMap<String, String>,
     http: reqwest::Client,
     vault_cache: Mutex<HashMap<String, Arc<serde_json::Map<String, serde_json::Value>>>>,
     secrets: SecretSet,
@@ -155,7 +156,14 @@ impl Default for Resolver {
 impl Resolver {
     /// A resolver reading the current process environment.
     pub fn new() -> Self {
+        Self::with_overrides(std::collections::BTreeMap::new())
+    }
+
+    /// A resolver that looks variables up in `overrides` first, then in the process
+    /// environment.
+    pub fn with_overrides(overrides: std::collections::BTreeMap<String, String>) -> Self {
         Self {
+            overrides,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
                 .build()
@@ -163,6 +171,13 @@ impl Resolver {
             vault_cache: Mutex::new(HashMap::new()),
             secrets: SecretSet::default(),
         }
+    }
+
+    fn var(&self, name: &str) -> Option<String> {
+        self.overrides
+            .get(name)
+            .cloned()
+            .or_else(|| std::env::var(name).ok())
     }
 
     /// The secret values resolved so far.
@@ -181,11 +196,11 @@ impl Resolver {
         for piece in &template.pieces {
             match piece {
                 Piece::Literal(text) => out.push_str(text),
-                Piece::Var { name, default } => match (std::env::var(name), default) {
-                    (Ok(value), None) => out.push_str(&value),
-                    (Ok(value), Some(_)) if !value.is_empty() => out.push_str(&value),
+                Piece::Var { name, default } => match (self.var(name), default) {
+                    (Some(value), None) => out.push_str(&value),
+                    (Some(value), Some(_)) if !value.is_empty() => out.push_str(&value),
                     (_, Some(default)) => out.push_str(default),
-                    (Err(_), None) => {
+                    (None, None) => {
                         return Err(format!(
                             "environment variable {name} is not set (use ${{{name}:-default}} \
                              for a default)"
@@ -207,7 +222,7 @@ impl Resolver {
 
     async fn resolve_ref(&self, reference: &SecretRef) -> Result<String, String> {
         match reference {
-            SecretRef::Env(name) => std::env::var(name).map_err(|_| {
+            SecretRef::Env(name) => self.var(name).ok_or_else(|| {
                 format!("secret ${{env:{name}}}: environment variable {name} is not set")
             }),
             SecretRef::File(path) => tokio::fs::read_to_string(path)
@@ -237,13 +252,15 @@ impl Resolver {
             return Ok(hit.clone());
         }
         let what = format!("secret ${{vault:{path}}}");
-        let addr =
-            std::env::var("VAULT_ADDR").map_err(|_| format!("{what}: VAULT_ADDR is not set"))?;
-        let token =
-            std::env::var("VAULT_TOKEN").map_err(|_| format!("{what}: VAULT_TOKEN is not set"))?;
+        let addr = self
+            .var("VAULT_ADDR")
+            .ok_or_else(|| format!("{what}: VAULT_ADDR is not set"))?;
+        let token = self
+            .var("VAULT_TOKEN")
+            .ok_or_else(|| format!("{what}: VAULT_TOKEN is not set"))?;
         let url = format!("{}/v1/{path}", addr.trim_end_matches('/'));
         let mut request = self.http.get(&url).header("X-Vault-Token", token);
-        if let Ok(namespace) = std::env::var("VAULT_NAMESPACE") {
+        if let Some(namespace) = self.var("VAULT_NAMESPACE") {
             request = request.header("X-Vault-Namespace", namespace);
         }
         let response = request

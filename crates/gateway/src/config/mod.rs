@@ -254,6 +254,8 @@ pub struct Config {
     pub rate_limits: Vec<RateRule>,
     /// Per-tool policy.
     pub tools: Vec<ToolRule>,
+    /// `servers` (TOML) or `mcpServers` (JSON): the key servers are named under in messages.
+    pub(crate) servers_key: &'static str,
 }
 
 impl Config {

@@ -98,14 +98,26 @@ impl Config {
     /// # Errors
     /// [`ConfigError::Secret`] naming the file and key whose reference could not be resolved.
     pub async fn resolve(&self, builtin_exe: &Path) -> Result<ResolvedConfig, ConfigError> {
-        let resolver = Resolver::new();
+        self.resolve_with(builtin_exe, BTreeMap::new()).await
+    }
+
+    /// Like [`Config::resolve`], looking variables up in `env` before the process environment.
+    ///
+    /// # Errors
+    /// As [`Config::resolve`].
+    pub async fn resolve_with(
+        &self,
+        builtin_exe: &Path,
+        env: BTreeMap<String, String>,
+    ) -> Result<ResolvedConfig, ConfigError> {
+        let resolver = Resolver::with_overrides(env);
         let r = Res {
             resolver: &resolver,
             file: &self.file,
         };
         let mut servers = BTreeMap::new();
         for (name, server) in &self.servers {
-            let key = format!("servers.{name}");
+            let key = format!("{}.{name}", self.servers_key);
             let transport = r.transport(&key, &server.transport, builtin_exe).await?;
             servers.insert(
                 name.clone(),

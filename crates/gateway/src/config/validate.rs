@@ -99,7 +99,7 @@ pub(crate) fn valid_name(name: &str) -> bool {
 pub(super) fn validate(
     raw: RawConfig,
     file: &Path,
-    servers_key: &str,
+    servers_key: &'static str,
 ) -> Result<Config, ConfigError> {
     let ctx = Ctx { file };
     let base = file.parent().map(Path::to_owned).unwrap_or_default();
@@ -189,6 +189,7 @@ pub(super) fn validate(
         clients,
         rate_limits,
         tools,
+        servers_key,
     })
 }
 
@@ -518,6 +519,7 @@ pub(super) fn from_environment() -> (Config, Vec<String>) {
         clients: BTreeMap::new(),
         rate_limits: Vec::new(),
         tools: Vec::new(),
+        servers_key: "servers",
     };
     (config, notes)
 }

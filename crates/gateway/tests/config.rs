@@ -1,0 +1,269 @@
+//! Configuration: every bad file names the file and the key; Claude Desktop JSON files work
+//! unchanged; built-in servers by kind; children get only their declared environment; secret
+//! references from env, files and a Vault KV v2 API.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use axum::http::{HeaderMap, StatusCode};
+use common::{fixture, text, write};
+use switchboard_gateway::{Config, ConfigError, Gateway, GatewayError, GatewayOptions};
+
+fn load_toml(text: &str) -> Result<Config, ConfigError> {
+    let dir = tempfile::tempdir().unwrap();
+    Config::load(&write(dir.path(), "switchboard.toml", text))
+}
+
+fn expect_error(text: &str, key: &str, words: &str) {
+    let error = load_toml(text).expect_err("the config is invalid");
+    let message = error.to_string();
+    assert!(
+        message.contains("switchboard.toml"),
+        "names the file: {message}"
+    );
+    assert!(message.contains(key), "names the key {key}: {message}");
+    assert!(
+        message.contains(words),
+        "says what is wrong ({words}): {message}"
+    );
+}
+
+#[test]
+fn bad_files_name_file_key_and_problem() {
+    expect_error("[servers.db]\ncomand = \"x\"\n", "comand", "unknown field");
+    expect_error(
+        "[servers.Bad_Name]\ncommand = \"x\"\n",
+        "servers.Bad_Name",
+        "lowercase",
+    );
+    expect_error(
+        "[servers.a]\ncommand = \"x\"\nurl = \"http://h/mcp\"\n",
+        "servers.a",
+        "only one of",
+    );
+    expect_error("[servers.a]\n", "servers.a", "needs one of");
+    expect_error(
+        "[servers.a]\ncommand = \"x\"\ntimeout = \"soon\"\n",
+        "servers.a.timeout",
+        "not a duration",
+    );
+    expect_error(
+        "[rate_limits]\n\"a__b\" = { rate = \"10/fortnight\" }\n",
+        "rate_limits.\"a__b\"",
+        "unknown period",
+    );
+    expect_error(
+        "[tools.\"a__*\"]\napproval = \"maybe\"\n",
+        "tools.\"a__*\".approval",
+        "not one of",
+    );
+    expect_error(
+        "[servers.a]\nkind = \"oracle\"\n",
+        "servers.a.kind",
+        "unknown built-in",
+    );
+    expect_error(
+        "[servers.a]\ncommand = \"x\"\nenv = { K = \"${UNCLOSED\" }\n",
+        "servers.a.env.K",
+        "unterminated",
+    );
+    expect_error(
+        "[clients.c]\nallow = [\"[\"]\n",
+        "clients.c.allow[0]",
+        "glob",
+    );
+    expect_error(
+        "[gateway]\nstdio_client = \"ghost\"\n",
+        "gateway.stdio_client",
+        "not defined",
+    );
+    expect_error(
+        "[servers.a]\nurl = \"http://h/mcp\"\ntype = \"sse\"\n",
+        "servers.a.type",
+        "SSE",
+    );
+    let error = load_toml("[servers\n").expect_err("syntax");
+    assert!(matches!(error, ConfigError::Syntax { .. }), "{error}");
+}
+
+#[tokio::test]
+async fn unresolvable_references_name_the_key_and_start_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "claude.json",
+        r#"{"mcpServers": {"gh": {"command": "x", "env": {"TOKEN": "${SB_TEST_NOT_SET}"}}}}"#,
+    );
+    let config = Config::load(&path).unwrap();
+    let error = Gateway::start(config, GatewayOptions::default())
+        .await
+        .err()
+        .expect("unresolvable");
+    let message = error.to_string();
+    assert!(message.contains("claude.json"), "{message}");
+    assert!(message.contains("mcpServers.gh.env.TOKEN"), "{message}");
+    assert!(message.contains("SB_TEST_NOT_SET is not set"), "{message}");
+}
+
+fn options(env: &[(&str, &str)]) -> GatewayOptions {
+    GatewayOptions {
+        builtin_exe: PathBuf::from(fixture()),
+        env: env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect::<BTreeMap<_, _>>(),
+        ..GatewayOptions::default()
+    }
+}
+
+#[tokio::test]
+async fn claude_desktop_json_works_unchanged_with_expansion_and_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = serde_json::json!({
+        "mcpServers": {
+            "files": {
+                "command": fixture(),
+                "args": ["server", "${SB_KIND:-defaulted}"],
+                "env": {"GREETING": "${SB_GREETING}"},
+                "disabled": false,
+                "autoApprove": []
+            },
+            "other": {"command": fixture(), "args": ["server"]}
+        },
+        "globalShortcut": "Ctrl+Space",
+        "switchboard": {
+            "clients": {"viewer": {"allow": ["files__*"]}},
+            "servers": {"other": {"start": "lazy"}}
+        }
+    });
+    let path = write(dir.path(), "claude_desktop_config.json", &json.to_string());
+    let config = Config::load(&path).unwrap();
+    let gateway = Gateway::start(config, options(&[("SB_GREETING", "hello")]))
+        .await
+        .unwrap();
+    let viewer = gateway.caller("viewer", "s");
+    let r = gateway.call_tool(&viewer, "files__whoami", None).await;
+    assert_eq!(text(&r), "defaulted");
+    let r = gateway.call_tool(&viewer, "files__env", None).await;
+    let env = r.structured_content.unwrap();
+    assert_eq!(env["GREETING"], "hello");
+    let tools = gateway.list_tools(&viewer).await;
+    assert!(tools.iter().all(|t| t.name.starts_with("files__")));
+    gateway.shutdown().await;
+}
+
+#[tokio::test]
+async fn builtin_by_kind_gets_only_its_declared_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = "[servers.db]\nkind = \"postgres\"\nenv = { DATABASE_URL = \"${env:DB_URL}\" }\n";
+    let path = write(dir.path(), "switchboard.toml", toml);
+    let config = Config::load(&path).unwrap();
+    let gateway = Gateway::start(config, options(&[("DB_URL", "postgres://u:pw-1234@h/db")]))
+        .await
+        .unwrap();
+    let caller = gateway.caller("local", "s");
+    assert_eq!(
+        text(&gateway.call_tool(&caller, "whoami", None).await),
+        "postgres"
+    );
+    let env = gateway
+        .call_tool(&caller, "env", None)
+        .await
+        .structured_content
+        .unwrap();
+    assert_eq!(env["DATABASE_URL"], "postgres://u:pw-1234@h/db");
+    // The test process has cargo's variables; a child must not inherit them.
+    assert!(std::env::var("CARGO_MANIFEST_DIR").is_ok());
+    assert!(env.get("CARGO_MANIFEST_DIR").is_none(), "env_clear: {env}");
+    assert!(env.get("PATH").is_some(), "basics are kept");
+    gateway.shutdown().await;
+}
+
+/// A fake of Vault's KV v2 read API, as documented: `GET /v1/<mount>/data/<path>` with
+/// `X-Vault-Token`, answering `{"data": {"data": {...}, "metadata": {...}}}`, 403 with
+/// `{"errors": ["permission denied"]}` for a bad token and 404 with `{"errors": []}` for a missing
+/// secret.
+async fn fake_vault() -> String {
+    async fn read(
+        axum::extract::Path(path): axum::extract::Path<String>,
+        headers: HeaderMap,
+    ) -> (StatusCode, axum::Json<serde_json::Value>) {
+        if headers.get("x-vault-token").and_then(|v| v.to_str().ok()) != Some("root-token") {
+            return (
+                StatusCode::FORBIDDEN,
+                axum::Json(serde_json::json!({"errors": ["permission denied"]})),
+            );
+        }
+        if path != "app" {
+            return (
+                StatusCode::NOT_FOUND,
+                axum::Json(serde_json::json!({"errors": []})),
+            );
+        }
+        (
+            StatusCode::OK,
+            axum::Json(serde_json::json!({
+                "request_id": "8a1f7d1c-5f6a-4c7a-9b8e-2d3c4b5a6f70",
+                "lease_id": "", "renewable": false, "lease_duration": 0,
+                "data": {
+                    "data": {"api_key": "vault-secret-9876"},
+                    "metadata": {
+                        "created_time": "2026-01-01T00:00:00.000000Z", "custom_metadata": null,
+                        "deletion_time": "", "destroyed": false, "version": 1
+                    }
+                },
+                "wrap_info": null, "warnings": null, "auth": null
+            })),
+        )
+    }
+    let app = axum::Router::new().route("/v1/secret/data/{*path}", axum::routing::get(read));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn vault_references_resolve_and_failures_are_clear() {
+    let vault = fake_vault().await;
+    let dir = tempfile::tempdir().unwrap();
+    let secret_file = write(dir.path(), "token", "file-secret-5555\n");
+    let toml = format!(
+        "[servers.s]\ncommand = {:?}\nargs = [\"server\"]\nenv = {{ KEY = \"${{vault:secret/data/app#api_key}}\", \
+         FROM_FILE = \"${{file:{}}}\" }}\n",
+        fixture(),
+        secret_file.display()
+    );
+    let path = write(dir.path(), "switchboard.toml", &toml);
+    let config = Config::load(&path).unwrap();
+    let good = options(&[("VAULT_ADDR", &vault), ("VAULT_TOKEN", "root-token")]);
+    let gateway = Gateway::start(config.clone(), good).await.unwrap();
+    let caller = gateway.caller("local", "s");
+    let env = gateway
+        .call_tool(&caller, "env", None)
+        .await
+        .structured_content
+        .unwrap();
+    assert_eq!(env["KEY"], "vault-secret-9876");
+    assert_eq!(env["FROM_FILE"], "file-secret-5555");
+    gateway.shutdown().await;
+
+    let bad = options(&[("VAULT_ADDR", &vault), ("VAULT_TOKEN", "wrong")]);
+    let error = Gateway::start(config, bad).await.err().expect("denied");
+    let message = error.to_string();
+    assert!(matches!(
+        error,
+        GatewayError::Config(ConfigError::Secret { .. })
+    ));
+    assert!(message.contains("servers.s.env.KEY"), "{message}");
+    assert!(
+        message.contains("403") && message.contains("permission denied"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("wrong"),
+        "never echoes the token: {message}"
+    );
+}
