@@ -188,3 +188,20 @@ async fn stream_parses_back_into_the_scripted_message() {
     assert_eq!(serde_json::to_value(&message.content).unwrap(), content);
     assert_eq!(message.stop_reason.as_deref(), Some("tool_use"));
 }
+
+#[tokio::test]
+async fn unknown_paths_get_the_api_404() {
+    let fake = FakeAnthropic::start().await.unwrap();
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/complete", fake.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 404);
+    assert!(response.headers().get("request-id").is_some());
+    let text = response.text().await.unwrap();
+    assert_eq!(
+        error_of(&text),
+        ("not_found_error".into(), "Not Found".into())
+    );
+}

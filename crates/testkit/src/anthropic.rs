@@ -226,6 +226,7 @@ impl FakeAnthropic {
         });
         let app = Router::new()
             .route("/v1/messages", post(messages))
+            .fallback(not_found)
             .with_state(Arc::clone(&shared));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -282,6 +283,16 @@ fn error_response(status: u16, error_type: &str, message: &str, request_id: &str
         body.to_string(),
     )
         .into_response()
+}
+
+/// Any other path: the API's 404 body.
+async fn not_found() -> Response {
+    let request_id = format!("req_fake_nf{}", uuid::Uuid::new_v4().simple());
+    let mut response = error_response(404, "not_found_error", "Not Found", &request_id);
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("request-id", value);
+    }
+    response
 }
 
 /// The headers' problem, as the API reports it.
