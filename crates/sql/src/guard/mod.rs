@@ -1,0 +1,139 @@
+//! The statement guard: decides, with PostgreSQL's own parser (libpg_query through `pg_query`),
+//! whether a statement sent to the SQL server may run.
+//!
+//! A statement passes only if it is exactly one statement of an allowed kind (SELECT, EXPLAIN
+//! without ANALYZE of a statement that itself passes, SHOW), its whole parse tree consists of
+//! whitelisted nodes with no data-modifying CTE, SELECT INTO or locking clause at any depth, and no
+//! function call anywhere in it is deny-listed. Functions that are neither known safe nor
+//! deny-listed are returned as unknown, for the executor to check their volatility in `pg_proc`.
+//! The guard is the first layer only: the executor's read-only transaction, timeouts and budgets
+//! cover what a parse tree cannot show (see `README.md` in this directory).
+
+mod builtins;
+mod function;
+mod refusal;
+mod statement;
+mod text;
+mod walk;
+
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+
+pub use function::{FunctionName, FunctionPolicy};
+pub use refusal::Refusal;
+
+use function::CompiledPolicy;
+
+/// The kind of a statement the guard let through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StatementKind {
+    /// SELECT, including read-only CTEs, VALUES, `TABLE t` and set operations.
+    Select,
+    /// EXPLAIN without ANALYZE, of a statement that passes the guard itself.
+    Explain,
+    /// SHOW of a setting (or `SHOW ALL`).
+    Show,
+}
+
+impl fmt::Display for StatementKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Select => "SELECT",
+            Self::Explain => "EXPLAIN",
+            Self::Show => "SHOW",
+        })
+    }
+}
+
+/// A statement the guard let through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checked {
+    /// What kind of statement it is.
+    pub kind: StatementKind,
+    /// The statement's own text, from its first to its last token: no leading or trailing
+    /// whitespace, comments or `;`; comments inside are kept.
+    pub sql: String,
+    /// Functions called anywhere in the statement that are neither known safe nor deny-listed,
+    /// deduplicated: the executor must check them in `pg_proc` (refusing volatile ones) before
+    /// running the statement.
+    pub unknown_functions: Vec<FunctionName>,
+}
+
+/// The statement guard, holding the function policy.
+#[derive(Debug, Clone, Default)]
+pub struct Guard {
+    policy: CompiledPolicy,
+}
+
+impl Guard {
+    /// A guard applying the built-in function lists and `policy` from configuration. Names in
+    /// `policy` that are not `name` or `schema.name` are logged and ignored.
+    pub fn new(policy: FunctionPolicy) -> Self {
+        Self {
+            policy: CompiledPolicy::new(&policy),
+        }
+    }
+
+    /// Checks one statement.
+    ///
+    /// # Errors
+    /// A [`Refusal`] naming the rule when the statement may not run: it does not parse, is not
+    /// exactly one statement, is of a kind other than SELECT / EXPLAIN / SHOW, uses EXPLAIN
+    /// ANALYZE, contains a data-modifying CTE, SELECT INTO or a locking clause, calls a
+    /// deny-listed function, or contains a construct outside the whitelist.
+    pub fn check(&self, sql: &str) -> Result<Checked, Refusal> {
+        let parsed = parse(sql)?;
+        let raw = match parsed.protobuf.stmts.as_slice() {
+            [] => return Err(Refusal::Empty),
+            [raw] => raw,
+            many => return Err(Refusal::MultipleStatements { count: many.len() }),
+        };
+        let node = raw
+            .stmt
+            .as_ref()
+            .and_then(|node| node.node.as_ref())
+            .ok_or(Refusal::Empty)?;
+        let (kind, unknown_functions) = statement::check(node, &self.policy)?;
+        Ok(Checked {
+            kind,
+            sql: text::statement_text(sql, raw.stmt_location, raw.stmt_len),
+            unknown_functions,
+        })
+    }
+}
+
+/// Runs PostgreSQL's parser, turning its failures into refusals.
+fn parse(sql: &str) -> Result<pg_query::ParseResult, Refusal> {
+    if let Some(at) = sql.find('\0') {
+        // PostgreSQL never sees text after a NUL; say so as the server would.
+        return Err(Refusal::Syntax {
+            message: "invalid byte sequence for encoding \"UTF8\": 0x00".to_owned(),
+            position: Some(text::char_position(sql, at)),
+        });
+    }
+    // pg_query's post-processing indexes into the tree; a panic there must refuse the statement,
+    // not take down the request.
+    match std::panic::catch_unwind(|| pg_query::parse(sql, 0)) {
+        Ok(Ok(parsed)) => Ok(parsed),
+        Ok(Err(pg_query::Error::Parse(message))) => {
+            let position = text::error_position(sql, &message);
+            Err(Refusal::Syntax { message, position })
+        }
+        Ok(Err(pg_query::Error::Decode(error))) => Err(Refusal::TooComplex {
+            detail: if error.to_string().contains("recursion limit") {
+                "the parse tree is deeper than the parser's decoding limit".to_owned()
+            } else {
+                error.to_string()
+            },
+        }),
+        Ok(Err(other)) => Err(Refusal::Syntax {
+            message: other.to_string(),
+            position: None,
+        }),
+        Err(_) => Err(Refusal::TooComplex {
+            detail: "the parser failed on this input".to_owned(),
+        }),
+    }
+}

@@ -1,0 +1,158 @@
+//! The guard against the shared SQL corpora (`shared/corpus` beside the repository): every attack
+//! is refused for a real reason, except a named few whose harm is only time or memory (the
+//! executor's timeout and budgets handle those); every legitimate analytics query passes with the
+//! right kind and calls no function the executor would have to look up.
+
+use serde::Deserialize;
+use switchboard_sql::guard::{Checked, FunctionPolicy, Guard, StatementKind};
+use switchboard_testkit::pg::TestDb;
+
+#[derive(Debug, Deserialize)]
+struct Line {
+    sql: String,
+    why: String,
+}
+
+/// Attacks that are valid read-only SELECTs: the guard lets them through by design.
+const ATTACKS_THAT_PASS: &[(&str, &str)] = &[
+    (
+        "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT count(*) FROM r",
+        "endless recursion is a valid read-only SELECT; the statement timeout ends it",
+    ),
+    (
+        "SELECT count(*) FROM orders a, orders b, orders c",
+        "a cartesian join is a valid read-only SELECT; the statement timeout ends it",
+    ),
+    (
+        "SELECT repeat('x', 1000000000)",
+        "repeat is side-effect free; PostgreSQL fails the allocation cleanly and the byte budget \
+         caps results",
+    ),
+];
+
+fn corpus(name: &str) -> Vec<Line> {
+    let text = TestDb::corpus_file(name).unwrap_or_else(|error| {
+        panic!("the shared SQL corpus is required for this test: {error:#}")
+    });
+    let lines: Vec<Line> = text
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .enumerate()
+        .map(|(number, line)| {
+            serde_json::from_str(line)
+                .unwrap_or_else(|error| panic!("{name} line {}: {error}", number + 1))
+        })
+        .collect();
+    assert!(!lines.is_empty(), "{name} is empty");
+    lines
+}
+
+/// Checking the statement's own text again gives the same answer.
+fn assert_stable(guard: &Guard, checked: &Checked) {
+    assert_eq!(
+        guard.check(&checked.sql).as_ref(),
+        Ok(checked),
+        "re-checking {:?}",
+        checked.sql
+    );
+}
+
+#[test]
+fn guard_refuses_every_attack_except_the_listed_time_and_memory_ones() {
+    let guard = Guard::new(FunctionPolicy::default());
+    let mut passed = Vec::new();
+    for line in corpus("sql-attacks.jsonl") {
+        match guard.check(&line.sql) {
+            Ok(checked) => {
+                assert_eq!(checked.kind, StatementKind::Select, "{}", line.sql);
+                assert!(
+                    checked.unknown_functions.is_empty(),
+                    "{}: {checked:?}",
+                    line.sql
+                );
+                assert_stable(&guard, &checked);
+                passed.push(line.sql);
+            }
+            Err(refusal) => {
+                // A parse error would mean the attack line tests nothing.
+                assert!(
+                    !matches!(refusal.rule(), "syntax" | "too_complex"),
+                    "{} ({}) was refused only as malformed: {refusal}",
+                    line.sql,
+                    line.why
+                );
+            }
+        }
+    }
+    let expected: Vec<&str> = ATTACKS_THAT_PASS.iter().map(|(sql, _)| *sql).collect();
+    assert_eq!(
+        passed, expected,
+        "the set of attacks that pass the guard changed"
+    );
+}
+
+#[test]
+fn guard_refuses_attacks_by_the_expected_rule() {
+    let guard = Guard::new(FunctionPolicy::default());
+    let rule_of = |sql: &str| {
+        guard
+            .check(sql)
+            .map(|_| ())
+            .map_err(|refusal| refusal.rule())
+    };
+    for (sql, rule) in [
+        ("COMMIT; DROP TABLE canary", "multiple_statements"),
+        (
+            "SELECT 1 /* ; */ ; DELETE FROM canary",
+            "multiple_statements",
+        ),
+        (
+            "WITH d AS (DELETE FROM canary RETURNING *) SELECT count(*) FROM d",
+            "data_modifying_cte",
+        ),
+        ("SELECT * INTO canary_copy FROM canary", "select_into"),
+        ("CREATE TEMP TABLE t AS SELECT 1", "statement_kind"),
+        (
+            "COPY (SELECT 1) TO PROGRAM 'touch /tmp/switchboard_pwned'",
+            "statement_kind",
+        ),
+        (
+            "SELECT * FROM pg_read_file('/etc/passwd')",
+            "denied_function",
+        ),
+        ("SELECT * FROM canary FOR UPDATE", "locking_clause"),
+        ("EXPLAIN ANALYZE DELETE FROM canary", "explain_analyze"),
+        ("SELECT pg_sleep(3600)", "denied_function"),
+    ] {
+        assert_eq!(rule_of(sql), Err(rule), "{sql}");
+    }
+}
+
+#[test]
+fn guard_passes_every_legitimate_query_with_its_kind() {
+    let guard = Guard::new(FunctionPolicy::default());
+    for line in corpus("sql-legit.jsonl") {
+        let checked = guard
+            .check(&line.sql)
+            .unwrap_or_else(|refusal| panic!("{} ({}) was refused: {refusal}", line.sql, line.why));
+        let first_word = checked.sql.split_whitespace().next().unwrap_or_default();
+        let expected = match first_word.to_ascii_uppercase().as_str() {
+            "EXPLAIN" => StatementKind::Explain,
+            "SHOW" => StatementKind::Show,
+            _ => StatementKind::Select,
+        };
+        assert_eq!(checked.kind, expected, "{}", line.sql);
+        assert!(
+            checked.unknown_functions.is_empty(),
+            "{} calls functions outside the allow-list: {:?}",
+            line.sql,
+            checked.unknown_functions
+        );
+        assert!(
+            !checked.sql.ends_with(';') && !checked.sql.starts_with("--"),
+            "{:?}",
+            checked.sql
+        );
+        assert_stable(&guard, &checked);
+    }
+}
