@@ -12,6 +12,7 @@
 //! keeps strictly alternating roles.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::Value;
@@ -97,17 +98,17 @@ impl Agent {
         &self,
         task: &str,
         host: &dyn ToolHost,
-        approver: &dyn Approver,
+        approver: Arc<dyn Approver>,
         sink: &dyn EventSink,
         cancel: &CancellationToken,
     ) -> Result<RunSummary, AgentError> {
         let started = Instant::now();
         let specs = host.tools().await?;
         let tools = tool_params(&specs)?;
-        let approver = RememberingApprover::new(approver);
+        let approver: Arc<dyn Approver> = Arc::new(RememberingApprover::new(approver));
         let runner = ToolRunner {
             host,
-            approver: &approver,
+            approver,
             sink,
             known: specs.iter().map(|s| s.name.clone()).collect(),
             concurrency: self.config.tool_concurrency,

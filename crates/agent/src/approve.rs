@@ -5,6 +5,7 @@
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use serde_json::Value;
@@ -12,11 +13,11 @@ use serde_json::Value;
 use crate::host::{Approver, AutoApprover, Decision};
 
 /// The approver for the command line: [`AutoApprover`] with `--yes`, else [`TerminalApprover`].
-pub fn command_line_approver(assume_yes: bool) -> Box<dyn Approver> {
+pub fn command_line_approver(assume_yes: bool) -> Arc<dyn Approver> {
     if assume_yes {
-        Box::new(AutoApprover)
+        Arc::new(AutoApprover)
     } else {
-        Box::new(TerminalApprover::new())
+        Arc::new(TerminalApprover::new())
     }
 }
 

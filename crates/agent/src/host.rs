@@ -7,7 +7,7 @@
 //! remembers "always" answers per tool through [`RememberingApprover`].
 
 use std::collections::HashSet;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
@@ -79,12 +79,13 @@ pub trait ToolHost: Send + Sync {
     /// Runs one call through the host's policy. Every failure — unknown tool, bad arguments,
     /// policy refusal, denied approval, upstream error — is an outcome with `is_error: true`.
     /// When the policy wants a human to allow the call, the host asks `approver` first and, on
-    /// [`Decision::Deny`], returns [`ToolOutcome::denied`] without running it.
+    /// [`Decision::Deny`], returns [`ToolOutcome::denied`] (or its own refusal) without running
+    /// it. The approver is shared (`Arc`) so a host can hand it to its own policy layers.
     fn call<'a>(
         &'a self,
         name: &'a str,
         input: Value,
-        approver: &'a dyn Approver,
+        approver: Arc<dyn Approver>,
     ) -> BoxFuture<'a, ToolOutcome>;
 }
 
@@ -128,15 +129,15 @@ impl Approver for AutoApprover {
 
 /// Wraps an approver: asks one question at a time (calls run concurrently, prompts must not
 /// interleave) and remembers "always" answers for the rest of the run.
-pub struct RememberingApprover<'a> {
-    inner: &'a dyn Approver,
+pub struct RememberingApprover {
+    inner: Arc<dyn Approver>,
     always: Mutex<HashSet<String>>,
     one_at_a_time: tokio::sync::Mutex<()>,
 }
 
-impl<'a> RememberingApprover<'a> {
+impl RememberingApprover {
     /// Wraps `inner`.
-    pub fn new(inner: &'a dyn Approver) -> Self {
+    pub fn new(inner: Arc<dyn Approver>) -> Self {
         Self {
             inner,
             always: Mutex::new(HashSet::new()),
@@ -152,7 +153,7 @@ impl<'a> RememberingApprover<'a> {
     }
 }
 
-impl Approver for RememberingApprover<'_> {
+impl Approver for RememberingApprover {
     fn approve<'b>(&'b self, tool: &'b str, input: &'b Value) -> BoxFuture<'b, Decision> {
         Box::pin(async move {
             if self.remembered(tool) {
@@ -196,11 +197,11 @@ mod tests {
 
     #[tokio::test]
     async fn always_is_remembered_per_tool() {
-        let inner = Counting {
+        let inner = Arc::new(Counting {
             asked: AtomicUsize::new(0),
             answer: Decision::AlwaysAllow,
-        };
-        let approver = RememberingApprover::new(&inner);
+        });
+        let approver = RememberingApprover::new(inner.clone());
         let input = Value::Null;
         let (a, b) = tokio::join!(approver.approve("x", &input), approver.approve("x", &input));
         assert!(a.allows() && b.allows());
@@ -212,13 +213,13 @@ mod tests {
 
     #[tokio::test]
     async fn plain_allow_and_deny_are_not_remembered() {
-        let inner = Counting {
+        let inner = Arc::new(Counting {
             asked: AtomicUsize::new(0),
             answer: Decision::Deny {
                 reason: "no".into(),
             },
-        };
-        let approver = RememberingApprover::new(&inner);
+        });
+        let approver = RememberingApprover::new(inner.clone());
         assert!(!approver.approve("x", &Value::Null).await.allows());
         assert!(!approver.approve("x", &Value::Null).await.allows());
         assert_eq!(inner.asked.load(Ordering::SeqCst), 2);

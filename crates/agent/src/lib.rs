@@ -8,13 +8,14 @@
 //!
 //! ```no_run
 //! # async fn example(host: &dyn switchboard_agent::ToolHost) -> Result<(), Box<dyn std::error::Error>> {
-//! use switchboard_agent::{AgentConfig, AgentSettings, Agent, TerminalApprover, TerminalRenderer};
+//! use switchboard_agent::{AgentConfig, AgentSettings, Agent, TerminalRenderer, command_line_approver};
 //! let config = AgentConfig::from_env(AgentSettings::default())?;
 //! let agent = Agent::new(config)?;
 //! let renderer = TerminalRenderer::stdio();
 //! let cancel = tokio_util::sync::CancellationToken::new();
+//! let approver = command_line_approver(false);
 //! let summary = agent
-//!     .run("How many orders failed today?", host, &TerminalApprover::new(), &renderer, &cancel)
+//!     .run("How many orders failed today?", host, approver, &renderer, &cancel)
 //!     .await?;
 //! println!("{}", summary.outcome);
 //! # Ok(()) }

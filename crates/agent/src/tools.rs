@@ -3,6 +3,7 @@
 //! message in the order of the `tool_use` blocks.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Instant;
 
 use futures::StreamExt as _;
@@ -32,7 +33,7 @@ pub(crate) struct Batch {
 /// Runs tool calls for the loop.
 pub(crate) struct ToolRunner<'a> {
     pub(crate) host: &'a dyn ToolHost,
-    pub(crate) approver: &'a dyn Approver,
+    pub(crate) approver: Arc<dyn Approver>,
     pub(crate) sink: &'a dyn EventSink,
     pub(crate) known: HashSet<String>,
     pub(crate) concurrency: usize,
@@ -81,7 +82,7 @@ impl ToolRunner<'_> {
         let outcome = if self.known.contains(&call.name) {
             let span = tracing::info_span!("tool_call", tool = %call.name, id = %call.id);
             self.host
-                .call(&call.name, call.input.clone(), self.approver)
+                .call(&call.name, call.input.clone(), Arc::clone(&self.approver))
                 .instrument(span)
                 .await
         } else {

@@ -6,9 +6,11 @@ mod common;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use common::{Collect, ScriptedApprover, TASK, TestHost, config, run, run_with, text, tool_use};
+use common::{
+    Collect, ScriptedApprover, TASK, TestHost, auto, config, run, run_with, text, tool_use,
+};
 use serde_json::{Value, json};
-use switchboard_agent::{AgentEvent, AgentSettings, AutoApprover, Decision, Outcome};
+use switchboard_agent::{AgentEvent, AgentSettings, Decision, Outcome};
 use switchboard_testkit::anthropic::{FakeAnthropic, Reply};
 
 fn cc() -> Value {
@@ -141,13 +143,7 @@ async fn tool_concurrency_is_bounded() {
         tool_concurrency: Some(2),
         ..AgentSettings::default()
     };
-    let summary = run_with(
-        config(&fake, settings),
-        &host,
-        &AutoApprover,
-        &Collect::default(),
-    )
-    .await;
+    let summary = run_with(config(&fake, settings), &host, auto(), &Collect::default()).await;
     assert_eq!(summary.tool_calls, 4);
     assert_eq!(host.max_active.load(Ordering::SeqCst), 2);
 }
@@ -166,7 +162,7 @@ async fn large_result_is_cut_to_the_budget_with_a_note() {
         result_budget_bytes: Some(1000),
         ..AgentSettings::default()
     };
-    run_with(config(&fake, settings), &host, &AutoApprover, &sink).await;
+    run_with(config(&fake, settings), &host, auto(), &sink).await;
 
     let content = fake.requests()[1].body["messages"][2]["content"][0]["content"]
         .as_str()
@@ -249,13 +245,7 @@ async fn max_tokens_inside_a_tool_call_retries_with_more_room() {
         max_tokens: Some(1000),
         ..AgentSettings::default()
     };
-    let summary = run_with(
-        config(&fake, settings),
-        &host,
-        &AutoApprover,
-        &Collect::default(),
-    )
-    .await;
+    let summary = run_with(config(&fake, settings), &host, auto(), &Collect::default()).await;
 
     assert_eq!(summary.outcome, Outcome::Completed);
     let requests = fake.requests();
@@ -282,13 +272,7 @@ async fn max_tokens_inside_a_tool_call_at_the_ceiling_stops_clearly() {
         max_tokens_ceiling: Some(500),
         ..AgentSettings::default()
     };
-    let summary = run_with(
-        config(&fake, settings),
-        &host,
-        &AutoApprover,
-        &Collect::default(),
-    )
-    .await;
+    let summary = run_with(config(&fake, settings), &host, auto(), &Collect::default()).await;
     assert_eq!(
         summary.outcome,
         Outcome::OutputTruncated { max_tokens: 500 }
@@ -365,7 +349,7 @@ async fn step_budget_stops_without_running_the_last_tools() {
         max_steps: Some(2),
         ..AgentSettings::default()
     };
-    let summary = run_with(config(&fake, settings), &host, &AutoApprover, &sink).await;
+    let summary = run_with(config(&fake, settings), &host, auto(), &sink).await;
     assert_eq!(
         summary.outcome,
         Outcome::StepBudgetExhausted { max_steps: 2 }
@@ -387,13 +371,7 @@ async fn token_budget_stops_after_the_response_that_spends_it() {
         max_total_tokens: Some(100),
         ..AgentSettings::default()
     };
-    let summary = run_with(
-        config(&fake, settings),
-        &host,
-        &AutoApprover,
-        &Collect::default(),
-    )
-    .await;
+    let summary = run_with(config(&fake, settings), &host, auto(), &Collect::default()).await;
     assert_eq!(
         summary.outcome,
         Outcome::TokenBudgetExhausted {
@@ -462,13 +440,13 @@ async fn denied_approval_tells_the_model_why() {
     ));
     fake.push(Reply::text("I did not delete it."));
     let host = TestHost::new();
-    let approver = ScriptedApprover::new(vec![Decision::Deny {
+    let approver = std::sync::Arc::new(ScriptedApprover::new(vec![Decision::Deny {
         reason: "the user declined to allow it".into(),
-    }]);
+    }]));
     let summary = run_with(
         config(&fake, AgentSettings::default()),
         &host,
-        &approver,
+        approver.clone(),
         &Collect::default(),
     )
     .await;
@@ -501,11 +479,11 @@ async fn always_is_asked_once_per_tool_per_run() {
     ));
     fake.push(Reply::text("Deleted three rows."));
     let host = TestHost::new();
-    let approver = ScriptedApprover::new(vec![Decision::AlwaysAllow]);
+    let approver = std::sync::Arc::new(ScriptedApprover::new(vec![Decision::AlwaysAllow]));
     let summary = run_with(
         config(&fake, AgentSettings::default()),
         &host,
-        &approver,
+        approver.clone(),
         &Collect::default(),
     )
     .await;
@@ -552,7 +530,7 @@ async fn cancellation_stops_the_run() {
     });
     let started = Instant::now();
     let summary = agent
-        .run(TASK, &host, &AutoApprover, &Collect::default(), &cancel)
+        .run(TASK, &host, auto(), &Collect::default(), &cancel)
         .await
         .unwrap();
     assert_eq!(summary.outcome, Outcome::Cancelled);

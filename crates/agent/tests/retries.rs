@@ -5,9 +5,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Collect, TestHost, config, run, run_with, text};
+use common::{Collect, TestHost, auto, config, run, run_with, text};
 use serde_json::json;
-use switchboard_agent::{AgentEvent, AgentSettings, AutoApprover, Outcome, TerminalRenderer};
+use switchboard_agent::{AgentEvent, AgentSettings, Outcome, TerminalRenderer};
 use switchboard_testkit::anthropic::{FakeAnthropic, FakeOptions, Reply};
 
 fn retries(sink: &Collect) -> Vec<(u32, u64)> {
@@ -91,13 +91,7 @@ async fn retries_stop_at_the_limit_with_the_last_error() {
         max_retries: Some(2),
         ..AgentSettings::default()
     };
-    let summary = run_with(
-        config(&fake, settings),
-        &host,
-        &AutoApprover,
-        &Collect::default(),
-    )
-    .await;
+    let summary = run_with(config(&fake, settings), &host, auto(), &Collect::default()).await;
     assert_eq!(fake.requests().len(), 3);
     match &summary.outcome {
         Outcome::Failed {
@@ -125,7 +119,7 @@ async fn retry_after_beyond_the_budget_gives_up_at_once() {
     let summary = run_with(
         config(&fake, AgentSettings::default()),
         &host,
-        &AutoApprover,
+        auto(),
         &Collect::default(),
     )
     .await;
@@ -157,7 +151,7 @@ async fn bad_request_is_not_retried_and_its_message_is_shown() {
     let summary = run_with(
         config(&fake, AgentSettings::default()),
         &host,
-        &AutoApprover,
+        auto(),
         &renderer,
     )
     .await;
@@ -191,7 +185,7 @@ async fn wrong_api_key_is_an_authentication_error_without_retry() {
     let host = TestHost::new();
     let mut config = config(&fake, AgentSettings::default());
     config.api_key = switchboard_agent::Secret::new("sk-ant-wrong");
-    let summary = run_with(config, &host, &AutoApprover, &Collect::default()).await;
+    let summary = run_with(config, &host, auto(), &Collect::default()).await;
     assert_eq!(fake.requests().len(), 1);
     assert_eq!(fake.requests()[0].status, 401);
     let Outcome::Failed {

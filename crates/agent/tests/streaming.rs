@@ -3,9 +3,9 @@
 
 mod common;
 
-use common::{Collect, TestHost, config, run_with, text, tool_use};
+use common::{Collect, TestHost, auto, config, run_with, text, tool_use};
 use serde_json::json;
-use switchboard_agent::{AgentEvent, AgentSettings, AutoApprover, Outcome};
+use switchboard_agent::{AgentEvent, AgentSettings, Outcome};
 use switchboard_testkit::anthropic::{FakeAnthropic, FakeOptions, Reply};
 
 const LONG: &str = "Résumé des données — 3 commandes échouées ✓. Checking the orders table \
@@ -33,7 +33,7 @@ async fn conversation(stream: bool) -> (Vec<serde_json::Value>, Collect) {
         stream: Some(stream),
         ..AgentSettings::default()
     };
-    let summary = run_with(config(&fake, settings), &host, &AutoApprover, &sink).await;
+    let summary = run_with(config(&fake, settings), &host, auto(), &sink).await;
     assert_eq!(summary.outcome, Outcome::Completed);
     assert_eq!(host.call_names(), ["echo"]);
     assert_eq!(host.calls.lock().unwrap()[0].1, input());
@@ -89,7 +89,7 @@ async fn usage_from_the_stream_is_counted() {
     let summary = run_with(
         config(&fake, AgentSettings::default()),
         &host,
-        &AutoApprover,
+        auto(),
         &sink,
     )
     .await;

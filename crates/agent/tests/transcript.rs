@@ -2,11 +2,11 @@
 
 mod common;
 
-use common::{Collect, TASK, TestHost, config, run_with, text, tool_use};
+use common::{Collect, TASK, TestHost, auto, config, run_with, text, tool_use};
 use serde_json::json;
 use switchboard_agent::{
-    AgentEvent, AgentSettings, AutoApprover, Fanout, JsonLinesSink, Outcome, TerminalRenderer,
-    create_transcript, read_transcript, replay,
+    AgentEvent, AgentSettings, Fanout, JsonLinesSink, Outcome, TerminalRenderer, create_transcript,
+    read_transcript, replay,
 };
 use switchboard_testkit::anthropic::{FakeAnthropic, Reply};
 
@@ -29,7 +29,7 @@ async fn transcript_is_written_and_replayed() {
     let summary = run_with(
         config(&fake, AgentSettings::default()),
         &host,
-        &AutoApprover,
+        auto(),
         &Fanout(vec![&transcript, &collect]),
     )
     .await;
@@ -109,7 +109,7 @@ async fn json_output_with_deltas_replays_without_doubling_text() {
     run_with(
         config(&fake, AgentSettings::default()),
         &host,
-        &AutoApprover,
+        auto(),
         &sink,
     )
     .await;

@@ -4,8 +4,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -84,7 +84,7 @@ impl ToolHost for TestHost {
         &'a self,
         name: &'a str,
         input: Value,
-        approver: &'a dyn Approver,
+        approver: Arc<dyn Approver>,
     ) -> BoxFuture<'a, ToolOutcome> {
         Box::pin(async move {
             self.calls
@@ -191,7 +191,7 @@ pub fn config(fake: &FakeAnthropic, settings: AgentSettings) -> AgentConfig {
 pub async fn run_with(
     config: AgentConfig,
     host: &TestHost,
-    approver: &dyn Approver,
+    approver: Arc<dyn Approver>,
     sink: &dyn EventSink,
 ) -> RunSummary {
     let agent = Agent::new(config).unwrap();
@@ -201,16 +201,15 @@ pub async fn run_with(
         .unwrap()
 }
 
+/// Approves everything.
+pub fn auto() -> Arc<dyn Approver> {
+    Arc::new(switchboard_agent::AutoApprover)
+}
+
 /// Runs `TASK` with default settings, auto-approval and a collecting sink.
 pub async fn run(fake: &FakeAnthropic, host: &TestHost) -> (RunSummary, Collect) {
     let sink = Collect::default();
-    let summary = run_with(
-        config(fake, AgentSettings::default()),
-        host,
-        &switchboard_agent::AutoApprover,
-        &sink,
-    )
-    .await;
+    let summary = run_with(config(fake, AgentSettings::default()), host, auto(), &sink).await;
     (summary, sink)
 }
 
