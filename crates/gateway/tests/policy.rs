@@ -45,9 +45,18 @@ async fn scopes_hide_tools_and_refuse_calls() {
     assert_eq!(text(&missing).replace("zzz__nothing", "a__pid"), text(&r));
 
     let ops = gateway.caller("ops", "s2");
-    let names: Vec<_> = gateway.list_tools(&ops).await.into_iter().map(|t| t.name).collect();
+    let names: Vec<_> = gateway
+        .list_tools(&ops)
+        .await
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
     assert!(names.iter().any(|n| n == "a__pid"));
-    assert!(!names.iter().any(|n| n.contains("delete_") || n.starts_with("b__")));
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.contains("delete_") || n.starts_with("b__"))
+    );
     let r = gateway.call_tool(&ops, "a__delete_record", None).await;
     assert!(text(&r).contains("unknown tool"));
 
@@ -77,29 +86,55 @@ async fn rate_limits_count_exactly_per_tool_client_and_pair() {
     let echo = || args(serde_json::json!({"text": "x"}));
     // Per tool, shared by clients: 3 calls in total.
     for caller in [&c2, &c2, &c2] {
-        assert_eq!(gateway.call_tool(caller, "a__echo", echo()).await.is_error, Some(false));
+        assert_eq!(
+            gateway.call_tool(caller, "a__echo", echo()).await.is_error,
+            Some(false)
+        );
     }
     let r = gateway.call_tool(&c2, "a__echo", echo()).await;
     assert_eq!(r.is_error, Some(true));
     let message = text(&r);
-    assert!(message.contains("rate limit reached for tool a__echo") && message.contains("retry in"), "{message}");
+    assert!(
+        message.contains("rate limit reached for tool a__echo") && message.contains("retry in"),
+        "{message}"
+    );
     let r = gateway.call_tool(&c1, "a__echo", echo()).await;
     assert!(text(&r).contains("rate limit reached for tool a__echo"));
     // Per (client, tool): c1 gets 2 calls of each b__* tool (a glob rule gives every
     // matching tool its own bucket) …
-    assert_eq!(gateway.call_tool(&c1, "b__whoami", None).await.is_error, Some(false));
-    assert_eq!(gateway.call_tool(&c1, "b__whoami", None).await.is_error, Some(false));
+    assert_eq!(
+        gateway.call_tool(&c1, "b__whoami", None).await.is_error,
+        Some(false)
+    );
+    assert_eq!(
+        gateway.call_tool(&c1, "b__whoami", None).await.is_error,
+        Some(false)
+    );
     let r = gateway.call_tool(&c1, "b__whoami", None).await;
-    assert!(text(&r).contains("client c1 on tool b__whoami"), "{}", text(&r));
+    assert!(
+        text(&r).contains("client c1 on tool b__whoami"),
+        "{}",
+        text(&r)
+    );
     // … while c2 is not limited on b.
     for _ in 0..5 {
-        assert_eq!(gateway.call_tool(&c2, "b__whoami", None).await.is_error, Some(false));
+        assert_eq!(
+            gateway.call_tool(&c2, "b__whoami", None).await.is_error,
+            Some(false)
+        );
     }
     // Per client: buckets are checked tool → client → (client, tool), so c1's bucket (burst 4)
     // saw the three b__whoami calls but not the a__echo refused by the tool bucket: one left.
-    assert_eq!(gateway.call_tool(&c1, "a__pid", None).await.is_error, Some(false));
+    assert_eq!(
+        gateway.call_tool(&c1, "a__pid", None).await.is_error,
+        Some(false)
+    );
     let r = gateway.call_tool(&c1, "a__pid", None).await;
-    assert!(text(&r).contains("rate limit reached for client c1"), "{}", text(&r));
+    assert!(
+        text(&r).contains("rate limit reached for client c1"),
+        "{}",
+        text(&r)
+    );
     gateway.shutdown().await;
 }
 
@@ -126,18 +161,33 @@ async fn approval_is_required_for_destructive_and_marked_tools() {
     let r = gateway.call_tool(&plain, "a__echo", None).await;
     assert!(text(&r).contains("requires approval"));
     // approval = "never" overrides the annotation.
-    assert_eq!(text(&gateway.call_tool(&plain, "b__delete_record", None).await), "deleted");
+    assert_eq!(
+        text(&gateway.call_tool(&plain, "b__delete_record", None).await),
+        "deleted"
+    );
     // Read-only tools need nothing.
-    assert_eq!(gateway.call_tool(&plain, "a__whoami", None).await.is_error, Some(false));
+    assert_eq!(
+        gateway.call_tool(&plain, "a__whoami", None).await.is_error,
+        Some(false)
+    );
     // A pluggable approver decides.
-    let yes = plain.clone().with_approver(Arc::new(Fixed(Decision::Approved)));
-    assert_eq!(text(&gateway.call_tool(&yes, "a__delete_record", None).await), "deleted");
+    let yes = plain
+        .clone()
+        .with_approver(Arc::new(Fixed(Decision::Approved)));
+    assert_eq!(
+        text(&gateway.call_tool(&yes, "a__delete_record", None).await),
+        "deleted"
+    );
     let no = plain.with_approver(Arc::new(Fixed(Decision::Denied("not today".into()))));
     let r = gateway.call_tool(&no, "a__delete_record", None).await;
     assert!(text(&r).contains("not today"));
     gateway.shutdown().await;
     let records = audit::read_records(&audit_path(dir.path())).unwrap();
-    assert!(records.iter().any(|r| r.layer.as_deref() == Some("approval")));
+    assert!(
+        records
+            .iter()
+            .any(|r| r.layer.as_deref() == Some("approval"))
+    );
 }
 
 #[tokio::test]
@@ -178,5 +228,8 @@ async fn audit_chain_records_everything_redacted_and_detects_tampering() {
     // Remove one record: detected too.
     let lines: Vec<&str> = raw.lines().collect();
     std::fs::write(&path, format!("{}\n{}\n", lines[0], lines[2])).unwrap();
-    assert!(matches!(audit::verify(&path), Err(AuditError::Broken { line: 2, .. })));
+    assert!(matches!(
+        audit::verify(&path),
+        Err(AuditError::Broken { line: 2, .. })
+    ));
 }
