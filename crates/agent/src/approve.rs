@@ -11,6 +11,23 @@ use futures::future::BoxFuture;
 use serde_json::Value;
 
 use crate::host::{Approver, AutoApprover, Decision};
+use crate::render::PROMPT_ACTIVE;
+
+/// Keeps the spinner off the terminal while a question is on it.
+struct PromptGuard;
+
+impl PromptGuard {
+    fn hold() -> Self {
+        PROMPT_ACTIVE.store(true, std::sync::atomic::Ordering::Relaxed);
+        Self
+    }
+}
+
+impl Drop for PromptGuard {
+    fn drop(&mut self) {
+        PROMPT_ACTIVE.store(false, std::sync::atomic::Ordering::Relaxed);
+    }
+}
 
 /// The approver for the command line: [`AutoApprover`] with `--yes`, else [`TerminalApprover`].
 pub fn command_line_approver(assume_yes: bool) -> Arc<dyn Approver> {
@@ -71,10 +88,12 @@ impl TerminalApprover {
             input_text.push('…');
         }
         let mut reader = BufReader::new(reader);
+        let _quiet = PromptGuard::hold();
         loop {
+            // Clear a spinner line first: it is drawn on the same terminal.
             let _ = write!(
                 writer,
-                "\nAllow {tool} {input_text}?\n  [y]es / [n]o / [a]lways for {tool}: "
+                "\r\x1b[2KAllow {tool} {input_text}?\n  [y]es / [n]o / [a]lways for {tool}: "
             );
             let _ = writer.flush();
             let mut answer = String::new();

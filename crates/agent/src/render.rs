@@ -15,6 +15,10 @@ use crate::summary::Outcome;
 
 const SPINNER: [char; 10] = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 
+/// Set while the terminal approver is asking a question: the spinner must not draw over it.
+/// Process-wide because both sides talk to the one controlling terminal.
+pub(crate) static PROMPT_ACTIVE: AtomicBool = AtomicBool::new(false);
+
 struct Screen<O, E> {
     out: O,
     err: E,
@@ -117,6 +121,9 @@ impl<O: Write + Send + 'static, E: Write + Send + 'static> TerminalRenderer<O, E
             std::thread::spawn(move || {
                 while !shared.stop.load(Ordering::Relaxed) {
                     std::thread::sleep(Duration::from_millis(100));
+                    if PROMPT_ACTIVE.load(Ordering::Relaxed) {
+                        continue;
+                    }
                     if let Ok(mut screen) = shared.screen.lock() {
                         screen.spin();
                     }
