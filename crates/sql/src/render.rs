@@ -383,12 +383,13 @@ mod tests {
 
     #[test]
     fn numeric_is_exact() {
-        // 12345678901234567890.12 = [1234, 5678, 9012, 3456, 7890] . [1200], weight 4
+        // Base-10000 digits 12|3456|7890|1234|5678 before the point (weight 4), 9012 after it,
+        // shown with 2 decimals.
         let bytes = numeric_bytes(6, 4, 0, 2, &[12, 3456, 7890, 1234, 5678, 9012]);
-        assert_eq!(
-            numeric(&bytes).as_deref(),
-            Some("1234567890123456789012.00")
-        );
+        assert_eq!(numeric(&bytes).as_deref(), Some("123456789012345678.90"));
+        // 1e8 with trailing zero digits omitted from the digit list.
+        let bytes = numeric_bytes(1, 2, 0, 0, &[1]);
+        assert_eq!(numeric(&bytes).as_deref(), Some("100000000"));
         let bytes = numeric_bytes(1, -1, 0x4000, 4, &[5]);
         assert_eq!(numeric(&bytes).as_deref(), Some("-0.0005"));
         let bytes = numeric_bytes(0, 0, 0, 0, &[]);
