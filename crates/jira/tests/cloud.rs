@@ -515,3 +515,54 @@ async fn tools_declare_truthful_annotations_and_output_schemas() {
         );
     }
 }
+
+#[tokio::test]
+async fn forbidden_says_to_check_permissions() {
+    let h = start(Flavor::Cloud, |_| {}).await;
+    let key = h.fake.seed_issue("ENG", "x");
+    let message = "You do not have permission to transition this issue.";
+    h.fake.inject(
+        &format!("/rest/api/3/issue/{key}/transitions"),
+        Fault::Status {
+            status: 403,
+            message: message.into(),
+        },
+        1,
+    );
+    let text = h
+        .call("get_transitions", json!({"key": key}))
+        .await
+        .err()
+        .to_owned();
+    assert!(
+        text.contains("HTTP 403") && text.contains(message) && text.contains("permission"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn removed_search_endpoint_is_explained_when_the_flavor_is_wrong() {
+    // A Cloud site configured as Data Center calls the old /rest/api/2/search, which Cloud removed.
+    let h = start(Flavor::Cloud, |_| {}).await;
+    let mut env = common::env_for(&h.fake, Flavor::Cloud);
+    env.insert("JIRA_FLAVOR".into(), "datacenter".into());
+    let client = common::connect(&env).await;
+    let out = common::call(&client, "search_issues", json!({"jql": "project = ENG"})).await;
+    let text = out.err();
+    assert!(
+        text.contains("HTTP 410") && text.contains("removed") && text.contains("JIRA_FLAVOR"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_identical_creates_file_one_issue() {
+    let h = start(Flavor::Cloud, |_| {}).await;
+    let args = json!({"project": "ENG", "summary": "Same", "issue_type": "Task"});
+    let (a, b) = tokio::join!(
+        h.call("create_issue", args.clone()),
+        h.call("create_issue", args)
+    );
+    assert_eq!(a.ok()["key"], b.ok()["key"]);
+    assert_eq!(h.fake.issues().len(), 1);
+}

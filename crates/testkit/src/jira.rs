@@ -61,6 +61,14 @@ pub enum Fault {
     },
     /// 200 with a truncated JSON body.
     Malformed,
+    /// This status with Jira's error body carrying `message` in `errorMessages`
+    /// (e.g. a 403 for a permission the account lacks).
+    Status {
+        /// The status.
+        status: u16,
+        /// The error message.
+        message: String,
+    },
 }
 
 /// One request the fake received.

@@ -71,6 +71,10 @@ async fn handle(
             )
                 .into_response()
         }
+        Some(Fault::Status { status, message }) => error(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+            &[message.as_str()],
+        ),
         Some(Fault::Malformed) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "application/json")],
