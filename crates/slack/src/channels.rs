@@ -72,7 +72,9 @@ impl ChannelDirectory {
         }
     }
 
-    /// Resolves `#name`, `name` or an id.
+    /// Resolves `#name`, `name` or an id. A name is looked up in the cache (filled when empty or
+    /// older than the TTL); when missing from a cache that was not just filled, the cache is
+    /// refreshed once.
     ///
     /// # Errors
     /// [`SlackError::ChannelNotFound`] when no visible channel matches; Slack errors from
@@ -101,15 +103,16 @@ impl ChannelDirectory {
             };
         }
         let name = key.to_lowercase();
-        if let Some(found) = self.lookup(client, &name, false).await? {
-            return Ok(found);
-        }
-        // Not in a cache that may be stale: refresh once.
-        self.lookup(client, &name, true)
-            .await?
-            .ok_or_else(|| SlackError::ChannelNotFound {
-                channel: input.to_owned(),
-            })
+        let (found, refreshed) = self.lookup(client, &name, false).await?;
+        let found = match found {
+            Some(found) => Some(found),
+            // Missing from a cache that may be stale: refresh once.
+            None if !refreshed => self.lookup(client, &name, true).await?.0,
+            None => None,
+        };
+        found.ok_or_else(|| SlackError::ChannelNotFound {
+            channel: input.to_owned(),
+        })
     }
 
     /// Forgets the cache (after Slack said a cached id does not exist).
@@ -117,17 +120,20 @@ impl ChannelDirectory {
         *self.cache.lock().await = None;
     }
 
+    /// Looks `name` up, filling the cache first when forced, empty or stale; also says whether
+    /// it filled the cache.
     async fn lookup(
         &self,
         client: &SlackClient,
         name: &str,
         force: bool,
-    ) -> Result<Option<ChannelRef>, SlackError> {
+    ) -> Result<(Option<ChannelRef>, bool), SlackError> {
         let mut cache = self.cache.lock().await;
         let fresh = cache
             .as_ref()
             .is_some_and(|cached| cached.fetched.elapsed() < self.ttl);
-        if force || !fresh {
+        let refresh = force || !fresh;
+        if refresh {
             let channels = fetch_all(client).await?;
             tracing::debug!(count = channels.len(), "channel cache refreshed");
             *cache = Some(Cached {
@@ -135,7 +141,7 @@ impl ChannelDirectory {
                 channels,
             });
         }
-        Ok(cache
+        let found = cache
             .as_ref()
             .and_then(|cached| {
                 cached
@@ -143,7 +149,8 @@ impl ChannelDirectory {
                     .iter()
                     .find(|c| c.name.as_deref() == Some(name))
             })
-            .cloned())
+            .cloned();
+        Ok((found, refresh))
     }
 }
 

@@ -280,14 +280,6 @@ async fn allow_list_limits_writes() {
 async fn without_allow_list_only_member_channels_are_writable() {
     let h = Harness::start().await;
     let error = h
-        .err("post_message", json!({"channel": "#random", "text": "hi"}))
-        .await;
-    assert!(
-        error.contains("not a member") && error.contains("/invite"),
-        "{error}"
-    );
-    assert!(h.fake.requests_for("chat.postMessage").is_empty());
-    let error = h
         .err(
             "post_message",
             json!({"channel": "#no-such-channel", "text": "hi"}),
@@ -297,6 +289,16 @@ async fn without_allow_list_only_member_channels_are_writable() {
         error.contains("not found") && error.contains("list_channels"),
         "{error}"
     );
+    // The first lookup filled the empty cache: a missing name costs one listing, not two.
+    assert_eq!(h.fake.requests_for("conversations.list").len(), 1);
+    let error = h
+        .err("post_message", json!({"channel": "#random", "text": "hi"}))
+        .await;
+    assert!(
+        error.contains("not a member") && error.contains("/invite"),
+        "{error}"
+    );
+    assert!(h.fake.requests_for("chat.postMessage").is_empty());
     let error = h
         .err(
             "post_message",
