@@ -100,15 +100,11 @@ async fn several_tool_uses_run_concurrently_and_answer_in_block_order() {
     ));
     fake.push(Reply::text("done"));
     let host = TestHost::new();
-    let started = Instant::now();
     let (summary, sink) = run(&fake, &host).await;
 
     assert_eq!(summary.outcome, Outcome::Completed);
+    // All three were running at the same moment.
     assert_eq!(host.max_active.load(Ordering::SeqCst), 3);
-    assert!(
-        started.elapsed().as_millis() < 700,
-        "tools ran one after another"
-    );
     let results = &fake.requests()[1].body["messages"][2]["content"];
     let ids: Vec<&str> = results
         .as_array()
