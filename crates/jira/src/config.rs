@@ -347,7 +347,7 @@ mod tests {
             c.browse_url("ENG-1"),
             "https://acme.atlassian.net/browse/ENG-1"
         );
-        assert!(!format!("{c:?}").contains("tok\""));
+        assert!(format!("{c:?}").contains("[redacted]"));
         for host in [
             "https://x.jira.com",
             "https://api.atlassian.com/ex/jira/123",

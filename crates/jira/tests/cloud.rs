@@ -566,3 +566,73 @@ async fn concurrent_identical_creates_file_one_issue() {
     assert_eq!(a.ok()["key"], b.ok()["key"]);
     assert_eq!(h.fake.issues().len(), 1);
 }
+
+#[tokio::test]
+async fn long_retry_after_ends_the_call_with_a_rate_limit_message() {
+    let h = start(Flavor::Cloud, |_| {}).await;
+    h.fake.inject(
+        "/rest/api/3/search/jql",
+        Fault::RateLimited {
+            retry_after_secs: 120,
+        },
+        1,
+    );
+    let started = Instant::now();
+    let text = h
+        .call("search_issues", json!({"jql": "project = ENG"}))
+        .await
+        .err()
+        .to_owned();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "did not sleep past the budget"
+    );
+    assert!(
+        text.contains("rate limiting") && text.contains("HTTP 429") && text.contains("wait 120 s"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn slow_jira_times_out_and_writes_are_not_repeated() {
+    let h = start(Flavor::Cloud, |_| {}).await;
+    let key = h.fake.seed_issue("ENG", "x");
+    let env = common::env_for(&h.fake, Flavor::Cloud);
+    let client = common::connect_with(&env, |c| {
+        c.http.request_timeout = Duration::from_millis(300);
+        c.http.max_attempts = 2;
+    })
+    .await;
+    let slow = Fault::Slow {
+        delay: Duration::from_secs(2),
+    };
+    h.fake
+        .inject(&format!("/rest/api/3/issue/{key}/comment"), slow.clone(), 5);
+    let text = common::call(&client, "add_comment", json!({"key": key, "body": "hello"}))
+        .await
+        .err()
+        .to_owned();
+    assert!(text.contains("timed out"), "{text}");
+    let posts: Vec<u16> = h
+        .fake
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/comment"))
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(
+        posts,
+        [0],
+        "one comment POST, abandoned by the client, never repeated"
+    );
+
+    h.fake.inject(&format!("/rest/api/3/issue/{key}"), slow, 2);
+    let text = common::call(&client, "get_issue", json!({"key": key}))
+        .await
+        .err()
+        .to_owned();
+    assert!(
+        text.contains("gave up after 2 attempt(s)"),
+        "reads are retried: {text}"
+    );
+}

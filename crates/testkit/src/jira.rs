@@ -82,7 +82,7 @@ pub struct RecordedRequest {
     pub query: Option<String>,
     /// JSON body, when there was one.
     pub body: Option<Value>,
-    /// Status answered.
+    /// Status answered; 0 while unanswered, or when the client went away first.
     pub status: u16,
 }
 

@@ -51,6 +51,7 @@ impl JiraServer {
 }
 
 impl JiraServer {
+    #[tracing::instrument(skip_all, fields(tool = "add_comment", key = %args.key))]
     async fn comment(&self, args: AddCommentArgs) -> Result<Comment, JiraError> {
         let key = self.check_key(&args.key)?;
         if args.body.trim().is_empty() {

@@ -86,6 +86,7 @@ Use `list_issue_types` for valid issue types; Jira's field errors are reported b
 }
 
 impl JiraServer {
+    #[tracing::instrument(skip_all, fields(tool = "create_issue", project = %args.project))]
     async fn create(&self, args: CreateIssueArgs) -> Result<CreatedIssue, JiraError> {
         let project = args.project.trim().to_ascii_uppercase();
         self.check_project(&project)?;

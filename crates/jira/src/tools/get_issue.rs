@@ -94,6 +94,7 @@ reporter, labels, comment count, timestamps and URL.",
 }
 
 impl JiraServer {
+    #[tracing::instrument(skip(self), fields(tool = "get_issue"))]
     async fn read_issue(&self, key: &str) -> Result<Issue, JiraError> {
         let key = self.check_key(key)?;
         let issue = self.client().get_issue(&key, &FIELDS).await?;

@@ -88,6 +88,7 @@ When the server is limited to some projects the query is scoped to them automati
 }
 
 impl JiraServer {
+    #[tracing::instrument(skip_all, fields(tool = "search_issues"))]
     async fn search(&self, args: SearchIssuesArgs) -> Result<SearchResult, JiraError> {
         let scoped = jql::scope(&args.jql, self.config().projects.as_deref())
             .map_err(|e| JiraError::InvalidArgument(format!("cannot use this JQL: {}", e.0)))?;

@@ -55,6 +55,7 @@ impl JiraServer {
 }
 
 impl JiraServer {
+    #[tracing::instrument(skip_all, fields(tool = "transition_issue", key = %args.key))]
     async fn transition(&self, args: TransitionIssueArgs) -> Result<Transitioned, JiraError> {
         let key = self.check_key(&args.key)?;
         let wanted = args.transition.trim();

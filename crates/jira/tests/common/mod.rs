@@ -75,9 +75,18 @@ pub async fn start(flavor: Flavor, tweak: impl FnOnce(&mut HashMap<String, Strin
 
 /// Builds the server from `env` and connects a client to it in-process.
 pub async fn connect(env: &HashMap<String, String>) -> RunningService<RoleClient, ()> {
+    connect_with(env, |_| {}).await
+}
+
+/// Like [`connect`], with the resolved settings adjusted by `adjust` (e.g. shorter timeouts).
+pub async fn connect_with(
+    env: &HashMap<String, String>,
+    adjust: impl FnOnce(&mut JiraConfig),
+) -> RunningService<RoleClient, ()> {
     let mut config = JiraConfig::from_lookup(&|name| env.get(name).cloned()).expect("config");
     config.http.backoff_base = Duration::from_millis(20);
     config.http.backoff_max = Duration::from_millis(100);
+    adjust(&mut config);
     let server = JiraServer::new(config).expect("server");
     let (server_io, client_io) = tokio::io::duplex(1 << 20);
     tokio::spawn(async move {

@@ -51,6 +51,18 @@ async fn handle(
     } else {
         serde_json::from_slice(&body).ok()
     };
+    // Recorded on arrival (status 0 until answered), so a request whose client gave up is still seen.
+    let index = {
+        let mut inner = lock(&shared);
+        inner.requests.push(RecordedRequest {
+            method: method.to_string(),
+            path: path.clone(),
+            query: uri.query().map(str::to_owned),
+            body: parsed.clone(),
+            status: 0,
+        });
+        inner.requests.len() - 1
+    };
     let fault = take_fault(&shared, &path);
     if let Some(Fault::Slow { delay }) = &fault {
         tokio::time::sleep(*delay).await;
@@ -97,13 +109,9 @@ async fn handle(
             }
         }
     };
-    lock(&shared).requests.push(RecordedRequest {
-        method: method.to_string(),
-        path,
-        query: uri.query().map(str::to_owned),
-        body: parsed,
-        status: response.status().as_u16(),
-    });
+    if let Some(recorded) = lock(&shared).requests.get_mut(index) {
+        recorded.status = response.status().as_u16();
+    }
     response
 }
 
