@@ -13,6 +13,7 @@
 
 mod jql;
 mod routes;
+mod search;
 mod state;
 
 use std::collections::VecDeque;
