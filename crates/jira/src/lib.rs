@@ -4,7 +4,7 @@
 //! - [`config`]: settings from the environment (`JIRA_URL`, credentials, flavour, allow-list,
 //!   read-only mode);
 //! - [`client`]: the REST client on the shared outbound policy (`switchboard-http`);
-//! - [`adf`] / [`wiki`]: Markdown → ADF / wiki markup, ADF → Markdown;
+//! - [`adf`] / [`wiki`] / [`wiki_read`]: Markdown → ADF / wiki markup, and back to Markdown;
 //! - `tools/`: one file per tool; [`JiraServer`]: the `ServerHandler` tying them together.
 //!
 //! Safety: credentials only from the environment (never tool arguments, never in errors or
@@ -21,6 +21,7 @@ mod jql;
 mod server;
 mod tools;
 pub mod wiki;
+pub mod wiki_read;
 
 pub use config::{ConfigError, Flavor, JiraAuth, JiraConfig};
 pub use error::JiraError;

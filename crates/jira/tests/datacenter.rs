@@ -40,7 +40,7 @@ async fn create_issue_sends_wiki_markup_and_user_names() {
         got["description"]
             .as_str()
             .unwrap()
-            .starts_with("h1. Impact")
+            .starts_with("# Impact\n\n**12** orders failed:\n\n- eu\n  - west")
     );
     assert_eq!(got["assignee"], "User jsmith");
 }

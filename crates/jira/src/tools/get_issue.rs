@@ -10,6 +10,7 @@ use crate::JiraServer;
 use crate::adf::adf_to_markdown;
 use crate::error::JiraError;
 use crate::tools::{text_at, tool_error, user_name};
+use crate::wiki_read::wiki_to_markdown;
 
 const FIELDS: [&str; 12] = [
     "summary",
@@ -46,7 +47,7 @@ pub(crate) struct Issue {
     project: Option<String>,
     /// Summary.
     summary: Option<String>,
-    /// Description as Markdown (Cloud) or wiki-markup text (Data Center).
+    /// Description as Markdown (converted from ADF on Cloud, from wiki markup on Data Center).
     description: Option<String>,
     /// Issue type name.
     issue_type: Option<String>,
@@ -106,7 +107,7 @@ impl JiraServer {
         }
         let actual_key = text_at(&issue, &["key"]).unwrap_or(key);
         let description = match fields.get("description") {
-            Some(Value::String(text)) => Some(text.clone()),
+            Some(Value::String(text)) => Some(wiki_to_markdown(text)),
             Some(doc @ Value::Object(_)) => Some(adf_to_markdown(doc)),
             _ => None,
         };
