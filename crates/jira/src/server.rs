@@ -142,18 +142,17 @@ fn invalid_key(key: &str) -> JiraError {
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for JiraServer {
     fn get_info(&self) -> ServerConfig {
-        let mut instructions = String::from(
+        let mut instructions = String::from(if self.inner.config.read_only {
+            "Jira tools (read-only): search issues with JQL, read issues, their transitions, projects and issue types."
+        } else {
             "Jira tools: search with JQL, read issues, create issues, comment and move issues through their workflow. \
-             Descriptions and comments are written in Markdown.",
-        );
+             Descriptions and comments are written in Markdown."
+        });
         if let Some(projects) = &self.inner.config.projects {
             instructions.push_str(&format!(
                 " Only these projects are available: {}.",
                 projects.join(", ")
             ));
-        }
-        if self.inner.config.read_only {
-            instructions.push_str(" This server is read-only.");
         }
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
             .with_server_info(Implementation::new(

@@ -125,4 +125,10 @@ async fn read_only_mode_hides_and_refuses_write_tools() {
     }
     assert!(h.fake.issues().is_empty());
     assert!(h.fake.requests().is_empty());
+    let info = h.client.peer_info().expect("initialize result");
+    let instructions = info.instructions.as_deref().unwrap_or("");
+    assert!(
+        instructions.contains("read-only") && !instructions.contains("create"),
+        "{instructions}"
+    );
 }
