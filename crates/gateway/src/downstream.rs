@@ -299,14 +299,60 @@ pub async fn serve_http(
             ),
         });
     }
-    let router = router(gateway, &addr, shutdown.clone());
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
-        .map_err(|source| GatewayError::Serve {
+    // Shutdown order: refuse new calls and let the calls in flight finish (bounded by
+    // `drain_timeout`), then stop accepting connections and end the MCP sessions and their open
+    // streams. (Closing connections first would cut responses that are still being computed.)
+    let sessions = CancellationToken::new();
+    let router = router(gateway.clone(), &addr, sessions.clone());
+    let drained = CancellationToken::new();
+    {
+        let (shutdown, sessions, drained) = (shutdown.clone(), sessions.clone(), drained.clone());
+        tokio::spawn(async move {
+            shutdown.cancelled().await;
+            gateway.drain().await;
+            // Let the last results reach their responses before connections close.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            drained.cancel();
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            sessions.cancel();
+        });
+    }
+    let serve =
+        axum::serve(listener, router).with_graceful_shutdown(drained.clone().cancelled_owned());
+    tokio::select! {
+        result = serve => result.map_err(|source| GatewayError::Serve {
             addr: addr.to_string(),
             source,
-        })
+        }),
+        // Connections still open after the sessions ended are cut.
+        () = async {
+            sessions.cancelled().await;
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        } => Ok(()),
+    }
+}
+
+/// Resolves on ctrl-c or SIGTERM.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 fn router(gateway: Gateway, addr: &SocketAddr, shutdown: CancellationToken) -> axum::Router {

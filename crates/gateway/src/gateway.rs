@@ -373,6 +373,12 @@ impl Gateway {
     /// Calls a tool and returns the full [`Outcome`] (needed to answer `input_required`).
     pub async fn call(&self, caller: &Caller, request: CallRequest) -> Outcome {
         let received = Instant::now();
+        if self.inner.calls.is_closed() {
+            return Outcome::refused(
+                "limits",
+                "the gateway is shutting down and takes no new calls; retry in a moment",
+            );
+        }
         self.ensure_lazy_started().await;
         let catalog = self.catalog();
         let tool = catalog.tool(&request.name);
@@ -436,8 +442,8 @@ impl Gateway {
         self.inner.shutdown.clone()
     }
 
-    /// Drains calls in flight (up to `gateway.drain_timeout`), then stops every upstream.
-    pub async fn shutdown(&self) {
+    /// Waits for the calls in flight to finish, at most `gateway.drain_timeout`.
+    pub async fn drain(&self) {
         let inner = &self.inner;
         inner.calls.close();
         let drain = inner.config.config.gateway.drain_timeout;
@@ -450,6 +456,12 @@ impl Gateway {
                 inner.calls.len()
             );
         }
+    }
+
+    /// Drains calls in flight (up to `gateway.drain_timeout`), then stops every upstream.
+    pub async fn shutdown(&self) {
+        let inner = &self.inner;
+        self.drain().await;
         inner.shutdown.cancel();
         inner.supervisors.close();
         if tokio::time::timeout(Duration::from_secs(10), inner.supervisors.wait())

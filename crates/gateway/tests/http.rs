@@ -269,7 +269,7 @@ async fn dns_rebinding_health_and_non_loopback_guard() {
     shutdown.cancel();
     gateway.shutdown().await;
 
-    let toml = format!("{}", fixture_server("a", &[]));
+    let toml = fixture_server("a", &[]);
     let gateway = start(dir.path(), &toml).await;
     let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
     let error = tokio::time::timeout(
