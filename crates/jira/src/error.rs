@@ -183,6 +183,10 @@ fn http_message(error: &HttpError) -> String {
                 "Jira is rate limiting requests (HTTP 429) and the retry budget ran out.{wait} Try again later."
             )
         }
+        HttpError::InvalidResponse { .. } => format!(
+            "Jira sent a response that could not be read ({error}); try again, and check JIRA_URL points at the Jira site itself"
+        ),
+        HttpError::Timeout { .. } => format!("{error}"),
         other => format!("Jira could not be reached: {other}"),
     }
 }
