@@ -233,3 +233,43 @@ async fn audit_chain_records_everything_redacted_and_detects_tampering() {
         Err(AuditError::Broken { line: 2, .. })
     ));
 }
+
+#[tokio::test]
+async fn limits_time_out_calls_and_bound_concurrency() {
+    let dir = tempfile::tempdir().unwrap();
+    // `config` ends with server b's table: its settings come first, then the tool rule.
+    let toml = format!(
+        "{}max_concurrency = 1\ntimeout = \"900ms\"\n[tools.\"a__slow\"]\ntimeout = \"300ms\"\n",
+        config(dir.path(), "")
+    );
+    let gateway = start(dir.path(), &toml).await;
+    let caller = gateway.caller("local", "s");
+    let began = std::time::Instant::now();
+    let r = gateway
+        .call_tool(&caller, "a__slow", args(serde_json::json!({"ms": 5000})))
+        .await;
+    assert!(began.elapsed() < std::time::Duration::from_secs(2));
+    assert_eq!(r.is_error, Some(true));
+    assert!(
+        text(&r).contains("did not finish within 0.3s"),
+        "{}",
+        text(&r)
+    );
+    // Server b: one slot. Two 600ms calls of b's tools (900ms budget): the second waits for the
+    // slot and runs out of time.
+    let slow = || args(serde_json::json!({"ms": 600}));
+    let (first, second) = tokio::join!(gateway.call_tool(&caller, "b__slow", slow()), async {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        gateway.call_tool(&caller, "b__slow", slow()).await
+    });
+    assert_eq!(first.is_error, Some(false), "{}", text(&first));
+    assert_eq!(second.is_error, Some(true));
+    gateway.shutdown().await;
+    let records = audit::read_records(&audit_path(dir.path())).unwrap();
+    let outcomes: Vec<_> = records.iter().map(|r| r.outcome.as_str()).collect();
+    assert_eq!(
+        outcomes.iter().filter(|o| **o == "timeout").count(),
+        2,
+        "{outcomes:?}"
+    );
+}
