@@ -23,6 +23,15 @@ struct Cli {
 enum Command {
     /// Run one built-in MCP server (stdio by default, Streamable HTTP with --http).
     Server(commands::server::ServerArgs),
+    /// Run the gateway: supervise MCP servers, police and audit every call, serve the
+    /// aggregated tools over stdio (default) or Streamable HTTP (--http).
+    Serve(commands::serve::ServeArgs),
+    /// Print the gateway's tool catalog.
+    Tools(commands::tools::ToolsArgs),
+    /// Call one tool through the gateway's full policy pipeline, without a model.
+    Call(commands::call::CallArgs),
+    /// Read and verify the gateway's audit log.
+    Audit(commands::audit::AuditArgs),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +50,10 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Server(args) => commands::server::run(args).await,
+            Command::Serve(args) => commands::serve::run(args).await,
+            Command::Tools(args) => commands::tools::run(args).await,
+            Command::Call(args) => commands::call::run(args).await,
+            Command::Audit(args) => commands::audit::run(args).await,
         }
     });
     match result {

@@ -1,3 +1,7 @@
 //! One module per subcommand.
 
+pub(crate) mod audit;
+pub(crate) mod call;
+pub(crate) mod serve;
 pub(crate) mod server;
+pub(crate) mod tools;

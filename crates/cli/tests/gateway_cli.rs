@@ -1,0 +1,221 @@
+//! The real `switchboard` binary as a gateway (`serve`, `tools`, `call`, `audit`) in front of a
+//! third-party MCP server: `@modelcontextprotocol/server-everything` from npm (installed into
+//! the target directory on first use with the ordinary npm client; Node 20 must be on PATH).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+use rmcp::ServiceExt;
+use rmcp::model::CallToolRequestParams;
+use rmcp::transport::TokioChildProcess;
+
+const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
+
+/// The entry point of server-everything, installed once per target directory.
+fn everything() -> &'static Path {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("npm-server-everything");
+        let entry = dir.join("node_modules/@modelcontextprotocol/server-everything/dist/index.js");
+        if !entry.exists() {
+            std::fs::create_dir_all(&dir).unwrap();
+            let status = Command::new("npm")
+                .args(["install", "--no-audit", "--no-fund", "--prefix"])
+                .arg(&dir)
+                .arg("@modelcontextprotocol/server-everything")
+                .stdout(Stdio::null())
+                .status()
+                .expect("npm must be on PATH to install @modelcontextprotocol/server-everything");
+            assert!(status.success(), "npm install of server-everything failed");
+        }
+        assert!(
+            entry.exists(),
+            "{} is missing after npm install",
+            entry.display()
+        );
+        entry
+    })
+}
+
+fn config(dir: &Path, extra: &str) -> PathBuf {
+    let audit = dir.join("audit.jsonl");
+    let text = format!(
+        "[audit]\npath = {:?}\n[servers.ev]\ncommand = \"node\"\nargs = [{:?}]\n{extra}",
+        audit.display().to_string(),
+        everything().display().to_string()
+    );
+    let path = dir.join("switchboard.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn serve_over_stdio_aggregates_a_third_party_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), "");
+    let mut command = tokio::process::Command::new(BIN);
+    command.args(["serve", "--config"]).arg(&config);
+    let client = ().serve(TokioChildProcess::new(command).unwrap()).await.unwrap();
+    let tools = client.list_all_tools().await.unwrap();
+    assert!(tools.iter().any(|t| t.name == "echo"), "{tools:?}");
+    let mut params = CallToolRequestParams::new("echo");
+    params.arguments = serde_json::json!({"message": "through the gateway"})
+        .as_object()
+        .cloned();
+    let result = client.call_tool(params).await.unwrap();
+    let text = result.content[0].as_text().unwrap().text.clone();
+    assert_eq!(text, "Echo: through the gateway");
+    client.cancel().await.unwrap();
+
+    let verify = run(
+        dir.path(),
+        &["audit", "verify", "--config", config.to_str().unwrap()],
+    );
+    assert!(verify.status.success(), "{}", stderr(&verify));
+    assert!(
+        stdout(&verify).starts_with("ok: 1 records"),
+        "{}",
+        stdout(&verify)
+    );
+}
+
+#[test]
+fn tools_call_and_audit_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(
+        dir.path(),
+        "[clients.limited]\nallow = [\"echo\"]\n[rate_limits]\n\"get-sum\" = { rate = \"1/hour\" }\n",
+    );
+    let c = config.to_str().unwrap();
+
+    let tools = run(dir.path(), &["tools", "--config", c]);
+    assert!(tools.status.success(), "{}", stderr(&tools));
+    let table = stdout(&tools);
+    assert!(table.lines().next().unwrap().starts_with("TOOL"), "{table}");
+    assert!(
+        table.contains("get-sum") && table.contains("server ev: "),
+        "{table}"
+    );
+    let limited = run(
+        dir.path(),
+        &["tools", "--config", c, "--client", "limited", "--json"],
+    );
+    let listed: serde_json::Value = serde_json::from_slice(&limited.stdout).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+
+    let ok = run(
+        dir.path(),
+        &["call", "get-sum", r#"{"a": 2, "b": 3}"#, "--config", c],
+    );
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    assert!(stdout(&ok).contains('5'), "{}", stdout(&ok));
+    // The rate limit survives only within one process; a new `call` has fresh buckets, so the
+    // refusal is shown with a scope instead.
+    let refused = run(
+        dir.path(),
+        &[
+            "call",
+            "get-sum",
+            r#"{"a":1,"b":1}"#,
+            "--client",
+            "limited",
+            "--config",
+            c,
+        ],
+    );
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stdout(&refused).contains("unknown tool"),
+        "{}",
+        stdout(&refused)
+    );
+    let bad = run(dir.path(), &["call", "echo", "not json", "--config", c]);
+    assert_eq!(bad.status.code(), Some(2));
+
+    let search = run(
+        dir.path(),
+        &["audit", "search", "--outcome", "refused", "--config", c],
+    );
+    let lines: Vec<serde_json::Value> = stdout(&search)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["client"], "limited");
+    assert_eq!(lines[0]["layer"], "authorize");
+    let tail = run(dir.path(), &["audit", "tail", "-n", "1", "--config", c]);
+    assert_eq!(stdout(&tail).lines().count(), 1);
+
+    // Tampering is detected.
+    let audit = dir.path().join("audit.jsonl");
+    let text = std::fs::read_to_string(&audit).unwrap();
+    std::fs::write(&audit, text.replacen("\"ok\"", "\"refused\"", 1)).unwrap();
+    let verify = run(
+        dir.path(),
+        &["audit", "verify", "--file", audit.to_str().unwrap()],
+    );
+    assert_eq!(verify.status.code(), Some(1));
+    assert!(
+        stderr(&verify).contains("chain is broken"),
+        "{}",
+        stderr(&verify)
+    );
+}
+
+#[test]
+fn configuration_errors_exit_2_naming_file_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("switchboard.toml");
+    std::fs::write(&path, "[servers.db]\ncommand = \"x\"\ntimeout = \"soon\"\n").unwrap();
+    let out = run(dir.path(), &["serve", "--config", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("switchboard.toml") && err.contains("servers.db.timeout"),
+        "{err}"
+    );
+}
+
+#[test]
+fn without_configuration_serve_reports_which_builtins_it_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .arg("serve")
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(
+        err.contains("postgres: not started (DATABASE_URL is not set)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("jira: not started (JIRA_URL is not set)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("slack: not started (SLACK_BOT_TOKEN is not set)"),
+        "{err}"
+    );
+}
