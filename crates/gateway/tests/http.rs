@@ -301,3 +301,36 @@ async fn readyz_fails_when_a_required_upstream_is_down() {
     shutdown.cancel();
     gateway.shutdown().await;
 }
+
+#[tokio::test]
+async fn stateless_clients_hear_list_changed_through_subscriptions() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = format!("{}{}", fixture_server("a", &[]), fixture_server("b", &[]));
+    let gateway = start(dir.path(), &toml).await;
+    let (url, shutdown) = serve(&gateway).await;
+    let client = ().serve_with_lifecycle(transport(&url, None), modern()).await.unwrap();
+    let filter = rmcp::model::SubscriptionFilter::builder()
+        .tools_list_changed()
+        .build();
+    let mut subscription = client.peer().listen(filter).await.unwrap();
+    assert_eq!(subscription.acknowledged().tools_list_changed, Some(true));
+    client
+        .call_tool(CallToolRequestParams::new("a__add_tool"))
+        .await
+        .unwrap();
+    let notification = tokio::time::timeout(Duration::from_secs(5), subscription.next())
+        .await
+        .expect("a notification")
+        .unwrap()
+        .unwrap();
+    assert!(matches!(
+        notification,
+        rmcp::model::ServerNotification::ToolListChangedNotification(_)
+    ));
+    let tools = client.list_all_tools().await.unwrap();
+    assert!(tools.iter().any(|t| t.name == "a__extra"));
+    drop(subscription);
+    client.cancel().await.unwrap();
+    shutdown.cancel();
+    gateway.shutdown().await;
+}
