@@ -201,36 +201,52 @@ impl ServerHandler for Downstream {
         })
     }
 
+    // Prompts follow the tool scopes by their exposed name; a server's resources are visible to
+    // callers that may use at least one of its tools.
     async fn list_resources(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
+        let caller = self.caller(&context)?;
         let catalog = self.gateway.catalog();
         Ok(ListResourcesResult::with_all_items(
-            catalog.resources().iter().map(|(_, r)| r.clone()).collect(),
+            catalog
+                .resources()
+                .iter()
+                .filter(|(server, _)| self.gateway.sees_server(&caller, server))
+                .map(|(_, r)| r.clone())
+                .collect(),
         ))
     }
 
     async fn list_resource_templates(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        let caller = self.caller(&context)?;
         let catalog = self.gateway.catalog();
         Ok(ListResourceTemplatesResult::with_all_items(
-            catalog.templates().iter().map(|(_, t)| t.clone()).collect(),
+            catalog
+                .templates()
+                .iter()
+                .filter(|(server, _)| self.gateway.sees_server(&caller, server))
+                .map(|(_, t)| t.clone())
+                .collect(),
         ))
     }
 
     async fn read_resource(
         &self,
         request: ReadResourceRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
+        let caller = self.caller(&context)?;
         let catalog = self.gateway.catalog();
         let server = catalog
             .resource_server(&request.uri)
+            .filter(|server| self.gateway.sees_server(&caller, server))
             .ok_or_else(|| not_found("resource"))?;
         let upstream = self
             .gateway
@@ -247,22 +263,29 @@ impl ServerHandler for Downstream {
     async fn list_prompts(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, ErrorData> {
+        let caller = self.caller(&context)?;
         let catalog = self.gateway.catalog();
         Ok(ListPromptsResult::with_all_items(
-            catalog.prompts().map(|p| p.prompt.clone()).collect(),
+            catalog
+                .prompts()
+                .filter(|p| caller.access.permits(&p.prompt.name))
+                .map(|p| p.prompt.clone())
+                .collect(),
         ))
     }
 
     async fn get_prompt(
         &self,
         request: GetPromptRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
+        let caller = self.caller(&context)?;
         let catalog = self.gateway.catalog();
         let prompt = catalog
             .prompt(&request.name)
+            .filter(|_| caller.access.permits(&request.name))
             .ok_or_else(|| not_found("prompt"))?;
         let upstream = self
             .gateway

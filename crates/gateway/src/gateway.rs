@@ -410,6 +410,13 @@ impl Gateway {
             .await
     }
 
+    /// Whether `caller` may use at least one tool of `server` (and so see its resources).
+    pub fn sees_server(&self, caller: &Caller, server: &str) -> bool {
+        self.catalog()
+            .tools()
+            .any(|t| t.server == server && caller.access.permits(&t.exposed))
+    }
+
     /// Every upstream's health.
     pub fn status(&self) -> Vec<UpstreamStatus> {
         let catalog = self.catalog();

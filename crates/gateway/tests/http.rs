@@ -211,6 +211,9 @@ async fn tokens_scopes_and_401() {
         .await
         .unwrap();
     assert!(text(&r).contains("unknown tool"));
+    // Prompts follow the scopes; resources of a server the client may use stay visible.
+    assert!(client.list_all_prompts().await.unwrap().is_empty());
+    assert_eq!(client.list_all_resources().await.unwrap().len(), 1);
     client.cancel().await.unwrap();
     shutdown.cancel();
     gateway.shutdown().await;
