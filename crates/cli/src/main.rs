@@ -3,6 +3,7 @@
 //! Exit codes: 0 success; 1 failure (a configuration error or a runtime failure, explained on
 //! stderr); 2 command-line usage error.
 
+mod agent_host;
 mod commands;
 mod logging;
 mod transport;
@@ -32,6 +33,9 @@ enum Command {
     Call(commands::call::CallArgs),
     /// Read and verify the gateway's audit log.
     Audit(commands::audit::AuditArgs),
+    /// Run a task with Claude over the gateway's tools (every call policed and audited), or
+    /// --replay a saved run.
+    Agent(commands::agent::AgentArgs),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +58,7 @@ fn main() -> ExitCode {
             Command::Tools(args) => commands::tools::run(args).await,
             Command::Call(args) => commands::call::run(args).await,
             Command::Audit(args) => commands::audit::run(args).await,
+            Command::Agent(args) => commands::agent::run(args).await,
         }
     });
     match result {

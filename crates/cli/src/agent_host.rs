@@ -1,0 +1,270 @@
+//! The gateway as the agent's [`ToolHost`]: the agent sees the caller's view of the catalog and
+//! every call it makes goes through the gateway's policy pipeline and audit log exactly like any
+//! other client's. When the pipeline's approval layer wants a human, it asks the agent's approver
+//! (the terminal prompt, or `--yes`) through [`Bridge`].
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use rmcp::model::{CallToolResult, ContentBlock, Tool};
+use serde_json::Value;
+use switchboard_agent::{HostError, ToolHost, ToolOutcome, ToolSpec};
+use switchboard_gateway::config::{Approval, ToolRule};
+use switchboard_gateway::{ApprovalRequest, CallRequest, Caller, Gateway, Outcome, format_health};
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The gateway, seen by one caller.
+pub(crate) struct GatewayHost {
+    gateway: Gateway,
+    caller: Caller,
+}
+
+impl GatewayHost {
+    /// Offers `caller`'s tools and runs calls as `caller`.
+    pub(crate) fn new(gateway: Gateway, caller: Caller) -> Self {
+        Self { gateway, caller }
+    }
+
+    /// Whether the approval layer will ask before running `tool`: the first `[tools]` rule with
+    /// an `approval` setting decides; without one (or with `auto`), destructive tools need it.
+    fn needs_approval(&self, tool: &str) -> bool {
+        let rules: &[ToolRule] = &self.gateway.config().config.tools;
+        let rule = rules
+            .iter()
+            .find(|r| r.approval.is_some() && r.pattern.matches(tool))
+            .and_then(|r| r.approval);
+        match rule.unwrap_or(Approval::Auto) {
+            Approval::Required => true,
+            Approval::Never => false,
+            Approval::Auto => self
+                .gateway
+                .catalog()
+                .tool(tool)
+                .is_some_and(|t| t.is_destructive()),
+        }
+    }
+
+    fn spec(&self, tool: Tool) -> ToolSpec {
+        let description = tool
+            .description
+            .as_deref()
+            .or(tool.title.as_deref())
+            .unwrap_or_default()
+            .to_owned();
+        ToolSpec {
+            needs_approval: self.needs_approval(&tool.name),
+            name: tool.name.into_owned(),
+            description,
+            input_schema: Value::Object((*tool.input_schema).clone()),
+        }
+    }
+
+    /// Why no tool is available, naming each upstream's health.
+    fn no_tools(&self) -> HostError {
+        let upstreams: Vec<String> = self
+            .gateway
+            .status()
+            .iter()
+            .map(|s| format!("{}: {}", s.name, format_health(&s.health)))
+            .collect();
+        let detail = if upstreams.is_empty() {
+            "the configuration declares no servers".to_owned()
+        } else {
+            format!("upstreams: {}", upstreams.join("; "))
+        };
+        HostError(format!(
+            "client {:?} has no tools to offer ({detail}); check the configuration's servers \
+             and this client's allow/deny scopes",
+            self.caller.client
+        ))
+    }
+}
+
+impl ToolHost for GatewayHost {
+    fn tools(&self) -> BoxFuture<'_, Result<Vec<ToolSpec>, HostError>> {
+        Box::pin(async move {
+            let tools = self.gateway.list_tools(&self.caller).await;
+            if tools.is_empty() {
+                return Err(self.no_tools());
+            }
+            Ok(tools.into_iter().map(|tool| self.spec(tool)).collect())
+        })
+    }
+
+    fn call<'a>(
+        &'a self,
+        name: &'a str,
+        input: Value,
+        approver: Arc<dyn switchboard_agent::Approver>,
+    ) -> BoxFuture<'a, ToolOutcome> {
+        Box::pin(async move {
+            let arguments = match input {
+                Value::Object(map) => Some(map),
+                Value::Null => None,
+                other => {
+                    return ToolOutcome::error(format!(
+                        "the arguments of `{name}` must be a JSON object, not {other}"
+                    ));
+                }
+            };
+            let bridge = Arc::new(Bridge::new(approver));
+            let caller = self.caller.clone().with_approver(bridge.clone());
+            let request = CallRequest {
+                name: name.to_owned(),
+                arguments,
+                ..CallRequest::default()
+            };
+            let outcome = self.gateway.call(&caller, request).await;
+            to_outcome(name, outcome, bridge.denial())
+        })
+    }
+}
+
+/// The gateway's [`switchboard_gateway::Approver`] answered by the agent's approver; remembers a
+/// denial's reason so the model is told it in the agent's words.
+struct Bridge {
+    approver: Arc<dyn switchboard_agent::Approver>,
+    denial: Mutex<Option<String>>,
+}
+
+impl Bridge {
+    fn new(approver: Arc<dyn switchboard_agent::Approver>) -> Self {
+        Self {
+            approver,
+            denial: Mutex::new(None),
+        }
+    }
+
+    fn denial(&self) -> Option<String> {
+        self.denial
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl switchboard_gateway::Approver for Bridge {
+    fn approve<'a>(
+        &'a self,
+        request: &'a ApprovalRequest,
+    ) -> BoxFuture<'a, switchboard_gateway::Decision> {
+        Box::pin(async move {
+            match self
+                .approver
+                .approve(&request.tool, &request.arguments)
+                .await
+            {
+                switchboard_agent::Decision::Deny { reason } => {
+                    *self.denial.lock().unwrap_or_else(PoisonError::into_inner) =
+                        Some(reason.clone());
+                    switchboard_gateway::Decision::Denied(reason)
+                }
+                switchboard_agent::Decision::Allow | switchboard_agent::Decision::AlwaysAllow => {
+                    switchboard_gateway::Decision::Approved
+                }
+            }
+        })
+    }
+}
+
+/// What the model is told about a call's outcome.
+fn to_outcome(name: &str, outcome: Outcome, denial: Option<String>) -> ToolOutcome {
+    match (outcome, denial) {
+        (Outcome::Completed(result), _) => from_result(&result),
+        (
+            Outcome::Refused {
+                layer: "approval", ..
+            },
+            Some(reason),
+        ) => ToolOutcome::denied(name, &reason),
+        (other, _) => {
+            let result = other.to_result();
+            ToolOutcome::error(result_text(&result))
+        }
+    }
+}
+
+/// A completed call's result: its text content, else its structured content as JSON text.
+fn from_result(result: &CallToolResult) -> ToolOutcome {
+    let text = result_text(result);
+    if result.is_error == Some(true) {
+        ToolOutcome::error(text)
+    } else {
+        ToolOutcome::ok(text)
+    }
+}
+
+fn result_text(result: &CallToolResult) -> String {
+    let parts: Vec<String> = result.content.iter().filter_map(block_text).collect();
+    if !parts.is_empty() {
+        return parts.join("\n");
+    }
+    match &result.structured_content {
+        Some(value) => value.to_string(),
+        None => "(the tool returned no content)".to_owned(),
+    }
+}
+
+/// The text of a content block; other kinds are described, since the model is sent text only.
+fn block_text(block: &ContentBlock) -> Option<String> {
+    match block {
+        ContentBlock::Text(text) => Some(text.text.clone()),
+        ContentBlock::Image(image) => Some(format!("[image, {}]", image.mime_type)),
+        ContentBlock::Audio(audio) => Some(format!("[audio, {}]", audio.mime_type)),
+        ContentBlock::Resource(resource) => Some(
+            serde_json::to_value(&resource.resource)
+                .map(|v| v.to_string())
+                .unwrap_or_else(|_| "[embedded resource]".to_owned()),
+        ),
+        ContentBlock::ResourceLink(link) => Some(format!("[resource {}]", link.uri)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn text_wins_over_structured_content_and_errors_stay_errors() {
+        let mut result = CallToolResult::success(vec![
+            ContentBlock::text("first"),
+            ContentBlock::text("second"),
+        ]);
+        result.structured_content = Some(json!({"ignored": true}));
+        assert_eq!(from_result(&result), ToolOutcome::ok("first\nsecond"));
+
+        let mut structured = CallToolResult::success(Vec::new());
+        structured.structured_content = Some(json!({"key": "ENG-1"}));
+        assert_eq!(
+            from_result(&structured),
+            ToolOutcome::ok(r#"{"key":"ENG-1"}"#)
+        );
+
+        let failed = CallToolResult::error(vec![ContentBlock::text("no such table")]);
+        assert_eq!(from_result(&failed), ToolOutcome::error("no such table"));
+    }
+
+    #[test]
+    fn an_approval_denial_tells_the_model_not_to_insist() {
+        let refused = Outcome::refused("approval", "slack__post_message was not run: nope");
+        let outcome = to_outcome("slack__post_message", refused, Some("nope".to_owned()));
+        assert!(outcome.is_error);
+        assert!(outcome.content.contains("`slack__post_message`"));
+        assert!(outcome.content.contains("nope"));
+        assert!(outcome.content.contains("Do not retry"));
+    }
+
+    #[test]
+    fn other_refusals_keep_the_gateway_message() {
+        let refused = Outcome::refused("rate_limit", "over the rate of 1/minute; retry in 60s");
+        let outcome = to_outcome("db__query", refused, None);
+        assert_eq!(
+            outcome,
+            ToolOutcome::error("over the rate of 1/minute; retry in 60s")
+        );
+    }
+}
