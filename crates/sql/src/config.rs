@@ -4,6 +4,10 @@
 //! overridable by flags: `DATABASE_URL` (or libpq's `PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD`,
 //! `PGDATABASE`, `PGSSLMODE`, `PGSSLROOTCERT`), `SWITCHBOARD_SQL_MAX_ROWS`,
 //! `SWITCHBOARD_SQL_MAX_BYTES`, `SWITCHBOARD_SQL_TIMEOUT_MS`, `SWITCHBOARD_SQL_ALLOW_FUNCTIONS`.
+//!
+//! `DATABASE_URL` selects the backend ([`Target`]): `postgres://` / `postgresql://` is PostgreSQL;
+//! `sqlite:///abs/path.db`, `sqlite://relative.db`, `sqlite:relative.db` or a plain path ending in
+//! `.db`, `.sqlite` or `.sqlite3` is an SQLite file, always opened read-only.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -27,7 +31,7 @@ pub enum ConfigError {
     Missing,
     /// `DATABASE_URL` could not be parsed.
     #[error(
-        "DATABASE_URL is not a valid PostgreSQL URL ({0}); expected postgres://user:password@host:5432/db, with special characters percent-encoded"
+        "DATABASE_URL is not a valid database URL ({0}); expected postgres://user:password@host:5432/db (special characters percent-encoded) or sqlite:///path/to/file.db"
     )]
     BadUrl(String),
     /// A numeric setting is not a positive integer.
@@ -38,6 +42,11 @@ pub enum ConfigError {
         /// What it held.
         value: String,
     },
+    /// A `sqlite:` URL that names no usable file.
+    #[error(
+        "DATABASE_URL is not a usable SQLite location ({0}); expected sqlite:///absolute/path.db, sqlite:relative.db or a path ending in .db, .sqlite or .sqlite3"
+    )]
+    BadSqlitePath(String),
     /// `sslmode` is not one of libpq's modes.
     #[error(
         "sslmode {0:?} is not supported; use disable, allow, prefer, require, verify-ca or verify-full"
@@ -128,7 +137,7 @@ impl Connection {
         let parsed = url::Url::parse(url).map_err(|e| ConfigError::BadUrl(e.to_string()))?;
         if !matches!(parsed.scheme(), "postgres" | "postgresql") {
             return Err(ConfigError::BadUrl(format!(
-                "scheme {:?} is not postgres://",
+                "scheme {:?} is neither postgres:// nor sqlite:",
                 parsed.scheme()
             )));
         }
@@ -195,20 +204,121 @@ impl Connection {
     }
 }
 
+/// Which database the server serves, and so which backend answers the tools.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// A PostgreSQL server.
+    Postgres(Box<Connection>),
+    /// An SQLite database file (absolute path), opened read-only; it must exist.
+    Sqlite(PathBuf),
+}
+
+impl Target {
+    /// Reads `DATABASE_URL`: an SQLite location (see the module docs) or a `postgres://` URL.
+    ///
+    /// # Errors
+    /// When the URL is neither, or is malformed.
+    pub fn from_url(url: &str) -> Result<Self, ConfigError> {
+        match sqlite_path(url) {
+            Some(path) => Ok(Self::Sqlite(path?)),
+            None => Ok(Self::Postgres(Box::new(Connection::from_url(url)?))),
+        }
+    }
+
+    /// A human-readable, secret-free description (`user@host:port/db`, or `sqlite:/path/file.db`).
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Postgres(connection) => connection.describe(),
+            Self::Sqlite(path) => format!("sqlite:{}", path.display()),
+        }
+    }
+}
+
+/// The file an SQLite location names, made absolute against the current directory; `None` when
+/// `url` is not an SQLite location. `sqlite://` and `sqlite:` forms are percent-decoded (sqlx's
+/// convention: `sqlite:///abs.db` is `/abs.db`, `sqlite://rel.db` and `sqlite:rel.db` are
+/// relative); a plain path is taken as it is.
+fn sqlite_path(url: &str) -> Option<Result<PathBuf, ConfigError>> {
+    let lower = url.to_ascii_lowercase();
+    let rest = if lower.starts_with("sqlite://") {
+        Some(&url["sqlite://".len()..])
+    } else if lower.starts_with("sqlite:") {
+        Some(&url["sqlite:".len()..])
+    } else {
+        None
+    };
+    let text = match rest {
+        Some(rest) => {
+            if rest.contains('?') || rest.contains('#') {
+                return Some(Err(ConfigError::BadSqlitePath(
+                    "query parameters are not supported: the file is always opened read-only"
+                        .to_owned(),
+                )));
+            }
+            match percent_decode(rest) {
+                Some(text) => text,
+                None => {
+                    return Some(Err(ConfigError::BadSqlitePath(
+                        "the path has a malformed %-escape or is not UTF-8 once decoded".to_owned(),
+                    )));
+                }
+            }
+        }
+        None => {
+            let extension = std::path::Path::new(url)
+                .extension()
+                .and_then(|e| e.to_str())
+                .map(str::to_ascii_lowercase);
+            if url.contains("://")
+                || !matches!(extension.as_deref(), Some("db" | "sqlite" | "sqlite3"))
+            {
+                return None;
+            }
+            url.to_owned()
+        }
+    };
+    if text.is_empty() || text == ":memory:" || text.starts_with(":memory:") {
+        return Some(Err(ConfigError::BadSqlitePath(
+            "an in-memory database would be empty; name a database file".to_owned(),
+        )));
+    }
+    Some(std::path::absolute(&text).map_err(|e| ConfigError::BadSqlitePath(format!("{text}: {e}"))))
+}
+
+/// Decodes `%XX` escapes; `None` when one is malformed or the result is not UTF-8.
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        if bytes[index] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(index + 1..index + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            index += 3;
+        } else {
+            out.push(bytes[index]);
+            index += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 /// Everything the SQL server needs.
 #[derive(Debug, Clone)]
 pub struct SqlConfig {
-    /// Where the database is.
-    pub connection: Connection,
+    /// Which database, and so which backend.
+    pub target: Target,
     /// Row budget per query (a query's `max_rows` may only lower it).
     pub max_rows: usize,
     /// Byte budget per query: the size of the rows encoded as JSON.
     pub max_bytes: usize,
     /// Statement, lock and idle-in-transaction timeout.
     pub timeout: Duration,
-    /// Refuse to start (and to run queries) when the role could write or read server files.
+    /// Refuse to start (and to run queries) when the role could write or read server files
+    /// (PostgreSQL; an SQLite file is always opened read-only).
     pub require_read_only_role: bool,
-    /// Functions allowed beyond the built-in safe list even if volatile (`schema.name` or `name`).
+    /// Functions allowed beyond the built-in safe list even if volatile (`schema.name` or `name`;
+    /// PostgreSQL only).
     pub allow_functions: Vec<String>,
 }
 
@@ -226,15 +336,27 @@ impl SqlConfig {
     /// # Errors
     /// When a variable is missing or malformed.
     pub fn from_lookup(env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let connection = match env("DATABASE_URL") {
-            Some(url) => Connection::from_url(&url)?,
-            None => Connection::from_pg_env(env)?,
+        let target = match env("DATABASE_URL") {
+            Some(url) => Target::from_url(&url)?,
+            None => Target::Postgres(Box::new(Connection::from_pg_env(env)?)),
         };
+        Self::with_target(target, env)
+    }
+
+    /// The settings for `target` (chosen by the caller, e.g. a file given on the command line),
+    /// with the budgets read through `env`.
+    ///
+    /// # Errors
+    /// When a budget variable is malformed.
+    pub fn with_target(
+        target: Target,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
         let number = |name: &'static str, default: usize| -> Result<usize, ConfigError> {
             env(name).map_or(Ok(default), |value| positive(name, &value))
         };
         Ok(Self {
-            connection,
+            target,
             max_rows: number("SWITCHBOARD_SQL_MAX_ROWS", DEFAULT_MAX_ROWS)?,
             max_bytes: number("SWITCHBOARD_SQL_MAX_BYTES", DEFAULT_MAX_BYTES)?,
             timeout: Duration::from_millis(number(
@@ -289,6 +411,66 @@ mod tests {
         }
     }
 
+    fn pg(config: &SqlConfig) -> &Connection {
+        match &config.target {
+            Target::Postgres(connection) => connection,
+            Target::Sqlite(path) => panic!("expected PostgreSQL, got SQLite {path:?}"),
+        }
+    }
+
+    fn sqlite(url: &str) -> Result<PathBuf, String> {
+        match Target::from_url(url) {
+            Ok(Target::Sqlite(path)) => Ok(path),
+            Ok(Target::Postgres(_)) => Err("postgres".to_owned()),
+            Err(error) => Err(error.to_string()),
+        }
+    }
+
+    #[test]
+    fn sqlite_locations_select_the_sqlite_backend() {
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(
+            sqlite("sqlite:///var/data/shop.db"),
+            Ok(PathBuf::from("/var/data/shop.db"))
+        );
+        assert_eq!(
+            sqlite("SQLITE:///var/My%20Data/shop.db"),
+            Ok(PathBuf::from("/var/My Data/shop.db"))
+        );
+        assert_eq!(sqlite("sqlite://shop.db"), Ok(cwd.join("shop.db")));
+        assert_eq!(sqlite("sqlite:data/shop.db"), Ok(cwd.join("data/shop.db")));
+        assert_eq!(
+            sqlite("sqlite:/abs/a+b.db"),
+            Ok(PathBuf::from("/abs/a+b.db"))
+        );
+        assert_eq!(
+            sqlite("/srv/app.sqlite3"),
+            Ok(PathBuf::from("/srv/app.sqlite3"))
+        );
+        assert_eq!(sqlite("local.SQLITE"), Ok(cwd.join("local.SQLITE")));
+        // A plain path is taken literally: no %-decoding.
+        assert_eq!(
+            sqlite("/srv/100%25.db"),
+            Ok(PathBuf::from("/srv/100%25.db"))
+        );
+        assert_eq!(sqlite("postgres://u@h/shop.db"), Err("postgres".to_owned()));
+        for bad in [
+            "sqlite::memory:",
+            "sqlite:",
+            "sqlite:///x.db?mode=rwc",
+            "sqlite:///x%zz.db",
+        ] {
+            let error = sqlite(bad).unwrap_err();
+            assert!(error.contains("SQLite location"), "{bad}: {error}");
+        }
+        let error =
+            SqlConfig::from_lookup(&lookup(&[("DATABASE_URL", "/srv/notes.txt")])).unwrap_err();
+        assert!(error.to_string().contains("sqlite:"), "{error}");
+        let config =
+            SqlConfig::from_lookup(&lookup(&[("DATABASE_URL", "sqlite:///srv/app.db")])).unwrap();
+        assert_eq!(config.target.describe(), "sqlite:/srv/app.db");
+    }
+
     #[test]
     fn url_with_percent_encoded_password_and_tls() {
         let env = lookup(&[(
@@ -296,18 +478,15 @@ mod tests {
             "postgres://app%40corp:p%40ss%2Fw%3Ard@db.example.com:6543/shop?sslmode=verify-full&sslrootcert=/etc/ca.pem&application_name=sb",
         )]);
         let config = SqlConfig::from_lookup(&env).unwrap();
-        assert_eq!(config.connection.pg.get_user(), Some("app@corp"));
-        assert_eq!(config.connection.pg.get_password(), Some(&b"p@ss/w:rd"[..]));
-        assert_eq!(config.connection.pg.get_ports(), [6543]);
-        assert_eq!(config.connection.ssl_mode, SslMode::VerifyFull);
+        assert_eq!(pg(&config).pg.get_user(), Some("app@corp"));
+        assert_eq!(pg(&config).pg.get_password(), Some(&b"p@ss/w:rd"[..]));
+        assert_eq!(pg(&config).pg.get_ports(), [6543]);
+        assert_eq!(pg(&config).ssl_mode, SslMode::VerifyFull);
         assert_eq!(
-            config.connection.ssl_root_cert.as_deref(),
+            pg(&config).ssl_root_cert.as_deref(),
             Some(std::path::Path::new("/etc/ca.pem"))
         );
-        assert_eq!(
-            config.connection.describe(),
-            "app@corp@db.example.com:6543/shop"
-        );
+        assert_eq!(pg(&config).describe(), "app@corp@db.example.com:6543/shop");
         assert!(
             !format!("{config:?}").contains("p@ss"),
             "Debug must not show the password"
@@ -327,8 +506,8 @@ mod tests {
             ("PGSSLMODE", "disable"),
         ]);
         let config = SqlConfig::from_lookup(&env).unwrap();
-        assert_eq!(config.connection.describe(), "u@127.0.0.1:5432/d");
-        assert_eq!(config.connection.ssl_mode, SslMode::Disable);
+        assert_eq!(pg(&config).describe(), "u@127.0.0.1:5432/d");
+        assert_eq!(pg(&config).ssl_mode, SslMode::Disable);
     }
 
     #[test]

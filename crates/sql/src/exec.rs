@@ -15,11 +15,12 @@ use deadpool_postgres::Object;
 use serde_json::Value;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{FromSql, Kind, ToSql, Type};
-use tokio_postgres::{Column, Row, Transaction};
+use tokio_postgres::{Column, Row, Statement, Transaction};
 
 use crate::client::{Database, Unavailable, describe_driver_error};
 use crate::guard::{Checked, FunctionName, Guard, Refusal, StatementKind};
 use crate::render::{self, DecodeError};
+use crate::sqlite::SqliteError;
 
 /// Extra time granted past the server-side timeout before the client gives up and cancels.
 const CLIENT_GRACE: Duration = Duration::from_millis(500);
@@ -42,7 +43,9 @@ pub struct Limits {
 pub struct ColumnInfo {
     /// Column name as the statement labels it.
     pub name: String,
-    /// PostgreSQL type name (`int8`, `timestamptz`, `text[]`, ...).
+    /// Type name: PostgreSQL's (`int8`, `timestamptz`, `text[]`, ...); on SQLite the column's
+    /// declared type (`INTEGER`, `NUMERIC(12,2)`), else the storage class of its first non-NULL
+    /// value (`integer`, `real`, `text`, `blob`), else empty.
     #[serde(rename = "type")]
     pub type_name: String,
 }
@@ -135,6 +138,21 @@ pub enum QueryError {
     /// The connection broke during the call (retried once internally).
     #[error("the connection to the database was lost: {0}; the next call reconnects")]
     ConnectionLost(String),
+    /// SQLite rejected or failed the statement.
+    #[error("{0}")]
+    Sqlite(SqliteError),
+    /// SQLite's own checks (authorizer, read-only test, one statement, no parameters) refused the
+    /// statement before it ran.
+    #[error("refused: {0}")]
+    SqliteRefused(String),
+    /// The SQLite database file could not be opened (missing, unreadable, not a database).
+    #[error("cannot open the SQLite database {path}: {reason}; the next call retries")]
+    SqliteUnavailable {
+        /// The file.
+        path: String,
+        /// What went wrong and what to do.
+        reason: String,
+    },
 }
 
 /// Runs checked statements against one database.
@@ -273,20 +291,26 @@ async fn read_only(
         .await
         .map_err(db_error)?;
     let ms = limits.timeout.as_millis();
-    txn.batch_execute(&format!(
+    let settings = format!(
         "SET LOCAL statement_timeout = {ms}; SET LOCAL lock_timeout = {ms}; \
          SET LOCAL idle_in_transaction_session_timeout = {}",
         ms + CLIENT_GRACE.as_millis() * 2
-    ))
-    .await
-    .map_err(db_error)?;
-    check_volatility(&txn, &checked.unknown_functions).await?;
-    let result = fetch(&txn, checked, params, limits, started).await;
-    // Dropping an unfinished transaction would also roll back; do it explicitly to surface errors.
-    let rollback = txn.rollback().await.map_err(db_error);
-    let rows = result?;
-    rollback?;
-    Ok(rows)
+    );
+    // One round trip for all three: tokio-postgres pipelines requests polled together, and the
+    // server handles them in order, so the timeouts are in force before the statement is parsed.
+    let (set, volatile, prepared) = tokio::join!(
+        txn.batch_execute(&settings),
+        check_volatility(&txn, &checked.unknown_functions),
+        txn.prepare(&checked.sql),
+    );
+    set.map_err(db_error)?;
+    volatile?;
+    let statement = prepared.map_err(db_error)?;
+    let result = fetch(&txn, checked, statement, params, limits, started).await;
+    // Dropping the transaction sends ROLLBACK without waiting for its answer; the connection
+    // processes it before anything sent later, so the next user of the connection starts clean.
+    drop(txn);
+    result
 }
 
 /// Refuses statements that call volatile functions the guard did not know.
@@ -322,11 +346,11 @@ async fn check_volatility(
 async fn fetch(
     txn: &Transaction<'_>,
     checked: &Checked,
+    statement: Statement,
     params: &[&(dyn ToSql + Sync)],
     limits: Limits,
     started: Instant,
 ) -> Result<Rows, QueryError> {
-    let statement = txn.prepare(&checked.sql).await.map_err(db_error)?;
     let columns: Vec<ColumnInfo> = statement.columns().iter().map(column_info).collect();
     let statement = match checked.kind {
         StatementKind::Select if !all_supported(statement.columns()) => txn

@@ -6,6 +6,7 @@
 //! rolled back), result budgets (portal read in batches, rows and bytes capped), the [`role`] check
 //! at start, and cancellation of statements that outlive their deadline.
 
+mod backend;
 pub mod client;
 pub mod config;
 pub mod exec;
@@ -13,6 +14,7 @@ pub mod guard;
 pub mod render;
 pub mod role;
 pub mod server;
+pub mod sqlite;
 pub mod tls;
 mod tools;
 

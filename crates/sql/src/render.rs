@@ -147,7 +147,8 @@ fn text(ty: &Type, buf: &[u8]) -> Result<Value, DecodeError> {
     ))
 }
 
-fn int8(value: i64) -> Value {
+/// An integer as a JSON number within ±(2^53 − 1), as a string of its exact digits beyond.
+pub(crate) fn int8(value: i64) -> Value {
     if (-MAX_SAFE_INTEGER..=MAX_SAFE_INTEGER).contains(&value) {
         Value::from(value)
     } else {
@@ -155,7 +156,8 @@ fn int8(value: i64) -> Value {
     }
 }
 
-fn float(value: f64) -> Value {
+/// A float as a JSON number; NaN and the infinities as the strings PostgreSQL prints.
+pub(crate) fn float(value: f64) -> Value {
     Number::from_f64(value).map_or_else(
         || {
             Value::String(

@@ -1,7 +1,6 @@
-//! The MCP server handler: tools, table resources, and the role check.
+//! The MCP server handler: tools, table resources, and the start-up check of the database.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::{
@@ -12,17 +11,13 @@ use rmcp::model::{
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler, tool_handler};
 use serde_json::Value;
-use tokio::sync::OnceCell;
 
-use crate::client::{Database, Unavailable};
-use crate::config::SqlConfig;
-use crate::exec::{Executor, Limits, QueryError};
-use crate::guard::{FunctionPolicy, Guard};
-use crate::role::{RoleReport, inspect};
+use crate::backend::{Backend, Postgres, STARTUP_PROBE};
+use crate::config::{SqlConfig, Target};
+use crate::exec::{Limits, QueryError};
+use crate::sqlite::Sqlite;
 use crate::tls::TlsSetupError;
-
-/// How long the start-up role check waits for the database before moving on.
-const STARTUP_PROBE: Duration = Duration::from_secs(5);
+use crate::tools;
 
 /// Why the server did not start.
 #[derive(Debug, thiserror::Error)]
@@ -35,108 +30,89 @@ pub enum StartError {
     UnsafeRole(String),
 }
 
-/// The SQL MCP server. Cheap to clone; clones share the pool.
+/// The SQL MCP server. Cheap to clone; clones share the connections.
 #[derive(Clone)]
 pub struct SqlServer {
-    inner: Arc<Inner>,
+    backend: Arc<Backend>,
     tool_router: ToolRouter<Self>,
-}
-
-struct Inner {
-    executor: Executor,
-    guard: Guard,
-    require_read_only_role: bool,
-    role: OnceCell<RoleReport>,
 }
 
 impl std::fmt::Debug for SqlServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqlServer")
-            .field("database", self.inner.executor.database())
+            .field("backend", &self.backend)
             .finish_non_exhaustive()
     }
 }
 
 impl SqlServer {
-    /// Builds the server and checks the role when the database is reachable (warning on stderr
-    /// about risky capabilities, or refusing with `require_read_only_role`). An unreachable
-    /// database is not fatal: calls report it until it is back.
+    /// Builds the server for the configured database and checks it when reachable: on
+    /// PostgreSQL the role (warning on stderr about risky capabilities, or refusing with
+    /// `require_read_only_role`), on SQLite that the file opens. An unreachable database or a
+    /// missing file is not fatal: calls report it until it is there.
     ///
     /// # Errors
     /// When TLS is misconfigured, or the role is refused.
     pub async fn start(config: SqlConfig) -> Result<Self, StartError> {
-        let db = Database::new(config.connection, config.timeout)?;
-        let policy = FunctionPolicy {
-            extra_allowed: config.allow_functions.clone(),
-            override_denied: Vec::new(),
-        };
         let limits = Limits {
             max_rows: config.max_rows,
             max_bytes: config.max_bytes,
             timeout: config.timeout,
         };
-        let server = Self {
-            inner: Arc::new(Inner {
-                executor: Executor::new(db, Guard::new(policy.clone()), limits),
-                guard: Guard::new(policy),
-                require_read_only_role: config.require_read_only_role,
-                role: OnceCell::new(),
-            }),
-            tool_router: Self::query_router()
-                + Self::explain_router()
-                + Self::list_schemas_router()
-                + Self::list_tables_router()
-                + Self::describe_table_router(),
+        let mut tool_router = Self::query_router()
+            + Self::explain_router()
+            + Self::list_schemas_router()
+            + Self::list_tables_router()
+            + Self::describe_table_router();
+        let backend = match &config.target {
+            Target::Postgres(connection) => Backend::Postgres(Box::new(Postgres::new(
+                (**connection).clone(),
+                &config,
+                limits,
+            )?)),
+            Target::Sqlite(path) => {
+                tools::describe_for_sqlite(&mut tool_router);
+                Backend::Sqlite(Sqlite::new(path.clone(), limits))
+            }
         };
-        match tokio::time::timeout(STARTUP_PROBE, server.ensure_role()).await {
+        let server = Self {
+            backend: Arc::new(backend),
+            tool_router,
+        };
+        let probe = async {
+            match server.backend() {
+                Backend::Postgres(pg) => pg.ensure_role().await,
+                Backend::Sqlite(db) => db.probe().await,
+            }
+        };
+        match tokio::time::timeout(STARTUP_PROBE, probe).await {
             Ok(Err(QueryError::UnsafeRole(message))) => {
                 return Err(StartError::UnsafeRole(message));
             }
             Ok(Err(error)) => {
-                tracing::warn!(%error, "database not reachable at start; the role is checked on first use")
+                tracing::warn!(%error, "database not usable at start; every call retries")
             }
-            Err(_) => tracing::warn!(
-                "database did not answer within 5 s at start; the role is checked on first use"
-            ),
+            Err(_) => {
+                tracing::warn!("database did not answer within 5 s at start; every call retries")
+            }
             Ok(Ok(())) => {}
         }
         Ok(server)
     }
 
-    pub(crate) fn executor(&self) -> &Executor {
-        &self.inner.executor
+    pub(crate) fn backend(&self) -> &Backend {
+        &self.backend
     }
 
-    pub(crate) fn guard(&self) -> &Guard {
-        &self.inner.guard
+    fn resource_uri(&self, schema: &str, table: &str) -> String {
+        format!("{}:///{}/{}", self.scheme(), encode(schema), encode(table))
     }
 
-    /// Inspects the role once (on the first connection that works) and enforces the policy.
-    pub(crate) async fn ensure_role(&self) -> Result<(), QueryError> {
-        let report = self
-            .inner
-            .role
-            .get_or_try_init(|| async {
-                let db = self.inner.executor.database();
-                let conn = db.get().await?;
-                let report = inspect(&conn).await.map_err(|reason| Unavailable {
-                    target: db.target().to_owned(),
-                    reason,
-                })?;
-                if !report.is_read_only() {
-                    tracing::warn!("{}", report.summary());
-                }
-                Ok::<_, QueryError>(report)
-            })
-            .await?;
-        if self.inner.require_read_only_role && !report.is_read_only() {
-            return Err(QueryError::UnsafeRole(report.summary()));
+    fn scheme(&self) -> &'static str {
+        match self.backend() {
+            Backend::Postgres(_) => "postgres",
+            Backend::Sqlite(_) => "sqlite",
         }
-        Ok(())
-    }
-
-    fn resource_uri(schema: &str, table: &str) -> String {
-        format!("postgres:///{}/{}", encode(schema), encode(table))
     }
 }
 
@@ -165,12 +141,27 @@ pub(crate) fn text(value: &Value) -> String {
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for SqlServer {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().enable_resources().build())
-            .with_server_info(Implementation::new("switchboard-postgres", env!("CARGO_PKG_VERSION")))
-            .with_instructions(
+        let (name, instructions) = match self.backend() {
+            Backend::Postgres(_) => (
+                "switchboard-postgres",
                 "Read-only SQL on a PostgreSQL database. Start with list_tables and describe_table, then \
                  query with one SELECT at a time; results are capped, so aggregate in SQL.",
-            )
+            ),
+            Backend::Sqlite(_) => (
+                "switchboard-sqlite",
+                "Read-only SQL on an SQLite database file (SQLite dialect: strftime/datetime, not now() or \
+                 INTERVAL). Start with list_tables and describe_table, then query with one SELECT at a \
+                 time; results are capped, so aggregate in SQL.",
+            ),
+        };
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_resources()
+                .build(),
+        )
+        .with_server_info(Implementation::new(name, env!("CARGO_PKG_VERSION")))
+        .with_instructions(instructions)
     }
 
     async fn list_resources(
@@ -190,7 +181,7 @@ impl ServerHandler for SqlServer {
                     .clone()
                     .unwrap_or_else(|| format!("{} {}.{}", t.kind, t.schema, t.name));
                 Resource::new(
-                    Self::resource_uri(&t.schema, &t.name),
+                    self.resource_uri(&t.schema, &t.name),
                     format!("{}.{}", t.schema, t.name),
                 )
                 .with_description(description)
@@ -216,7 +207,8 @@ impl ServerHandler for SqlServer {
         };
         let path = request
             .uri
-            .strip_prefix("postgres:///")
+            .strip_prefix(self.scheme())
+            .and_then(|rest| rest.strip_prefix(":///"))
             .ok_or_else(not_found)?;
         let (schema, table) = path.split_once('/').ok_or_else(not_found)?;
         let description = self

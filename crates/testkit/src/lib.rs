@@ -6,3 +6,4 @@ pub mod jira;
 pub mod mcp;
 pub mod pg;
 pub mod slack;
+pub mod sqlite;

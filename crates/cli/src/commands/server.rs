@@ -1,12 +1,19 @@
 //! `switchboard server <kind>`: run one built-in MCP server over stdio (default) or Streamable
 //! HTTP (`--http 127.0.0.1:PORT`). Settings come from the environment, as any MCP client config
 //! passes them; flags override.
+//!
+//! The SQL server has two spellings: `server postgres` serves whatever `DATABASE_URL` names (a
+//! `postgres://` URL, or an SQLite location such as `sqlite:///path/shop.db`), so an existing
+//! client config only changes its URL; `server sqlite [FILE]` is the same server pinned to SQLite,
+//! taking the file as an argument and refusing a PostgreSQL URL.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
+
+use switchboard_sql::config::{SqlConfig, Target};
 
 use crate::transport;
 
@@ -19,8 +26,11 @@ pub(crate) struct ServerArgs {
 
 #[derive(Debug, Subcommand)]
 enum Kind {
-    /// Safe, bounded, read-only SQL on PostgreSQL (`DATABASE_URL`).
+    /// Safe, bounded, read-only SQL on PostgreSQL, or on an SQLite file when `DATABASE_URL` is
+    /// `sqlite:///path/file.db` (or a path ending in .db, .sqlite, .sqlite3).
     Postgres(PostgresArgs),
+    /// The same SQL server on an SQLite file, opened read-only: `FILE`, else `DATABASE_URL`.
+    Sqlite(SqliteArgs),
     /// Jira Cloud (REST v3) or Data Center (REST v2): `JIRA_URL`, `JIRA_USERNAME` +
     /// `JIRA_API_TOKEN` (Cloud) or `JIRA_PERSONAL_TOKEN` (Data Center), `JIRA_PROJECTS`,
     /// `JIRA_READ_ONLY`, `JIRA_FLAVOR`.
@@ -41,9 +51,29 @@ struct Serving {
 #[derive(Debug, Args)]
 struct PostgresArgs {
     #[command(flatten)]
+    sql: SqlArgs,
+    /// Refuse to start (and to run queries) when the database role can write, owns objects, or can
+    /// read server files [env: SWITCHBOARD_SQL_REQUIRE_READ_ONLY_ROLE].
+    #[arg(long)]
+    require_read_only_role: bool,
+}
+
+#[derive(Debug, Args)]
+struct SqliteArgs {
+    /// The SQLite database file (it must exist; it is opened read-only). Default: $DATABASE_URL.
+    #[arg(value_name = "FILE")]
+    file: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    sql: SqlArgs,
+}
+
+/// Settings both SQL spellings take.
+#[derive(Debug, Args)]
+struct SqlArgs {
+    #[command(flatten)]
     serving: Serving,
-    /// Database URL (postgres://user:password@host:5432/db?sslmode=...); default: $DATABASE_URL,
-    /// then libpq's PG* variables.
+    /// Database URL (postgres://user:password@host:5432/db?sslmode=..., or sqlite:///path/file.db);
+    /// default: $DATABASE_URL, then libpq's PG* variables.
     #[arg(long, value_name = "URL", hide_env_values = true)]
     database_url: Option<String>,
     /// Row budget per query [env: SWITCHBOARD_SQL_MAX_ROWS, default 200].
@@ -55,16 +85,33 @@ struct PostgresArgs {
     /// Statement timeout in milliseconds [env: SWITCHBOARD_SQL_TIMEOUT_MS, default 10000].
     #[arg(long, value_name = "MS")]
     timeout_ms: Option<u64>,
-    /// Refuse to start (and to run queries) when the database role can write, owns objects, or can
-    /// read server files [env: SWITCHBOARD_SQL_REQUIRE_READ_ONLY_ROLE].
-    #[arg(long)]
-    require_read_only_role: bool,
 }
 
 /// Runs the chosen server until its transport closes.
 pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
     match args.kind {
-        Kind::Postgres(args) => postgres(args).await,
+        Kind::Postgres(args) => {
+            let mut config = sql_config(&args.sql, None)?;
+            config.require_read_only_role |= args.require_read_only_role;
+            sql(args.sql.serving, config).await
+        }
+        Kind::Sqlite(args) => {
+            let file = match &args.file {
+                Some(file) => Some(Target::Sqlite(
+                    std::path::absolute(file)
+                        .with_context(|| format!("resolving {}", file.display()))?,
+                )),
+                None => None,
+            };
+            let config = sql_config(&args.sql, file)?;
+            if let Target::Postgres(_) = config.target {
+                anyhow::bail!(
+                    "switchboard server sqlite serves an SQLite file: pass FILE or set DATABASE_URL=sqlite:///path/file.db \
+                     (for PostgreSQL use switchboard server postgres)"
+                );
+            }
+            sql(args.sql.serving, config).await
+        }
         Kind::Jira(serving) => {
             let config = switchboard_jira::JiraConfig::from_env()?;
             serve(serving, switchboard_jira::JiraServer::new(config)?).await
@@ -88,18 +135,16 @@ where
     Ok(ExitCode::SUCCESS)
 }
 
-async fn postgres(args: PostgresArgs) -> anyhow::Result<ExitCode> {
-    use switchboard_sql::config::{Connection, SqlConfig};
-    let mut config = match &args.database_url {
-        Some(url) => {
-            let mut config = SqlConfig::from_lookup(&|name| match name {
-                "DATABASE_URL" => Some(url.clone()),
-                other => std::env::var(other).ok().filter(|v| !v.is_empty()),
-            })?;
-            config.connection = Connection::from_url(url)?;
-            config
-        }
-        None => SqlConfig::from_env()?,
+/// The SQL server's settings: the environment, with `target` (a file argument) or
+/// `--database-url`, and the budget flags on top.
+fn sql_config(args: &SqlArgs, target: Option<Target>) -> anyhow::Result<SqlConfig> {
+    let env = |name: &str| match (name, &args.database_url) {
+        ("DATABASE_URL", Some(url)) => Some(url.clone()),
+        _ => std::env::var(name).ok().filter(|v| !v.is_empty()),
+    };
+    let mut config = match target {
+        Some(target) => SqlConfig::with_target(target, &env)?,
+        None => SqlConfig::from_lookup(&env)?,
     };
     if let Some(n) = args.max_rows {
         config.max_rows = switchboard_sql::config::positive("--max-rows", &n.to_string())?;
@@ -110,14 +155,13 @@ async fn postgres(args: PostgresArgs) -> anyhow::Result<ExitCode> {
     if let Some(ms) = args.timeout_ms {
         config.timeout = std::time::Duration::from_millis(ms.max(1));
     }
-    config.require_read_only_role |= args.require_read_only_role;
-    tracing::info!(database = %config.connection.describe(), "starting the postgres server");
+    Ok(config)
+}
+
+async fn sql(serving: Serving, config: SqlConfig) -> anyhow::Result<ExitCode> {
+    tracing::info!(database = %config.target.describe(), "starting the SQL server");
     let server = switchboard_sql::SqlServer::start(config)
         .await
-        .context("postgres server")?;
-    match args.serving.http {
-        Some(addr) => transport::http(addr, move || server.clone()).await?,
-        None => transport::stdio(server).await?,
-    }
-    Ok(ExitCode::SUCCESS)
+        .context("SQL server")?;
+    serve(serving, server).await
 }

@@ -1,14 +1,22 @@
 //! `describe_table`: columns, keys and indexes of one table, read from `pg_catalog` so that a
-//! least-privilege role sees them too (information_schema hides what the role cannot write).
+//! least-privilege role sees them too (information_schema hides what the role cannot write); on
+//! SQLite from its table, foreign-key and index pragmas.
 
 use rmcp::handler::server::wrapper::{Json, Parameters};
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::backend::{Backend, Postgres};
 use crate::exec::QueryError;
 use crate::server::SqlServer;
 use crate::tools::tool_error;
+
+/// The description on SQLite.
+pub(crate) const SQLITE_DESCRIPTION: &str = "Describe one table or view: columns (declared type, \
+nullability, default), primary key, foreign keys (what they reference) and indexes with their \
+columns. Names are case-insensitive, as in SQLite; `main.orders` is accepted. Read this before \
+writing a query against a table.";
 
 const SQL: &str = "
 SELECT jsonb_build_object(
@@ -69,46 +77,50 @@ pub(crate) struct DescribeTableArgs {
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 pub(crate) struct ColumnDescription {
     /// Column name.
-    name: String,
-    /// Type as PostgreSQL formats it (`numeric(12,2)`, `text[]`, ...).
+    pub(crate) name: String,
+    /// Type as PostgreSQL formats it (`numeric(12,2)`, `text[]`, ...); on SQLite as declared.
     #[serde(rename = "type")]
-    type_name: String,
+    pub(crate) type_name: String,
     /// Whether NULL is allowed.
-    nullable: bool,
+    pub(crate) nullable: bool,
     /// Default expression.
-    default: Option<String>,
+    pub(crate) default: Option<String>,
     /// Column comment.
-    comment: Option<String>,
+    pub(crate) comment: Option<String>,
 }
 
 /// One foreign key.
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 pub(crate) struct ForeignKey {
     /// Constraint name.
-    name: String,
+    pub(crate) name: String,
     /// Referencing columns.
-    columns: Vec<String>,
+    pub(crate) columns: Vec<String>,
     /// Referenced table's schema.
-    references_schema: String,
+    pub(crate) references_schema: String,
     /// Referenced table.
-    references_table: String,
+    pub(crate) references_table: String,
     /// Referenced columns.
-    references_columns: Vec<String>,
+    pub(crate) references_columns: Vec<String>,
     /// The constraint as SQL.
-    definition: String,
+    pub(crate) definition: String,
 }
 
 /// One index.
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 pub(crate) struct IndexDescription {
     /// Index name.
-    name: String,
+    pub(crate) name: String,
     /// Whether it enforces uniqueness.
-    unique: bool,
+    pub(crate) unique: bool,
     /// Whether it is the primary key's index.
-    primary: bool,
-    /// `CREATE INDEX ...` statement.
-    definition: String,
+    pub(crate) primary: bool,
+    /// `CREATE INDEX ...` statement (on SQLite, `PRIMARY KEY (...)` or `UNIQUE (...)` for the
+    /// indexes behind those constraints).
+    pub(crate) definition: String,
+    /// Indexed columns in order (SQLite; `<expression>` for an indexed expression).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) columns: Vec<String>,
 }
 
 /// A table's structure.
@@ -118,29 +130,30 @@ pub(crate) struct TableDescription {
     pub(crate) schema: String,
     /// Table name.
     pub(crate) name: String,
-    /// table, partitioned table, view, materialized view or foreign table.
-    kind: String,
+    /// table, partitioned table, view, materialized view or foreign table (PostgreSQL); table,
+    /// view or virtual table (SQLite).
+    pub(crate) kind: String,
     /// Table comment.
-    comment: Option<String>,
+    pub(crate) comment: Option<String>,
     /// Columns in order.
-    columns: Vec<ColumnDescription>,
+    pub(crate) columns: Vec<ColumnDescription>,
     /// Primary key columns, in key order (empty when none).
-    primary_key: Vec<String>,
+    pub(crate) primary_key: Vec<String>,
     /// Foreign keys.
-    foreign_keys: Vec<ForeignKey>,
+    pub(crate) foreign_keys: Vec<ForeignKey>,
     /// Indexes.
-    indexes: Vec<IndexDescription>,
+    pub(crate) indexes: Vec<IndexDescription>,
     /// Whether the table is on the search path (not shown).
     #[serde(default, skip_serializing)]
     #[schemars(skip)]
-    visible: bool,
+    pub(crate) visible: bool,
 }
 
 /// Why a table could not be described.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum DescribeError {
     #[error(
-        "no table, view or materialized view named {0:?}; call list_tables to see what exists (names are case-sensitive)"
+        "no table, view or materialized view named {0:?}; call list_tables to see what exists (names are case-sensitive on PostgreSQL)"
     )]
     NotFound(String),
     #[error(
@@ -154,6 +167,19 @@ pub(crate) enum DescribeError {
 impl SqlServer {
     /// Describes `table` in `schema` (or the one the search path finds).
     pub(crate) async fn describe(
+        &self,
+        table: &str,
+        schema: Option<&str>,
+    ) -> Result<TableDescription, DescribeError> {
+        match self.backend() {
+            Backend::Postgres(pg) => pg.describe(table, schema).await,
+            Backend::Sqlite(db) => db.describe(table, schema).await,
+        }
+    }
+}
+
+impl Postgres {
+    async fn describe(
         &self,
         table: &str,
         schema: Option<&str>,
@@ -186,10 +212,7 @@ impl SqlServer {
         table: &str,
         schema: Option<&str>,
     ) -> Result<Vec<TableDescription>, DescribeError> {
-        let rows = self
-            .executor()
-            .catalog(SQL, &[&table, &schema], 100)
-            .await?;
+        let rows = self.executor.catalog(SQL, &[&table, &schema], 100).await?;
         rows.rows
             .into_iter()
             .filter_map(|row| row.into_iter().next())

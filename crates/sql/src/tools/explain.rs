@@ -5,10 +5,16 @@ use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::backend::{Backend, Postgres};
 use crate::exec::QueryError;
 use crate::guard::{Checked, StatementKind};
 use crate::server::SqlServer;
 use crate::tools::tool_error;
+
+/// The description on SQLite.
+pub(crate) const SQLITE_DESCRIPTION: &str = "Show SQLite's query plan (EXPLAIN QUERY PLAN) for one \
+SELECT statement without running it, as a tree of steps (SCAN, SEARCH ... USING INDEX, temporary \
+B-trees for sorting). The statement passes the same checks as `query`.";
 
 /// Arguments of `explain`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -20,8 +26,41 @@ pub(crate) struct ExplainArgs {
 /// The plan.
 #[derive(Debug, Serialize, JsonSchema)]
 pub(crate) struct Plan {
-    /// PostgreSQL's `EXPLAIN (FORMAT JSON)` output.
+    /// PostgreSQL's `EXPLAIN (FORMAT JSON)` output; on SQLite, `EXPLAIN QUERY PLAN` as a list of
+    /// `{"id", "detail", "children"}` nodes.
     plan: serde_json::Value,
+}
+
+impl Postgres {
+    async fn explain(&self, sql: &str) -> Result<serde_json::Value, String> {
+        self.ensure_role().await.map_err(tool_error)?;
+        let checked = self.guard.check(sql).map_err(|e| tool_error(e.into()))?;
+        if checked.kind != StatementKind::Select {
+            return Err(
+                "explain takes a SELECT statement; for EXPLAIN or SHOW use the query tool"
+                    .to_owned(),
+            );
+        }
+        let explain = Checked {
+            kind: StatementKind::Explain,
+            sql: format!("EXPLAIN (FORMAT JSON) {}", checked.sql),
+            unknown_functions: checked.unknown_functions,
+        };
+        let rows = self
+            .executor
+            .run(&explain, self.executor.limits())
+            .await
+            .map_err(tool_error)?;
+        rows.rows
+            .into_iter()
+            .next()
+            .and_then(|row| row.into_iter().next())
+            .ok_or_else(|| {
+                tool_error(QueryError::ConnectionLost(
+                    "EXPLAIN returned no plan".to_owned(),
+                ))
+            })
+    }
 }
 
 #[tool_router(router = explain_router, vis = "pub(crate)")]
@@ -42,37 +81,10 @@ running it: estimated rows and costs, scans and indexes used. The statement pass
         &self,
         Parameters(args): Parameters<ExplainArgs>,
     ) -> Result<Json<Plan>, String> {
-        self.ensure_role().await.map_err(tool_error)?;
-        let checked = self
-            .guard()
-            .check(&args.sql)
-            .map_err(|e| tool_error(e.into()))?;
-        if checked.kind != StatementKind::Select {
-            return Err(
-                "explain takes a SELECT statement; for EXPLAIN or SHOW use the query tool"
-                    .to_owned(),
-            );
-        }
-        let explain = Checked {
-            kind: StatementKind::Explain,
-            sql: format!("EXPLAIN (FORMAT JSON) {}", checked.sql),
-            unknown_functions: checked.unknown_functions,
+        let plan = match self.backend() {
+            Backend::Postgres(pg) => pg.explain(&args.sql).await?,
+            Backend::Sqlite(db) => db.explain(&args.sql).await.map_err(tool_error)?,
         };
-        let rows = self
-            .executor()
-            .run(&explain, self.executor().limits())
-            .await
-            .map_err(tool_error)?;
-        let plan = rows
-            .rows
-            .into_iter()
-            .next()
-            .and_then(|row| row.into_iter().next())
-            .ok_or_else(|| {
-                tool_error(QueryError::ConnectionLost(
-                    "EXPLAIN returned no plan".to_owned(),
-                ))
-            })?;
         Ok(Json(Plan { plan }))
     }
 }

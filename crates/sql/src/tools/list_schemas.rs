@@ -1,12 +1,20 @@
-//! `list_schemas`: the schemas a user can see, without PostgreSQL's internal ones.
+//! `list_schemas`: the schemas a user can see, without PostgreSQL's internal ones; on SQLite the
+//! databases of the connection (`main`, and attached ones).
 
 use rmcp::handler::server::wrapper::Json;
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::Serialize;
 
+use crate::backend::{Backend, Postgres};
+use crate::exec::QueryError;
 use crate::server::{SqlServer, text};
 use crate::tools::tool_error;
+
+/// The description on SQLite.
+pub(crate) const SQLITE_DESCRIPTION: &str = "List the SQLite databases of the connection with their \
+files: `main` (the configured file) and any attached database. Use the name to qualify a table \
+(`main.orders`).";
 
 const SQL: &str = "
 SELECT n.nspname::text, pg_catalog.pg_get_userbyid(n.nspowner)::text, obj_description(n.oid, 'pg_namespace')
@@ -18,12 +26,16 @@ SELECT n.nspname::text, pg_catalog.pg_get_userbyid(n.nspowner)::text, obj_descri
 #[derive(Debug, Serialize, JsonSchema)]
 pub(crate) struct Schema {
     /// Schema name.
-    name: String,
-    /// Owning role.
-    owner: String,
+    pub(crate) name: String,
+    /// Owning role (PostgreSQL).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) owner: Option<String>,
     /// The schema's comment, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
-    comment: Option<String>,
+    pub(crate) comment: Option<String>,
+    /// The database file (SQLite).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) file: Option<String>,
 }
 
 /// The schemas.
@@ -31,6 +43,22 @@ pub(crate) struct Schema {
 pub(crate) struct Schemas {
     /// Schemas in name order.
     schemas: Vec<Schema>,
+}
+
+impl Postgres {
+    async fn schemas(&self) -> Result<Vec<Schema>, QueryError> {
+        let rows = self.executor.catalog(SQL, &[], 10_000).await?;
+        Ok(rows
+            .rows
+            .iter()
+            .map(|row| Schema {
+                name: text(&row[0]),
+                owner: Some(text(&row[1])),
+                comment: row[2].as_str().map(str::to_owned),
+                file: None,
+            })
+            .collect())
+    }
 }
 
 #[tool_router(router = list_schemas_router, vis = "pub(crate)")]
@@ -47,20 +75,12 @@ impl SqlServer {
         )
     )]
     pub(crate) async fn list_schemas(&self) -> Result<Json<Schemas>, String> {
-        let rows = self
-            .executor()
-            .catalog(SQL, &[], 10_000)
-            .await
-            .map_err(tool_error)?;
-        let schemas = rows
-            .rows
-            .iter()
-            .map(|row| Schema {
-                name: text(&row[0]),
-                owner: text(&row[1]),
-                comment: row[2].as_str().map(str::to_owned),
-            })
-            .collect();
-        Ok(Json(Schemas { schemas }))
+        let schemas = match self.backend() {
+            Backend::Postgres(pg) => pg.schemas().await,
+            Backend::Sqlite(db) => db.schemas().await,
+        };
+        Ok(Json(Schemas {
+            schemas: schemas.map_err(tool_error)?,
+        }))
     }
 }

@@ -5,9 +5,15 @@ use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::backend::Backend;
 use crate::exec::QueryError;
 use crate::server::{SqlServer, text};
 use crate::tools::tool_error;
+
+/// The description on SQLite.
+pub(crate) const SQLITE_DESCRIPTION: &str = "List tables, views and virtual tables (of every \
+database, or of one: `main` is the configured file) with kind and estimated row count (from \
+sqlite_stat1, absent when the database was never ANALYZEd). Use describe_table for columns and keys.";
 
 const SQL: &str = "
 SELECT n.nspname::text, c.relname::text,
@@ -36,7 +42,8 @@ pub(crate) struct TableEntry {
     pub(crate) schema: String,
     /// Table name.
     pub(crate) name: String,
-    /// table, partitioned table, view, materialized view or foreign table.
+    /// table, partitioned table, view, materialized view or foreign table (PostgreSQL); table,
+    /// view or virtual table (SQLite).
     pub(crate) kind: String,
     /// The planner's row estimate (absent before the first ANALYZE).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -56,7 +63,11 @@ pub(crate) struct Tables {
 impl SqlServer {
     /// All tables of `schema` (or of every user schema).
     pub(crate) async fn tables(&self, schema: Option<&str>) -> Result<Vec<TableEntry>, QueryError> {
-        let rows = self.executor().catalog(SQL, &[&schema], 100_000).await?;
+        let pg = match self.backend() {
+            Backend::Postgres(pg) => pg,
+            Backend::Sqlite(db) => return db.tables(schema).await,
+        };
+        let rows = pg.executor.catalog(SQL, &[&schema], 100_000).await?;
         Ok(rows
             .rows
             .iter()

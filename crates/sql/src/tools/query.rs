@@ -5,15 +5,26 @@ use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use crate::backend::Backend;
 use crate::exec::Rows;
 use crate::server::SqlServer;
 use crate::tools::tool_error;
 
+/// The description on SQLite.
+pub(crate) const SQLITE_DESCRIPTION: &str = "Run one read-only SQL statement (SQLite dialect) and \
+return columns and rows. Only statements SQLite itself reports as read-only are accepted: SELECT \
+(with CTEs), VALUES, EXPLAIN [QUERY PLAN] and a few read-only PRAGMAs (table_info, index_list, \
+foreign_key_list, ...); writes, DDL, ATTACH, transactions, several statements and parameters are \
+refused with the reason. The database file is opened read-only, the statement is interrupted at the \
+time limit, and the result is capped by rows and bytes: when `truncated` is true, aggregate or \
+filter in SQL instead of paging. Values: integers beyond 2^53 as exact strings, BLOBs as \\x hex.";
+
 /// Arguments of `query`.
 #[derive(Debug, Deserialize, JsonSchema)]
 pub(crate) struct QueryArgs {
-    /// Exactly one read-only statement: SELECT (CTEs, VALUES, TABLE allowed), EXPLAIN without
-    /// ANALYZE, or SHOW. A trailing semicolon is fine; several statements are refused.
+    /// Exactly one read-only statement in the database's dialect: SELECT (CTEs and VALUES allowed;
+    /// on PostgreSQL also TABLE, EXPLAIN without ANALYZE and SHOW; on SQLite also EXPLAIN and
+    /// read-only PRAGMAs). A trailing semicolon is fine; several statements are refused.
     sql: String,
     /// Return at most this many rows (it can only lower the server's row budget).
     #[serde(default)]
@@ -42,11 +53,13 @@ integers as exact strings, timestamps as RFC 3339, json as JSON.",
         &self,
         Parameters(args): Parameters<QueryArgs>,
     ) -> Result<Json<Rows>, String> {
-        self.ensure_role().await.map_err(tool_error)?;
-        self.executor()
-            .query(&args.sql, args.max_rows)
-            .await
-            .map(Json)
-            .map_err(tool_error)
+        let rows = match self.backend() {
+            Backend::Postgres(pg) => {
+                pg.ensure_role().await.map_err(tool_error)?;
+                pg.executor.query(&args.sql, args.max_rows).await
+            }
+            Backend::Sqlite(db) => db.query(&args.sql, args.max_rows).await,
+        };
+        rows.map(Json).map_err(tool_error)
     }
 }
