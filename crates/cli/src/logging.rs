@@ -5,7 +5,13 @@ use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber. Safe to call once per process.
 pub(crate) fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    init_with_default("info");
+}
+
+/// [`init`] with another level when `RUST_LOG` is unset: the agent shows its own progress on
+/// stderr, so it defaults to `warn` and keeps the gateway's routine lines off the terminal.
+pub(crate) fn init_with_default(level: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

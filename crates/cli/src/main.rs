@@ -40,7 +40,10 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    logging::init();
+    match cli.command {
+        Command::Agent(_) => logging::init_with_default("warn"),
+        _ => logging::init(),
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

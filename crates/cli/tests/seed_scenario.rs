@@ -161,7 +161,7 @@ env = {{ SLACK_BOT_TOKEN = "{slack_token}", SLACK_API_URL = "{slack}", SLACK_CHA
         command
             .env("ANTHROPIC_API_KEY", self.model.api_key())
             .env("ANTHROPIC_BASE_URL", self.model.base_url())
-            .env("RUST_LOG", "warn")
+            .env_remove("RUST_LOG")
             .current_dir(self.dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -438,6 +438,11 @@ async fn seed_scenario_files_a_high_priority_bug_and_posts_its_key() {
         run.stderr
     );
     assert!(run.stdout.contains("filed ENG-1 (High)"), "{}", run.stdout);
+    assert!(
+        !run.stderr.contains(" INFO "),
+        "routine log lines stay off the agent's terminal: {}",
+        run.stderr
+    );
 
     // The transcript replays the run.
     let replayed = world
