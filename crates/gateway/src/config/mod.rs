@@ -9,6 +9,7 @@
 //! Errors name the file, the key and what is wrong; a configuration with any error starts
 //! nothing.
 
+mod environment;
 mod raw;
 mod resolve;
 mod validate;
@@ -314,7 +315,7 @@ impl Config {
     /// present in the environment. Returns the config and, for each built-in, why it was or was
     /// not started (for the operator).
     pub fn from_environment() -> (Self, Vec<String>) {
-        validate::from_environment()
+        environment::from_environment()
     }
 }
 

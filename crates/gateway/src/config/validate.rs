@@ -103,22 +103,7 @@ pub(super) fn validate(
 ) -> Result<Config, ConfigError> {
     let ctx = Ctx { file };
     let base = file.parent().map(Path::to_owned).unwrap_or_default();
-    let gateway = GatewaySettings {
-        name: raw.gateway.name.unwrap_or_else(|| "switchboard".to_owned()),
-        drain_timeout: ctx.duration(
-            "gateway.drain_timeout",
-            raw.gateway.drain_timeout.as_ref(),
-            Duration::from_secs(10),
-        )?,
-        startup_timeout: ctx.duration(
-            "gateway.startup_timeout",
-            raw.gateway.startup_timeout.as_ref(),
-            Duration::from_secs(30),
-        )?,
-        allowed_hosts: raw.gateway.allowed_hosts,
-        allowed_origins: raw.gateway.allowed_origins,
-        stdio_client: raw.gateway.stdio_client,
-    };
+    let gateway = gateway_settings(&ctx, raw.gateway)?;
     let audit = AuditSettings {
         path: raw.audit.path.map(|p| absolutize(&base, &p)),
         redact: raw.audit.redact,
@@ -156,8 +141,25 @@ pub(super) fn validate(
         ));
     }
     let rate_limits = ctx.rate_rules("rate_limits", raw.rate_limits)?;
+    let tools = tool_rules(&ctx, raw.tools)?;
+    Ok(Config {
+        file: file.to_owned(),
+        gateway,
+        audit,
+        servers,
+        clients,
+        rate_limits,
+        tools,
+        servers_key,
+    })
+}
+
+fn tool_rules(
+    ctx: &Ctx<'_>,
+    raw: BTreeMap<String, super::raw::RawToolPolicy>,
+) -> Result<Vec<ToolRule>, ConfigError> {
     let mut tools = Vec::new();
-    for (pattern, policy) in raw.tools {
+    for (pattern, policy) in raw {
         let key = format!("tools.\"{pattern}\"");
         let approval = match policy.approval.as_deref() {
             None => None,
@@ -181,15 +183,28 @@ pub(super) fn validate(
                 .transpose()?,
         });
     }
-    Ok(Config {
-        file: file.to_owned(),
-        gateway,
-        audit,
-        servers,
-        clients,
-        rate_limits,
-        tools,
-        servers_key,
+    Ok(tools)
+}
+
+fn gateway_settings(
+    ctx: &Ctx<'_>,
+    raw: super::raw::RawGateway,
+) -> Result<GatewaySettings, ConfigError> {
+    Ok(GatewaySettings {
+        name: raw.name.unwrap_or_else(|| "switchboard".to_owned()),
+        drain_timeout: ctx.duration(
+            "gateway.drain_timeout",
+            raw.drain_timeout.as_ref(),
+            Duration::from_secs(10),
+        )?,
+        startup_timeout: ctx.duration(
+            "gateway.startup_timeout",
+            raw.startup_timeout.as_ref(),
+            Duration::from_secs(30),
+        )?,
+        allowed_hosts: raw.allowed_hosts,
+        allowed_origins: raw.allowed_origins,
+        stdio_client: raw.stdio_client,
     })
 }
 
@@ -256,71 +271,90 @@ fn transport_config(
 ) -> Result<TransportConfig, ConfigError> {
     let kinds = [raw.kind.is_some(), raw.command.is_some(), raw.url.is_some()];
     match kinds.iter().filter(|set| **set).count() {
-        0 => {
+        0 => Err(ctx.err(
+            key,
+            "needs one of: command (a stdio server), url (a Streamable HTTP server) or kind \
+             (a built-in server: postgres, jira, slack)",
+        )),
+        1 => match (&raw.kind, &raw.url) {
+            (Some(kind), _) => builtin_transport(ctx, key, kind, raw),
+            (None, Some(url)) => http_transport(ctx, key, url, raw),
+            (None, None) => stdio_transport(ctx, key, raw),
+        },
+        _ => Err(ctx.err(
+            key,
+            "set only one of command, url and kind: a server is reached one way",
+        )),
+    }
+}
+
+fn builtin_transport(
+    ctx: &Ctx<'_>,
+    key: &str,
+    kind: &str,
+    raw: &RawServer,
+) -> Result<TransportConfig, ConfigError> {
+    let kind = BuiltinKind::parse(kind).ok_or_else(|| {
+        ctx.err(
+            format!("{key}.kind"),
+            format!("unknown built-in server {kind:?}: use postgres, jira or slack"),
+        )
+    })?;
+    Ok(TransportConfig::Builtin {
+        kind,
+        env: ctx.template_map(&format!("{key}.env"), raw.env.clone())?,
+        args: ctx.templates(
+            &format!("{key}.args"),
+            raw.args.as_deref().unwrap_or_default(),
+        )?,
+    })
+}
+
+fn http_transport(
+    ctx: &Ctx<'_>,
+    key: &str,
+    url: &str,
+    raw: &RawServer,
+) -> Result<TransportConfig, ConfigError> {
+    match raw.transport_type.as_deref() {
+        None | Some("http") | Some("streamable-http") | Some("streamableHttp") => {}
+        Some("sse") => {
             return Err(ctx.err(
-                key,
-                "needs one of: command (a stdio server), url (a Streamable HTTP server) or kind \
-                 (a built-in server: postgres, jira, slack)",
+                format!("{key}.type"),
+                "the legacy SSE transport is not supported; use the server's Streamable \
+                 HTTP endpoint with type = \"http\"",
             ));
         }
-        1 => {}
-        _ => {
+        Some(other) => {
             return Err(ctx.err(
-                key,
-                "set only one of command, url and kind: a server is reached one way",
+                format!("{key}.type"),
+                format!("{other:?} is not a transport for a url (use \"http\")"),
             ));
         }
     }
-    if let Some(kind) = &raw.kind {
-        let kind = BuiltinKind::parse(kind).ok_or_else(|| {
-            ctx.err(
-                format!("{key}.kind"),
-                format!("unknown built-in server {kind:?}: use postgres, jira or slack"),
-            )
-        })?;
-        return Ok(TransportConfig::Builtin {
-            kind,
-            env: ctx.template_map(&format!("{key}.env"), raw.env.clone())?,
-            args: ctx.templates(
-                &format!("{key}.args"),
-                raw.args.as_deref().unwrap_or_default(),
-            )?,
-        });
+    if raw.env.is_some() || raw.args.is_some() {
+        return Err(ctx.err(
+            key,
+            "env and args apply to command servers, not url servers",
+        ));
     }
-    if let Some(url) = &raw.url {
-        match raw.transport_type.as_deref() {
-            None | Some("http") | Some("streamable-http") | Some("streamableHttp") => {}
-            Some("sse") => {
-                return Err(ctx.err(
-                    format!("{key}.type"),
-                    "the legacy SSE transport is not supported; use the server's Streamable \
-                     HTTP endpoint with type = \"http\"",
-                ));
-            }
-            Some(other) => {
-                return Err(ctx.err(
-                    format!("{key}.type"),
-                    format!("{other:?} is not a transport for a url (use \"http\")"),
-                ));
-            }
-        }
-        if raw.env.is_some() || raw.args.is_some() {
-            return Err(ctx.err(
-                key,
-                "env and args apply to command servers, not url servers",
-            ));
-        }
-        let url_key = format!("{key}.url");
-        let template = ctx.template(&url_key, url)?;
-        if !template.has_references() {
-            url::Url::parse(url)
-                .map_err(|e| ctx.err(&url_key, format!("{url:?} is not a valid URL: {e}")))?;
-        }
-        return Ok(TransportConfig::Http {
-            url: template,
-            headers: ctx.template_map(&format!("{key}.headers"), raw.headers.clone())?,
-        });
+    let url_key = format!("{key}.url");
+    let template = ctx.template(&url_key, url)?;
+    if !template.has_references() {
+        url::Url::parse(url)
+            .map_err(|e| ctx.err(&url_key, format!("{url:?} is not a valid URL: {e}")))?;
     }
+    Ok(TransportConfig::Http {
+        url: template,
+        headers: ctx.template_map(&format!("{key}.headers"), raw.headers.clone())?,
+    })
+}
+
+fn stdio_transport(
+    ctx: &Ctx<'_>,
+    key: &str,
+    raw: &RawServer,
+) -> Result<TransportConfig, ConfigError> {
     if let Some(t) = raw.transport_type.as_deref()
         && t != "stdio"
     {
@@ -415,111 +449,4 @@ fn client_config(
             .transpose()?,
         rate_limits: ctx.rate_rules(&format!("{key}.rate_limits"), raw.rate_limits)?,
     })
-}
-
-/// Environment variables each built-in server reads (its settings), by kind.
-const BUILTIN_ENV: &[(BuiltinKind, &str, &[&str])] = &[
-    (
-        BuiltinKind::Postgres,
-        "DATABASE_URL",
-        &[
-            "DATABASE_URL",
-            "SWITCHBOARD_SQL_MAX_ROWS",
-            "SWITCHBOARD_SQL_MAX_BYTES",
-            "SWITCHBOARD_SQL_TIMEOUT_MS",
-        ],
-    ),
-    (
-        BuiltinKind::Jira,
-        "JIRA_URL",
-        &[
-            "JIRA_URL",
-            "JIRA_USERNAME",
-            "JIRA_API_TOKEN",
-            "JIRA_PERSONAL_TOKEN",
-            "JIRA_PROJECTS",
-            "JIRA_READ_ONLY",
-        ],
-    ),
-    (
-        BuiltinKind::Slack,
-        "SLACK_BOT_TOKEN",
-        &[
-            "SLACK_BOT_TOKEN",
-            "SLACK_API_URL",
-            "SLACK_CHANNELS",
-            "SLACK_READ_ONLY",
-        ],
-    ),
-];
-
-pub(super) fn from_environment() -> (Config, Vec<String>) {
-    let file = PathBuf::from("<environment>");
-    let mut servers = BTreeMap::new();
-    let mut notes = Vec::new();
-    for (kind, trigger, vars) in BUILTIN_ENV {
-        let name = match kind {
-            BuiltinKind::Postgres => "db",
-            other => other.as_str(),
-        };
-        if std::env::var_os(trigger).is_none() {
-            notes.push(format!(
-                "{}: not started ({trigger} is not set)",
-                kind.as_str()
-            ));
-            continue;
-        }
-        notes.push(format!(
-            "{}: started as server {name:?} ({trigger} is set)",
-            kind.as_str()
-        ));
-        let env = vars
-            .iter()
-            .filter(|v| std::env::var_os(v).is_some())
-            .map(|v| ((*v).to_owned(), Template::parse(&format!("${{env:{v}}}"))))
-            .filter_map(|(k, t)| t.ok().map(|t| (k, t)))
-            .collect();
-        servers.insert(
-            name.to_owned(),
-            ServerConfig {
-                name: name.to_owned(),
-                transport: TransportConfig::Builtin {
-                    kind: *kind,
-                    env,
-                    args: Vec::new(),
-                },
-                prefix: None,
-                start: StartMode::Boot,
-                required: true,
-                timeout: Duration::from_secs(60),
-                max_concurrency: 16,
-                health_interval: Duration::from_secs(30),
-                ping_timeout: Duration::from_secs(10),
-                restart: RestartPolicy::default(),
-                exclude_tools: Vec::new(),
-            },
-        );
-    }
-    let config = Config {
-        file,
-        gateway: GatewaySettings {
-            name: "switchboard".to_owned(),
-            drain_timeout: Duration::from_secs(10),
-            startup_timeout: Duration::from_secs(30),
-            allowed_hosts: Vec::new(),
-            allowed_origins: Vec::new(),
-            stdio_client: None,
-        },
-        audit: AuditSettings {
-            path: None,
-            redact: Vec::new(),
-            fsync: false,
-        },
-        servers,
-        clients: BTreeMap::new(),
-        rate_limits: Vec::new(),
-        tools: Vec::new(),
-        servers_key: "servers",
-    };
-    (config, notes)
 }

@@ -1,0 +1,120 @@
+//! The configuration used when there is no file: the built-in servers whose settings are in
+//! the environment (`DATABASE_URL` → `db`, `JIRA_URL` → `jira`, `SLACK_BOT_TOKEN` → `slack`),
+//! each given exactly its own variables, by reference.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::{
+    AuditSettings, BuiltinKind, Config, GatewaySettings, RestartPolicy, ServerConfig, StartMode,
+    TransportConfig,
+};
+use crate::secrets::Template;
+
+/// Environment variables each built-in server reads (its settings), by kind.
+const BUILTIN_ENV: &[(BuiltinKind, &str, &[&str])] = &[
+    (
+        BuiltinKind::Postgres,
+        "DATABASE_URL",
+        &[
+            "DATABASE_URL",
+            "SWITCHBOARD_SQL_MAX_ROWS",
+            "SWITCHBOARD_SQL_MAX_BYTES",
+            "SWITCHBOARD_SQL_TIMEOUT_MS",
+        ],
+    ),
+    (
+        BuiltinKind::Jira,
+        "JIRA_URL",
+        &[
+            "JIRA_URL",
+            "JIRA_USERNAME",
+            "JIRA_API_TOKEN",
+            "JIRA_PERSONAL_TOKEN",
+            "JIRA_PROJECTS",
+            "JIRA_READ_ONLY",
+        ],
+    ),
+    (
+        BuiltinKind::Slack,
+        "SLACK_BOT_TOKEN",
+        &[
+            "SLACK_BOT_TOKEN",
+            "SLACK_API_URL",
+            "SLACK_CHANNELS",
+            "SLACK_READ_ONLY",
+        ],
+    ),
+];
+
+pub(super) fn from_environment() -> (Config, Vec<String>) {
+    let file = PathBuf::from("<environment>");
+    let mut servers = BTreeMap::new();
+    let mut notes = Vec::new();
+    for (kind, trigger, vars) in BUILTIN_ENV {
+        let name = match kind {
+            BuiltinKind::Postgres => "db",
+            other => other.as_str(),
+        };
+        if std::env::var_os(trigger).is_none() {
+            notes.push(format!(
+                "{}: not started ({trigger} is not set)",
+                kind.as_str()
+            ));
+            continue;
+        }
+        notes.push(format!(
+            "{}: started as server {name:?} ({trigger} is set)",
+            kind.as_str()
+        ));
+        let env = vars
+            .iter()
+            .filter(|v| std::env::var_os(v).is_some())
+            .map(|v| ((*v).to_owned(), Template::parse(&format!("${{env:{v}}}"))))
+            .filter_map(|(k, t)| t.ok().map(|t| (k, t)))
+            .collect();
+        servers.insert(
+            name.to_owned(),
+            ServerConfig {
+                name: name.to_owned(),
+                transport: TransportConfig::Builtin {
+                    kind: *kind,
+                    env,
+                    args: Vec::new(),
+                },
+                prefix: None,
+                start: StartMode::Boot,
+                required: true,
+                timeout: Duration::from_secs(60),
+                max_concurrency: 16,
+                health_interval: Duration::from_secs(30),
+                ping_timeout: Duration::from_secs(10),
+                restart: RestartPolicy::default(),
+                exclude_tools: Vec::new(),
+            },
+        );
+    }
+    let config = Config {
+        file,
+        gateway: GatewaySettings {
+            name: "switchboard".to_owned(),
+            drain_timeout: Duration::from_secs(10),
+            startup_timeout: Duration::from_secs(30),
+            allowed_hosts: Vec::new(),
+            allowed_origins: Vec::new(),
+            stdio_client: None,
+        },
+        audit: AuditSettings {
+            path: None,
+            redact: Vec::new(),
+            fsync: false,
+        },
+        servers,
+        clients: BTreeMap::new(),
+        rate_limits: Vec::new(),
+        tools: Vec::new(),
+        servers_key: "servers",
+    };
+    (config, notes)
+}

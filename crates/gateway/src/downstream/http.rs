@@ -1,0 +1,184 @@
+//! Streamable HTTP serving: `/mcp` (rmcp's service, both protocol eras), bearer-token
+//! identification, Host/Origin validation, `/healthz`, `/readyz`, and the shutdown order.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use tokio_util::sync::CancellationToken;
+
+use super::{Downstream, Identity};
+use crate::caller::{Access, Caller};
+use crate::error::GatewayError;
+use crate::gateway::Gateway;
+
+/// Whether `addr` is a loopback address.
+pub fn is_loopback(addr: &SocketAddr) -> bool {
+    addr.ip().is_loopback()
+}
+
+/// Serves Streamable HTTP on `listener` (`/mcp`, `/healthz`, `/readyz`) until `shutdown`.
+///
+/// # Errors
+/// [`GatewayError::Serve`] when the address is not loopback and no client has a token, or the
+/// server fails.
+pub async fn serve_http(
+    gateway: Gateway,
+    listener: tokio::net::TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), GatewayError> {
+    let addr = listener
+        .local_addr()
+        .map_err(|source| GatewayError::Serve {
+            addr: "listener".to_owned(),
+            source,
+        })?;
+    if !is_loopback(&addr) && !gateway.requires_tokens() {
+        return Err(GatewayError::Serve {
+            addr: addr.to_string(),
+            source: std::io::Error::other(
+                "binding a non-loopback address requires client tokens: add [clients.<name>] \
+                 token = \"${env:...}\" entries, or bind 127.0.0.1",
+            ),
+        });
+    }
+    // Shutdown order: refuse new calls and let the calls in flight finish (bounded by
+    // `drain_timeout`), then stop accepting connections and end the MCP sessions and their open
+    // streams. (Closing connections first would cut responses that are still being computed.)
+    let sessions = CancellationToken::new();
+    let router = router(gateway.clone(), &addr, sessions.clone());
+    let drained = CancellationToken::new();
+    {
+        let (shutdown, sessions, drained) = (shutdown.clone(), sessions.clone(), drained.clone());
+        tokio::spawn(async move {
+            shutdown.cancelled().await;
+            gateway.drain().await;
+            // Let the last results reach their responses before connections close.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            drained.cancel();
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            sessions.cancel();
+        });
+    }
+    let serve =
+        axum::serve(listener, router).with_graceful_shutdown(drained.clone().cancelled_owned());
+    tokio::select! {
+        result = serve => result.map_err(|source| GatewayError::Serve {
+            addr: addr.to_string(),
+            source,
+        }),
+        // Connections still open after the sessions ended are cut.
+        () = async {
+            sessions.cancelled().await;
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        } => Ok(()),
+    }
+}
+
+fn router(gateway: Gateway, addr: &SocketAddr, shutdown: CancellationToken) -> axum::Router {
+    let settings = &gateway.config().config.gateway;
+    let mut hosts: Vec<String> = vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
+    hosts.extend(settings.allowed_hosts.iter().cloned());
+    if !addr.ip().is_unspecified() && !is_loopback(addr) {
+        hosts.push(addr.ip().to_string());
+    }
+    let config = StreamableHttpServerConfig::default()
+        .with_allowed_hosts(hosts)
+        .with_allowed_origins(settings.allowed_origins.clone())
+        .enforce_origin_validation()
+        .with_cancellation_token(shutdown);
+    let for_factory = gateway.clone();
+    let mcp = StreamableHttpService::new(
+        move || Ok(Downstream::http(for_factory.clone())),
+        Arc::new(LocalSessionManager::default()),
+        config,
+    );
+    let mcp =
+        axum::Router::new()
+            .nest_service("/mcp", mcp)
+            .layer(axum::middleware::from_fn_with_state(
+                gateway.clone(),
+                authenticate,
+            ));
+    axum::Router::new()
+        .route("/healthz", axum::routing::get(|| async { "ok" }))
+        .route("/readyz", axum::routing::get(readyz))
+        .with_state(gateway)
+        .merge(mcp)
+}
+
+async fn readyz(State(gateway): State<Gateway>) -> Response {
+    let upstreams: Vec<_> = gateway
+        .status()
+        .into_iter()
+        .map(|s| {
+            serde_json::json!({
+                "name": s.name, "required": s.required, "tools": s.tools,
+                "health": crate::format_health(&s.health),
+            })
+        })
+        .collect();
+    let ready = gateway.ready();
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        axum::Json(serde_json::json!({"ready": ready, "upstreams": upstreams})),
+    )
+        .into_response()
+}
+
+async fn authenticate(
+    State(gateway): State<Gateway>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let caller = if gateway.requires_tokens() {
+        let token = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            });
+        let Some(token) = token else {
+            return unauthorized("Bearer realm=\"switchboard\"");
+        };
+        match gateway.authenticate(token.trim(), "") {
+            Some(caller) => caller,
+            None => {
+                return unauthorized(
+                    "Bearer realm=\"switchboard\", error=\"invalid_token\", \
+                     error_description=\"unknown token\"",
+                );
+            }
+        }
+    } else {
+        Caller::new("anonymous", "", Arc::new(Access::all()))
+    };
+    request.extensions_mut().insert(Identity(caller));
+    next.run(request).await
+}
+
+fn unauthorized(challenge: &'static str) -> Response {
+    let mut response = (
+        StatusCode::UNAUTHORIZED,
+        "missing or invalid bearer token: send Authorization: Bearer <token> of a configured client",
+    )
+        .into_response();
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static(challenge),
+    );
+    response
+}
