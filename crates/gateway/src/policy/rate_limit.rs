@@ -178,6 +178,85 @@ mod tests {
         }
     }
 
+    struct Done;
+
+    impl crate::policy::Terminal for Done {
+        fn invoke(&self, _call: ToolCall, _budget: Duration) -> BoxFuture<'_, Outcome> {
+            Box::pin(std::future::ready(Outcome::Completed(
+                rmcp::model::CallToolResult::success(vec![]),
+            )))
+        }
+    }
+
+    fn call(client: &str, tool: &str) -> ToolCall {
+        ToolCall {
+            caller: crate::Caller::new(client, "s", Arc::new(crate::Access::all())),
+            exposed: tool.to_owned(),
+            tool: None,
+            upstream: None,
+            upstream_name: tool.to_owned(),
+            arguments: serde_json::Map::new(),
+            input_responses: None,
+            request_state: None,
+            received: tokio::time::Instant::now(),
+        }
+    }
+
+    async fn run(layer: &RateLimit, client: &str, tool: &str) -> bool {
+        let next = Next {
+            layers: &[],
+            terminal: &Done,
+        };
+        matches!(
+            layer.call(call(client, tool), next).await,
+            Outcome::Completed(_)
+        )
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn layer_counts_exactly_with_paused_time() {
+        let rule = |p: &str, r: Rate| RateRule {
+            pattern: glob::Pattern::new(p).unwrap(),
+            rate: r,
+        };
+        let client = ClientConfig {
+            name: "c".into(),
+            token: None,
+            allow: vec![],
+            deny: vec![],
+            rate_limit: Some(rate(5, 60, 5)),
+            rate_limits: vec![rule("x__*", rate(2, 60, 2))],
+        };
+        let layer = RateLimit::new(
+            Arc::new(LocalBackend::new()),
+            vec![rule("x__a", rate(10, 60, 3))],
+            HashMap::from([("c".to_owned(), client)]),
+        );
+        // Per tool: burst 3 for everyone.
+        assert!(run(&layer, "other", "x__a").await);
+        assert!(run(&layer, "other", "x__a").await);
+        assert!(run(&layer, "other", "x__a").await);
+        assert!(!run(&layer, "other", "x__a").await);
+        // One token every 6s.
+        tokio::time::advance(Duration::from_secs(6)).await;
+        assert!(run(&layer, "other", "x__a").await);
+        assert!(!run(&layer, "other", "x__a").await);
+        // Per (client, tool): 2 of x__b for c, while others are unlimited.
+        assert!(run(&layer, "c", "x__b").await);
+        assert!(run(&layer, "c", "x__b").await);
+        assert!(!run(&layer, "c", "x__b").await);
+        for _ in 0..10 {
+            assert!(run(&layer, "other", "x__b").await);
+        }
+        // Per client: 5 in all (3 x__b above already counted), so 2 more of anything.
+        assert!(run(&layer, "c", "y").await);
+        assert!(run(&layer, "c", "y").await);
+        assert!(!run(&layer, "c", "y").await);
+        // A minute later every bucket has refilled.
+        tokio::time::advance(Duration::from_secs(60)).await;
+        assert!(run(&layer, "c", "x__b").await);
+    }
+
     #[tokio::test(start_paused = true)]
     async fn burst_then_refill_exactly() {
         let backend = LocalBackend::new();
