@@ -82,6 +82,8 @@ struct Inner {
     catalog: RwLock<Arc<Catalog>>,
     pipeline: Pipeline,
     shutdown: CancellationToken,
+    /// Cancelled when shutdown begins: new calls are refused (and audited) from then on.
+    draining: CancellationToken,
     supervisors: TaskTracker,
     calls: TaskTracker,
     list_changed: broadcast::Sender<()>,
@@ -145,6 +147,7 @@ impl Gateway {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
+        let draining = CancellationToken::new();
         let parts = Parts {
             audit: AuditLayer {
                 log: audit_log,
@@ -162,6 +165,7 @@ impl Gateway {
             approval: ApprovalLayer::new(cfg.tools.clone()),
             limits: Limits {
                 rules: cfg.tools.clone(),
+                draining: draining.clone(),
             },
         };
         let upstreams: BTreeMap<_, _> = resolved
@@ -179,6 +183,7 @@ impl Gateway {
             upstreams,
             catalog: RwLock::new(Arc::new(Catalog::default())),
             shutdown: CancellationToken::new(),
+            draining,
             supervisors: TaskTracker::new(),
             calls: TaskTracker::new(),
             list_changed: broadcast::channel(16).0,
@@ -373,13 +378,11 @@ impl Gateway {
     /// Calls a tool and returns the full [`Outcome`] (needed to answer `input_required`).
     pub async fn call(&self, caller: &Caller, request: CallRequest) -> Outcome {
         let received = Instant::now();
-        if self.inner.calls.is_closed() {
-            return Outcome::refused(
-                "limits",
-                "the gateway is shutting down and takes no new calls; retry in a moment",
-            );
+        // While draining, calls still go through the pipeline so the limits layer's refusal
+        // is audited.
+        if !self.inner.calls.is_closed() {
+            self.ensure_lazy_started().await;
         }
-        self.ensure_lazy_started().await;
         let catalog = self.catalog();
         let tool = catalog.tool(&request.name);
         let (server, upstream_name) = match &tool {
@@ -452,6 +455,7 @@ impl Gateway {
     /// Waits for the calls in flight to finish, at most `gateway.drain_timeout`.
     pub async fn drain(&self) {
         let inner = &self.inner;
+        inner.draining.cancel();
         inner.calls.close();
         let drain = inner.config.config.gateway.drain_timeout;
         if tokio::time::timeout(drain, inner.calls.wait())

@@ -273,3 +273,17 @@ async fn limits_time_out_calls_and_bound_concurrency() {
         "{outcomes:?}"
     );
 }
+
+#[tokio::test]
+async fn calls_after_shutdown_began_are_refused_and_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let gateway = start(dir.path(), &config(dir.path(), "")).await;
+    let caller = gateway.caller("local", "s");
+    gateway.drain().await;
+    let r = gateway.call_tool(&caller, "a__whoami", None).await;
+    assert!(text(&r).contains("shutting down"), "{}", text(&r));
+    gateway.shutdown().await;
+    let records = audit::read_records(&audit_path(dir.path())).unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].layer.as_deref(), Some("limits"));
+}

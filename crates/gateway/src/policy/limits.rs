@@ -13,6 +13,8 @@ use crate::config::ToolRule;
 /// The limits layer.
 pub(crate) struct Limits {
     pub(crate) rules: Vec<ToolRule>,
+    /// Cancelled when the gateway starts shutting down.
+    pub(crate) draining: tokio_util::sync::CancellationToken,
 }
 
 impl Limits {
@@ -29,6 +31,12 @@ impl Limits {
 impl Layer for Limits {
     fn call<'a>(&'a self, call: ToolCall, next: Next<'a>) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
+            if self.draining.is_cancelled() {
+                return Outcome::refused(
+                    "limits",
+                    "the gateway is shutting down and takes no new calls; retry in a moment",
+                );
+            }
             let budget = self.budget(&call);
             let deadline = Instant::now() + budget;
             let Some(upstream) = call.upstream.clone() else {
