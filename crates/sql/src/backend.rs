@@ -8,9 +8,10 @@ use tokio::sync::OnceCell;
 
 use crate::client::{Database, Unavailable};
 use crate::config::{Connection, SqlConfig};
-use crate::exec::{Executor, Limits, QueryError};
+use crate::exec::{Executor, QueryError};
 use crate::guard::{FunctionPolicy, Guard};
 use crate::role::{RoleReport, inspect};
+use crate::rows::Limits;
 use crate::sqlite::Sqlite;
 use crate::tls::TlsSetupError;
 

@@ -20,63 +20,13 @@ use tokio_postgres::{Column, Row, Statement, Transaction};
 use crate::client::{Database, Unavailable, describe_driver_error};
 use crate::guard::{Checked, FunctionName, Guard, Refusal, StatementKind};
 use crate::render::{self, DecodeError};
+pub use crate::rows::{ColumnInfo, Limits, Rows, TruncatedBy};
 use crate::sqlite::SqliteError;
 
 /// Extra time granted past the server-side timeout before the client gives up and cancels.
 const CLIENT_GRACE: Duration = Duration::from_millis(500);
 /// Rows fetched from the portal per round trip.
 const BATCH_ROWS: usize = 100;
-
-/// Budgets one statement runs under.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    /// Row budget.
-    pub max_rows: usize,
-    /// Byte budget of the rows encoded as JSON.
-    pub max_bytes: usize,
-    /// Statement, lock and idle timeout.
-    pub timeout: Duration,
-}
-
-/// One result column.
-#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
-pub struct ColumnInfo {
-    /// Column name as the statement labels it.
-    pub name: String,
-    /// Type name: PostgreSQL's (`int8`, `timestamptz`, `text[]`, ...); on SQLite the column's
-    /// declared type (`INTEGER`, `NUMERIC(12,2)`), else the storage class of its first non-NULL
-    /// value (`integer`, `real`, `text`, `blob`), else empty.
-    #[serde(rename = "type")]
-    pub type_name: String,
-}
-
-/// Why a result stopped early.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum TruncatedBy {
-    /// The row budget was reached.
-    Rows,
-    /// The byte budget was reached.
-    Bytes,
-}
-
-/// The rows of one statement, within budget.
-#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
-pub struct Rows {
-    /// Result columns, in order.
-    pub columns: Vec<ColumnInfo>,
-    /// Rows as arrays of values in column order.
-    pub rows: Vec<Vec<Value>>,
-    /// Number of rows returned.
-    pub row_count: usize,
-    /// True when more rows existed than were returned.
-    pub truncated: bool,
-    /// Which budget cut the result, when truncated.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub truncated_by: Option<TruncatedBy>,
-    /// Wall time of the call in milliseconds.
-    pub elapsed_ms: u64,
-}
 
 /// A PostgreSQL error, with everything the server said about it.
 #[derive(Debug, Clone)]

@@ -14,7 +14,8 @@ use serde_json::Value;
 
 use crate::backend::{Backend, Postgres, STARTUP_PROBE};
 use crate::config::{SqlConfig, Target};
-use crate::exec::{Limits, QueryError};
+use crate::exec::QueryError;
+use crate::rows::Limits;
 use crate::sqlite::Sqlite;
 use crate::tls::TlsSetupError;
 use crate::tools;

@@ -76,7 +76,7 @@ const ATTACKS: &[(&str, &str)] = &[
     ("PRAGMA query_only = OFF", "would change a setting"),
     ("PRAGMA query_only = 0; DELETE FROM canary", "would change"),
     ("PRAGMA writable_schema = ON", "not allowed"),
-    ("PRAGMA journal_mode = WAL", "would change a setting"),
+    ("PRAGMA journal_mode = WAL", "not allowed"),
     ("PRAGMA temp_store_directory = '/tmp'", "not allowed"),
     ("PRAGMA hard_heap_limit = 1", "not allowed"),
     ("PRAGMA wal_checkpoint(TRUNCATE)", "not allowed"),
@@ -394,4 +394,40 @@ async fn a_missing_file_is_a_clear_error_until_it_exists() {
     create(&path, "CREATE TABLE t (x); INSERT INTO t VALUES (1)").unwrap();
     let rows = db.query("SELECT x FROM t", None).await.unwrap();
     assert_eq!(rows.rows, vec![vec![json!(1)]]);
+}
+
+#[tokio::test]
+async fn a_wal_database_is_read_without_writing_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wal.db");
+    create(
+        &path,
+        "PRAGMA journal_mode = WAL; CREATE TABLE t (x); INSERT INTO t VALUES (1)",
+    )
+    .unwrap();
+    let before = std::fs::read(&path).unwrap();
+    assert_eq!((before[18], before[19]), (2, 2), "the file is in WAL mode");
+    let db = Sqlite::new(path.clone(), limits());
+    let rows = db.query("SELECT x FROM t", None).await.unwrap();
+    assert_eq!(rows.rows, vec![vec![json!(1)]]);
+    drop(db);
+    assert_eq!(
+        before,
+        std::fs::read(&path).unwrap(),
+        "the database changed"
+    );
+    // The WAL protocol needs its shared-memory and log files; a reader creates them when the
+    // writer is not running, as any SQLite reader would. The log stays empty.
+    let mut entries: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    entries.sort();
+    assert_eq!(entries, ["wal.db", "wal.db-shm", "wal.db-wal"]);
+    assert_eq!(
+        std::fs::metadata(dir.path().join("wal.db-wal"))
+            .unwrap()
+            .len(),
+        0
+    );
 }

@@ -23,6 +23,7 @@ pub(crate) const ARGUMENT_PRAGMAS: &[&str] = &[
 ];
 
 /// Pragmas allowed only as reads (`PRAGMA name`, never `PRAGMA name = value` or `name(value)`).
+/// `journal_mode` is not among them: SQLite marks even reading it as a write.
 pub(crate) const READ_PRAGMAS: &[&str] = &[
     "application_id",
     "collation_list",
@@ -33,7 +34,6 @@ pub(crate) const READ_PRAGMAS: &[&str] = &[
     "foreign_keys",
     "freelist_count",
     "function_list",
-    "journal_mode",
     "module_list",
     "page_count",
     "page_size",

@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 use super::error::classify;
 use super::session::Session;
 use super::statement::{fetch, prepare_one};
-use crate::exec::{Limits, QueryError};
+use crate::exec::QueryError;
+use crate::rows::Limits;
 use crate::tools::describe_table::{
     ColumnDescription, DescribeError, ForeignKey, IndexDescription, TableDescription,
 };

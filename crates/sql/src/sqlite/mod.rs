@@ -25,7 +25,8 @@ use tokio::sync::Semaphore;
 
 pub use error::SqliteError;
 
-use crate::exec::{Limits, QueryError, Rows};
+use crate::exec::QueryError;
+use crate::rows::{Limits, Rows};
 use crate::tools::describe_table::{DescribeError, TableDescription};
 use crate::tools::list_schemas::Schema;
 use crate::tools::list_tables::TableEntry;

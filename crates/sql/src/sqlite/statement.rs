@@ -11,7 +11,8 @@ use rusqlite::{Batch, Statement};
 use super::error::classify;
 use super::render::{render, size_hint, storage_class};
 use super::session::Session;
-use crate::exec::{ColumnInfo, Limits, QueryError, Rows, TruncatedBy};
+use crate::exec::QueryError;
+use crate::rows::{ColumnInfo, Limits, Rows, TruncatedBy};
 
 /// Prepares `sql` as exactly one read-only statement without parameters.
 ///
@@ -161,6 +162,38 @@ mod tests {
 
     use super::*;
     use crate::sqlite::session::open;
+
+    fn limits() -> Limits {
+        Limits {
+            max_rows: 100,
+            max_bytes: 1 << 20,
+            timeout: Duration::from_secs(2),
+        }
+    }
+
+    #[test]
+    fn every_allowed_pragma_is_answered() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pragmas.db");
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, u TEXT UNIQUE)")
+            .unwrap();
+        let session = open(&path).unwrap();
+        let with_argument = crate::sqlite::authorizer::ARGUMENT_PRAGMAS
+            .iter()
+            .map(|p| match *p {
+                "index_info" | "index_xinfo" => format!("PRAGMA {p}(sqlite_autoindex_t_1)"),
+                _ => format!("PRAGMA {p}(t)"),
+            });
+        let plain = crate::sqlite::authorizer::READ_PRAGMAS
+            .iter()
+            .map(|p| format!("PRAGMA {p}"));
+        for sql in with_argument.chain(plain) {
+            let result = query(&session, &sql, limits(), std::time::Instant::now());
+            assert!(result.is_ok(), "{sql}: {result:?}");
+        }
+    }
 
     #[test]
     fn the_read_only_test_and_the_tail_check_hold_without_the_authorizer() {

@@ -65,10 +65,11 @@ SELECT jsonb_build_object(
 /// Arguments of `describe_table`.
 #[derive(Debug, Deserialize, JsonSchema)]
 pub(crate) struct DescribeTableArgs {
-    /// Table name exactly as stored (case-sensitive, no quotes), e.g. `orders` or `Order Items`;
-    /// `schema.table` is accepted too.
+    /// Table name as stored, without quotes (case-sensitive on PostgreSQL), e.g. `orders` or
+    /// `Order Items`; `schema.table` is accepted too.
     table: String,
-    /// Schema of the table (the search path decides when absent).
+    /// Schema of the table (PostgreSQL: the search path decides when absent; SQLite: `main` or an
+    /// attached database, the first that has the table when absent).
     #[serde(default)]
     schema: Option<String>,
 }

@@ -6,7 +6,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::backend::Backend;
-use crate::exec::Rows;
+use crate::rows::Rows;
 use crate::server::SqlServer;
 use crate::tools::tool_error;
 
