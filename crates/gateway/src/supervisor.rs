@@ -426,7 +426,15 @@ async fn run_connected(
         }
     };
     upstream.set(State::Health(Health::Starting));
-    let _ = tokio::time::timeout(Duration::from_secs(5), conn.service.close()).await;
+    if shutdown.is_cancelled() {
+        // Stopping: close stdin and give the server a moment to exit on its own.
+        let _ = tokio::time::timeout(Duration::from_secs(5), conn.service.close()).await;
+    } else if let Some(pid) = conn.pid {
+        // Failed: do not wait for a server that stopped answering; dropping the transport
+        // kills the child.
+        tracing::warn!(upstream = %upstream.name, pid, "stopping the unresponsive server");
+    }
+    drop(conn);
     reason
 }
 

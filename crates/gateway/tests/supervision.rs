@@ -129,3 +129,37 @@ async fn a_child_that_hangs_in_its_handshake_times_out() {
     assert!(error.contains("handshake"), "{error}");
     gateway.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_child_that_stops_answering_pings_is_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = format!(
+        "{}health_interval = \"200ms\"\nping_timeout = \"300ms\"\n\
+         [servers.srv.restart]\ninitial_backoff = \"50ms\"\n",
+        fixture_server("srv", &[])
+    );
+    let gateway = start(dir.path(), &toml).await;
+    let caller = gateway.caller("local", "s");
+    let pid: u32 = text(&gateway.call_tool(&caller, "pid", None).await)
+        .parse()
+        .unwrap();
+    assert_eq!(
+        text(&gateway.call_tool(&caller, "freeze", None).await),
+        "freezing"
+    );
+    let replaced = eventually(Duration::from_secs(10), async || {
+        let r = gateway.call_tool(&caller, "pid", None).await;
+        r.is_error != Some(true) && text(&r) != pid.to_string()
+    })
+    .await;
+    assert!(replaced, "a failed health check restarts the server");
+    gateway.shutdown().await;
+    let gone = eventually(Duration::from_secs(10), async || {
+        !std::path::Path::new(&format!("/proc/{pid}")).exists()
+            || std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .unwrap_or_default()
+                .contains(") Z ")
+    })
+    .await;
+    assert!(gone, "the frozen child was killed");
+}
