@@ -2,7 +2,7 @@
 //! (see `README.md` of this crate, "SQLite backend").
 //!
 //! rusqlite is blocking, so every call runs on tokio's blocking pool. Connections are pooled: at
-//! most [`POOL_SIZE`] run at once (a semaphore), idle ones are kept for reuse and new ones opened
+//! most `POOL_SIZE` (4) run at once (a semaphore), idle ones are kept for reuse and new ones opened
 //! on demand, so a long statement does not hold up a `list_tables`. Each statement gets a deadline
 //! that the connection's progress handler enforces; should a single step outlast it anyway, the
 //! caller stops waiting after a short grace, interrupts the connection, and the connection returns
