@@ -80,25 +80,38 @@ impl SqlServer {
             backend: Arc::new(backend),
             tool_router,
         };
+        if config.require_read_only_role {
+            // A refused role must never serve: check before answering anyone.
+            server.probe().await?;
+        } else {
+            // Only a warning is at stake: answer the client first, check in the background.
+            let background = server.clone();
+            tokio::spawn(async move { background.probe().await });
+        }
+        Ok(server)
+    }
+
+    /// The start-up check: a refused role is fatal; an unusable database is only logged, since
+    /// every call retries it.
+    async fn probe(&self) -> Result<(), StartError> {
         let probe = async {
-            match server.backend() {
+            match self.backend() {
                 Backend::Postgres(pg) => pg.ensure_role().await,
                 Backend::Sqlite(db) => db.probe().await,
             }
         };
         match tokio::time::timeout(STARTUP_PROBE, probe).await {
-            Ok(Err(QueryError::UnsafeRole(message))) => {
-                return Err(StartError::UnsafeRole(message));
-            }
+            Ok(Err(QueryError::UnsafeRole(message))) => Err(StartError::UnsafeRole(message)),
             Ok(Err(error)) => {
-                tracing::warn!(%error, "database not usable at start; every call retries")
+                tracing::warn!(%error, "database not usable at start; every call retries");
+                Ok(())
             }
             Err(_) => {
-                tracing::warn!("database did not answer within 5 s at start; every call retries")
+                tracing::warn!("database did not answer within 5 s at start; every call retries");
+                Ok(())
             }
-            Ok(Ok(())) => {}
+            Ok(Ok(())) => Ok(()),
         }
-        Ok(server)
     }
 
     pub(crate) fn backend(&self) -> &Backend {
