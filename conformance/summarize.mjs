@@ -1,4 +1,4 @@
-// Turns the conformance suite's per-scenario results (results/<target>/<revision>/server-<scenario>-<time>/checks.json)
+// Turns the conformance suite's per-scenario results (<dir>/[server-]<scenario>-<time>/checks.json)
 // into the table scripts/conformance prints, and decides the exit status.
 //
 //   node summarize.mjs collect <results-dir> <target> <revision> <suite-dir> requirements
@@ -19,15 +19,16 @@ import { createRequire } from 'node:module';
 const [command, ...args] = process.argv.slice(2);
 
 function scenarioResults(dir) {
-  // Directory names are server-<scenario>-<ISO timestamp with dashes>.
+  // Directory names are server-<scenario>-<ISO timestamp with dashes>, and for client
+  // scenarios <scenario>-<timestamp>.
   const stamp = /-\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}(-\d+)?Z?$/;
   const results = new Map();
   if (!existsSync(dir)) return results;
   for (const entry of readdirSync(dir).sort()) {
-    if (!entry.startsWith('server-')) continue;
+    const leg = entry.startsWith('server-') ? 'server-' : '';
     const file = join(dir, entry, 'checks.json');
     if (!existsSync(file)) continue;
-    const scenario = entry.slice('server-'.length).replace(stamp, '');
+    const scenario = entry.slice(leg.length).replace(stamp, '');
     results.set(scenario, JSON.parse(readFileSync(file, 'utf8')));
   }
   return results;
