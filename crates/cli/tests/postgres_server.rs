@@ -441,34 +441,29 @@ async fn tls_follows_sslmode() {
         url.set_query(Some(query));
         HashMap::from([("DATABASE_URL".to_owned(), url.to_string())])
     };
-    let encrypted = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()";
-    let server = Client::spawn(binary(), &["server", "postgres"], &with("sslmode=require"))
-        .await
-        .unwrap();
-    let out = server
-        .call("query", json!({ "sql": encrypted }))
-        .await
-        .unwrap();
+    // Whether a server started with `query` in its URL talks to PostgreSQL over TLS.
+    let encrypted_with = |query: &'static str| {
+        let env = with(query);
+        async move {
+            let server = Client::spawn(binary(), &["server", "postgres"], &env)
+                .await
+                .unwrap();
+            let sql = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()";
+            let out = server.call("query", json!({ "sql": sql })).await.unwrap();
+            server.close().await.unwrap();
+            out.ok()["rows"].clone()
+        }
+    };
     assert_eq!(
-        out.ok()["rows"],
+        encrypted_with("sslmode=require").await,
         json!([[true]]),
         "sslmode=require must encrypt"
     );
-    server.close().await.unwrap();
-
-    let server = Client::spawn(binary(), &["server", "postgres"], &with("sslmode=disable"))
-        .await
-        .unwrap();
-    let out = server
-        .call("query", json!({ "sql": encrypted }))
-        .await
-        .unwrap();
     assert_eq!(
-        out.ok()["rows"],
+        encrypted_with("sslmode=disable").await,
         json!([[false]]),
         "sslmode=disable must not encrypt"
     );
-    server.close().await.unwrap();
 
     // The server's certificate is self-signed: verification against the public roots fails, and
     // says so, instead of silently connecting.
