@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
-/// One running `switchboard server postgres`, spoken to over its stdin/stdout.
+/// One running MCP server (or gateway), spoken to over its stdin/stdout.
 pub(crate) struct Server {
     child: Child,
     stdin: ChildStdin,
@@ -18,18 +18,15 @@ pub(crate) struct Server {
 }
 
 impl Server {
-    /// Spawns the server against `database_url`; it is killed when dropped.
-    pub(crate) fn spawn(binary: &Path, database_url: &str) -> anyhow::Result<Self> {
-        let mut child = Command::new(binary)
-            .args(["server", "postgres"])
-            .env("DATABASE_URL", database_url)
-            .env("RUST_LOG", "error")
+    /// Spawns `command` (`program` is its name, for errors) with its stdin and stdout piped;
+    /// stderr goes where `command` says. It is killed when dropped.
+    pub(crate) fn spawn(mut command: Command, program: &Path) -> anyhow::Result<Self> {
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
             .kill_on_drop(true)
             .spawn()
-            .with_context(|| format!("cannot start {}", binary.display()))?;
+            .with_context(|| format!("cannot start {}", program.display()))?;
         let stdin = child.stdin.take().context("child stdin")?;
         let stdout = child.stdout.take().context("child stdout")?;
         Ok(Self {
@@ -80,13 +77,20 @@ impl Server {
         }
     }
 
+    /// `tools/call` of `name` with `arguments`; returns the result, or fails when it is an error
+    /// result.
+    pub(crate) async fn call(&mut self, name: &str, arguments: Value) -> anyhow::Result<Value> {
+        let params = json!({"name": name, "arguments": arguments});
+        let result = self.request("tools/call", params).await?;
+        if result["isError"] == true {
+            bail!("{name} failed: {}", result["content"]);
+        }
+        Ok(result)
+    }
+
     /// `tools/call query` with `sql`; fails when the result is an error result.
     pub(crate) async fn query(&mut self, sql: &str) -> anyhow::Result<Value> {
-        let params = json!({"name": "query", "arguments": {"sql": sql}});
-        let mut result = self.request("tools/call", params).await?;
-        if result["isError"] == true {
-            bail!("query {sql:?} failed: {}", result["content"]);
-        }
+        let mut result = self.call("query", json!({"sql": sql})).await?;
         Ok(result["structuredContent"].take())
     }
 

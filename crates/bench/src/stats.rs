@@ -83,6 +83,41 @@ impl std::fmt::Display for Memory {
     }
 }
 
+/// CPU time (user + system) a process has used so far, from `/proc/<pid>/stat` (zero when the
+/// process is gone). Resolution: one clock tick, 10 ms (Linux's USER_HZ is 100).
+pub(crate) fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may contain spaces), from field 3 (state) on;
+    // utime and stime are fields 14 and 15.
+    let after_name = stat.rsplit_once(") ").map_or("", |(_, rest)| rest);
+    let ticks: u64 = after_name
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|field| field.parse::<u64>().ok())
+        .sum();
+    Duration::from_millis(ticks * 10)
+}
+
+/// The child processes of `pid` (of any of its threads).
+pub(crate) fn children(pid: u32) -> Vec<u32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    let mut found: Vec<u32> = tasks
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("children")).ok())
+        .flat_map(|list| {
+            list.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    found.sort_unstable();
+    found.dedup();
+    found
+}
+
 /// kB as MB with one decimal.
 pub(crate) fn mb(kb: u64) -> String {
     format!("{:.1}", kb as f64 / 1024.0)
@@ -107,5 +142,22 @@ mod tests {
         let m = Memory::own();
         assert!(m.rss_kb > 0 && m.hwm_kb >= m.rss_kb && m.anon_kb <= m.rss_kb);
         assert_eq!(mb(1536), "1.5");
+    }
+
+    #[test]
+    fn reads_cpu_time_and_children() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_millis(200);
+        while std::time::Instant::now() < deadline {
+            std::hint::black_box(0u64);
+        }
+        assert!(cpu_time(std::process::id()) >= Duration::from_millis(10));
+        assert!(children(std::process::id()).contains(&child.id()));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(cpu_time(u32::MAX), Duration::ZERO);
     }
 }

@@ -1,0 +1,537 @@
+//! `switchboard-bench gateway`: `switchboard serve` fronting one MCP server (a stdio child)
+//! against that same server spoken to directly, in one run:
+//!
+//! 1. added latency over stdio — the same trivial tool called one call at a time, directly and
+//!    through the gateway, interleaved call by call; medians over rounds;
+//! 2. HTTP throughput — N keep-alive clients calling back to back for a fixed time, through
+//!    `serve --http` and against the server's own Streamable HTTP endpoint;
+//! 3. the gateway's memory after start and after the runs.
+//!
+//! The gateway runs with the configuration a user would write (written to a temporary
+//! directory and printed): the upstream plus an audit log, every other setting at its default
+//! (audit fsync off, log level info, concurrency limit 16 per upstream).
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail, ensure};
+use serde_json::{Value, json};
+use tokio::process::{Child, Command};
+
+use crate::http::{self, Endpoint, Load};
+use crate::mcp::Server;
+use crate::stats::{Memory, Summary, children, cpu_time, us};
+use crate::table::{compare, dur, figure, secs};
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The MCP server behind the gateway and called directly: it serves stdio, and Streamable
+    /// HTTP with `--http 127.0.0.1:0` (printing `listening on ADDR`) [default:
+    /// switchboard-conformance-fixture next to this program].
+    #[arg(long, value_name = "PATH")]
+    upstream: Option<PathBuf>,
+    /// An argument for the upstream, before `--http` (repeat for several).
+    #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
+    upstream_arg: Vec<String>,
+    /// The upstream's tool to call, without arguments; it should do nothing.
+    #[arg(long, default_value = "test_simple_text")]
+    tool: String,
+    /// The switchboard binary [default: the one next to this program].
+    #[arg(long, value_name = "PATH")]
+    switchboard: Option<PathBuf>,
+    /// Rounds of the stdio comparison (figures are medians over rounds).
+    #[arg(long, default_value_t = 5)]
+    rounds: usize,
+    /// Timed stdio calls per side in each round.
+    #[arg(long, default_value_t = 2000)]
+    samples: usize,
+    /// Untimed stdio calls per side before the first round.
+    #[arg(long, default_value_t = 1000)]
+    warmup: usize,
+    /// Concurrent HTTP clients, one measurement each.
+    #[arg(long, value_delimiter = ',', default_value = "1,8,32")]
+    clients: Vec<usize>,
+    /// Measured seconds of each HTTP run (after one untimed second).
+    #[arg(long, default_value_t = 3.0)]
+    seconds: f64,
+    /// HTTP runs per side and client count (figures are medians over runs).
+    #[arg(long, default_value_t = 3)]
+    http_rounds: usize,
+    /// Only the stdio comparison.
+    #[arg(long)]
+    no_http: bool,
+}
+
+/// The programs and the directory the gateway runs in.
+struct Setup {
+    upstream: PathBuf,
+    upstream_args: Vec<String>,
+    switchboard: PathBuf,
+    dir: tempfile::TempDir,
+    config: PathBuf,
+}
+
+impl Setup {
+    fn upstream(&self, http: bool, log: &str) -> anyhow::Result<Command> {
+        let mut command = Command::new(&self.upstream);
+        command.args(&self.upstream_args).env("RUST_LOG", "warn");
+        if http {
+            command.args(["--http", "127.0.0.1:0"]);
+        }
+        self.log_to(&mut command, log)?;
+        Ok(command)
+    }
+
+    /// `switchboard serve` as a user starts it: their config file, `RUST_LOG` unset.
+    fn gateway(&self, http: bool, log: &str) -> anyhow::Result<Command> {
+        let mut command = Command::new(&self.switchboard);
+        command.arg("serve").arg("-c").arg(&self.config);
+        if http {
+            command.args(["--http", "127.0.0.1:0"]);
+        }
+        command
+            .env_remove("RUST_LOG")
+            .env_remove("SWITCHBOARD_CONFIG")
+            .current_dir(self.dir.path());
+        self.log_to(&mut command, log)?;
+        Ok(command)
+    }
+
+    /// Sends stderr (and, for a server that prints its address there, stdout) to `name`.
+    fn log_to(&self, command: &mut Command, name: &str) -> anyhow::Result<()> {
+        let file = File::create(self.dir.path().join(name))?;
+        command.stdout(file.try_clone()?).stderr(file);
+        Ok(())
+    }
+
+    fn audit_path(&self) -> PathBuf {
+        self.dir.path().join("audit.jsonl")
+    }
+}
+
+pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
+    let switchboard = crate::sibling(args.switchboard.as_ref(), "switchboard", "--switchboard")?;
+    let upstream = crate::sibling(
+        args.upstream.as_ref(),
+        "switchboard-conformance-fixture",
+        "--upstream",
+    )?;
+    ensure!(
+        args.rounds > 0 && args.samples > 0,
+        "--rounds and --samples must be positive"
+    );
+    let dir = tempfile::Builder::new().prefix("sb-bench-").tempdir()?;
+    let config = dir.path().join("switchboard.toml");
+    let quote = |s: &str| Value::String(s.to_owned()).to_string();
+    let upstream_args: Vec<String> = args.upstream_arg.iter().map(|a| quote(a)).collect();
+    let text = format!(
+        "# switchboard-bench: one stdio server behind the gateway, every other setting default.\n\
+         [audit]\npath = \"audit.jsonl\"\n\n[servers.upstream]\ncommand = {}\nargs = [{}]\n",
+        quote(&upstream.to_string_lossy()),
+        upstream_args.join(", "),
+    );
+    std::fs::write(&config, &text)?;
+    let setup = Setup {
+        upstream,
+        upstream_args: args.upstream_arg.clone(),
+        switchboard,
+        dir,
+        config,
+    };
+    let cpus = std::thread::available_parallelism().map_or(0, usize::from);
+    println!(
+        "\nswitchboard serve fronting {} (tool {}), {cpus} CPUs; config {}:\n{text}",
+        setup.upstream.display(),
+        args.tool,
+        setup.config.display(),
+    );
+    figure("figure", "switchboard", "baseline", "sb/base  goal");
+    let (stdio, mut through_gateway, exposed) = stdio(&setup, &args).await?;
+    let http = if args.no_http {
+        Value::Null
+    } else {
+        let (figures, calls) = http_runs(&setup, &args, &exposed).await?;
+        through_gateway += calls;
+        figures
+    };
+    let records = count_lines(&setup.audit_path())?;
+    figure(
+        "audit records / calls through the gateway",
+        &records.to_string(),
+        &through_gateway.to_string(),
+        "",
+    );
+    ensure!(
+        records == through_gateway,
+        "{records} audit records for {through_gateway} calls: expected one per call"
+    );
+    let figures = json!({
+        "cpus": cpus, "upstream": setup.upstream.display().to_string(), "tool": args.tool,
+        "audit": {"on": true, "fsync": false, "records": records}, "stdio": stdio, "http": http,
+    });
+    println!("\n{figures}");
+    Ok(())
+}
+
+/// Part 1 (and the stdio gateway's memory); returns the figures, the calls made through the
+/// gateway and the tool's name there.
+async fn stdio(setup: &Setup, args: &Args) -> anyhow::Result<(Value, u64, String)> {
+    let mut direct = Server::spawn(
+        setup.upstream(false, "upstream-stdio.log")?,
+        &setup.upstream,
+    )?;
+    direct.handshake().await?;
+    let mut gateway = Server::spawn(
+        setup.gateway(false, "gateway-stdio.log")?,
+        &setup.switchboard,
+    )?;
+    gateway.handshake().await?;
+    let listed = gateway.request("tools/list", json!({})).await?;
+    let tool = exposed_name(&listed, &args.tool)?;
+    let after_start = Memory::of(gateway.pid());
+    let (plain, wrapped) = (args.tool.as_str(), tool.as_str());
+    let no_args = || json!({});
+    for _ in 0..args.warmup {
+        direct.call(plain, no_args()).await?;
+        gateway.call(wrapped, no_args()).await?;
+    }
+    // Per round: direct call, call through the gateway, ping direct, ping the gateway.
+    let mut rounds: Vec<[Summary; 4]> = Vec::new();
+    for _ in 0..args.rounds {
+        let mut samples: [Vec<Duration>; 4] = Default::default();
+        for i in 0..args.samples {
+            // Alternate which side goes first, so neither always runs on a just-woken CPU.
+            for side in [i % 2, 1 - i % 2] {
+                let began = Instant::now();
+                match side {
+                    0 => direct.call(plain, no_args()).await?,
+                    _ => gateway.call(wrapped, no_args()).await?,
+                };
+                samples[side].push(began.elapsed());
+            }
+            for (slot, server) in [(2, &mut direct), (3, &mut gateway)] {
+                let began = Instant::now();
+                server.request("ping", json!({})).await?;
+                samples[slot].push(began.elapsed());
+            }
+        }
+        rounds.push(samples.map(|kept| Summary::of(&kept)));
+    }
+    let after_runs = Memory::of(gateway.pid());
+    gateway.stop().await?;
+    direct.stop().await?;
+    let pick = |side: usize, p: fn(&Summary) -> Duration| -> Duration {
+        median(rounds.iter().map(|r| p(&r[side])).collect())
+    };
+    let added = |p: fn(&Summary) -> Duration| -> Duration {
+        median(
+            rounds
+                .iter()
+                .map(|r| p(&r[1]).saturating_sub(p(&r[0])))
+                .collect(),
+        )
+    };
+    let n = args.samples;
+    let label = format!("stdio tools/call p50 ({} x {n}, medians)", args.rounds);
+    compare(&label, pick(1, p50), pick(0, p50), "direct", "");
+    compare(
+        "stdio tools/call p99",
+        pick(1, p99),
+        pick(0, p99),
+        "direct",
+        "",
+    );
+    let spread: Vec<Duration> = rounds
+        .iter()
+        .map(|r| r[1].p50.saturating_sub(r[0].p50))
+        .collect();
+    let (low, high) = (spread.iter().min(), spread.iter().max());
+    figure("  added p50", &dur(added(p50)), "", "          <= 30 us");
+    let range = format!(
+        "{} .. {}",
+        dur(*low.unwrap_or(&Duration::ZERO)),
+        dur(*high.unwrap_or(&Duration::ZERO))
+    );
+    figure("  added p50, range over rounds", &range, "", "");
+    figure("  added p99", &dur(added(p99)), "", "");
+    compare(
+        "  MCP ping p50 (answered by the gateway)",
+        pick(3, p50),
+        pick(2, p50),
+        "direct",
+        "",
+    );
+    for (when, memory) in [("start", after_start), ("the stdio runs", after_runs)] {
+        let label = format!("gateway (stdio) RSS/peak/anon after {when}");
+        figure(&label, &memory.to_string(), "", "");
+    }
+    let summaries =
+        |side: usize| json!({"p50_us": us(pick(side, p50)), "p99_us": us(pick(side, p99))});
+    let figures = json!({
+        "rounds": args.rounds, "samples": n, "warmup": args.warmup, "tool": tool,
+        "direct": summaries(0), "gateway": summaries(1),
+        "added_p50_us": us(added(p50)), "added_p99_us": us(added(p99)),
+        "ping": {"direct": summaries(2), "gateway": summaries(3)},
+        "gateway_memory": {"after_start": after_start.json(), "after_runs": after_runs.json()},
+    });
+    let calls = (args.warmup + args.rounds * n) as u64;
+    Ok((figures, calls, tool))
+}
+
+fn p50(summary: &Summary) -> Duration {
+    summary.p50
+}
+
+fn p99(summary: &Summary) -> Duration {
+    summary.p99
+}
+
+/// The name under which the gateway exposes `tool` (prefixed or not) in a `tools/list` result.
+fn exposed_name(listed: &Value, tool: &str) -> anyhow::Result<String> {
+    let suffix = format!("__{tool}");
+    listed["tools"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["name"].as_str())
+        .find(|name| *name == tool || name.ends_with(&suffix))
+        .map(str::to_owned)
+        .with_context(|| format!("the gateway lists no {tool}: {listed}"))
+}
+
+/// One HTTP server process (the upstream or the gateway) and its endpoint.
+struct Served {
+    child: Child,
+    endpoint: Arc<Endpoint>,
+}
+
+impl Served {
+    /// Starts `command`, waits for the address it prints to `log`, and checks one call.
+    async fn start(mut command: Command, log: &Path, tool: &str) -> anyhow::Result<Self> {
+        let mut child = command.stdin(Stdio::null()).kill_on_drop(true).spawn()?;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let url = loop {
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            let printed = ["listening on ", "serving MCP on "]
+                .iter()
+                .find_map(|marker| text.split_once(marker).map(|(_, rest)| rest));
+            if let Some(rest) = printed {
+                let addr = rest.split_whitespace().next().unwrap_or_default();
+                break match addr.starts_with("http") {
+                    true => addr.to_owned(),
+                    false => format!("http://{addr}/mcp"),
+                };
+            }
+            if let Some(status) = child.try_wait()? {
+                bail!("exited ({status}) before serving HTTP: {text}");
+            }
+            ensure!(
+                Instant::now() < deadline,
+                "no address printed in 20 s: {text}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let endpoint = Arc::new(Endpoint::tools_call(&url, tool)?);
+        endpoint
+            .checked_call()
+            .await
+            .with_context(|| format!("first call to {url}"))?;
+        Ok(Self { child, endpoint })
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id().unwrap_or(0)
+    }
+}
+
+/// One HTTP run's figures.
+struct Run {
+    load: Load,
+    /// CPU used during the run by the server side (the gateway and its upstream, or the
+    /// upstream alone), by the gateway alone, and by this program.
+    server_cpu: Duration,
+    gateway_cpu: Duration,
+    bench_cpu: Duration,
+}
+
+/// Part 2 (and the HTTP gateway's memory), calling the tool by its `exposed` name through the
+/// gateway; returns the figures and the calls made through the gateway.
+async fn http_runs(setup: &Setup, args: &Args, exposed: &str) -> anyhow::Result<(Value, u64)> {
+    let log = setup.dir.path().join("upstream-http.log");
+    let direct =
+        Served::start(setup.upstream(true, "upstream-http.log")?, &log, &args.tool).await?;
+    let log = setup.dir.path().join("gateway-http.log");
+    let command = setup.gateway(true, "gateway-http.log")?;
+    let gateway = Served::start(command, &log, exposed).await?;
+    let gateway_pid = gateway.pid();
+    let after_start = Memory::of(gateway_pid);
+    let warmup = Duration::from_secs(1);
+    let window = Duration::from_secs_f64(args.seconds);
+    let mut calls = 1; // the checked first call
+    let mut levels = Vec::new();
+    for &n in &args.clients {
+        let mut runs: [Vec<Run>; 2] = Default::default();
+        for round in 0..args.http_rounds {
+            for side in [round % 2, 1 - round % 2] {
+                let served = [&direct, &gateway][side];
+                let server_pids: Vec<u32> = match side {
+                    0 => vec![direct.pid()],
+                    _ => [vec![gateway_pid], children(gateway_pid)].concat(),
+                };
+                let cpu = || -> [Duration; 3] {
+                    let server = server_pids.iter().map(|&p| cpu_time(p)).sum();
+                    [server, cpu_time(gateway_pid), cpu_time(std::process::id())]
+                };
+                let before = cpu();
+                let load = http::load(&served.endpoint, n, warmup, window).await?;
+                let after = cpu();
+                if side == 1 {
+                    calls += load.calls;
+                }
+                // CPU over warm-up and window together, per call made in both.
+                runs[side].push(Run {
+                    server_cpu: after[0] - before[0],
+                    gateway_cpu: after[1] - before[1],
+                    bench_cpu: after[2] - before[2],
+                    load,
+                });
+            }
+        }
+        levels.push(level(n, &runs, args));
+    }
+    let after_runs = Memory::of(gateway_pid);
+    for (when, memory) in [("start", after_start), ("the HTTP runs", after_runs)] {
+        let label = format!("gateway (HTTP) RSS/peak/anon after {when}");
+        figure(&label, &memory.to_string(), "", "");
+    }
+    drop((direct, gateway));
+    let figures = json!({
+        "protocol": http::PROTOCOL, "stateless": true, "seconds": args.seconds,
+        "runs": args.http_rounds, "levels": levels,
+        "gateway_memory": {"after_start": after_start.json(), "after_runs": after_runs.json()},
+    });
+    Ok((figures, calls))
+}
+
+/// Prints and returns the figures of one client count: medians over runs.
+fn level(n: usize, runs: &[Vec<Run>; 2], args: &Args) -> Value {
+    let rate = |side: usize| median(runs[side].iter().map(|r| r.load.rate()).collect());
+    let summary = |side: usize, p: fn(&Summary) -> Duration| {
+        median(
+            runs[side]
+                .iter()
+                .map(|r| p(&Summary::of(&r.load.latencies)))
+                .collect(),
+        )
+    };
+    let per_call = |side: usize, cpu: fn(&Run) -> Duration| -> Duration {
+        median(
+            runs[side]
+                .iter()
+                .map(|r| cpu(r) / u32::try_from(r.load.calls.max(1)).unwrap_or(u32::MAX))
+                .collect(),
+        )
+    };
+    let (gw, base) = (rate(1), rate(0));
+    let goal = if n == 32 { "  >= 25,000/s" } else { "" };
+    let label = format!(
+        "HTTP {n} clients: calls/s ({} x {} s)",
+        args.http_rounds, args.seconds
+    );
+    figure(
+        &label,
+        &format!("{gw:.0}"),
+        &format!("{base:.0} direct"),
+        &format!("{:>7.2}x{goal}", gw / base.max(1e-9)),
+    );
+    let p99_goal = if n == 32 { "<= 2 ms" } else { "" };
+    compare("  p50", summary(1, p50), summary(0, p50), "direct", "");
+    compare(
+        "  p99",
+        summary(1, p99),
+        summary(0, p99),
+        "direct",
+        p99_goal,
+    );
+    let server = (per_call(1, |r| r.server_cpu), per_call(0, |r| r.server_cpu));
+    compare(
+        "  server-side CPU per call",
+        server.0,
+        server.1,
+        "direct",
+        "",
+    );
+    let gateway_alone = per_call(1, |r| r.gateway_cpu);
+    figure(
+        "    of which the gateway process",
+        &dur(gateway_alone),
+        "",
+        "",
+    );
+    let bench = (per_call(1, |r| r.bench_cpu), per_call(0, |r| r.bench_cpu));
+    figure(
+        "  bench client CPU per call",
+        &dur(bench.0),
+        &format!("{} direct", dur(bench.1)),
+        "",
+    );
+    let json_of = |side: usize| {
+        json!({
+            "calls_per_s": rate(side).round(),
+            "p50_us": us(summary(side, p50)), "p99_us": us(summary(side, p99)),
+            "server_cpu_us_per_call": us(per_call(side, |r| r.server_cpu)),
+            "bench_cpu_us_per_call": us(per_call(side, |r| r.bench_cpu)),
+        })
+    };
+    json!({
+        "clients": n, "gateway": json_of(1), "direct": json_of(0),
+        "gateway_process_cpu_us_per_call": us(gateway_alone),
+        "ratio_calls_per_s": gw / base.max(1e-9),
+        "ratio_p50": secs(summary(1, p50)) / secs(summary(0, p50)),
+    })
+}
+
+/// The median (upper, for an even count) of `values`; the default when there are none.
+fn median<T: Copy + PartialOrd + Default>(mut values: Vec<T>) -> T {
+    values.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    values.get(values.len() / 2).copied().unwrap_or_default()
+}
+
+/// Lines in a file (0 when it does not exist).
+fn count_lines(path: &Path) -> anyhow::Result<u64> {
+    let Ok(file) = File::open(path) else {
+        return Ok(0);
+    };
+    let mut count = 0;
+    for line in BufReader::new(file).split(b'\n') {
+        line?;
+        count += 1;
+    }
+    Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians_and_exposed_names() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(vec![4, 1, 3, 2]), 3);
+        assert_eq!(median(Vec::<u64>::new()), 0);
+        let listed = json!({"tools": [{"name": "a__echo"}, {"name": "up__test_simple_text"}]});
+        assert_eq!(
+            exposed_name(&listed, "test_simple_text").unwrap(),
+            "up__test_simple_text"
+        );
+        assert_eq!(
+            exposed_name(&json!({"tools": [{"name": "echo"}]}), "echo").unwrap(),
+            "echo"
+        );
+        assert!(exposed_name(&listed, "nope").is_err());
+    }
+}

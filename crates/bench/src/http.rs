@@ -1,0 +1,194 @@
+//! A lean MCP client over Streamable HTTP for load: one keep-alive HTTP/1.1 connection per
+//! client (hyper's connection-level API, no pool), one POST per `tools/call` in the 2026-07-28
+//! stateless era — `MCP-Protocol-Version`, `Mcp-Method` and `Mcp-Name` headers, the protocol
+//! version and client capabilities in the request's `_meta`, no session and no handshake.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail, ensure};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper::header::{ACCEPT, CONTENT_TYPE, HOST, HeaderMap, HeaderValue};
+use hyper::{Method, Request};
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+
+/// The protocol revision the requests speak.
+pub(crate) const PROTOCOL: &str = "2026-07-28";
+
+/// One prepared request: `tools/call` of a tool without arguments at an `/mcp` endpoint.
+pub(crate) struct Endpoint {
+    addr: SocketAddr,
+    path: String,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Endpoint {
+    /// The request calling `tool` at `url` (`http://IP:PORT/path`).
+    pub(crate) fn tools_call(url: &str, tool: &str) -> anyhow::Result<Self> {
+        let parsed = url::Url::parse(url).with_context(|| format!("bad endpoint {url}"))?;
+        let addr = *parsed
+            .socket_addrs(|| None)
+            .with_context(|| format!("no address in {url}"))?
+            .first()
+            .with_context(|| format!("no address in {url}"))?;
+        let mut headers = HeaderMap::new();
+        let host = HeaderValue::from_str(&addr.to_string())?;
+        headers.insert(HOST, host);
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let accept = HeaderValue::from_static("application/json, text/event-stream");
+        headers.insert(ACCEPT, accept);
+        headers.insert("mcp-protocol-version", HeaderValue::from_static(PROTOCOL));
+        headers.insert("mcp-method", HeaderValue::from_static("tools/call"));
+        headers.insert("mcp-name", HeaderValue::from_str(tool)?);
+        let body = json!({
+            "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": tool, "arguments": {}, "_meta": {
+                "io.modelcontextprotocol/protocolVersion": PROTOCOL,
+                "io.modelcontextprotocol/clientCapabilities": {},
+                "io.modelcontextprotocol/clientInfo":
+                    {"name": "switchboard-bench", "version": env!("CARGO_PKG_VERSION")},
+            }},
+        });
+        Ok(Self {
+            addr,
+            path: parsed.path().to_owned(),
+            headers,
+            body: Bytes::from(serde_json::to_vec(&body)?),
+        })
+    }
+
+    /// Opens one keep-alive connection (Nagle off, as any HTTP client does).
+    pub(crate) async fn connect(&self) -> anyhow::Result<Connection> {
+        let stream = tokio::net::TcpStream::connect(self.addr)
+            .await
+            .with_context(|| format!("cannot connect to {}", self.addr))?;
+        stream.set_nodelay(true)?;
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .context("HTTP/1.1 handshake")?;
+        tokio::spawn(connection);
+        Ok(Connection { sender })
+    }
+
+    /// One call and its checked result (for the first call of a run: the full JSON-RPC answer
+    /// must be a successful tool result).
+    pub(crate) async fn checked_call(&self) -> anyhow::Result<Value> {
+        let body = self.connect().await?.call(self).await?;
+        let text = std::str::from_utf8(&body).context("response is not UTF-8")?;
+        // A JSON body, or an SSE stream whose `data:` line carries the response.
+        let json = text
+            .lines()
+            .find_map(|line| line.strip_prefix("data:"))
+            .unwrap_or(text)
+            .trim();
+        let mut message: Value =
+            serde_json::from_str(json).with_context(|| format!("not JSON-RPC: {text}"))?;
+        ensure!(message.get("error").is_none(), "call failed: {message}");
+        let result = message["result"].take();
+        ensure!(result["isError"] != true, "tool error: {result}");
+        ensure!(result["content"].is_array(), "not a tool result: {result}");
+        Ok(result)
+    }
+}
+
+/// One keep-alive connection.
+pub(crate) struct Connection {
+    sender: SendRequest<Full<Bytes>>,
+}
+
+impl Connection {
+    /// Sends the endpoint's request and reads the whole response. Fails on any status but 200,
+    /// and on a body without a result or with a tool error (a cheap byte check: the load must
+    /// not be the client's JSON parsing).
+    pub(crate) async fn call(&mut self, endpoint: &Endpoint) -> anyhow::Result<Bytes> {
+        self.sender.ready().await.context("connection closed")?;
+        let mut request = Request::new(Full::new(endpoint.body.clone()));
+        *request.method_mut() = Method::POST;
+        *request.uri_mut() = endpoint.path.parse()?;
+        *request.headers_mut() = endpoint.headers.clone();
+        let response = self.sender.send_request(request).await?;
+        let status = response.status();
+        let body = response.into_body().collect().await?.to_bytes();
+        if status != hyper::StatusCode::OK {
+            bail!("HTTP {status}: {}", String::from_utf8_lossy(&body));
+        }
+        let has = |needle: &[u8]| body.windows(needle.len()).any(|w| w == needle);
+        if !has(b"\"result\"") || has(b"\"isError\":true") {
+            bail!(
+                "not a successful result: {}",
+                String::from_utf8_lossy(&body)
+            );
+        }
+        Ok(body)
+    }
+}
+
+/// What one load run measured.
+pub(crate) struct Load {
+    /// Latencies of the calls that started and ended inside the measured window.
+    pub(crate) latencies: Vec<Duration>,
+    /// Every call made, warm-up included.
+    pub(crate) calls: u64,
+    /// The measured window.
+    pub(crate) window: Duration,
+}
+
+impl Load {
+    /// Calls per second completed inside the window.
+    pub(crate) fn rate(&self) -> f64 {
+        self.latencies.len() as f64 / self.window.as_secs_f64()
+    }
+}
+
+/// `clients` connections calling back to back: `warmup` untimed, then `window` measured.
+pub(crate) async fn load(
+    endpoint: &Arc<Endpoint>,
+    clients: usize,
+    warmup: Duration,
+    window: Duration,
+) -> anyhow::Result<Load> {
+    let mut connections = Vec::with_capacity(clients);
+    for _ in 0..clients {
+        connections.push(endpoint.connect().await?);
+    }
+    let start = Instant::now() + warmup;
+    let end = start + window;
+    let tasks: Vec<_> = connections
+        .into_iter()
+        .map(|mut connection| {
+            let endpoint = Arc::clone(endpoint);
+            tokio::spawn(async move {
+                let (mut kept, mut calls) = (Vec::new(), 0u64);
+                loop {
+                    let began = Instant::now();
+                    if began >= end {
+                        break;
+                    }
+                    connection.call(&endpoint).await?;
+                    calls += 1;
+                    let ended = Instant::now();
+                    if began >= start && ended <= end {
+                        kept.push(ended - began);
+                    }
+                }
+                anyhow::Ok((kept, calls))
+            })
+        })
+        .collect();
+    let mut load = Load {
+        latencies: Vec::new(),
+        calls: 0,
+        window,
+    };
+    for task in tasks {
+        let (kept, calls) = task.await??;
+        load.latencies.extend(kept);
+        load.calls += calls;
+    }
+    Ok(load)
+}

@@ -1,0 +1,249 @@
+//! `switchboard-bench postgres`: `switchboard server postgres` over stdio against tokio-postgres
+//! used directly, in one run on a throwaway database (dropped afterwards, also on error or
+//! ctrl-c).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow, ensure};
+use serde_json::{Value, json};
+use tokio_postgres::Client;
+
+use crate::mcp::Server;
+use crate::pg;
+use crate::stats::{Memory, Summary, mb, us};
+use crate::table::{compare, dur, figure, secs};
+
+/// Benchmark of the PostgreSQL MCP server: point-query latency, start-up, memory, capped results.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Rows in the generated `orders` table.
+    #[arg(long, default_value_t = 1_000_000)]
+    rows: u64,
+    /// Timed point queries per side.
+    #[arg(long, default_value_t = 2000)]
+    iterations: usize,
+    /// Untimed point queries per side before those.
+    #[arg(long, default_value_t = 200)]
+    warmup: usize,
+    /// Server starts timed (spawn to the `tools/list` answer).
+    #[arg(long, default_value_t = 20)]
+    starts: usize,
+    /// Timed `SELECT * FROM orders` calls through the server.
+    #[arg(long, default_value_t = 10)]
+    scans: usize,
+    /// PostgreSQL in which to create (and drop) the throwaway database; plain TCP (the server
+    /// gets `sslmode=disable` unless the URL names an sslmode).
+    #[arg(
+        long,
+        env = "BENCH_DATABASE_URL",
+        hide_env_values = true,
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    database_url: String,
+    /// The switchboard binary [default: the one next to this program].
+    #[arg(long, value_name = "PATH")]
+    switchboard: Option<PathBuf>,
+}
+
+pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
+    let binary = crate::sibling(args.switchboard.as_ref(), "switchboard", "--switchboard")?;
+    let admin = pg::connect(&args.database_url).await?;
+    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?;
+    let name = format!("sb_bench_{:08x}", seed.subsec_nanos() ^ std::process::id());
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await?;
+    let mut url = url::Url::parse(&args.database_url).context("--database-url")?;
+    url.set_path(&name);
+    if !url.query_pairs().any(|(key, _)| key == "sslmode") {
+        // The direct side is plain TCP; so is the server unless told otherwise.
+        url.query_pairs_mut().append_pair("sslmode", "disable");
+    }
+    // The work runs in its own task so that ctrl-c or a panic still reaches the DROP below;
+    // aborting it drops the server processes, which are killed on drop.
+    let mut work = tokio::spawn(measure(args, binary, url.to_string()));
+    let outcome = tokio::select! {
+        joined = &mut work => joined.map_err(anyhow::Error::from).and_then(|r| r),
+        _ = tokio::signal::ctrl_c() => {
+            work.abort();
+            let _ = work.await;
+            Err(anyhow!("interrupted"))
+        }
+    };
+    let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+    let dropped = admin.batch_execute(&drop).await;
+    let figures = outcome?;
+    dropped.with_context(|| format!("dropping the database {name}"))?;
+    println!("\n{figures}");
+    Ok(())
+}
+
+/// All phases on the throwaway database; prints the table as it goes and returns the JSON line.
+async fn measure(args: Args, binary: PathBuf, url: String) -> anyhow::Result<Value> {
+    let client = pg::connect(&url).await?;
+    eprintln!("filling orders with {} rows ...", args.rows);
+    pg::fill(&client, args.rows).await?;
+    let cpus = std::thread::available_parallelism().map_or(0, usize::from);
+    println!(
+        "\nswitchboard server postgres: {} rows, {cpus} CPUs",
+        args.rows
+    );
+    figure("figure", "switchboard", "baseline", "sb/base  goal");
+    let mut starts = Vec::new();
+    for _ in 0..args.starts {
+        let (server, took) = start(&binary, &url).await?;
+        starts.push(took);
+        server.stop().await?;
+    }
+    let startup = Summary::of(&starts);
+    for (name, took) in [("p50", startup.p50), ("p99", startup.p99)] {
+        let label = format!("start to tools/list {name} ({} starts)", args.starts);
+        figure(&label, &dur(took), "", "          <= 20 ms");
+    }
+    let (mut server, _) = start(&binary, &url).await?;
+    let after_start = Memory::of(server.pid());
+    let [via_server, direct, ping] = points(&mut server, &client, &args).await?;
+    let n = args.iterations;
+    compare(
+        &format!("point query p50 ({n} each)"),
+        via_server.p50,
+        direct.p50,
+        "direct",
+        "<= 2x",
+    );
+    compare("point query p99", via_server.p99, direct.p99, "direct", "");
+    compare(
+        "point query mean",
+        via_server.mean,
+        direct.mean,
+        "direct",
+        "",
+    );
+    figure("  MCP ping round trip p50 (floor)", &dur(ping.p50), "", "");
+    let after_points = Memory::of(server.pid());
+    let (scans, after_first) = scans(&mut server, &client, &args).await?;
+    let after_scans = Memory::of(server.pid());
+    server.stop().await?;
+    let memory = [
+        ("start", after_start, "<= 12 MB"),
+        ("the point queries", after_points, ""),
+        ("the first SELECT *", after_first, "flat"),
+        ("the last SELECT *", after_scans, "flat"),
+    ];
+    for (when, figures, goal) in memory {
+        let label = format!("server RSS/peak/anon after {when}");
+        figure(&label, &figures.to_string(), "", &format!("{goal:>18}"));
+    }
+    Ok(json!({
+        "rows": args.rows, "cpus": cpus, "startup": startup.json(),
+        "point": {"iterations": n, "switchboard": via_server.json(), "direct": direct.json(),
+                  "ping": ping.json(), "ratio_p50": secs(via_server.p50) / secs(direct.p50)},
+        "server_memory": {"after_start": after_start.json(), "after_points": after_points.json(),
+                          "after_first_select_all": after_first.json(),
+                          "after_select_all": after_scans.json()},
+        "select_all": scans,
+    }))
+}
+
+/// Spawns a server and completes the handshake and `tools/list`; returns it and the time taken.
+async fn start(binary: &Path, url: &str) -> anyhow::Result<(Server, Duration)> {
+    let began = Instant::now();
+    let mut command = tokio::process::Command::new(binary);
+    command
+        .args(["server", "postgres"])
+        .env("DATABASE_URL", url)
+        .env("RUST_LOG", "error")
+        .stderr(std::process::Stdio::null());
+    let mut server = Server::spawn(command, binary)?;
+    server.handshake().await?;
+    let tools = server.request("tools/list", json!({})).await?;
+    let took = began.elapsed();
+    let mut listed = tools["tools"].as_array().into_iter().flatten();
+    ensure!(
+        listed.any(|t| t["name"] == "query"),
+        "no query tool in {tools}"
+    );
+    Ok((server, took))
+}
+
+/// The same point queries through the server and directly (prepared statement, every column
+/// decoded), and an MCP `ping` (the floor of any call through the server), interleaved one by one
+/// so that noise on the machine hits all three alike.
+async fn points(server: &mut Server, client: &Client, args: &Args) -> anyhow::Result<[Summary; 3]> {
+    let statement = client.prepare("SELECT * FROM orders WHERE id = $1").await?;
+    let mut samples: [Vec<Duration>; 3] = Default::default();
+    for i in 0..(args.warmup + args.iterations) as u64 {
+        let id = i64::try_from(1 + (i * 7919) % args.rows)?;
+        let sql = format!("SELECT * FROM orders WHERE id = {id}");
+        let began = Instant::now();
+        let result = server.query(&sql).await?;
+        let via_server = began.elapsed();
+        ensure!(result["row_count"] == 1, "{sql} returned {result}");
+        let began = Instant::now();
+        let values = pg::decode(&client.query_one(&statement, &[&id]).await?)?;
+        let direct = began.elapsed();
+        ensure!(result["rows"][0] == json!(values), "{result} != {values:?}");
+        let began = Instant::now();
+        server.request("ping", json!({})).await?;
+        let ping = began.elapsed();
+        if i >= args.warmup as u64 {
+            for (kept, took) in samples.iter_mut().zip([via_server, direct, ping]) {
+                kept.push(took);
+            }
+        }
+    }
+    Ok(samples.map(|kept| Summary::of(&kept)))
+}
+
+/// `SELECT * FROM orders` through the server (capped), and once directly in full as the baseline.
+/// Returns the figures and the server's memory after the first call.
+async fn scans(
+    server: &mut Server,
+    client: &Client,
+    args: &Args,
+) -> anyhow::Result<(Value, Memory)> {
+    let (mut times, mut last, mut after_first) = (Vec::new(), Value::Null, Memory::default());
+    for call in 0..args.scans {
+        let began = Instant::now();
+        last = server.query("SELECT * FROM orders").await?;
+        times.push(began.elapsed());
+        if call == 0 {
+            after_first = Memory::of(server.pid());
+        }
+    }
+    let capped = Summary::of(&times);
+    let bytes = serde_json::to_vec(&last["rows"])?.len();
+    let own = Memory::own();
+    let began = Instant::now();
+    let rows = client.query("SELECT * FROM orders", &[]).await?;
+    let fetch = began.elapsed();
+    let mut full_bytes = 0;
+    for r in &rows {
+        full_bytes += serde_json::to_vec(&pg::decode(r)?)?.len() + 1;
+    }
+    let decoded = began.elapsed();
+    let growth_kb = Memory::own().hwm_kb.saturating_sub(own.hwm_kb);
+    for (name, took) in [("p50", capped.p50), ("p99", capped.p99)] {
+        let label = format!("SELECT * FROM orders {name} ({} calls)", args.scans);
+        compare(&label, took, fetch, "full", "<= 50 ms");
+    }
+    let cut = last["truncated_by"].as_str().unwrap_or("none");
+    let ours = format!("{} ({cut})", last["row_count"]);
+    figure("  rows returned", &ours, &rows.len().to_string(), "");
+    let full = format!("{} MB", mb(full_bytes as u64 / 1024));
+    figure("  JSON bytes of the rows", &bytes.to_string(), &full, "");
+    let cost = format!("{}, +{} MB", dur(decoded), mb(growth_kb));
+    figure(
+        "  full: with decoding; bench peak RSS growth",
+        "",
+        &cost,
+        "",
+    );
+    let figures = json!({
+        "switchboard": capped.json(), "rows": last["row_count"], "json_bytes": bytes,
+        "truncated_by": cut, "direct_full": {"fetch_us": us(fetch), "fetch_decode_us": us(decoded),
+        "rows": rows.len(), "json_bytes": full_bytes, "bench_hwm_growth_kb": growth_kb},
+    });
+    Ok((figures, after_first))
+}
