@@ -13,6 +13,7 @@ mod authorizer;
 mod catalog;
 mod error;
 mod render;
+pub mod sample;
 mod session;
 mod statement;
 
