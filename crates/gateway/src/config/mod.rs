@@ -19,7 +19,9 @@ use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use resolve::{ResolvedClient, ResolvedConfig, ResolvedServer, ResolvedTransport};
+pub use resolve::{
+    ResolvedClient, ResolvedConfig, ResolvedOAuth, ResolvedServer, ResolvedTransport,
+};
 
 use crate::error::ConfigError;
 use crate::secrets::Template;
@@ -75,6 +77,8 @@ pub enum TransportConfig {
         url: Template,
         /// Headers sent with every request (e.g. `Authorization`).
         headers: BTreeMap<String, Template>,
+        /// OAuth authorization of the gateway to this server, if it needs one.
+        oauth: Option<OAuthConfig>,
     },
     /// A built-in server run as a child of this binary.
     Builtin {
@@ -85,6 +89,49 @@ pub enum TransportConfig {
         /// Extra arguments after `server <kind>`.
         args: Vec<Template>,
     },
+}
+
+/// The OAuth 2.1 grant the gateway uses to get an access token for an upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OAuthGrant {
+    /// `client_credentials`: the gateway authenticates as itself with a client ID and secret.
+    ClientCredentials,
+    /// `authorization_code` with PKCE, for authorization servers that answer the authorization
+    /// request with a redirect straight away (no login page): the gateway reads the code from
+    /// the redirect instead of a browser.
+    AuthorizationCode,
+}
+
+impl OAuthGrant {
+    /// The value of `grant` in the configuration.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientCredentials => "client_credentials",
+            Self::AuthorizationCode => "authorization_code",
+        }
+    }
+}
+
+/// `[servers.<name>.oauth]`, with values still unresolved.
+#[derive(Debug, Clone)]
+pub struct OAuthConfig {
+    /// The grant.
+    pub grant: OAuthGrant,
+    /// The client ID registered with the authorization server. Required for client
+    /// credentials; for the authorization code grant, absent means a client ID metadata
+    /// document (`client_metadata_url`) or dynamic client registration.
+    pub client_id: Option<Template>,
+    /// The client secret (a secret reference, normally).
+    pub client_secret: Option<Template>,
+    /// Scopes to request; empty means the ones the server advertises.
+    pub scopes: Vec<String>,
+    /// Redirect URI of the authorization code grant.
+    pub redirect_uri: String,
+    /// HTTPS URL of this gateway's client ID metadata document, used as its client ID by
+    /// authorization servers that support them.
+    pub client_metadata_url: Option<String>,
+    /// Client name for dynamic client registration.
+    pub client_name: String,
 }
 
 /// When an upstream is started.

@@ -62,6 +62,7 @@ pub(crate) struct RawServer {
     pub(crate) cwd: Option<String>,
     pub(crate) url: Option<String>,
     pub(crate) headers: Option<BTreeMap<String, String>>,
+    pub(crate) oauth: Option<RawOAuth>,
     pub(crate) prefix: Option<bool>,
     pub(crate) start: Option<String>,
     pub(crate) required: Option<bool>,
@@ -72,6 +73,19 @@ pub(crate) struct RawServer {
     #[serde(default)]
     pub(crate) restart: RawRestart,
     pub(crate) exclude_tools: Option<Vec<String>>,
+}
+
+/// `[servers.<name>.oauth]`: how the gateway authorizes itself to a url server.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawOAuth {
+    pub(crate) grant: Option<String>,
+    pub(crate) client_id: Option<String>,
+    pub(crate) client_secret: Option<String>,
+    pub(crate) scopes: Option<Vec<String>>,
+    pub(crate) redirect_uri: Option<String>,
+    pub(crate) client_metadata_url: Option<String>,
+    pub(crate) client_name: Option<String>,
 }
 
 /// `[servers.<name>.restart]`.

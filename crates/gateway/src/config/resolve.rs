@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::{ClientConfig, Config, ServerConfig, TransportConfig};
+use super::{ClientConfig, Config, OAuthConfig, OAuthGrant, ServerConfig, TransportConfig};
 use crate::error::ConfigError;
 use crate::secrets::{Resolver, SecretSet, Template};
 
@@ -28,7 +28,44 @@ pub enum ResolvedTransport {
         url: String,
         /// Headers sent with every request.
         headers: BTreeMap<String, String>,
+        /// OAuth authorization, if the server needs it.
+        oauth: Option<ResolvedOAuth>,
     },
+}
+
+/// OAuth settings of one upstream, resolved. `Debug` never shows the client secret.
+#[derive(Clone)]
+pub struct ResolvedOAuth {
+    /// The grant.
+    pub grant: OAuthGrant,
+    /// The client ID, if one is registered out of band.
+    pub client_id: Option<String>,
+    /// The client secret, if the client is confidential.
+    pub client_secret: Option<String>,
+    /// Scopes to request; empty means the ones the server advertises.
+    pub scopes: Vec<String>,
+    /// Redirect URI of the authorization code grant.
+    pub redirect_uri: String,
+    /// HTTPS URL of a client ID metadata document.
+    pub client_metadata_url: Option<String>,
+    /// Client name for dynamic client registration.
+    pub client_name: String,
+}
+
+impl std::fmt::Debug for ResolvedOAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResolvedOAuth")
+            .field("grant", &self.grant)
+            .field("client_id", &self.client_id)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "[REDACTED]"),
+            )
+            .field("scopes", &self.scopes)
+            .field("redirect_uri", &self.redirect_uri)
+            .field("client_metadata_url", &self.client_metadata_url)
+            .finish()
+    }
 }
 
 impl std::fmt::Debug for ResolvedTransport {
@@ -42,10 +79,15 @@ impl std::fmt::Debug for ResolvedTransport {
                 .field("args", &args.len())
                 .field("env", &env.keys().collect::<Vec<_>>())
                 .finish(),
-            Self::Http { url, headers } => f
+            Self::Http {
+                url,
+                headers,
+                oauth,
+            } => f
                 .debug_struct("Http")
                 .field("url", url)
                 .field("headers", &headers.keys().collect::<Vec<_>>())
+                .field("oauth", oauth)
                 .finish(),
         }
     }
@@ -190,6 +232,26 @@ impl Res<'_> {
         Ok(out)
     }
 
+    async fn oauth(&self, key: &str, oauth: &OAuthConfig) -> Result<ResolvedOAuth, ConfigError> {
+        let client_id = match &oauth.client_id {
+            Some(t) => Some(self.one(&format!("{key}.client_id"), t, false).await?),
+            None => None,
+        };
+        let client_secret = match &oauth.client_secret {
+            Some(t) => Some(self.one(&format!("{key}.client_secret"), t, true).await?),
+            None => None,
+        };
+        Ok(ResolvedOAuth {
+            grant: oauth.grant,
+            client_id,
+            client_secret,
+            scopes: oauth.scopes.clone(),
+            redirect_uri: oauth.redirect_uri.clone(),
+            client_metadata_url: oauth.client_metadata_url.clone(),
+            client_name: oauth.client_name.clone(),
+        })
+    }
+
     async fn transport(
         &self,
         key: &str,
@@ -213,9 +275,17 @@ impl Res<'_> {
                     None => None,
                 },
             },
-            TransportConfig::Http { url, headers } => ResolvedTransport::Http {
+            TransportConfig::Http {
+                url,
+                headers,
+                oauth,
+            } => ResolvedTransport::Http {
                 url: self.one(&format!("{key}.url"), url, false).await?,
                 headers: self.map(&format!("{key}.headers"), headers).await?,
+                oauth: match oauth {
+                    Some(oauth) => Some(self.oauth(&format!("{key}.oauth"), oauth).await?),
+                    None => None,
+                },
             },
             TransportConfig::Builtin { kind, env, args } => {
                 let mut all_args = vec!["server".to_owned(), kind.as_str().to_owned()];

@@ -4,10 +4,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::raw::{RawClient, RawConfig, RawRate, RawRestart, RawServer};
+use super::raw::{RawClient, RawConfig, RawOAuth, RawRate, RawRestart, RawServer};
 use super::{
-    Approval, AuditSettings, BuiltinKind, ClientConfig, Config, GatewaySettings, RateRule,
-    RestartPolicy, ServerConfig, StartMode, ToolRule, TransportConfig, parse_duration, parse_rate,
+    Approval, AuditSettings, BuiltinKind, ClientConfig, Config, GatewaySettings, OAuthConfig,
+    OAuthGrant, RateRule, RestartPolicy, ServerConfig, StartMode, ToolRule, TransportConfig,
+    parse_duration, parse_rate,
 };
 use crate::error::ConfigError;
 use crate::secrets::Template;
@@ -269,6 +270,9 @@ fn transport_config(
     key: &str,
     raw: &RawServer,
 ) -> Result<TransportConfig, ConfigError> {
+    if raw.oauth.is_some() && raw.url.is_none() {
+        return Err(ctx.err(format!("{key}.oauth"), "oauth applies to url servers only"));
+    }
     let kinds = [raw.kind.is_some(), raw.command.is_some(), raw.url.is_some()];
     match kinds.iter().filter(|set| **set).count() {
         0 => Err(ctx.err(
@@ -344,9 +348,136 @@ fn http_transport(
         url::Url::parse(url)
             .map_err(|e| ctx.err(&url_key, format!("{url:?} is not a valid URL: {e}")))?;
     }
+    let headers = ctx.template_map(&format!("{key}.headers"), raw.headers.clone())?;
+    let oauth = match &raw.oauth {
+        Some(oauth) => {
+            if headers
+                .keys()
+                .any(|h| h.eq_ignore_ascii_case("authorization"))
+            {
+                return Err(ctx.err(
+                    format!("{key}.oauth"),
+                    "set either oauth or an Authorization header, not both",
+                ));
+            }
+            Some(oauth_config(ctx, &format!("{key}.oauth"), oauth)?)
+        }
+        None => None,
+    };
     Ok(TransportConfig::Http {
         url: template,
-        headers: ctx.template_map(&format!("{key}.headers"), raw.headers.clone())?,
+        headers,
+        oauth,
+    })
+}
+
+/// The redirect URI of the authorization code grant when none is configured. The gateway reads
+/// the code from the authorization server's redirect; nothing listens there.
+const DEFAULT_REDIRECT_URI: &str = "http://127.0.0.1/callback";
+
+fn oauth_config(ctx: &Ctx<'_>, key: &str, raw: &RawOAuth) -> Result<OAuthConfig, ConfigError> {
+    let grant = match raw.grant.as_deref() {
+        None | Some("client_credentials") => OAuthGrant::ClientCredentials,
+        Some("authorization_code") => OAuthGrant::AuthorizationCode,
+        Some(other) => {
+            return Err(ctx.err(
+                format!("{key}.grant"),
+                format!("unknown grant {other:?}: use client_credentials or authorization_code"),
+            ));
+        }
+    };
+    let non_empty = |name: &str, value: &Option<String>| -> Result<Option<Template>, ConfigError> {
+        match value {
+            Some(v) if v.trim().is_empty() => {
+                Err(ctx.err(format!("{key}.{name}"), "must not be empty"))
+            }
+            Some(v) => ctx.template(&format!("{key}.{name}"), v).map(Some),
+            None => Ok(None),
+        }
+    };
+    let client_id = non_empty("client_id", &raw.client_id)?;
+    let client_secret = non_empty("client_secret", &raw.client_secret)?;
+    let scopes = raw.scopes.clone().unwrap_or_default();
+    for (i, scope) in scopes.iter().enumerate() {
+        if scope.is_empty()
+            || scope
+                .chars()
+                .any(|c| c.is_whitespace() || c == '"' || c == '\\')
+        {
+            return Err(ctx.err(
+                format!("{key}.scopes[{i}]"),
+                format!("{scope:?} is not a valid OAuth scope (no spaces, quotes or backslashes)"),
+            ));
+        }
+    }
+    match grant {
+        OAuthGrant::ClientCredentials => {
+            if client_id.is_none() {
+                return Err(ctx.err(
+                    format!("{key}.client_id"),
+                    "the client_credentials grant needs the client ID registered with the \
+                     authorization server",
+                ));
+            }
+            if client_secret.is_none() {
+                return Err(ctx.err(
+                    format!("{key}.client_secret"),
+                    "the client_credentials grant needs the client secret (e.g. \
+                     \"${env:UPSTREAM_CLIENT_SECRET}\")",
+                ));
+            }
+            for (name, set) in [
+                ("redirect_uri", raw.redirect_uri.is_some()),
+                ("client_metadata_url", raw.client_metadata_url.is_some()),
+                ("client_name", raw.client_name.is_some()),
+            ] {
+                if set {
+                    return Err(ctx.err(
+                        format!("{key}.{name}"),
+                        "applies to grant = \"authorization_code\" only",
+                    ));
+                }
+            }
+        }
+        OAuthGrant::AuthorizationCode => {
+            if client_secret.is_some() && client_id.is_none() {
+                return Err(ctx.err(
+                    format!("{key}.client_id"),
+                    "a client_secret needs the client_id it was issued with",
+                ));
+            }
+        }
+    }
+    let redirect_uri = raw
+        .redirect_uri
+        .clone()
+        .unwrap_or_else(|| DEFAULT_REDIRECT_URI.to_owned());
+    url::Url::parse(&redirect_uri).map_err(|e| {
+        ctx.err(
+            format!("{key}.redirect_uri"),
+            format!("{redirect_uri:?} is not a valid URL: {e}"),
+        )
+    })?;
+    if let Some(metadata_url) = &raw.client_metadata_url {
+        let parsed = url::Url::parse(metadata_url).ok();
+        if !parsed.is_some_and(|u| u.scheme() == "https" && u.path() != "/") {
+            return Err(ctx.err(
+                format!("{key}.client_metadata_url"),
+                format!("{metadata_url:?} must be an https URL with a path"),
+            ));
+        }
+    }
+    Ok(OAuthConfig {
+        grant,
+        client_id,
+        client_secret,
+        scopes,
+        redirect_uri,
+        client_metadata_url: raw.client_metadata_url.clone(),
+        client_name: raw
+            .client_name
+            .clone()
+            .unwrap_or_else(|| "Switchboard gateway".to_owned()),
     })
 }
 

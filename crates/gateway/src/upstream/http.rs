@@ -1,4 +1,5 @@
-//! Streamable HTTP upstreams: rmcp's reqwest client transport with the configured headers. A
+//! Streamable HTTP upstreams: rmcp's client transport over [`UpstreamHttpClient`] (reqwest, plus
+//! OAuth when configured, see [`super::oauth`]) with the configured headers. A static
 //! `Authorization: Bearer …` header is passed as the transport's bearer token; other headers are
 //! sent as they are.
 
@@ -8,14 +9,25 @@ use http::{HeaderName, HeaderValue};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 
-/// Builds the transport for `url`.
+use super::oauth::UpstreamHttpClient;
+use crate::config::ResolvedOAuth;
+use crate::secrets::SecretSet;
+
+/// The transport of a Streamable HTTP upstream.
+pub type HttpTransport = StreamableHttpClientTransport<UpstreamHttpClient>;
+
+/// Builds the transport to the upstream `server` at `url`. With `oauth`, the transport
+/// authorizes itself when the server asks for it; tokens it obtains are added to `secrets`.
 ///
 /// # Errors
 /// A message naming the header whose name or value is not valid HTTP (never the value).
-pub(crate) fn transport(
+pub fn transport(
+    server: &str,
     url: &str,
     headers: &BTreeMap<String, String>,
-) -> Result<StreamableHttpClientTransport<reqwest::Client>, String> {
+    oauth: Option<&ResolvedOAuth>,
+    secrets: &SecretSet,
+) -> Result<HttpTransport, String> {
     let mut config = StreamableHttpClientTransportConfig::with_uri(url.to_owned());
     let mut custom = HashMap::new();
     for (name, value) in headers {
@@ -33,7 +45,9 @@ pub(crate) fn transport(
         header_value.set_sensitive(true);
         custom.insert(header_name, header_value);
     }
-    Ok(StreamableHttpClientTransport::from_config(
+    let client = UpstreamHttpClient::new(server, url, oauth, secrets)?;
+    Ok(StreamableHttpClientTransport::with_client(
+        client,
         config.custom_headers(custom),
     ))
 }

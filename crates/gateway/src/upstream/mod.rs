@@ -6,6 +6,7 @@
 //! fail at once instead of waiting for their timeout.
 
 pub(crate) mod http;
+pub(crate) mod oauth;
 pub(crate) mod stdio;
 
 use std::borrow::Cow;
@@ -110,8 +111,12 @@ pub(crate) async fn connect(
                 .map_err(|e| format!("MCP handshake failed: {}", secrets.scrub(&e.to_string())))?;
             (service, pid)
         }
-        ResolvedTransport::Http { url, headers } => {
-            let transport = http::transport(url, headers)?;
+        ResolvedTransport::Http {
+            url,
+            headers,
+            oauth,
+        } => {
+            let transport = http::transport(&name, url, headers, oauth.as_ref(), secrets)?;
             let watched = Watched::new(transport, closed.clone());
             let service = handler.serve(watched).await.map_err(|e| {
                 format!("cannot connect to {url}: {}", secrets.scrub(&e.to_string()))
