@@ -6,6 +6,7 @@
 mod agent_host;
 mod commands;
 mod logging;
+mod sample;
 mod transport;
 
 use std::process::ExitCode;

@@ -202,12 +202,17 @@ fn without_configuration_serve_reports_which_builtins_it_starts() {
         .current_dir(dir.path())
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("SWITCHBOARD_DATA_DIR", dir.path().join("data"))
         .stdin(Stdio::null())
         .output()
         .unwrap();
     let err = stderr(&out);
     assert!(
         err.contains("postgres: not started (DATABASE_URL is not set)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("sample: serving the sample shop database as server \"sample\""),
         "{err}"
     );
     assert!(

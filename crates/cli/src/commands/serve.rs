@@ -30,31 +30,76 @@ pub(crate) struct ConfigArgs {
     pub(crate) config: Option<PathBuf>,
 }
 
+/// What the gateway's configuration was built from.
+#[derive(Debug)]
+pub(crate) enum Origin {
+    /// A configuration file.
+    File,
+    /// The environment, with the sample database at this path when `DATABASE_URL` is not set.
+    Environment { sample: Option<PathBuf> },
+}
+
 impl ConfigArgs {
-    /// Loads and validates the configuration; prints what was chosen and why on stderr.
-    pub(crate) fn load(&self) -> Result<Config, switchboard_gateway::ConfigError> {
+    /// The configuration file chosen, if any: `--config`, else ./switchboard.toml when present.
+    fn file(&self) -> Option<PathBuf> {
         let default = PathBuf::from("switchboard.toml");
         match &self.config {
-            Some(path) => Config::load(path),
-            None if default.exists() => Config::load(&default),
-            None => {
-                let (config, notes) = Config::from_environment();
-                eprintln!("switchboard: no configuration file; using the environment:");
-                for note in notes {
-                    eprintln!("  {note}");
+            Some(path) => Some(path.clone()),
+            None if default.exists() => Some(default),
+            None => None,
+        }
+    }
+
+    /// Loads and validates the configuration; prints what was chosen and why on stderr. Without
+    /// a file this is the environment's built-in servers only (no sample database).
+    pub(crate) fn load(&self) -> Result<Config, switchboard_gateway::ConfigError> {
+        if let Some(path) = self.file() {
+            return Config::load(&path);
+        }
+        let (config, notes) = Config::from_environment();
+        print_environment_notes(&notes);
+        Ok(config)
+    }
+
+    /// Loads the configuration for running the gateway: a file, or the environment plus the
+    /// sample database when `DATABASE_URL` is not set. `Err(code)` after printing the error.
+    fn load_for_gateway(&self) -> Result<(Config, Origin), ExitCode> {
+        let config_error = |error: &dyn std::fmt::Display| {
+            eprintln!("switchboard: {error}");
+            ExitCode::from(EXIT_CONFIG)
+        };
+        if let Some(path) = self.file() {
+            let config = Config::load(&path).map_err(|e| config_error(&e))?;
+            return Ok((config, Origin::File));
+        }
+        let (mut config, mut notes) = Config::from_environment();
+        let mut sample = None;
+        if std::env::var_os("DATABASE_URL").is_none() {
+            match crate::sample::provide() {
+                Ok((path, note)) => {
+                    config.add_sample_database(&path);
+                    notes.push(note);
+                    sample = Some(path);
                 }
-                Ok(config)
+                Err(error) => {
+                    print_environment_notes(&notes);
+                    return Err(config_error(&format_args!("{error:#}")));
+                }
             }
         }
+        print_environment_notes(&notes);
+        Ok((config, Origin::Environment { sample }))
     }
 
     /// Loads the configuration and starts the gateway. `Err(code)` after printing the error.
     pub(crate) async fn start(&self) -> Result<Gateway, ExitCode> {
-        let config = self.load().map_err(|error| {
-            eprintln!("switchboard: {error}");
-            ExitCode::from(EXIT_CONFIG)
-        })?;
-        Gateway::start(config, GatewayOptions::default())
+        self.start_with_origin().await.map(|(gateway, _)| gateway)
+    }
+
+    /// [`Self::start`], also saying where the configuration came from.
+    async fn start_with_origin(&self) -> Result<(Gateway, Origin), ExitCode> {
+        let (config, origin) = self.load_for_gateway()?;
+        let gateway = Gateway::start(config, GatewayOptions::default())
             .await
             .map_err(|error| {
                 eprintln!("switchboard: {error}");
@@ -69,7 +114,15 @@ impl ConfigArgs {
                 } else {
                     ExitCode::FAILURE
                 }
-            })
+            })?;
+        Ok((gateway, origin))
+    }
+}
+
+fn print_environment_notes(notes: &[String]) {
+    eprintln!("switchboard: no configuration file; using the environment:");
+    for note in notes {
+        eprintln!("  {note}");
     }
 }
 
@@ -86,8 +139,8 @@ pub(crate) struct ServeArgs {
 
 /// Runs the gateway until the client disconnects (stdio) or ctrl-c / SIGTERM.
 pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let gateway = match args.config.start().await {
-        Ok(gateway) => gateway,
+    let (gateway, origin) = match args.config.start_with_origin().await {
+        Ok(started) => started,
         Err(code) => return Ok(code),
     };
     for status in gateway.status() {
@@ -113,12 +166,29 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 .await
                 .with_context(|| format!("cannot listen on {addr}"))?;
             let local = listener.local_addr().context("listener address")?;
-            eprintln!("switchboard: serving MCP on http://{local}/mcp");
+            let url = format!("http://{local}/mcp");
+            eprintln!("switchboard: serving MCP on {url}");
+            print_instructions(&origin, Some(&url));
             serve_http(gateway.clone(), listener, shutdown).await
         }
-        None => serve_stdio(gateway.clone(), shutdown).await,
+        None => {
+            print_instructions(&origin, None);
+            serve_stdio(gateway.clone(), shutdown).await
+        }
     };
     gateway.shutdown().await;
     result?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// After a start without configuration, prints how to connect (see [`crate::sample`]).
+fn print_instructions(origin: &Origin, url: Option<&str>) {
+    let Origin::Environment { sample } = origin else {
+        return;
+    };
+    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("switchboard"));
+    eprintln!(
+        "\n{}\n",
+        crate::sample::instructions(url, &exe, sample.is_some())
+    );
 }
