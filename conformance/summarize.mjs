@@ -12,7 +12,7 @@
 //       prints a table per target and revision, then "N passed, M failed"; exits 1 on any failure
 //       not listed in the expected failures, or on a listed one that now passes (a stale entry).
 
-import { readFileSync, readdirSync, existsSync } from 'node:fs';
+import { readFileSync, readdirSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 
@@ -20,14 +20,21 @@ const [command, ...args] = process.argv.slice(2);
 
 function scenarioResults(dir) {
   // Directory names are server-<scenario>-<ISO timestamp with dashes>, and for client
-  // scenarios <scenario>-<timestamp>.
+  // scenarios <scenario>-<timestamp>; a scenario named <group>/<name> (auth/...) is under <group>/.
   const stamp = /-\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}(-\d+)?Z?$/;
   const results = new Map();
   if (!existsSync(dir)) return results;
   for (const entry of readdirSync(dir).sort()) {
     const leg = entry.startsWith('server-') ? 'server-' : '';
     const file = join(dir, entry, 'checks.json');
-    if (!existsSync(file)) continue;
+    if (!existsSync(file)) {
+      if (statSync(join(dir, entry)).isDirectory() && !stamp.test(entry)) {
+        for (const [name, checks] of scenarioResults(join(dir, entry))) {
+          results.set(`${entry}/${name}`, checks);
+        }
+      }
+      continue;
+    }
     const scenario = entry.slice(leg.length).replace(stamp, '');
     results.set(scenario, JSON.parse(readFileSync(file, 'utf8')));
   }

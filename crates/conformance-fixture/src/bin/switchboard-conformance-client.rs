@@ -5,8 +5,13 @@
 //! scenarios, `MCP_CONFORMANCE_CONTEXT` (JSON with the tool calls to make). The suite's mock
 //! server judges what the client sends; this program only does what a client would do.
 //!
-//! Exit codes: 0 when the scenario's flow ran, 1 when it could not (no URL, no connection).
-//! Authorization (OAuth) scenarios are not implemented.
+//! It connects through the gateway's upstream transport (`switchboard_gateway::
+//! http_upstream_transport`), so the authorization (`auth/*`) scenarios exercise the gateway's
+//! OAuth client: each scenario becomes the `oauth` settings an operator would configure for such
+//! a server (see [`oauth_settings`]).
+//!
+//! Exit codes: 0 when the scenario's flow ran, 1 when it could not (no URL, no connection,
+//! authorization refused).
 
 #![expect(
     deprecated,
@@ -26,8 +31,9 @@ use rmcp::model::{
 use rmcp::service::{
     ClientLifecycleMode, ClientServiceExt, RequestContext, RoleClient, RunningService,
 };
-use rmcp::transport::StreamableHttpClientTransport;
 use serde_json::{Map, Value, json};
+use switchboard_gateway::config::{OAuthGrant, ResolvedOAuth};
+use switchboard_gateway::secrets::SecretSet;
 
 /// Answers sampling with a fixed text and elicitation with each field's default (or a fixed
 /// confirmation), as a scripted user would.
@@ -122,7 +128,15 @@ async fn run() -> anyhow::Result<()> {
     } else {
         ClientLifecycleMode::Initialize
     };
-    let transport = StreamableHttpClientTransport::from_uri(url.clone());
+    let oauth = oauth_settings(&scenario, &context);
+    let transport = switchboard_gateway::http_upstream_transport(
+        "conformance",
+        &url,
+        &Default::default(),
+        oauth.as_ref(),
+        &SecretSet::default(),
+    )
+    .map_err(anyhow::Error::msg)?;
     let client = ScriptedUser
         .serve_with_lifecycle(transport, lifecycle)
         .await
@@ -130,6 +144,36 @@ async fn run() -> anyhow::Result<()> {
     let outcome = exercise(&client, &scenario, &context).await;
     let _ = client.cancel().await;
     outcome
+}
+
+/// The client ID metadata document the suite's authorization servers accept (SEP-991).
+const CLIENT_METADATA_URL: &str = "https://conformance-test.local/client-metadata.json";
+
+/// The `oauth` settings an operator would give the gateway for the scenario's server: none for
+/// the non-authorization scenarios; client credentials where the suite hands out a client ID and
+/// secret for them; otherwise the authorization code grant, with the pre-registered client the
+/// context names, else the client ID metadata document (used when the server supports them), else
+/// dynamic registration.
+fn oauth_settings(scenario: &str, context: &Value) -> Option<ResolvedOAuth> {
+    if !scenario.starts_with("auth/") {
+        return None;
+    }
+    let text = |key: &str| context[key].as_str().map(str::to_owned);
+    let grant = if scenario.starts_with("auth/client-credentials") {
+        OAuthGrant::ClientCredentials
+    } else {
+        OAuthGrant::AuthorizationCode
+    };
+    Some(ResolvedOAuth {
+        grant,
+        client_id: text("client_id"),
+        client_secret: text("client_secret"),
+        scopes: Vec::new(),
+        redirect_uri: "http://localhost:3000/callback".to_owned(),
+        client_metadata_url: (grant == OAuthGrant::AuthorizationCode)
+            .then(|| CLIENT_METADATA_URL.to_owned()),
+        client_name: "switchboard-conformance-client".to_owned(),
+    })
 }
 
 /// The scenario's flow. Failures of individual calls are logged, not fatal: the suite's mock
