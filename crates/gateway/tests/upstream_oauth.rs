@@ -340,17 +340,18 @@ async fn a_token_about_to_expire_is_refreshed_before_use() {
     let presented_before = world.lock().unwrap().presented.len();
     let result = gateway.call_tool(&caller, "remote__hello", None).await;
     assert_eq!(text(&result), "hello", "{result:?}");
-    let world = world.lock().unwrap();
-    assert_eq!(world.grants[..2], ["client_credentials", "refresh_token"]);
-    let fresh = &world.issued[2];
-    assert!(
-        world.presented[presented_before..]
-            .iter()
-            .all(|t| t == fresh),
-        "only the refreshed token is sent after expiry: {:?}",
-        &world.presented[presented_before..]
-    );
-    drop(world);
+    {
+        let world = world.lock().unwrap();
+        assert_eq!(world.grants[..2], ["client_credentials", "refresh_token"]);
+        let fresh = &world.issued[2];
+        assert!(
+            world.presented[presented_before..]
+                .iter()
+                .all(|t| t == fresh),
+            "only the refreshed token is sent after expiry: {:?}",
+            &world.presented[presented_before..]
+        );
+    }
     gateway.shutdown().await;
 }
 
