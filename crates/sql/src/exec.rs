@@ -12,10 +12,11 @@
 use std::time::{Duration, Instant};
 
 use deadpool_postgres::Object;
+use futures::TryStreamExt as _;
 use serde_json::Value;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{FromSql, Kind, ToSql, Type};
-use tokio_postgres::{Column, Row, Statement, Transaction};
+use tokio_postgres::{Column, Row, Statement};
 
 use crate::client::{Database, Unavailable, describe_driver_error};
 use crate::guard::{Checked, FunctionName, Guard, Refusal, StatementKind};
@@ -159,7 +160,7 @@ impl Executor {
     pub async fn catalog(
         &self,
         sql: &str,
-        params: &[&(dyn ToSql + Sync)],
+        params: &[(&(dyn ToSql + Sync), Type)],
         max_rows: usize,
     ) -> Result<Rows, QueryError> {
         let checked = Checked {
@@ -178,7 +179,7 @@ impl Executor {
     async fn run_with(
         &self,
         checked: &Checked,
-        params: &[&(dyn ToSql + Sync)],
+        params: &[(&(dyn ToSql + Sync), Type)],
         limits: Limits,
     ) -> Result<Rows, QueryError> {
         let started = Instant::now();
@@ -198,23 +199,26 @@ impl Executor {
     async fn run_once(
         &self,
         checked: &Checked,
-        params: &[&(dyn ToSql + Sync)],
+        params: &[(&(dyn ToSql + Sync), Type)],
         limits: Limits,
         started: Instant,
     ) -> Result<Rows, QueryError> {
-        let mut conn = self.db.get().await?;
+        let conn = self.db.get().await?;
         let cancel = conn.cancel_token();
-        let work = read_only(&mut conn, checked, params, limits, started);
+        let work = read_only(&conn, checked, params, limits, started);
         match tokio::time::timeout(limits.timeout + CLIENT_GRACE, work).await {
             Ok(Err(error @ QueryError::ConnectionLost(_))) => {
                 drop(Object::take(conn));
                 Err(error)
             }
-            Ok(Err(QueryError::Timeout(_))) => {
-                // The server cancelled it; the connection is healthy and returns to the pool.
-                Err(QueryError::Timeout(limits.timeout))
+            Ok(result) => {
+                roll_back(conn);
+                // A statement the server cancelled at its timeout leaves a healthy connection.
+                result.map_err(|error| match error {
+                    QueryError::Timeout(_) => QueryError::Timeout(limits.timeout),
+                    other => other,
+                })
             }
-            Ok(result) => result,
             Err(_elapsed) => {
                 if let Err(error) = cancel.cancel_query(self.db.tls()).await {
                     tracing::warn!(error = %describe_driver_error(&error), "cancel request failed");
@@ -226,58 +230,264 @@ impl Executor {
     }
 }
 
-/// The transaction: read-only, bounded, always rolled back.
+/// Ends the call's transaction without making the caller wait: the connection returns to the
+/// pool once `ROLLBACK` is answered, and is discarded if it is not.
+fn roll_back(conn: Object) {
+    tokio::spawn(async move {
+        if let Err(error) = conn.query_typed("ROLLBACK", &[]).await {
+            tracing::warn!(error = %describe_driver_error(&error), "rollback failed; discarding the connection");
+            drop(Object::take(conn));
+        }
+    });
+}
+
+/// The cursor a SELECT's rows are read from; the statement follows on the next line.
+const DECLARE: &str = "DECLARE switchboard_rows NO SCROLL CURSOR FOR\n";
+/// The transaction's timeouts, for this transaction only (as `SET LOCAL` would).
+const SETTINGS: &str = "SELECT set_config('statement_timeout', $1, true), \
+     set_config('lock_timeout', $1, true), \
+     set_config('idle_in_transaction_session_timeout', $2, true)";
+
+/// The transaction: read-only and bounded. It is left open; the caller rolls it back.
 async fn read_only(
-    client: &mut tokio_postgres::Client,
+    client: &tokio_postgres::Client,
     checked: &Checked,
-    params: &[&(dyn ToSql + Sync)],
+    params: &[(&(dyn ToSql + Sync), Type)],
     limits: Limits,
     started: Instant,
 ) -> Result<Rows, QueryError> {
-    let txn = client
-        .build_transaction()
-        .read_only(true)
-        .start()
+    let settings = [
+        limits.timeout.as_millis().to_string(),
+        (limits.timeout + CLIENT_GRACE * 2).as_millis().to_string(),
+    ];
+    let mut want = next_batch(limits, 0);
+    let opened = open(client, checked, &checked.sql, params, &settings, want).await?;
+    let columns = opened.statement.columns().iter().map(column_info).collect();
+    let (mut source, mut batch) =
+        if checked.kind == StatementKind::Select && !all_supported(opened.statement.columns()) {
+            // Some column has no binary decoder (and may have no binary form at all): start over,
+            // reading those columns as PostgreSQL's text form.
+            drop(opened.rows);
+            client
+                .query_typed("ROLLBACK", &[])
+                .await
+                .map_err(db_error)?;
+            let sql = as_text(&checked.sql, opened.statement.columns());
+            open(client, checked, &sql, params, &settings, want)
+                .await?
+                .rows?
+        } else {
+            opened.rows?
+        };
+    let mut rows = Collector::new(limits);
+    loop {
+        let exhausted = batch.len() < want;
+        if !rows.take(&batch)? || exhausted {
+            break;
+        }
+        want = next_batch(limits, rows.len());
+        batch = source.next(client, want).await?;
+    }
+    Ok(rows.finish(columns, started))
+}
+
+/// How many rows to ask for next: up to one past the row budget (to tell whether it was
+/// exceeded), at most [`BATCH_ROWS`] at a time.
+fn next_batch(limits: Limits, have: usize) -> usize {
+    (limits.max_rows + 1 - have).min(BATCH_ROWS)
+}
+
+/// A statement under way: its description, and where its rows come from with the first batch.
+struct Opened {
+    statement: Statement,
+    rows: Result<(Source, Vec<Row>), QueryError>,
+}
+
+/// Begins the transaction and starts the statement `sql` (the checked statement or its
+/// text-form wrapper), in one round trip.
+///
+/// tokio-postgres writes requests polled together to the socket together and the server answers
+/// them in order: `BEGIN READ ONLY`, the timeouts, the statement's description (for its
+/// columns), its cursor and the first batch go out at once, so the timeouts are in force before
+/// the statement is parsed. Functions the guard did not know are checked for volatility before
+/// anything runs the statement, costing a round trip more.
+async fn open(
+    client: &tokio_postgres::Client,
+    checked: &Checked,
+    sql: &str,
+    params: &[(&(dyn ToSql + Sync), Type)],
+    settings: &[String; 2],
+    want: usize,
+) -> Result<Opened, QueryError> {
+    let settings: [(&(dyn ToSql + Sync), Type); 2] =
+        [(&settings[0], Type::TEXT), (&settings[1], Type::TEXT)];
+    let begin = async {
+        let (begin, set) = tokio::join!(
+            client.query_typed("BEGIN READ ONLY", &[]),
+            client.query_typed(SETTINGS, &settings),
+        );
+        begin.map_err(db_error)?;
+        set.map_err(db_error).map(drop)
+    };
+    if checked.unknown_functions.is_empty() {
+        let (begun, opened) = tokio::join!(begin, start(client, checked.kind, sql, params, want));
+        begun?;
+        opened
+    } else {
+        let (begun, volatile) =
+            tokio::join!(begin, check_volatility(client, &checked.unknown_functions));
+        begun?;
+        volatile?;
+        start(client, checked.kind, sql, params, want).await
+    }
+}
+
+/// Describes `sql` and starts reading its rows (see [`open`]).
+async fn start(
+    client: &tokio_postgres::Client,
+    kind: StatementKind,
+    sql: &str,
+    params: &[(&(dyn ToSql + Sync), Type)],
+    want: usize,
+) -> Result<Opened, QueryError> {
+    match kind {
+        StatementKind::Select => {
+            let declare = format!("{DECLARE}{sql}");
+            let (statement, declared, rows) = tokio::join!(
+                client.prepare(sql),
+                client.query_typed(&declare, params),
+                fetch(client, want),
+            );
+            // The description is answered first: its error is the statement's own.
+            Ok(Opened {
+                statement: statement.map_err(db_error)?,
+                rows: declared
+                    .map_err(declare_error)
+                    .and(rows)
+                    .map(|rows| (Source::Cursor, rows)),
+            })
+        }
+        // EXPLAIN and SHOW cannot be read through a cursor; their output is small.
+        StatementKind::Explain | StatementKind::Show => {
+            let (statement, stream) = tokio::join!(
+                client.prepare(sql),
+                client.query_typed_raw(sql, params.iter().map(|(v, t)| (*v, t.clone()))),
+            );
+            let statement = statement.map_err(db_error)?;
+            let rows = match stream {
+                Ok(stream) => {
+                    let mut source = Source::Stream(Box::pin(stream));
+                    source.next(client, want).await.map(|rows| (source, rows))
+                }
+                Err(error) => Err(db_error(error)),
+            };
+            Ok(Opened { statement, rows })
+        }
+    }
+}
+
+/// Where a statement's rows come from.
+enum Source {
+    /// A SELECT's cursor, fetched batch by batch, so the server computes only what is read.
+    Cursor,
+    /// The result stream of EXPLAIN or SHOW.
+    Stream(std::pin::Pin<Box<tokio_postgres::RowStream>>),
+}
+
+impl Source {
+    /// The next `want` rows, fewer at the end.
+    async fn next(
+        &mut self,
+        client: &tokio_postgres::Client,
+        want: usize,
+    ) -> Result<Vec<Row>, QueryError> {
+        match self {
+            Self::Cursor => fetch(client, want).await,
+            Self::Stream(stream) => {
+                let mut rows = Vec::with_capacity(want);
+                while rows.len() < want {
+                    match stream.try_next().await.map_err(db_error)? {
+                        Some(row) => rows.push(row),
+                        None => break,
+                    }
+                }
+                Ok(rows)
+            }
+        }
+    }
+}
+
+/// The cursor's next `want` rows.
+async fn fetch(client: &tokio_postgres::Client, want: usize) -> Result<Vec<Row>, QueryError> {
+    client
+        .query_typed(&format!("FETCH FORWARD {want} FROM switchboard_rows"), &[])
         .await
-        .map_err(db_error)?;
-    let ms = limits.timeout.as_millis();
-    let settings = format!(
-        "SET LOCAL statement_timeout = {ms}; SET LOCAL lock_timeout = {ms}; \
-         SET LOCAL idle_in_transaction_session_timeout = {}",
-        ms + CLIENT_GRACE.as_millis() * 2
-    );
-    // One round trip for all three: tokio-postgres pipelines requests polled together, and the
-    // server handles them in order, so the timeouts are in force before the statement is parsed.
-    let (set, volatile, prepared) = tokio::join!(
-        txn.batch_execute(&settings),
-        check_volatility(&txn, &checked.unknown_functions),
-        txn.prepare(&checked.sql),
-    );
-    set.map_err(db_error)?;
-    volatile?;
-    let statement = prepared.map_err(db_error)?;
-    let result = fetch(&txn, checked, statement, params, limits, started).await;
-    // Dropping the transaction sends ROLLBACK without waiting for its answer; the connection
-    // processes it before anything sent later, so the next user of the connection starts clean.
-    drop(txn);
-    result
+        .map_err(db_error)
+}
+
+/// Rows rendered within the budgets.
+struct Collector {
+    limits: Limits,
+    rows: Vec<Vec<Value>>,
+    bytes: usize,
+    truncated_by: Option<TruncatedBy>,
+}
+
+impl Collector {
+    fn new(limits: Limits) -> Self {
+        Self {
+            limits,
+            rows: Vec::new(),
+            bytes: 0,
+            truncated_by: None,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Renders `batch`; false once a budget is reached.
+    fn take(&mut self, batch: &[Row]) -> Result<bool, QueryError> {
+        for row in batch {
+            if self.rows.len() == self.limits.max_rows {
+                self.truncated_by = Some(TruncatedBy::Rows);
+                return Ok(false);
+            }
+            let Some((values, size)) = render_row(row, self.limits.max_bytes - self.bytes)? else {
+                self.truncated_by = Some(TruncatedBy::Bytes);
+                return Ok(false);
+            };
+            self.bytes += size;
+            self.rows.push(values);
+        }
+        Ok(true)
+    }
+
+    fn finish(self, columns: Vec<ColumnInfo>, started: Instant) -> Rows {
+        Rows {
+            columns,
+            row_count: self.rows.len(),
+            rows: self.rows,
+            truncated: self.truncated_by.is_some(),
+            truncated_by: self.truncated_by,
+            elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        }
+    }
 }
 
 /// Refuses statements that call volatile functions the guard did not know.
 async fn check_volatility(
-    txn: &Transaction<'_>,
+    client: &tokio_postgres::Client,
     functions: &[FunctionName],
 ) -> Result<(), QueryError> {
-    if functions.is_empty() {
-        return Ok(());
-    }
     let names: Vec<&str> = functions.iter().map(|f| f.name.as_str()).collect();
-    let rows = txn
-        .query(
+    let rows = client
+        .query_typed(
             "SELECT n.nspname::text, p.proname::text FROM pg_catalog.pg_proc p \
              JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace \
              WHERE p.proname = ANY($1) AND p.provolatile = 'v'",
-            &[&names],
+            &[(&names, Type::TEXT_ARRAY)],
         )
         .await
         .map_err(db_error)?;
@@ -291,63 +501,6 @@ async fn check_volatility(
         }
     }
     Ok(())
-}
-
-async fn fetch(
-    txn: &Transaction<'_>,
-    checked: &Checked,
-    statement: Statement,
-    params: &[&(dyn ToSql + Sync)],
-    limits: Limits,
-    started: Instant,
-) -> Result<Rows, QueryError> {
-    let columns: Vec<ColumnInfo> = statement.columns().iter().map(column_info).collect();
-    let statement = match checked.kind {
-        StatementKind::Select if !all_supported(statement.columns()) => txn
-            .prepare(&as_text(&checked.sql, statement.columns()))
-            .await
-            .map_err(db_error)?,
-        _ => statement,
-    };
-    let portal = txn.bind(&statement, params).await.map_err(db_error)?;
-    let mut rows = Vec::new();
-    let mut bytes = 0usize;
-    let mut truncated_by = None;
-    'fetch: loop {
-        let want = (limits.max_rows + 1 - rows.len()).min(BATCH_ROWS);
-        let batch = txn
-            .query_portal(&portal, i32::try_from(want).unwrap_or(i32::MAX))
-            .await
-            .map_err(db_error)?;
-        let done = batch.len() < want;
-        for row in batch {
-            if rows.len() == limits.max_rows {
-                truncated_by = Some(TruncatedBy::Rows);
-                break 'fetch;
-            }
-            match render_row(&row, limits.max_bytes - bytes)? {
-                Some((values, size)) => {
-                    bytes += size;
-                    rows.push(values);
-                }
-                None => {
-                    truncated_by = Some(TruncatedBy::Bytes);
-                    break 'fetch;
-                }
-            }
-        }
-        if done {
-            break;
-        }
-    }
-    Ok(Rows {
-        columns,
-        row_count: rows.len(),
-        rows,
-        truncated: truncated_by.is_some(),
-        truncated_by,
-        elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-    })
 }
 
 /// Renders one row if it fits in `budget` bytes; `None` when it does not. Oversized raw values
@@ -425,6 +578,21 @@ pub fn type_name(ty: &Type) -> String {
     match ty.kind() {
         Kind::Array(element) => format!("{}[]", element.name()),
         _ => ty.name().to_owned(),
+    }
+}
+
+/// An error of the `DECLARE` that wraps the statement, positioned in the statement itself.
+fn declare_error(error: tokio_postgres::Error) -> QueryError {
+    match db_error(error) {
+        QueryError::Postgres(mut error) => {
+            let prefix = u32::try_from(DECLARE.chars().count()).unwrap_or(u32::MAX);
+            error.position = error
+                .position
+                .and_then(|p| p.checked_sub(prefix))
+                .filter(|p| *p > 0);
+            QueryError::Postgres(error)
+        }
+        other => other,
     }
 }
 

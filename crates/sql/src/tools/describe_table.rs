@@ -6,6 +6,7 @@ use rmcp::handler::server::wrapper::{Json, Parameters};
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use tokio_postgres::types::Type;
 
 use crate::backend::{Backend, Postgres};
 use crate::exec::QueryError;
@@ -213,7 +214,10 @@ impl Postgres {
         table: &str,
         schema: Option<&str>,
     ) -> Result<Vec<TableDescription>, DescribeError> {
-        let rows = self.executor.catalog(SQL, &[&table, &schema], 100).await?;
+        let rows = self
+            .executor
+            .catalog(SQL, &[(&table, Type::TEXT), (&schema, Type::TEXT)], 100)
+            .await?;
         rows.rows
             .into_iter()
             .filter_map(|row| row.into_iter().next())

@@ -4,6 +4,7 @@ use rmcp::handler::server::wrapper::{Json, Parameters};
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use tokio_postgres::types::Type;
 
 use crate::backend::Backend;
 use crate::exec::QueryError;
@@ -67,7 +68,10 @@ impl SqlServer {
             Backend::Postgres(pg) => pg,
             Backend::Sqlite(db) => return db.tables(schema).await,
         };
-        let rows = pg.executor.catalog(SQL, &[&schema], 100_000).await?;
+        let rows = pg
+            .executor
+            .catalog(SQL, &[(&schema, Type::TEXT)], 100_000)
+            .await?;
         Ok(rows
             .rows
             .iter()
