@@ -3,7 +3,8 @@
 Usage: python_mcp.py MODE TARGET [ARG...]
   MODE    'legacy' (initialize handshake, 2025-11-25 era) or 'auto' (server/discover, 2026-07-28 era)
   TARGET  an http:// URL of a Streamable HTTP endpoint, or a command to spawn over stdio (ARGs follow)
-Env: SQL — the statement to run with the `query` tool. Prints one JSON object with what it saw.
+Env: SQL — the statement to run; TOOL — the tool that runs it (default `query`).
+Prints one JSON object with what it saw.
 """
 
 import json
@@ -23,7 +24,7 @@ async def main() -> None:
         server = StdioServerParameters(command=target, args=args, env=dict(os.environ))
     async with Client(server, mode=mode) as client:
         tools = await client.list_tools()
-        result = await client.call_tool("query", {"sql": os.environ["SQL"]})
+        result = await client.call_tool(os.environ.get("TOOL", "query"), {"sql": os.environ["SQL"]})
         print(
             json.dumps(
                 {
