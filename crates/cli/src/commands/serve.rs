@@ -19,7 +19,9 @@ pub(crate) const EXIT_CONFIG: u8 = 2;
 pub(crate) struct ConfigArgs {
     /// Configuration file: `switchboard.toml`, or a Claude Desktop / Claude Code JSON file.
     /// Default: ./switchboard.toml when present; otherwise the built-in servers whose settings
-    /// are in the environment (DATABASE_URL, JIRA_URL, SLACK_BOT_TOKEN).
+    /// are in the environment (DATABASE_URL, JIRA_URL, SLACK_BOT_TOKEN) and, when DATABASE_URL is
+    /// not set, a sample shop database in $SWITCHBOARD_DATA_DIR (default
+    /// ~/.local/share/switchboard), served as server `sample`.
     #[arg(
         long,
         short = 'c',
