@@ -49,6 +49,8 @@ pub struct CatalogPrompt {
     pub upstream_name: String,
     /// Its definition, renamed.
     pub prompt: Prompt,
+    /// Whether the server offers it only to 2026-07-28 clients.
+    pub modern_only: bool,
 }
 
 /// What goes into building a catalog: one entry per upstream, in any order.
@@ -150,7 +152,9 @@ impl Catalog {
     }
 
     fn add_prompts(&mut self, source: &Source<'_>, errors: &mut Vec<GatewayError>) {
-        for prompt in &source.listing.prompts {
+        let listing = &source.listing;
+        let all = listing.prompts.iter().map(|p| (p, false));
+        for (prompt, modern_only) in all.chain(listing.modern_prompts.iter().map(|p| (p, true))) {
             let exposed = exposed_name(source.server, source.prefix, &prompt.name);
             if let Some(existing) = self.prompts.get(&exposed) {
                 errors.push(GatewayError::Collision {
@@ -168,6 +172,7 @@ impl Catalog {
                     server: source.server.to_owned(),
                     upstream_name: prompt.name.clone(),
                     prompt: renamed,
+                    modern_only,
                 }),
             );
         }
@@ -231,6 +236,16 @@ impl Catalog {
     /// Every resource template with its server.
     pub fn templates(&self) -> &[(String, ResourceTemplate)] {
         &self.templates
+    }
+
+    /// The server whose resource template is `template` (as written, e.g. `file:///{path}`),
+    /// else the owner of `template` read as a URI.
+    pub fn template_server(&self, template: &str) -> Option<&str> {
+        self.templates
+            .iter()
+            .find(|(_, t)| t.uri_template == template)
+            .map(|(server, _)| server.as_str())
+            .or_else(|| self.resource_server(template))
     }
 
     /// The server that owns `uri`: the one listing it, else the one whose template's fixed

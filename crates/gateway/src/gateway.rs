@@ -8,14 +8,17 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use rmcp::model::{CallToolRequestParams, CallToolResult, InputResponses, JsonObject, Tool};
+use rmcp::model::{
+    CallToolRequest, CallToolRequestParams, CallToolResult, ClientRequest, ErrorData,
+    InputResponses, JsonObject, ServerResult, Tool,
+};
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::audit::AuditLog;
-use crate::caller::{Access, Caller};
+use crate::caller::{Access, ApprovalChannel, Caller};
 use crate::catalog::{Catalog, Source};
 use crate::config::{Config, ResolvedConfig, StartMode};
 use crate::error::GatewayError;
@@ -25,7 +28,8 @@ use crate::policy::authorize::Authorize;
 use crate::policy::limits::Limits;
 use crate::policy::rate_limit::{LocalBackend, RateLimit, RateLimitBackend};
 use crate::policy::{Outcome, Parts, Pipeline, Terminal, ToolCall};
-use crate::supervisor::{self, Health, Upstream};
+use crate::supervisor::{self, Health, Upstream, UpstreamError};
+use crate::upstream::Relay;
 
 /// Options that are not part of the configuration file.
 #[derive(Clone)]
@@ -99,17 +103,70 @@ pub struct Gateway {
 
 struct UpstreamTerminal;
 
+/// What a call forwarded for an MCP client carries besides its [`ToolCall`]: the client end, and
+/// the upstream's JSON-RPC error when it sent one (relayed as it is, not as a tool error). The
+/// pipeline is awaited in the task of the request it serves, so this travels as a task-local
+/// instead of through every layer.
+struct CallScope {
+    relay: Arc<Relay>,
+    rejection: std::sync::Mutex<Option<ErrorData>>,
+}
+
+tokio::task_local! {
+    static SCOPE: Arc<CallScope>;
+}
+
+/// The approval layer's key in `inputResponses` (see `policy::approval`).
+const APPROVAL_INPUT: &str = "approval";
+
+/// Whether the call's `requestState` and `inputResponses` answer the gateway's own approval
+/// request (already checked by the approval layer; they mean nothing to the upstream).
+fn answers_approval(call: &ToolCall) -> bool {
+    matches!(call.caller.approval, ApprovalChannel::InputRequired)
+        && call
+            .request_state
+            .as_deref()
+            .is_some_and(|s| uuid::Uuid::parse_str(s).is_ok())
+        && call
+            .input_responses
+            .as_ref()
+            .is_some_and(|r| r.contains_key(APPROVAL_INPUT))
+}
+
 impl Terminal for UpstreamTerminal {
     fn invoke(&self, call: ToolCall, budget: Duration) -> BoxFuture<'_, Outcome> {
         Box::pin(async move {
             let Some(upstream) = call.upstream.clone() else {
                 return Outcome::refused("authorize", format!("unknown tool {:?}", call.exposed));
             };
+            let scope = SCOPE.try_with(Arc::clone).ok();
+            let approval_round = answers_approval(&call);
             let mut params = CallToolRequestParams::new(call.upstream_name.clone());
             params.arguments = Some(call.arguments);
-            match upstream.call_tool(params, budget).await {
-                Ok(result) => Outcome::Completed(result),
-                Err(e) => Outcome::UpstreamFailed(e.message(&upstream.name)),
+            if !approval_round {
+                params.input_responses = call.input_responses;
+                params.request_state = call.request_state;
+            }
+            let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
+            let relay = scope.as_ref().map(|s| s.relay.clone());
+            match upstream.forward(request, relay, budget).await {
+                Ok(ServerResult::CallToolResult(result)) => Outcome::Completed(result),
+                Ok(ServerResult::InputRequiredResult(result)) => {
+                    Outcome::InputRequired(Box::new(result))
+                }
+                Ok(_) => Outcome::UpstreamFailed(format!(
+                    "server {} answered tools/call with an unexpected result",
+                    upstream.name
+                )),
+                Err(error) => {
+                    if let (Some(scope), UpstreamError::Protocol(e)) = (&scope, &error) {
+                        *scope
+                            .rejection
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(e.clone());
+                    }
+                    Outcome::UpstreamFailed(error.message(&upstream.name))
+                }
             }
         })
     }
@@ -413,6 +470,31 @@ impl Gateway {
             .await
     }
 
+    /// Like [`Self::call`], for a request an MCP client sent: what the upstream sends while
+    /// serving it (progress, log messages, requests) goes back through `relay`, and a JSON-RPC
+    /// error from the upstream is returned as that error.
+    pub(crate) async fn call_relayed(
+        &self,
+        caller: &Caller,
+        request: CallRequest,
+        relay: Arc<Relay>,
+    ) -> Result<Outcome, ErrorData> {
+        let scope = Arc::new(CallScope {
+            relay,
+            rejection: std::sync::Mutex::new(None),
+        });
+        let outcome = SCOPE.scope(scope.clone(), self.call(caller, request)).await;
+        let rejection = scope
+            .rejection
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        match (outcome, rejection) {
+            (Outcome::UpstreamFailed(_), Some(error)) => Err(error),
+            (outcome, _) => Ok(outcome),
+        }
+    }
+
     /// Whether `caller` may use at least one tool of `server` (and so see its resources).
     pub fn sees_server(&self, caller: &Caller, server: &str) -> bool {
         self.catalog()
@@ -440,6 +522,11 @@ impl Gateway {
         self.status()
             .iter()
             .all(|s| !s.required || matches!(s.health, Health::Ready { .. } | Health::Idle))
+    }
+
+    /// Every upstream, in name order.
+    pub(crate) fn upstreams(&self) -> impl Iterator<Item = &Arc<Upstream>> {
+        self.inner.upstreams.values()
     }
 
     /// The upstream (for resources and prompts).

@@ -5,23 +5,24 @@
 //! the transport ends.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use rand::Rng;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResult, ClientRequest, GetPromptRequestParams, GetPromptResult,
-    PingRequest, Prompt, ReadResourceRequestParams, ReadResourceResult, Resource, ResourceTemplate,
-    Tool,
+    CancelledNotificationParam, ClientRequest, ErrorCode, ErrorData, GetMeta, ListPromptsRequest,
+    PaginatedRequestParams, PingRequest, Prompt, RequestId, Resource, ResourceTemplate,
+    ServerResult, Tool,
 };
-use rmcp::service::{Peer, RoleClient, ServiceError};
+use rmcp::service::{Peer, PeerRequestOptions, RoleClient, ServiceError};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{ResolvedServer, StartMode};
+use crate::config::{ResolvedServer, ResolvedTransport, StartMode};
 use crate::secrets::SecretSet;
-use crate::upstream::{self, Connection, UpstreamEvent};
+use crate::upstream::{self, Connection, Relay, Routes, UpstreamEvent};
 
 /// The health of one upstream, as shown by `/readyz` and `switchboard tools`.
 #[derive(Debug, Clone)]
@@ -70,6 +71,9 @@ pub(crate) struct Listing {
     pub(crate) resources: Vec<Resource>,
     pub(crate) templates: Vec<ResourceTemplate>,
     pub(crate) prompts: Vec<Prompt>,
+    /// Prompts the server lists only to 2026-07-28 clients (e.g. ones that answer with
+    /// `input_required`), when the gateway's session with it is of the handshake era.
+    pub(crate) modern_prompts: Vec<Prompt>,
 }
 
 /// Why an upstream request did not produce a result.
@@ -79,8 +83,10 @@ pub(crate) enum UpstreamError {
     Unavailable { retry_in: Duration, reason: String },
     /// The upstream's connection ended while the request was in flight.
     Died,
-    /// The upstream answered with a JSON-RPC error.
-    Protocol(String),
+    /// The upstream answered with a JSON-RPC error (relayed to the client as it is).
+    Protocol(ErrorData),
+    /// The client cancelled the request (the upstream was told).
+    Cancelled,
 }
 
 impl UpstreamError {
@@ -95,7 +101,18 @@ impl UpstreamError {
                 "server {server} stopped while handling the call; it is being restarted, try \
                  again shortly"
             ),
-            Self::Protocol(message) => format!("server {server} rejected the request: {message}"),
+            Self::Protocol(error) => {
+                format!("server {server} rejected the request: {}", error.message)
+            }
+            Self::Cancelled => "the request was cancelled".to_owned(),
+        }
+    }
+
+    /// The JSON-RPC error for a client: the upstream's own error when it sent one.
+    pub(crate) fn to_error(&self, server: &str) -> ErrorData {
+        match self {
+            Self::Protocol(error) => error.clone(),
+            other => ErrorData::internal_error(other.message(server), None),
         }
     }
 }
@@ -108,6 +125,12 @@ pub(crate) struct Upstream {
     state: watch::Sender<State>,
     listing: RwLock<Listing>,
     start_now: CancellationToken,
+    /// Where the upstream's traffic for clients goes.
+    pub(crate) routes: Arc<Routes>,
+    /// Whether requests go without the 2026-07-28 revision's `_meta` keys: over a handshake-era
+    /// HTTP session (rmcp's HTTP client adopts a request's revision for the rest of the
+    /// session), or once the server refused that revision.
+    legacy_only: AtomicBool,
 }
 
 impl Upstream {
@@ -123,6 +146,8 @@ impl Upstream {
             state: watch::channel(State::Health(initial)).0,
             listing: RwLock::new(Listing::default()),
             start_now: CancellationToken::new(),
+            routes: Arc::default(),
+            legacy_only: AtomicBool::new(false),
         })
     }
 
@@ -131,6 +156,16 @@ impl Upstream {
         match &*self.state.borrow() {
             State::Health(h) => h.clone(),
             State::Ready { pid, .. } => Health::Ready { pid: *pid },
+        }
+    }
+
+    /// Whether the connected server declares logging.
+    pub(crate) fn has_logging(&self) -> bool {
+        match &*self.state.borrow() {
+            State::Ready { peer, .. } => peer
+                .peer_info()
+                .is_some_and(|i| i.capabilities.logging.is_some()),
+            State::Health(_) => false,
         }
     }
 
@@ -207,43 +242,68 @@ impl Upstream {
         }
     }
 
-    /// Calls one tool; `wait` bounds the time spent waiting for a start in progress.
-    pub(crate) async fn call_tool(
+    /// Sends `request` upstream and returns its result; `wait` bounds the time spent waiting for a
+    /// start in progress. With a `relay`, the request carries the client's `_meta` and whatever
+    /// the upstream sends while serving it goes back to that client; when the client cancels, or
+    /// the caller stops waiting (a timeout), the upstream is sent `notifications/cancelled`.
+    pub(crate) async fn forward(
         &self,
-        params: CallToolRequestParams,
+        request: ClientRequest,
+        relay: Option<Arc<Relay>>,
         wait: Duration,
-    ) -> Result<CallToolResult, UpstreamError> {
+    ) -> Result<ServerResult, UpstreamError> {
         let (peer, closed) = self.peer(wait).await?;
-        tokio::select! {
-            result = peer.call_tool(params) => result.map_err(map_service_error),
-            () = closed.cancelled() => Err(UpstreamError::Died),
+        let legacy_only = self.legacy_only.load(Ordering::Relaxed);
+        let result = self
+            .send(&peer, &closed, request.clone(), relay.as_ref(), legacy_only)
+            .await;
+        match result {
+            // A server that does not know the client's revision gets the request without it.
+            Err(UpstreamError::Protocol(e))
+                if e.code == ErrorCode::UNSUPPORTED_PROTOCOL_VERSION
+                    && !legacy_only
+                    && relay.as_ref().is_some_and(|r| r.modern()) =>
+            {
+                self.legacy_only.store(true, Ordering::Relaxed);
+                self.send(&peer, &closed, request, relay.as_ref(), true)
+                    .await
+            }
+            other => other,
         }
     }
 
-    /// Reads one resource.
-    pub(crate) async fn read_resource(
+    async fn send(
         &self,
-        params: ReadResourceRequestParams,
-        wait: Duration,
-    ) -> Result<ReadResourceResult, UpstreamError> {
-        let (peer, closed) = self.peer(wait).await?;
-        tokio::select! {
-            result = peer.read_resource(params) => result.map_err(map_service_error),
-            () = closed.cancelled() => Err(UpstreamError::Died),
+        peer: &Peer<RoleClient>,
+        closed: &CancellationToken,
+        mut request: ClientRequest,
+        relay: Option<&Arc<Relay>>,
+        legacy_only: bool,
+    ) -> Result<ServerResult, UpstreamError> {
+        let cancelled = relay.map(|r| r.cancelled.clone()).unwrap_or_default();
+        if let Some(relay) = relay {
+            request
+                .get_meta_mut()
+                .extend(relay.upstream_meta(legacy_only));
+            rmcp::model::GetExtensions::extensions_mut(&mut request).insert(relay.clone());
         }
-    }
-
-    /// Gets one prompt.
-    pub(crate) async fn get_prompt(
-        &self,
-        params: GetPromptRequestParams,
-        wait: Duration,
-    ) -> Result<GetPromptResult, UpstreamError> {
-        let (peer, closed) = self.peer(wait).await?;
-        tokio::select! {
-            result = peer.get_prompt(params) => result.map_err(map_service_error),
+        let handle = peer
+            .send_request_with_option(request, PeerRequestOptions::no_options())
+            .await
+            .map_err(map_service_error)?;
+        let mut pending = InFlight {
+            peer: peer.clone(),
+            id: handle.id.clone(),
+            routes: self.routes.clone(),
+            answered: false,
+        };
+        let result = tokio::select! {
+            result = handle.await_response() => result.map_err(map_service_error),
             () = closed.cancelled() => Err(UpstreamError::Died),
-        }
+            () = cancelled.cancelled() => Err(UpstreamError::Cancelled),
+        };
+        pending.answered = !matches!(result, Err(UpstreamError::Cancelled));
+        result
     }
 
     fn set(&self, state: State) {
@@ -258,11 +318,38 @@ impl Upstream {
     }
 }
 
+/// One forwarded request until it is answered; dropped unanswered (the client cancelled, the
+/// call timed out), it tells the upstream to stop.
+struct InFlight {
+    peer: Peer<RoleClient>,
+    id: RequestId,
+    routes: Arc<Routes>,
+    answered: bool,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.routes.release(&self.id);
+        if self.answered {
+            return;
+        }
+        let peer = self.peer.clone();
+        let request_id = self.id.clone();
+        tokio::spawn(async move {
+            let params = CancelledNotificationParam::new(
+                Some(request_id),
+                Some("the client cancelled the request, or it timed out".to_owned()),
+            );
+            let _ = peer.notify_cancelled(params).await;
+        });
+    }
+}
+
 fn map_service_error(error: ServiceError) -> UpstreamError {
     match error {
-        ServiceError::McpError(e) => UpstreamError::Protocol(e.message.to_string()),
+        ServiceError::McpError(e) => UpstreamError::Protocol(e),
         ServiceError::TransportClosed | ServiceError::TransportSend(_) => UpstreamError::Died,
-        other => UpstreamError::Protocol(other.to_string()),
+        other => UpstreamError::Protocol(ErrorData::internal_error(other.to_string(), None)),
     }
 }
 
@@ -356,11 +443,24 @@ async fn start(upstream: &Upstream, secrets: &SecretSet) -> Result<Started, Stri
     let limit = upstream.server.config.ping_timeout;
     let conn = tokio::time::timeout(
         limit,
-        upstream::connect(&upstream.server, events_tx, secrets),
+        upstream::connect(
+            &upstream.server,
+            events_tx,
+            upstream.routes.clone(),
+            secrets,
+        ),
     )
     .await
     .map_err(|_| format!("did not complete the MCP handshake within {limit:?}"))??;
-    let listing = tokio::time::timeout(limit, list_everything(conn.service.peer()))
+    let handshake_era = conn
+        .service
+        .peer()
+        .peer_info()
+        .is_some_and(|i| i.protocol_version.has_initialize());
+    let http = matches!(upstream.server.transport, ResolvedTransport::Http { .. });
+    let legacy_only = handshake_era && http;
+    upstream.legacy_only.store(legacy_only, Ordering::Relaxed);
+    let listing = tokio::time::timeout(limit, list_everything(conn.service.peer(), !legacy_only))
         .await
         .map_err(|_| format!("did not list its tools within {limit:?}"))?
         .map_err(|e| format!("listing failed: {e}"))?;
@@ -374,7 +474,9 @@ async fn start(upstream: &Upstream, secrets: &SecretSet) -> Result<Started, Stri
     Ok((conn, events))
 }
 
-async fn list_everything(peer: &Peer<RoleClient>) -> Result<Listing, ServiceError> {
+/// Lists what the server offers; `modern` also asks, on a handshake-era session, for what it
+/// offers only to 2026-07-28 clients.
+async fn list_everything(peer: &Peer<RoleClient>, modern: bool) -> Result<Listing, ServiceError> {
     let caps = peer
         .peer_info()
         .map(|i| i.capabilities.clone())
@@ -389,8 +491,46 @@ async fn list_everything(peer: &Peer<RoleClient>) -> Result<Listing, ServiceErro
     }
     if caps.prompts.is_some() {
         listing.prompts = peer.list_all_prompts().await?;
+        let handshake_era = peer
+            .peer_info()
+            .is_some_and(|i| i.protocol_version.has_initialize());
+        if handshake_era && modern {
+            // A server that does not speak 2026-07-28 refuses the request; nothing to add.
+            if let Ok(modern) = list_modern_prompts(peer).await {
+                listing.modern_prompts = modern
+                    .into_iter()
+                    .filter(|p| !listing.prompts.iter().any(|q| q.name == p.name))
+                    .collect();
+            }
+        }
     }
     Ok(listing)
+}
+
+/// The prompts the server lists to a 2026-07-28 client.
+async fn list_modern_prompts(peer: &Peer<RoleClient>) -> Result<Vec<Prompt>, ServiceError> {
+    let mut prompts = Vec::new();
+    let mut cursor = None;
+    loop {
+        let mut params = PaginatedRequestParams::default();
+        params.cursor = cursor;
+        let request = ClientRequest::ListPromptsRequest(ListPromptsRequest::with_param(params));
+        let mut options = PeerRequestOptions::no_options();
+        options.meta = Some(upstream::modern_meta());
+        let response = peer
+            .send_request_with_option(request, options)
+            .await?
+            .await_response()
+            .await?;
+        let ServerResult::ListPromptsResult(page) = response else {
+            return Err(ServiceError::UnexpectedResponse);
+        };
+        prompts.extend(page.prompts);
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            return Ok(prompts);
+        }
+    }
 }
 
 /// Watches a live connection; returns why it ended (or an empty reason at shutdown).
@@ -415,7 +555,8 @@ async fn run_connected(
             }
             Some(_event) = events.recv() => {
                 while events.try_recv().is_ok() {}
-                match list_everything(conn.service.peer()).await {
+                let modern = !upstream.legacy_only.load(Ordering::Relaxed);
+                match list_everything(conn.service.peer(), modern).await {
                     Ok(listing) => {
                         upstream.set_listing(listing);
                         let _ = changed.send(upstream.name.clone());

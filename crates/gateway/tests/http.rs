@@ -255,6 +255,22 @@ async fn dns_rebinding_health_and_non_loopback_guard() {
             .status(),
         403
     );
+    // The gateway's own loopback origin is same-origin; another local port is not.
+    let port = url.rsplit(':').next().unwrap();
+    for origin in [
+        format!("http://localhost:{port}"),
+        format!("http://127.0.0.1:{port}"),
+    ] {
+        let status = post(None, Some(&origin)).await.unwrap().status();
+        assert_ne!(status, 403, "{origin} is accepted");
+    }
+    assert_eq!(
+        post(None, Some("http://localhost:1"))
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
     assert_eq!(
         http.get(format!("{url}/healthz"))
             .send()

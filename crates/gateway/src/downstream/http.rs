@@ -88,9 +88,20 @@ fn router(gateway: Gateway, addr: &SocketAddr, shutdown: CancellationToken) -> a
     if !addr.ip().is_unspecified() && !is_loopback(addr) {
         hosts.push(addr.ip().to_string());
     }
+    // Pages served from the gateway's own loopback address are same-origin; any other origin
+    // (a DNS-rebinding page included) must be listed in `allowed_origins`.
+    let mut origins = settings.allowed_origins.clone();
+    if is_loopback(addr) {
+        let port = addr.port();
+        origins.extend([
+            format!("http://localhost:{port}"),
+            format!("http://127.0.0.1:{port}"),
+            format!("http://[::1]:{port}"),
+        ]);
+    }
     let config = StreamableHttpServerConfig::default()
         .with_allowed_hosts(hosts)
-        .with_allowed_origins(settings.allowed_origins.clone())
+        .with_allowed_origins(origins)
         .enforce_origin_validation()
         .with_cancellation_token(shutdown);
     let for_factory = gateway.clone();

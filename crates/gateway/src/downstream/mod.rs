@@ -1,9 +1,17 @@
 //! Serving the gateway to MCP clients: the `ServerHandler` every downstream connection uses, over
 //! stdio and over Streamable HTTP (`/mcp`, both protocol eras: 2025-11-25 sessions with the
-//! initialize handshake, and stateless 2026-07-28). HTTP validates Host and Origin (DNS
+//! initialize handshake, and stateless 2026-07-28). Besides the aggregated catalog it forwards
+//! what a client asks of one server — tool calls (through the policy pipeline), prompts,
+//! resources, completion, log levels, resource subscriptions — with the client's `_meta`, and
+//! relays back what the server sends while serving it (see [`crate::upstream`]). HTTP validates Host and Origin (DNS
 //! rebinding), maps bearer tokens to clients (401 with `WWW-Authenticate` otherwise), refuses to
 //! bind a non-loopback address without client tokens, and serves `/healthz` and `/readyz`
 //! ([`http`]).
+
+#![expect(
+    deprecated,
+    reason = "logging and resource subscriptions are forwarded for 2025-11-25 clients"
+)]
 
 mod http;
 
@@ -13,11 +21,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, ErrorData, GetPromptRequestParams, GetPromptResponse,
-    Implementation, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult,
-    ListToolsResult, PaginatedRequestParams, ProtocolVersion, ReadResourceRequestParams,
-    ReadResourceResponse, ServerCapabilities, ServerConfig, ServerNotification, SubscriptionFilter,
-    ToolListChangedNotification,
+    CallToolRequestParams, CallToolResponse, ClientRequest, CompleteRequest, CompleteRequestParams,
+    CompleteResult, ErrorData, GetPromptRequest, GetPromptRequestParams, GetPromptResponse,
+    Implementation, InputRequest, InputRequests, InputResponses, ListPromptsResult,
+    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
+    ProtocolVersion, ReadResourceRequest, ReadResourceRequestParams, ReadResourceResponse,
+    Reference, ResultType, ServerCapabilities, ServerConfig, ServerNotification, ServerRequest,
+    ServerResult, SetLevelRequest, SetLevelRequestParams, SubscribeRequest, SubscribeRequestParams,
+    SubscriptionFilter, ToolListChangedNotification, UnsubscribeRequest, UnsubscribeRequestParams,
 };
 use rmcp::service::{NotificationContext, RequestContext, RoleServer, SubscriptionContext};
 use rmcp::{ServerHandler, ServiceExt};
@@ -28,6 +39,8 @@ use crate::error::GatewayError;
 use crate::gateway::{CallRequest, Gateway};
 use crate::policy::Outcome;
 use crate::policy::approval::ElicitationApprover;
+use crate::supervisor::Upstream;
+use crate::upstream::Relay;
 
 /// How long a human has to answer an approval request sent by elicitation.
 const APPROVAL_TIMEOUT: Duration = Duration::from_secs(300);
@@ -101,13 +114,80 @@ fn not_found(what: &str) -> ErrorData {
     ErrorData::invalid_params(format!("unknown {what}"), None)
 }
 
+fn resource_not_found(uri: &str) -> ErrorData {
+    ErrorData::resource_not_found(
+        format!("no server offers the resource {uri}"),
+        Some(serde_json::json!({ "uri": uri })),
+    )
+}
+
+fn unexpected(method: &str) -> ErrorData {
+    ErrorData::internal_error(
+        format!("the server answered {method} with another result"),
+        None,
+    )
+}
+
+/// Rounds of `input_required` the gateway answers for a handshake-era client, at most.
+const MAX_INPUT_ROUNDS: usize = 8;
+
+/// Answers an upstream's input requests by asking the client of `relay`.
+async fn answer_inputs(
+    relay: &Relay,
+    requests: InputRequests,
+) -> Result<InputResponses, ErrorData> {
+    let mut responses = InputResponses::new();
+    for (key, request) in requests {
+        let request = match request {
+            InputRequest::CreateMessage(r) => ServerRequest::CreateMessageRequest(r),
+            InputRequest::Elicitation(r) => ServerRequest::ElicitRequest(r),
+            InputRequest::ListRoots(r) => ServerRequest::ListRootsRequest(r),
+            _ => {
+                return Err(ErrorData::internal_error(
+                    format!("the server asked for an input ({key}) the gateway cannot relay"),
+                    None,
+                ));
+            }
+        };
+        let answer = relay.ask(request).await?;
+        let answer = serde_json::to_value(answer)
+            .map_err(|e| ErrorData::internal_error(format!("unreadable answer: {e}"), None))?;
+        responses.insert(key, answer);
+    }
+    Ok(responses)
+}
+
+/// Sends `request` to `upstream` for the client of `context`, within the server's timeout.
+async fn forward(
+    upstream: &Upstream,
+    request: ClientRequest,
+    context: &RequestContext<RoleServer>,
+) -> Result<ServerResult, ErrorData> {
+    let limit = upstream.server.config.timeout;
+    let relay = Relay::of(context);
+    match tokio::time::timeout(limit, upstream.forward(request, Some(relay), limit)).await {
+        Ok(result) => result.map_err(|e| e.to_error(&upstream.name)),
+        Err(_) => Err(ErrorData::internal_error(
+            format!(
+                "server {} did not answer within {}s",
+                upstream.name,
+                limit.as_secs_f64()
+            ),
+            None,
+        )),
+    }
+}
+
 impl ServerHandler for Downstream {
     fn get_info(&self) -> ServerConfig {
         let name = &self.gateway.config().config.gateway.name;
         ServerConfig::new(
             ServerCapabilities::builder()
+                .enable_logging()
+                .enable_completions()
                 .enable_prompts()
                 .enable_resources()
+                .enable_resources_subscribe()
                 .enable_tools()
                 .enable_tool_list_changed()
                 .build(),
@@ -187,16 +267,43 @@ impl ServerHandler for Downstream {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let caller = self.caller(&context)?;
-        let request = CallRequest {
+        let mut request = CallRequest {
             name: request.name.into_owned(),
             arguments: request.arguments,
             input_responses: request.input_responses,
             request_state: request.request_state,
         };
-        Ok(match self.gateway.call(&caller, request).await {
-            Outcome::InputRequired(result) => CallToolResponse::InputRequired(*result),
-            outcome => CallToolResponse::Complete(outcome.to_result()),
-        })
+        let relay = Relay::of(&context);
+        let modern = relay.modern();
+        for _ in 0..=MAX_INPUT_ROUNDS {
+            match self
+                .gateway
+                .call_relayed(&caller, request.clone(), relay.clone())
+                .await?
+            {
+                Outcome::InputRequired(result) if modern => {
+                    return Ok(CallToolResponse::InputRequired(*result));
+                }
+                // A handshake-era client cannot take `input_required` (from an upstream that
+                // speaks only 2026-07-28): the gateway asks it and retries, each round a call
+                // through the whole pipeline.
+                Outcome::InputRequired(result) => {
+                    let requests = result.input_requests.unwrap_or_default();
+                    request.input_responses = Some(answer_inputs(&relay, requests).await?);
+                    request.request_state = result.request_state;
+                }
+                outcome => {
+                    let mut result = outcome.to_result();
+                    // A handshake-era server leaves it out; 2026-07-28 requires it.
+                    result.result_type.get_or_insert(ResultType::COMPLETE);
+                    return Ok(CallToolResponse::Complete(result));
+                }
+            }
+        }
+        Err(ErrorData::internal_error(
+            format!("the server still asked for input after {MAX_INPUT_ROUNDS} rounds"),
+            None,
+        ))
     }
 
     // Prompts follow the tool scopes by their exposed name; a server's resources are visible to
@@ -245,17 +352,25 @@ impl ServerHandler for Downstream {
         let server = catalog
             .resource_server(&request.uri)
             .filter(|server| self.gateway.sees_server(&caller, server))
-            .ok_or_else(|| not_found("resource"))?;
+            .ok_or_else(|| resource_not_found(&request.uri))?;
         let upstream = self
             .gateway
             .upstream(server)
-            .ok_or_else(|| not_found("resource"))?;
-        let params = ReadResourceRequestParams::new(request.uri);
-        upstream
-            .read_resource(params, upstream.server.config.timeout)
-            .await
-            .map(ReadResourceResponse::Complete)
-            .map_err(|e| ErrorData::internal_error(e.message(server), None))
+            .ok_or_else(|| resource_not_found(&request.uri))?;
+        let mut params = ReadResourceRequestParams::new(request.uri);
+        params.input_responses = request.input_responses;
+        params.request_state = request.request_state;
+        let request = ClientRequest::ReadResourceRequest(ReadResourceRequest::new(params));
+        match forward(&upstream, request, &context).await? {
+            ServerResult::ReadResourceResult(mut result) => {
+                result.result_type.get_or_insert(ResultType::COMPLETE);
+                Ok(ReadResourceResponse::Complete(result))
+            }
+            ServerResult::InputRequiredResult(result) => {
+                Ok(ReadResourceResponse::InputRequired(result))
+            }
+            _ => Err(unexpected("resources/read")),
+        }
     }
 
     async fn list_prompts(
@@ -265,10 +380,11 @@ impl ServerHandler for Downstream {
     ) -> Result<ListPromptsResult, ErrorData> {
         let caller = self.caller(&context)?;
         let catalog = self.gateway.catalog();
+        let modern = Relay::of(&context).modern();
         Ok(ListPromptsResult::with_all_items(
             catalog
                 .prompts()
-                .filter(|p| caller.access.permits(&p.prompt.name))
+                .filter(|p| caller.access.permits(&p.prompt.name) && (modern || !p.modern_only))
                 .map(|p| p.prompt.clone())
                 .collect(),
         ))
@@ -291,11 +407,125 @@ impl ServerHandler for Downstream {
             .ok_or_else(|| not_found("prompt"))?;
         let mut params = GetPromptRequestParams::new(prompt.upstream_name.clone());
         params.arguments = request.arguments;
+        params.input_responses = request.input_responses;
+        params.request_state = request.request_state;
+        let request = ClientRequest::GetPromptRequest(GetPromptRequest::new(params));
+        match forward(&upstream, request, &context).await? {
+            ServerResult::GetPromptResult(mut result) => {
+                result.result_type.get_or_insert(ResultType::COMPLETE);
+                Ok(GetPromptResponse::Complete(result))
+            }
+            ServerResult::InputRequiredResult(result) => {
+                Ok(GetPromptResponse::InputRequired(result))
+            }
+            _ => Err(unexpected("prompts/get")),
+        }
+    }
+
+    /// Completion of a prompt argument goes to the prompt's server (under its own name), of a
+    /// resource template argument to the server whose template it is.
+    async fn complete(
+        &self,
+        mut request: CompleteRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, ErrorData> {
+        let caller = self.caller(&context)?;
+        let catalog = self.gateway.catalog();
+        let server = match &mut request.r#ref {
+            Reference::Prompt(reference) => {
+                let prompt = catalog
+                    .prompt(&reference.name)
+                    .filter(|_| caller.access.permits(&reference.name))
+                    .ok_or_else(|| not_found("prompt"))?;
+                reference.name.clone_from(&prompt.upstream_name);
+                prompt.server.clone()
+            }
+            Reference::Resource(reference) => catalog
+                .template_server(&reference.uri)
+                .filter(|server| self.gateway.sees_server(&caller, server))
+                .ok_or_else(|| not_found("resource template"))?
+                .to_owned(),
+            _ => return Err(not_found("kind of completion reference")),
+        };
+        let upstream = self
+            .gateway
+            .upstream(&server)
+            .ok_or_else(|| not_found("server"))?;
+        request.meta = None;
+        let request = ClientRequest::CompleteRequest(CompleteRequest::new(request));
+        match forward(&upstream, request, &context).await? {
+            ServerResult::CompleteResult(mut result) => {
+                result.result_type.get_or_insert(ResultType::COMPLETE);
+                Ok(result)
+            }
+            _ => Err(unexpected("completion/complete")),
+        }
+    }
+
+    /// The level applies to every server the caller can use; their log messages reach the
+    /// client of the request they were sent during.
+    async fn set_level(
+        &self,
+        request: SetLevelRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let caller = self.caller(&context)?;
+        for upstream in self.gateway.upstreams() {
+            if !self.gateway.sees_server(&caller, &upstream.name) || !upstream.has_logging() {
+                continue;
+            }
+            let params = SetLevelRequestParams::new(request.level);
+            let request = ClientRequest::SetLevelRequest(SetLevelRequest::new(params));
+            forward(upstream, request, &context).await?;
+        }
+        Ok(())
+    }
+
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let caller = self.caller(&context)?;
+        let upstream = self.resource_upstream(&caller, &request.uri)?;
         upstream
-            .get_prompt(params, upstream.server.config.timeout)
-            .await
-            .map(GetPromptResponse::Complete)
-            .map_err(|e| ErrorData::internal_error(e.message(&prompt.server), None))
+            .routes
+            .subscribe(&request.uri, &caller.session, context.peer.clone());
+        let params = SubscribeRequestParams::new(request.uri.clone());
+        let forwarded = ClientRequest::SubscribeRequest(SubscribeRequest::new(params));
+        if let Err(error) = forward(&upstream, forwarded, &context).await {
+            upstream.routes.unsubscribe(&request.uri, &caller.session);
+            return Err(error);
+        }
+        Ok(())
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let caller = self.caller(&context)?;
+        let upstream = self.resource_upstream(&caller, &request.uri)?;
+        // The upstream keeps sending updates while any other client is subscribed.
+        if upstream.routes.unsubscribe(&request.uri, &caller.session) {
+            return Ok(());
+        }
+        let params = UnsubscribeRequestParams::new(request.uri);
+        let forwarded = ClientRequest::UnsubscribeRequest(UnsubscribeRequest::new(params));
+        forward(&upstream, forwarded, &context).await.map(|_| ())
+    }
+}
+
+impl Downstream {
+    /// The upstream owning resource `uri`, if `caller` may see it.
+    fn resource_upstream(&self, caller: &Caller, uri: &str) -> Result<Arc<Upstream>, ErrorData> {
+        let catalog = self.gateway.catalog();
+        catalog
+            .resource_server(uri)
+            .filter(|server| self.gateway.sees_server(caller, server))
+            .and_then(|server| self.gateway.upstream(server))
+            .ok_or_else(|| resource_not_found(uri))
     }
 }
 

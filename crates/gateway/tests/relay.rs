@@ -1,0 +1,350 @@
+//! What the gateway relays between a client and an upstream besides tool results, with real
+//! rmcp clients over Streamable HTTP and the fixture as a child process: progress, log messages,
+//! sampling and elicitation requests (2025-11-25 sessions), `input_required` round trips
+//! (2026-07-28), cancellation, resource update notifications, and upstreams that speak only
+//! 2026-07-28.
+#![expect(
+    deprecated,
+    reason = "sampling, logging and subscriptions are 2025-11-25 features"
+)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{args, eventually, fixture_server, start, text};
+use rmcp::model::{
+    CallToolRequest, CallToolRequestParams, CallToolResponse, ClientCapabilities, ClientConfig,
+    ClientRequest, CreateMessageRequestParams, CreateMessageResult, ElicitRequestParams,
+    ElicitResult, ElicitationAction, Implementation, InputResponses, LoggingLevel,
+    LoggingMessageNotificationParam, ProgressNotificationParam, ProtocolVersion,
+    ResourceUpdatedNotificationParam, ResultType, SamplingMessage, ServerResult,
+    SetLevelRequestParams, SubscribeRequestParams,
+};
+use rmcp::service::{
+    ClientLifecycleMode, ClientServiceExt, NotificationContext, PeerRequestOptions, RequestContext,
+    RoleClient, RunningService,
+};
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::{ClientHandler, ServiceExt};
+use serde_json::{Value, json};
+use switchboard_gateway::Gateway;
+use switchboard_gateway::downstream::serve_http;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+async fn serve(gateway: &Gateway) -> (String, CancellationToken) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let shutdown = CancellationToken::new();
+    tokio::spawn(serve_http(gateway.clone(), listener, shutdown.clone()));
+    (format!("http://{addr}/mcp"), shutdown)
+}
+
+/// What the client saw outside its requests' results.
+#[derive(Debug, Clone, PartialEq)]
+enum Seen {
+    Progress(f64),
+    Log(Value),
+    Updated(String),
+}
+
+/// A client that records notifications and answers sampling and elicitation requests.
+#[derive(Clone)]
+struct Client {
+    seen: mpsc::UnboundedSender<Seen>,
+}
+
+impl ClientHandler for Client {
+    fn get_info(&self) -> ClientConfig {
+        let capabilities: ClientCapabilities =
+            serde_json::from_value(json!({"elicitation": {"form": {}}, "sampling": {}})).unwrap();
+        ClientConfig::new(capabilities, Implementation::new("relay-test", "1.0"))
+    }
+
+    async fn create_message(
+        &self,
+        params: CreateMessageRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<CreateMessageResult, rmcp::ErrorData> {
+        let prompt = serde_json::to_value(&params.messages[0]).unwrap()["content"]["text"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        Ok(CreateMessageResult::new(
+            SamplingMessage::assistant_text(format!("sampled {prompt}")),
+            "test-model".to_owned(),
+        ))
+    }
+
+    async fn create_elicitation(
+        &self,
+        _request: ElicitRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, rmcp::ErrorData> {
+        let mut result = ElicitResult::new(ElicitationAction::Accept);
+        result.content = Some(json!({"name": "Ada"}));
+        Ok(result)
+    }
+
+    async fn on_progress(
+        &self,
+        params: ProgressNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        let _ = self.seen.send(Seen::Progress(params.progress));
+    }
+
+    async fn on_logging_message(
+        &self,
+        params: LoggingMessageNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        let _ = self.seen.send(Seen::Log(params.data));
+    }
+
+    async fn on_resource_updated(
+        &self,
+        params: ResourceUpdatedNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        let _ = self.seen.send(Seen::Updated(params.uri));
+    }
+}
+
+type Session = RunningService<RoleClient, Client>;
+
+async fn connect(url: &str, modern: bool) -> (Session, mpsc::UnboundedReceiver<Seen>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let transport = StreamableHttpClientTransport::from_uri(url.to_owned());
+    let client = Client { seen: tx };
+    let session = if modern {
+        let lifecycle = ClientLifecycleMode::Discover {
+            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+        };
+        client.serve_with_lifecycle(transport, lifecycle).await
+    } else {
+        client.serve(transport).await
+    };
+    (session.unwrap(), rx)
+}
+
+fn call(name: &str, arguments: Value) -> CallToolRequestParams {
+    let mut params = CallToolRequestParams::new(name.to_owned());
+    params.arguments = args(arguments);
+    params
+}
+
+/// Collects what arrives within `limit`.
+async fn drain(rx: &mut mpsc::UnboundedReceiver<Seen>, limit: Duration) -> Vec<Seen> {
+    let mut seen = Vec::new();
+    let deadline = tokio::time::Instant::now() + limit;
+    while let Ok(Some(item)) = tokio::time::timeout_at(deadline, rx.recv()).await {
+        seen.push(item);
+    }
+    seen
+}
+
+#[tokio::test]
+async fn progress_logs_sampling_and_elicitation_reach_the_calling_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let gateway = start(dir.path(), &fixture_server("a", &[])).await;
+    let (url, shutdown) = serve(&gateway).await;
+    let (session, mut seen) = connect(&url, false).await;
+    let (other, mut other_seen) = connect(&url, false).await;
+
+    let result = session
+        .call_tool(call("progress", json!({"steps": 3})))
+        .await
+        .unwrap();
+    assert_eq!(text(&result), "3 steps");
+    let result = session.call_tool(call("log", json!({}))).await.unwrap();
+    assert_eq!(text(&result), "logged");
+    session
+        .set_level(SetLevelRequestParams::new(LoggingLevel::Debug))
+        .await
+        .unwrap();
+    let got = drain(&mut seen, Duration::from_millis(500)).await;
+    for expected in [
+        Seen::Progress(1.0),
+        Seen::Progress(2.0),
+        Seen::Progress(3.0),
+        Seen::Log(json!("careful")),
+        Seen::Log(json!("level set to Debug")),
+    ] {
+        assert!(got.contains(&expected), "{expected:?} missing from {got:?}");
+    }
+
+    let result = session
+        .call_tool(call("sample", json!({"prompt": "a haiku"})))
+        .await
+        .unwrap();
+    assert_eq!(text(&result), "the client said: sampled a haiku");
+    let result = session.call_tool(call("elicit", json!({}))).await.unwrap();
+    assert_eq!(text(&result), "hello Ada");
+
+    assert_eq!(
+        drain(&mut other_seen, Duration::from_millis(100)).await,
+        [],
+        "another session sees nothing of these calls"
+    );
+    session.cancel().await.unwrap();
+    other.cancel().await.unwrap();
+    shutdown.cancel();
+    gateway.shutdown().await;
+}
+
+#[tokio::test]
+async fn input_required_results_are_relayed_to_modern_clients() {
+    let dir = tempfile::tempdir().unwrap();
+    let gateway = start(dir.path(), &fixture_server("a", &[])).await;
+    let (url, shutdown) = serve(&gateway).await;
+    let (session, _seen) = connect(&url, true).await;
+
+    let first = session
+        .call_tool_once(call("mrtr", json!({})))
+        .await
+        .unwrap();
+    let CallToolResponse::InputRequired(asked) = first else {
+        panic!("expected input_required, got {first:?}");
+    };
+    assert_eq!(asked.request_state.as_deref(), Some("asked-once"));
+    assert!(asked.input_requests.unwrap().contains_key("name"));
+
+    let mut retry = call("mrtr", json!({}));
+    let mut answers = InputResponses::new();
+    answers.insert(
+        "name".to_owned(),
+        json!({"action": "accept", "content": {"name": "Grace"}}),
+    );
+    retry.input_responses = Some(answers);
+    retry.request_state = asked.request_state;
+    let CallToolResponse::Complete(done) = session.call_tool_once(retry).await.unwrap() else {
+        panic!("expected a final result");
+    };
+    assert_eq!(text(&done), "hello Grace");
+
+    // rmcp's own loop answers through the client's elicitation handler.
+    let result = session.call_tool(call("mrtr", json!({}))).await.unwrap();
+    assert_eq!(text(&result), "hello Ada");
+
+    // Results of a handshake-era upstream carry the 2026-07-28 `resultType`.
+    let result = session
+        .call_tool(call("echo", json!({"text": "hi"})))
+        .await
+        .unwrap();
+    assert_eq!(result.result_type, Some(ResultType::COMPLETE));
+    session.cancel().await.unwrap();
+    shutdown.cancel();
+    gateway.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_cancelled_call_is_cancelled_upstream() {
+    let dir = tempfile::tempdir().unwrap();
+    let gateway = start(dir.path(), &fixture_server("a", &[])).await;
+    let (url, shutdown) = serve(&gateway).await;
+    let (session, _seen) = connect(&url, false).await;
+
+    // The client gives up after 300ms and sends notifications/cancelled.
+    let request =
+        ClientRequest::CallToolRequest(CallToolRequest::new(call("wait_for_cancel", json!({}))));
+    let mut options = PeerRequestOptions::no_options();
+    options.timeout = Some(Duration::from_millis(300));
+    let handle = session
+        .peer()
+        .send_request_with_option(request, options)
+        .await
+        .unwrap();
+    assert!(
+        handle.await_response().await.is_err(),
+        "the client timed out"
+    );
+    let cancelled = eventually(Duration::from_secs(5), async || {
+        let result = session
+            .call_tool(call("was_cancelled", json!({})))
+            .await
+            .unwrap();
+        text(&result) == "true"
+    })
+    .await;
+    assert!(cancelled, "the upstream saw the cancellation");
+    session.cancel().await.unwrap();
+    shutdown.cancel();
+    gateway.shutdown().await;
+}
+
+#[tokio::test]
+async fn subscribers_get_resource_updates() {
+    let dir = tempfile::tempdir().unwrap();
+    let gateway = start(dir.path(), &fixture_server("a", &[])).await;
+    let (url, shutdown) = serve(&gateway).await;
+    let (session, mut seen) = connect(&url, false).await;
+    let (bystander, mut bystander_seen) = connect(&url, false).await;
+    let uri = "fixture://fixture/info";
+
+    session
+        .subscribe(SubscribeRequestParams::new(uri))
+        .await
+        .unwrap();
+    let unknown = session
+        .subscribe(SubscribeRequestParams::new("fixture://nobody/offers"))
+        .await;
+    assert!(unknown.is_err(), "an unknown resource cannot be subscribed");
+    bystander
+        .call_tool(call("touch", json!({"uri": uri})))
+        .await
+        .unwrap();
+    let got = drain(&mut seen, Duration::from_millis(500)).await;
+    assert_eq!(got, [Seen::Updated(uri.to_owned())]);
+    assert_eq!(
+        drain(&mut bystander_seen, Duration::from_millis(100)).await,
+        [],
+        "only subscribers are notified"
+    );
+    session.cancel().await.unwrap();
+    bystander.cancel().await.unwrap();
+    shutdown.cancel();
+    gateway.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_upstream_speaking_only_2026_07_28_serves_both_eras() {
+    let dir = tempfile::tempdir().unwrap();
+    let gateway = start(dir.path(), &fixture_server("a", &["--modern-only"])).await;
+    let caller = gateway.caller("local", "s");
+    assert!(
+        gateway.list_tools(&caller).await.len() > 5,
+        "the upstream is up and listed"
+    );
+    let (url, shutdown) = serve(&gateway).await;
+    for modern in [false, true] {
+        let (session, _seen) = connect(&url, modern).await;
+        let result = session
+            .call_tool(call("echo", json!({"text": "hi"})))
+            .await
+            .unwrap();
+        assert_eq!(text(&result), "hi", "modern client: {modern}");
+        session.cancel().await.unwrap();
+    }
+    // The upstream answers input_required; a handshake-era client is asked by elicitation.
+    for modern in [false, true] {
+        let (session, _seen) = connect(&url, modern).await;
+        let result = session.call_tool(call("mrtr", json!({}))).await.unwrap();
+        assert_eq!(text(&result), "hello Ada", "modern client: {modern}");
+        session.cancel().await.unwrap();
+    }
+    let (session, _seen) = connect(&url, true).await;
+    let response = session
+        .peer()
+        .send_request(ClientRequest::CallToolRequest(CallToolRequest::new(call(
+            "echo",
+            json!({"text": "x"}),
+        ))))
+        .await
+        .unwrap();
+    assert!(matches!(response, ServerResult::CallToolResult(_)));
+    session.cancel().await.unwrap();
+    shutdown.cancel();
+    gateway.shutdown().await;
+}
