@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
+use rmcp::model::JsonObject;
 use serde_json::Value;
 use tokio::time::Instant;
 
@@ -64,24 +65,27 @@ impl Redactor {
     /// `value` with sensitive fields (at any depth) and known secrets replaced.
     pub(crate) fn redact(&self, tool: &str, value: &Value) -> Value {
         match value {
-            Value::Object(map) => Value::Object(
-                map.iter()
-                    .map(|(k, v)| {
-                        let v = if self.sensitive(tool, k) {
-                            Value::String(REDACTED.to_owned())
-                        } else {
-                            self.redact(tool, v)
-                        };
-                        (k.clone(), v)
-                    })
-                    .collect(),
-            ),
+            Value::Object(map) => Value::Object(self.redact_map(tool, map)),
             Value::Array(items) => {
                 Value::Array(items.iter().map(|v| self.redact(tool, v)).collect())
             }
             Value::String(s) => Value::String(self.secrets.scrub(s)),
             other => other.clone(),
         }
+    }
+
+    /// [`Self::redact`] of an object, without copying it first.
+    fn redact_map(&self, tool: &str, map: &JsonObject) -> JsonObject {
+        map.iter()
+            .map(|(k, v)| {
+                let v = if self.sensitive(tool, k) {
+                    Value::String(REDACTED.to_owned())
+                } else {
+                    self.redact(tool, v)
+                };
+                (k.clone(), v)
+            })
+            .collect()
     }
 
     pub(crate) fn scrub(&self, text: &str) -> String {
@@ -114,8 +118,9 @@ impl AuditLayer {
             ),
         };
         let result_bytes = match outcome {
-            Outcome::InputRequired(r) => serde_json::to_vec(r).map_or(0, |v| v.len()),
-            other => serde_json::to_vec(&other.to_result()).map_or(0, |v| v.len()),
+            Outcome::Completed(r) => serialized_len(r),
+            Outcome::InputRequired(r) => serialized_len(r),
+            other => serialized_len(&other.to_result()),
         };
         AuditRecord {
             seq: 0,
@@ -125,17 +130,31 @@ impl AuditLayer {
             tool: call.exposed.clone(),
             server: call.server().map(str::to_owned),
             upstream_tool: call.upstream.as_ref().map(|_| call.upstream_name.clone()),
-            arguments: self
-                .redactor
-                .redact(&call.exposed, &Value::Object(call.arguments.clone())),
+            arguments: Value::Object(self.redactor.redact_map(&call.exposed, &call.arguments)),
             outcome: kind.to_owned(),
             layer,
             message: message.map(|m| self.redactor.scrub(&m)),
             latency_ms: u64::try_from(call.received.elapsed().as_millis()).unwrap_or(u64::MAX),
-            result_bytes: result_bytes as u64,
+            result_bytes,
             prev: String::new(),
         }
     }
+}
+
+/// The size of `value` serialized as JSON, counted without building the text.
+fn serialized_len(value: &impl serde::Serialize) -> u64 {
+    struct Count(u64);
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len() as u64;
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    serde_json::to_writer(&mut count, value).map_or(0, |()| count.0)
 }
 
 fn first_text(result: &rmcp::model::CallToolResult) -> String {
@@ -155,12 +174,21 @@ impl Layer for AuditLayer {
             let started = Instant::now();
             let outcome = next.run(call.clone()).await;
             let record = self.record(&call, &outcome);
-            tracing::info!(
-                client = %record.client, tool = %record.tool, outcome = %record.outcome,
-                layer = record.layer.as_deref().unwrap_or(""),
-                latency_ms = started.elapsed().as_millis() as u64,
-                "tool call"
-            );
+            // With an audit log the record is the account of the call: the log line (one more
+            // formatted write per call) is for debugging. Without one, it is the only account.
+            let latency_ms = started.elapsed().as_millis() as u64;
+            let layer = record.layer.as_deref().unwrap_or("");
+            if self.log.is_some() {
+                tracing::debug!(
+                    client = %record.client, tool = %record.tool, outcome = %record.outcome,
+                    layer, latency_ms, "tool call"
+                );
+            } else {
+                tracing::info!(
+                    client = %record.client, tool = %record.tool, outcome = %record.outcome,
+                    layer, latency_ms, "tool call"
+                );
+            }
             let Some(log) = &self.log else {
                 return outcome;
             };
@@ -200,5 +228,14 @@ mod tests {
         assert_eq!(out["note"], "contains [REDACTED] here");
         assert_eq!(out["max_tokens"], 5);
         assert_eq!(r.redact("db__query", &v)["description"], "d");
+    }
+
+    #[test]
+    fn result_bytes_are_the_serialized_size() {
+        let result = rmcp::model::CallToolResult::success(vec![rmcp::model::ContentBlock::text(
+            "héllo \"quoted\"",
+        )]);
+        let expected = serde_json::to_vec(&result).unwrap().len() as u64;
+        assert_eq!(serialized_len(&result), expected);
     }
 }
