@@ -201,6 +201,14 @@ async fn stdio(setup: &Setup, args: &Args) -> anyhow::Result<(Value, u64, String
     }
     // Per round: direct call, call through the gateway, ping direct, ping the gateway.
     let mut rounds: Vec<[Summary; 4]> = Vec::new();
+    // The gateway's CPU includes its upstream child's: the work done per call on its side.
+    let (direct_pid, gateway_pid) = (direct.pid(), gateway.pid());
+    let cpu = || -> [Duration; 3] {
+        let side = [vec![gateway_pid], children(gateway_pid)].concat();
+        let side = side.into_iter().map(cpu_time).sum();
+        [cpu_time(direct_pid), side, cpu_time(gateway_pid)]
+    };
+    let cpu_before = cpu();
     for _ in 0..args.rounds {
         let mut samples: [Vec<Duration>; 4] = Default::default();
         for i in 0..args.samples {
@@ -221,6 +229,12 @@ async fn stdio(setup: &Setup, args: &Args) -> anyhow::Result<(Value, u64, String
         }
         rounds.push(samples.map(|kept| Summary::of(&kept)));
     }
+    let iterations = u32::try_from(args.rounds * args.samples).unwrap_or(u32::MAX);
+    let cpu = cpu()
+        .iter()
+        .zip(cpu_before)
+        .map(|(after, before)| (*after - before) / iterations)
+        .collect::<Vec<_>>();
     let after_runs = Memory::of(gateway.pid());
     gateway.stop().await?;
     direct.stop().await?;
@@ -265,6 +279,9 @@ async fn stdio(setup: &Setup, args: &Args) -> anyhow::Result<(Value, u64, String
         "direct",
         "",
     );
+    let label = "  CPU per call and ping, server side";
+    compare(label, cpu[1], cpu[0], "direct", "");
+    figure("    of which the gateway process", &dur(cpu[2]), "", "");
     for (when, memory) in [("start", after_start), ("the stdio runs", after_runs)] {
         let label = format!("gateway (stdio) RSS/peak/anon after {when}");
         figure(&label, &memory.to_string(), "", "");
@@ -276,6 +293,8 @@ async fn stdio(setup: &Setup, args: &Args) -> anyhow::Result<(Value, u64, String
         "direct": summaries(0), "gateway": summaries(1),
         "added_p50_us": us(added(p50)), "added_p99_us": us(added(p99)),
         "ping": {"direct": summaries(2), "gateway": summaries(3)},
+        "cpu_us_per_call_and_ping": {"direct": us(cpu[0]), "gateway_side": us(cpu[1]),
+                                     "gateway_process": us(cpu[2])},
         "gateway_memory": {"after_start": after_start.json(), "after_runs": after_runs.json()},
     });
     let calls = (args.warmup + args.rounds * n) as u64;
