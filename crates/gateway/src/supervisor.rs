@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{ResolvedServer, ResolvedTransport, StartMode};
 use crate::secrets::SecretSet;
-use crate::upstream::{self, Connection, Relay, Routes, UpstreamEvent};
+use crate::upstream::{self, Connection, Forwarded, Relay, Routes, UpstreamEvent};
 
 /// The health of one upstream, as shown by `/readyz` and `switchboard tools`.
 #[derive(Debug, Clone)]
@@ -281,22 +281,25 @@ impl Upstream {
         legacy_only: bool,
     ) -> Result<ServerResult, UpstreamError> {
         let cancelled = relay.map(|r| r.cancelled.clone()).unwrap_or_default();
-        if let Some(relay) = relay {
+        let forwarded = relay.map(|relay| Forwarded::new(relay.clone()));
+        if let (Some(relay), Some(forwarded)) = (relay, &forwarded) {
             request
                 .get_meta_mut()
                 .extend(relay.upstream_meta(legacy_only));
-            rmcp::model::GetExtensions::extensions_mut(&mut request).insert(relay.clone());
+            rmcp::model::GetExtensions::extensions_mut(&mut request).insert(forwarded.clone());
         }
+        let mut pending = InFlight {
+            peer: peer.clone(),
+            id: None,
+            forwarded,
+            routes: self.routes.clone(),
+            answered: false,
+        };
         let handle = peer
             .send_request_with_option(request, PeerRequestOptions::no_options())
             .await
             .map_err(map_service_error)?;
-        let mut pending = InFlight {
-            peer: peer.clone(),
-            id: handle.id.clone(),
-            routes: self.routes.clone(),
-            answered: false,
-        };
+        pending.id = Some(handle.id.clone());
         let result = tokio::select! {
             result = handle.await_response() => result.map_err(map_service_error),
             () = closed.cancelled() => Err(UpstreamError::Died),
@@ -322,19 +325,22 @@ impl Upstream {
 /// call timed out), it tells the upstream to stop.
 struct InFlight {
     peer: Peer<RoleClient>,
-    id: RequestId,
+    /// Known once the request is queued.
+    id: Option<RequestId>,
+    forwarded: Option<Forwarded>,
     routes: Arc<Routes>,
     answered: bool,
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.routes.release(&self.id);
-        if self.answered {
-            return;
+        if let Some(forwarded) = &self.forwarded {
+            self.routes.finish(forwarded);
         }
+        let Some(request_id) = self.id.clone().filter(|_| !self.answered) else {
+            return;
+        };
         let peer = self.peer.clone();
-        let request_id = self.id.clone();
         tokio::spawn(async move {
             let params = CancelledNotificationParam::new(
                 Some(request_id),

@@ -26,6 +26,7 @@ pub(crate) mod stdio;
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rmcp::ClientHandler;
@@ -122,10 +123,27 @@ impl Relay {
 /// The clients subscribed to each resource URI: (session, its peer).
 type Subscribers = HashMap<String, Vec<(String, Peer<RoleServer>)>>;
 
-struct Route {
-    id: RequestId,
-    progress_token: Option<ProgressToken>,
+/// The mark a forwarded request carries (in its extensions) to the transport: its relay, and
+/// whether the gateway has stopped waiting for it (then it is not recorded, should it be written
+/// after all).
+#[derive(Clone)]
+pub(crate) struct Forwarded {
     relay: Arc<Relay>,
+    finished: Arc<AtomicBool>,
+}
+
+impl Forwarded {
+    pub(crate) fn new(relay: Arc<Relay>) -> Self {
+        Self {
+            relay,
+            finished: Arc::default(),
+        }
+    }
+}
+
+struct Route {
+    progress_token: Option<ProgressToken>,
+    forwarded: Forwarded,
 }
 
 /// Where one upstream's traffic for clients goes: the forwarded requests in flight, and the
@@ -150,28 +168,32 @@ impl Routes {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn register(&self, id: RequestId, progress_token: Option<ProgressToken>, relay: Arc<Relay>) {
-        self.flights().push(Route {
-            id,
-            progress_token,
-            relay,
-        });
+    fn register(&self, progress_token: Option<ProgressToken>, forwarded: &Forwarded) {
+        let mut flights = self.flights();
+        if !forwarded.finished.load(Ordering::SeqCst) {
+            flights.push(Route {
+                progress_token,
+                forwarded: forwarded.clone(),
+            });
+        }
     }
 
-    /// Forgets the upstream request `id` (answered, cancelled or abandoned).
-    pub(crate) fn release(&self, id: &RequestId) {
-        self.flights().retain(|r| &r.id != id);
+    /// Forgets a forwarded request (answered, cancelled or abandoned), written or not.
+    pub(crate) fn finish(&self, forwarded: &Forwarded) {
+        let mut flights = self.flights();
+        forwarded.finished.store(true, Ordering::SeqCst);
+        flights.retain(|r| !Arc::ptr_eq(&r.forwarded.finished, &forwarded.finished));
     }
 
     fn by_progress(&self, token: &ProgressToken) -> Option<Arc<Relay>> {
         self.flights()
             .iter()
             .find(|r| r.progress_token.as_ref() == Some(token))
-            .map(|r| r.relay.clone())
+            .map(|r| r.forwarded.relay.clone())
     }
 
     fn latest(&self) -> Option<Arc<Relay>> {
-        self.flights().last().map(|r| r.relay.clone())
+        self.flights().last().map(|r| r.forwarded.relay.clone())
     }
 
     /// Records that `session` wants `notifications/resources/updated` for `uri`.
@@ -528,13 +550,10 @@ where
         item: TxJsonRpcMessage<RoleClient>,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
         if let JsonRpcMessage::Request(request) = &item
-            && let Some(relay) = request.request.extensions().get::<Arc<Relay>>()
+            && let Some(forwarded) = request.request.extensions().get::<Forwarded>()
         {
-            self.routes.register(
-                request.id.clone(),
-                request.request.get_meta().get_progress_token(),
-                relay.clone(),
-            );
+            let token = request.request.get_meta().get_progress_token();
+            self.routes.register(token, forwarded);
         }
         self.inner.send(item)
     }
