@@ -97,6 +97,11 @@ async fn http(addr: SocketAddr, shared: Arc<Shared>) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
     eprintln!("listening on http://{local}/mcp");
+    // Responses are SSE streams written in several small pieces: without TCP_NODELAY the last
+    // one waits for the client's delayed ACK (40 ms on Linux).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, router)
         .with_graceful_shutdown(async move {
             shutdown_signal().await;
