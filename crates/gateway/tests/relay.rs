@@ -240,6 +240,32 @@ async fn input_required_results_are_relayed_to_modern_clients() {
 }
 
 #[tokio::test]
+async fn prompts_a_server_lists_only_to_modern_clients_are_listed_only_to_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let gateway = start(dir.path(), &fixture_server("a", &[])).await;
+    let (url, shutdown) = serve(&gateway).await;
+    for modern in [false, true] {
+        let (session, _seen) = connect(&url, modern).await;
+        let names: Vec<String> = session
+            .list_all_prompts()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| p.name)
+            .collect();
+        let expected: &[&str] = if modern {
+            &["greet", "modern_greet"]
+        } else {
+            &["greet"]
+        };
+        assert_eq!(names, expected, "modern client: {modern}");
+        session.cancel().await.unwrap();
+    }
+    shutdown.cancel();
+    gateway.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_cancelled_call_is_cancelled_upstream() {
     let dir = tempfile::tempdir().unwrap();
     let gateway = start(dir.path(), &fixture_server("a", &[])).await;
