@@ -268,6 +268,70 @@ async fn tables_are_offered_as_resources() {
     server.close().await.unwrap();
 }
 
+/// Columns come with the first row, so an empty result is described separately; a type with no
+/// binary form at all (aclitem) fails the binary read and is read again as text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn empty_results_keep_their_columns_and_types_without_a_binary_form_are_text() {
+    let shop = ShopDb::new().await;
+    let server = shop.server(&[]).await;
+    let column_types = |result: &serde_json::Value| -> Vec<String> {
+        result["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                format!(
+                    "{}:{}",
+                    c["name"].as_str().unwrap(),
+                    c["type"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    let empty_out = server
+        .call(
+            "query",
+            json!({ "sql": "SELECT id, name FROM customers WHERE false" }),
+        )
+        .await
+        .unwrap();
+    let empty = empty_out.ok();
+    assert_eq!(empty["row_count"], 0);
+    assert_eq!(column_types(&empty), ["id:int4", "name:text"]);
+
+    let acl_out = server
+        .call(
+            "query",
+            json!({ "sql": "SELECT 'postgres=r/postgres'::aclitem AS item, 7 AS n" }),
+        )
+        .await
+        .unwrap();
+    let acl = acl_out.ok();
+    assert_eq!(acl["rows"][0], json!(["postgres=r/postgres", 7]));
+    assert_eq!(column_types(&acl), ["item:aclitem", "n:int4"]);
+    let no_acl_out = server
+        .call(
+            "query",
+            json!({ "sql": "SELECT 'postgres=r/postgres'::aclitem AS item WHERE false" }),
+        )
+        .await
+        .unwrap();
+    let no_acl = no_acl_out.ok();
+    assert_eq!(column_types(&no_acl), ["item:aclitem"]);
+
+    let show_out = server
+        .call("query", json!({ "sql": "SHOW statement_timeout" }))
+        .await
+        .unwrap();
+    let show = show_out.ok();
+    assert_eq!(
+        show["rows"][0],
+        json!(["10s"]),
+        "the per-call timeout is in force"
+    );
+    server.close().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_errors_carry_sqlstate_position_and_hint() {
     let shop = ShopDb::new().await;

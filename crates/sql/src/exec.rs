@@ -16,7 +16,7 @@ use futures::TryStreamExt as _;
 use serde_json::Value;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{FromSql, Kind, ToSql, Type};
-use tokio_postgres::{Column, Row, Statement};
+use tokio_postgres::{Column, Row};
 
 use crate::client::{Database, Unavailable, describe_driver_error};
 use crate::guard::{Checked, FunctionName, Guard, Refusal, StatementKind};
@@ -249,6 +249,13 @@ const SETTINGS: &str = "SELECT set_config('statement_timeout', $1, true), \
      set_config('idle_in_transaction_session_timeout', $2, true)";
 
 /// The transaction: read-only and bounded. It is left open; the caller rolls it back.
+///
+/// tokio-postgres writes requests polled together to the socket together and the server answers
+/// them in order, so the usual statement costs one round trip: `BEGIN READ ONLY`, the timeouts,
+/// the cursor and its first batch go out at once, and the timeouts are in force before the
+/// statement is parsed. The columns come with the first row; an empty result is described
+/// afterwards. Functions the guard did not know are checked for volatility before anything runs
+/// the statement, costing a round trip more.
 async fn read_only(
     client: &tokio_postgres::Client,
     checked: &Checked,
@@ -260,25 +267,60 @@ async fn read_only(
         limits.timeout.as_millis().to_string(),
         (limits.timeout + CLIENT_GRACE * 2).as_millis().to_string(),
     ];
+    let settings: [(&(dyn ToSql + Sync), Type); 2] =
+        [(&settings[0], Type::TEXT), (&settings[1], Type::TEXT)];
+    let begin = || async {
+        let (begin, set) = tokio::join!(
+            client.query_typed("BEGIN READ ONLY", &[]),
+            client.query_typed(SETTINGS, &settings),
+        );
+        begin.map_err(db_error)?;
+        set.map_err(db_error).map(drop)
+    };
     let mut want = next_batch(limits, 0);
-    let opened = open(client, checked, &checked.sql, params, &settings, want).await?;
-    let columns = opened.statement.columns().iter().map(column_info).collect();
-    let (mut source, mut batch) =
-        if checked.kind == StatementKind::Select && !all_supported(opened.statement.columns()) {
-            // Some column has no binary decoder (and may have no binary form at all): start over,
-            // reading those columns as PostgreSQL's text form.
-            drop(opened.rows);
-            client
-                .query_typed("ROLLBACK", &[])
-                .await
-                .map_err(db_error)?;
-            let sql = as_text(&checked.sql, opened.statement.columns());
-            open(client, checked, &sql, params, &settings, want)
-                .await?
-                .rows?
-        } else {
-            opened.rows?
+    let first = if checked.unknown_functions.is_empty() {
+        let (begun, first) =
+            tokio::join!(begin(), start(client, checked, &checked.sql, params, want));
+        begun?;
+        first
+    } else {
+        let (begun, volatile) = tokio::join!(
+            begin(),
+            check_volatility(client, &checked.unknown_functions)
+        );
+        begun?;
+        volatile?;
+        start(client, checked, &checked.sql, params, want).await
+    };
+    let needs_text = match &first {
+        Ok((_, batch)) => batch
+            .first()
+            .is_some_and(|row| !all_supported(&described(row.columns()))),
+        Err(QueryError::Postgres(error)) => error.message.contains("no binary output function"),
+        Err(_) => false,
+    };
+    let (columns, (mut source, mut batch)) = if needs_text && checked.kind == StatementKind::Select
+    {
+        // A column type without a binary decoder here, or without a binary form at all: read
+        // the statement again, those columns as PostgreSQL's text form.
+        drop(first);
+        let (rollback, begun) = tokio::join!(client.query_typed("ROLLBACK", &[]), begin());
+        rollback.map_err(db_error)?;
+        begun?;
+        let columns = describe(client, &checked.sql).await?;
+        let wrapped = as_text(&checked.sql, &columns);
+        (
+            columns,
+            start(client, checked, &wrapped, params, want).await?,
+        )
+    } else {
+        let (source, batch) = first?;
+        let columns = match batch.first() {
+            Some(row) => described(row.columns()),
+            None => describe(client, &checked.sql).await?,
         };
+        (columns, (source, batch))
+    };
     let mut rows = Collector::new(limits);
     loop {
         let exhausted = batch.len() < want;
@@ -288,7 +330,26 @@ async fn read_only(
         want = next_batch(limits, rows.len());
         batch = source.next(client, want).await?;
     }
-    Ok(rows.finish(columns, started))
+    Ok(rows.finish(columns.iter().map(column_info).collect(), started))
+}
+
+/// The result columns of `sql` (parse analysis only; nothing is run).
+async fn describe(
+    client: &tokio_postgres::Client,
+    sql: &str,
+) -> Result<Vec<Described>, QueryError> {
+    let statement = client.prepare(sql).await.map_err(db_error)?;
+    Ok(described(statement.columns()))
+}
+
+/// A result column's name and type.
+type Described = (String, Type);
+
+fn described(columns: &[Column]) -> Vec<Described> {
+    columns
+        .iter()
+        .map(|c| (c.name().to_owned(), c.type_().clone()))
+        .collect()
 }
 
 /// How many rows to ask for next: up to one past the row budget (to tell whether it was
@@ -297,91 +358,32 @@ fn next_batch(limits: Limits, have: usize) -> usize {
     (limits.max_rows + 1 - have).min(BATCH_ROWS)
 }
 
-/// A statement under way: its description, and where its rows come from with the first batch.
-struct Opened {
-    statement: Statement,
-    rows: Result<(Source, Vec<Row>), QueryError>,
-}
-
-/// Begins the transaction and starts the statement `sql` (the checked statement or its
-/// text-form wrapper), in one round trip.
-///
-/// tokio-postgres writes requests polled together to the socket together and the server answers
-/// them in order: `BEGIN READ ONLY`, the timeouts, the statement's description (for its
-/// columns), its cursor and the first batch go out at once, so the timeouts are in force before
-/// the statement is parsed. Functions the guard did not know are checked for volatility before
-/// anything runs the statement, costing a round trip more.
-async fn open(
+/// Starts reading `sql` (the checked statement or its text-form wrapper): where its rows come
+/// from, and the first `want` of them.
+async fn start(
     client: &tokio_postgres::Client,
     checked: &Checked,
     sql: &str,
     params: &[(&(dyn ToSql + Sync), Type)],
-    settings: &[String; 2],
     want: usize,
-) -> Result<Opened, QueryError> {
-    let settings: [(&(dyn ToSql + Sync), Type); 2] =
-        [(&settings[0], Type::TEXT), (&settings[1], Type::TEXT)];
-    let begin = async {
-        let (begin, set) = tokio::join!(
-            client.query_typed("BEGIN READ ONLY", &[]),
-            client.query_typed(SETTINGS, &settings),
-        );
-        begin.map_err(db_error)?;
-        set.map_err(db_error).map(drop)
-    };
-    if checked.unknown_functions.is_empty() {
-        let (begun, opened) = tokio::join!(begin, start(client, checked.kind, sql, params, want));
-        begun?;
-        opened
-    } else {
-        let (begun, volatile) =
-            tokio::join!(begin, check_volatility(client, &checked.unknown_functions));
-        begun?;
-        volatile?;
-        start(client, checked.kind, sql, params, want).await
-    }
-}
-
-/// Describes `sql` and starts reading its rows (see [`open`]).
-async fn start(
-    client: &tokio_postgres::Client,
-    kind: StatementKind,
-    sql: &str,
-    params: &[(&(dyn ToSql + Sync), Type)],
-    want: usize,
-) -> Result<Opened, QueryError> {
-    match kind {
+) -> Result<(Source, Vec<Row>), QueryError> {
+    match checked.kind {
         StatementKind::Select => {
             let declare = format!("{DECLARE}{sql}");
-            let (statement, declared, rows) = tokio::join!(
-                client.prepare(sql),
-                client.query_typed(&declare, params),
-                fetch(client, want),
-            );
-            // The description is answered first: its error is the statement's own.
-            Ok(Opened {
-                statement: statement.map_err(db_error)?,
-                rows: declared
-                    .map_err(declare_error)
-                    .and(rows)
-                    .map(|rows| (Source::Cursor, rows)),
-            })
+            let (declared, rows) =
+                tokio::join!(client.query_typed(&declare, params), fetch(client, want));
+            declared.map_err(declare_error)?;
+            Ok((Source::Cursor, rows?))
         }
         // EXPLAIN and SHOW cannot be read through a cursor; their output is small.
         StatementKind::Explain | StatementKind::Show => {
-            let (statement, stream) = tokio::join!(
-                client.prepare(sql),
-                client.query_typed_raw(sql, params.iter().map(|(v, t)| (*v, t.clone()))),
-            );
-            let statement = statement.map_err(db_error)?;
-            let rows = match stream {
-                Ok(stream) => {
-                    let mut source = Source::Stream(Box::pin(stream));
-                    source.next(client, want).await.map(|rows| (source, rows))
-                }
-                Err(error) => Err(db_error(error)),
-            };
-            Ok(Opened { statement, rows })
+            let stream = client
+                .query_typed_raw(sql, params.iter().map(|(v, t)| (*v, t.clone())))
+                .await
+                .map_err(db_error)?;
+            let mut source = Source::Stream(Box::pin(stream));
+            let rows = source.next(client, want).await?;
+            Ok((source, rows))
         }
     }
 }
@@ -539,20 +541,20 @@ impl<'a> FromSql<'a> for RawValue<'a> {
     }
 }
 
-fn all_supported(columns: &[Column]) -> bool {
-    columns.iter().all(|c| render::is_supported(c.type_()))
+fn all_supported(columns: &[Described]) -> bool {
+    columns.iter().all(|(_, ty)| render::is_supported(ty))
 }
 
 /// Wraps a SELECT so that columns of types without a binary decoder come back as PostgreSQL's
 /// text form. The alias list renames every column positionally, so duplicate names are fine; the
 /// newline keeps a trailing `--` comment from swallowing the wrapper.
-fn as_text(sql: &str, columns: &[Column]) -> String {
+fn as_text(sql: &str, columns: &[Described]) -> String {
     let aliases: Vec<String> = (1..=columns.len()).map(|i| format!("c{i}")).collect();
     let select: Vec<String> = columns
         .iter()
         .zip(&aliases)
-        .map(|(column, alias)| {
-            if render::is_supported(column.type_()) {
+        .map(|((_, ty), alias)| {
+            if render::is_supported(ty) {
                 format!("_sb.{alias}")
             } else {
                 format!("_sb.{alias}::text")
@@ -566,10 +568,10 @@ fn as_text(sql: &str, columns: &[Column]) -> String {
     )
 }
 
-fn column_info(column: &Column) -> ColumnInfo {
+fn column_info((name, ty): &Described) -> ColumnInfo {
     ColumnInfo {
-        name: column.name().to_owned(),
-        type_name: type_name(column.type_()),
+        name: name.clone(),
+        type_name: type_name(ty),
     }
 }
 
