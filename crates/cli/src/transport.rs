@@ -16,7 +16,7 @@ where
     S: Service<RoleServer> + Send + 'static,
 {
     let running = server
-        .serve(rmcp::transport::stdio())
+        .serve(switchboard_gateway::stdio::stdio())
         .await
         .context("MCP handshake over stdio failed")?;
     tokio::select! {
@@ -56,6 +56,12 @@ where
     let local = listener.local_addr()?;
     tracing::info!("serving MCP at http://{local}/mcp");
     eprintln!("listening on http://{local}/mcp");
+    // Responses are small and latency-bound: send them without waiting for Nagle's timer.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, router)
         .with_graceful_shutdown(async move {
             shutdown_signal().await;

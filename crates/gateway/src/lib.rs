@@ -18,6 +18,7 @@ pub mod error;
 mod gateway;
 pub mod policy;
 pub mod secrets;
+pub mod stdio;
 mod supervisor;
 mod upstream;
 

@@ -538,7 +538,7 @@ pub async fn serve_stdio(
     shutdown: CancellationToken,
 ) -> Result<(), GatewayError> {
     let running = Downstream::stdio(gateway)
-        .serve(rmcp::transport::stdio())
+        .serve(crate::stdio::stdio())
         .await
         .map_err(|e| GatewayError::Stdio(e.to_string()))?;
     let cancel = running.cancellation_token();
