@@ -66,6 +66,12 @@ pub async fn serve_http(
             sessions.cancel();
         });
     }
+    // Responses are small and latency-bound: send them without waiting for Nagle's timer.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY");
+        }
+    });
     let serve =
         axum::serve(listener, router).with_graceful_shutdown(drained.clone().cancelled_owned());
     tokio::select! {
