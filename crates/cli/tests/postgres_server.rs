@@ -297,7 +297,7 @@ async fn empty_results_keep_their_columns_and_types_without_a_binary_form_are_te
         .unwrap();
     let empty = empty_out.ok();
     assert_eq!(empty["row_count"], 0);
-    assert_eq!(column_types(&empty), ["id:int4", "name:text"]);
+    assert_eq!(column_types(empty), ["id:int4", "name:text"]);
 
     let acl_out = server
         .call(
@@ -308,7 +308,7 @@ async fn empty_results_keep_their_columns_and_types_without_a_binary_form_are_te
         .unwrap();
     let acl = acl_out.ok();
     assert_eq!(acl["rows"][0], json!(["postgres=r/postgres", 7]));
-    assert_eq!(column_types(&acl), ["item:aclitem", "n:int4"]);
+    assert_eq!(column_types(acl), ["item:aclitem", "n:int4"]);
     let no_acl_out = server
         .call(
             "query",
@@ -317,7 +317,7 @@ async fn empty_results_keep_their_columns_and_types_without_a_binary_form_are_te
         .await
         .unwrap();
     let no_acl = no_acl_out.ok();
-    assert_eq!(column_types(&no_acl), ["item:aclitem"]);
+    assert_eq!(column_types(no_acl), ["item:aclitem"]);
 
     let show_out = server
         .call("query", json!({ "sql": "SHOW statement_timeout" }))

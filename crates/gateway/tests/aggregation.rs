@@ -104,8 +104,19 @@ async fn prompts_and_resources_are_aggregated() {
     );
     let gateway = start(dir.path(), &toml).await;
     let catalog = gateway.catalog();
-    let prompts: Vec<_> = catalog.prompts().map(|p| p.prompt.name.clone()).collect();
-    assert_eq!(prompts, ["a__greet", "b__greet"]);
+    let prompts: Vec<_> = catalog
+        .prompts()
+        .map(|p| (p.prompt.name.clone(), p.modern_only))
+        .collect();
+    // The fixture lists `modern_greet` only to 2026-07-28 clients; the catalog keeps it, flagged.
+    let expected = [
+        ("a__greet", false),
+        ("a__modern_greet", true),
+        ("b__greet", false),
+        ("b__modern_greet", true),
+    ]
+    .map(|(name, modern)| (name.to_owned(), modern));
+    assert_eq!(prompts, expected);
     let uris: Vec<_> = catalog
         .resources()
         .iter()
