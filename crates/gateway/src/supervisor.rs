@@ -306,6 +306,9 @@ impl Upstream {
             () = cancelled.cancelled() => Err(UpstreamError::Cancelled),
         };
         pending.answered = !matches!(result, Err(UpstreamError::Cancelled));
+        if let Some(relay) = relay {
+            relay.flush_progress().await;
+        }
         result
     }
 

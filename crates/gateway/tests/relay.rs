@@ -374,3 +374,80 @@ async fn an_upstream_speaking_only_2026_07_28_serves_both_eras() {
     shutdown.cancel();
     gateway.shutdown().await;
 }
+
+/// On the wire, a call's progress notifications come in order and before its response (rmcp
+/// hands each upstream notification to a task of its own, which must not reorder them or let
+/// the response overtake them). A raw HTTP client reads the SSE stream of the call as sent.
+#[tokio::test]
+async fn progress_precedes_the_response_in_order_on_the_wire() {
+    let dir = tempfile::tempdir().unwrap();
+    let gateway = start(dir.path(), &fixture_server("a", &[])).await;
+    let (url, shutdown) = serve(&gateway).await;
+    let http = reqwest::Client::new();
+    let post = |body: Value, session: Option<String>| {
+        let mut request = http
+            .post(&url)
+            .header("accept", "application/json, text/event-stream")
+            .header("content-type", "application/json")
+            .json(&body);
+        if let Some(session) = session {
+            request = request
+                .header("mcp-session-id", session)
+                .header("mcp-protocol-version", "2025-11-25");
+        }
+        request.send()
+    };
+    let init = post(
+        json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "wire", "version": "1"}}}),
+        None,
+    )
+    .await
+    .unwrap();
+    let session = init.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    init.text().await.unwrap();
+    post(
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        Some(session.clone()),
+    )
+    .await
+    .unwrap();
+    for round in 1..=10 {
+        let body = post(
+            json!({"jsonrpc": "2.0", "id": round, "method": "tools/call", "params": {
+                "name": "progress", "arguments": {"steps": 5},
+                "_meta": {"progressToken": format!("p{round}")}}}),
+            Some(session.clone()),
+        )
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+        let messages: Vec<Value> = body
+            .lines()
+            .filter_map(|line| line.strip_prefix("data:"))
+            .filter(|data| !data.trim().is_empty())
+            .map(|data| serde_json::from_str(data.trim()).unwrap())
+            .collect();
+        let progress: Vec<f64> = messages
+            .iter()
+            .take_while(|m| m.get("id").is_none())
+            .filter(|m| m["method"] == "notifications/progress")
+            .inspect(|m| assert_eq!(m["params"]["progressToken"], format!("p{round}")))
+            .map(|m| m["params"]["progress"].as_f64().unwrap())
+            .collect();
+        assert_eq!(
+            progress,
+            [1.0, 2.0, 3.0, 4.0, 5.0],
+            "round {round}: {messages:?}"
+        );
+        assert_eq!(messages.last().unwrap()["id"], round, "{messages:?}");
+    }
+    shutdown.cancel();
+    gateway.shutdown().await;
+}

@@ -26,8 +26,9 @@ pub(crate) mod stdio;
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use rmcp::ClientHandler;
 use rmcp::model::{
@@ -36,7 +37,7 @@ use rmcp::model::{
     ElicitResult, ErrorCode, ErrorData, GetExtensions, GetMeta, Implementation, JsonRpcMessage,
     ListRootsRequest, ListRootsResult, LoggingMessageNotificationParam, ProgressNotificationParam,
     ProgressToken, ProtocolVersion, RequestId, RequestMetaObject, ResourceUpdatedNotificationParam,
-    ServerRequest,
+    ServerNotification, ServerRequest,
 };
 use rmcp::service::{
     ClientInitializeError, ClientLifecycleMode, ClientServiceExt, NotificationContext,
@@ -44,7 +45,7 @@ use rmcp::service::{
     RxJsonRpcMessage, ServiceError, TxJsonRpcMessage,
 };
 use rmcp::transport::Transport;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{ResolvedServer, ResolvedTransport};
@@ -63,7 +64,39 @@ pub(crate) struct Relay {
     pub(crate) meta: RequestMetaObject,
     /// Cancelled when the client cancels its request.
     pub(crate) cancelled: CancellationToken,
+    /// The client's progress notifications, in the order the upstream sent them.
+    progress: Option<ProgressLane>,
 }
+
+/// Progress notifications on their way to one client, in order. rmcp hands each notification
+/// to a task of its own, which could reorder them or let the response overtake them; these are
+/// queued as they arrive from the upstream instead, and the response waits for the queue.
+struct ProgressLane {
+    queue: mpsc::UnboundedSender<ProgressNotificationParam>,
+    queued: AtomicU64,
+    forwarded: watch::Receiver<u64>,
+}
+
+impl ProgressLane {
+    fn new(peer: Peer<RoleServer>) -> Self {
+        let (queue, mut next) = mpsc::unbounded_channel::<ProgressNotificationParam>();
+        let (count, forwarded) = watch::channel(0);
+        tokio::spawn(async move {
+            while let Some(params) = next.recv().await {
+                let _ = peer.notify_progress(params).await;
+                count.send_modify(|n| *n += 1);
+            }
+        });
+        Self {
+            queue,
+            queued: AtomicU64::new(0),
+            forwarded,
+        }
+    }
+}
+
+/// How long a response waits for the progress notifications sent before it.
+const PROGRESS_FLUSH: Duration = Duration::from_secs(1);
 
 impl Relay {
     /// The relay of the request `context` belongs to.
@@ -74,10 +107,34 @@ impl Relay {
         Arc::new(Self {
             peer: context.peer.clone(),
             request_id: context.id.clone(),
+            progress: progress_token
+                .is_some()
+                .then(|| ProgressLane::new(context.peer.clone())),
             progress_token,
             meta,
             cancelled: context.ct.clone(),
         })
+    }
+
+    /// Queues a progress notification for the client, under its own token.
+    fn progress(&self, mut params: ProgressNotificationParam) {
+        if let (Some(lane), Some(token)) = (&self.progress, &self.progress_token) {
+            params.progress_token = token.clone();
+            if lane.queue.send(params).is_ok() {
+                lane.queued.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// Waits (briefly) until the progress notifications queued so far have reached the client,
+    /// so that the response follows them.
+    pub(crate) async fn flush_progress(&self) {
+        if let Some(lane) = &self.progress {
+            let target = lane.queued.load(Ordering::SeqCst);
+            let mut forwarded = lane.forwarded.clone();
+            let _ =
+                tokio::time::timeout(PROGRESS_FLUSH, forwarded.wait_for(|n| *n >= target)).await;
+        }
     }
 
     /// Whether the client's request is of the 2026-07-28 revision or later (per-request
@@ -333,20 +390,6 @@ impl ClientHandler for UpstreamHandler {
         }
     }
 
-    async fn on_progress(
-        &self,
-        mut params: ProgressNotificationParam,
-        _context: NotificationContext<RoleClient>,
-    ) {
-        let Some(relay) = self.routes.by_progress(&params.progress_token) else {
-            return;
-        };
-        if let Some(token) = relay.progress_token.clone() {
-            params.progress_token = token;
-            let _ = relay.peer.notify_progress(params).await;
-        }
-    }
-
     async fn on_logging_message(
         &self,
         params: LoggingMessageNotificationParam,
@@ -560,11 +603,22 @@ where
 
     fn receive(&mut self) -> impl Future<Output = Option<RxJsonRpcMessage<RoleClient>>> + Send {
         let closed = self.closed.clone();
+        let routes = self.routes.clone();
         let next = self.inner.receive();
         async move {
             let message = next.await;
-            if message.is_none() {
-                closed.cancel();
+            match &message {
+                None => closed.cancel(),
+                // Progress is relayed here, in the order it arrives, not by the handler.
+                Some(JsonRpcMessage::Notification(notification)) => {
+                    if let ServerNotification::ProgressNotification(progress) =
+                        &notification.notification
+                        && let Some(relay) = routes.by_progress(&progress.params.progress_token)
+                    {
+                        relay.progress(progress.params.clone());
+                    }
+                }
+                Some(_) => {}
             }
             message
         }
