@@ -425,39 +425,28 @@ impl ser::SerializeMap for Compound<'_, '_> {
     }
 }
 
-impl ser::SerializeStruct for Compound<'_, '_> {
-    type Ok = ();
-    type Error = Stop;
+macro_rules! fields {
+    ($($trait:ident),* $(,)?) => {
+        $(impl ser::$trait for Compound<'_, '_> {
+            type Ok = ();
+            type Error = Stop;
 
-    fn serialize_field<T: ?Sized + Serialize>(
-        &mut self,
-        field: &'static str,
-        value: &T,
-    ) -> Result<(), Stop> {
-        self.element(field, value)
-    }
+            fn serialize_field<T: ?Sized + Serialize>(
+                &mut self,
+                field: &'static str,
+                value: &T,
+            ) -> Result<(), Stop> {
+                self.element(field, value)
+            }
 
-    fn end(self) -> Result<(), Stop> {
-        Ok(())
-    }
+            fn end(self) -> Result<(), Stop> {
+                Ok(())
+            }
+        })*
+    };
 }
 
-impl ser::SerializeStructVariant for Compound<'_, '_> {
-    type Ok = ();
-    type Error = Stop;
-
-    fn serialize_field<T: ?Sized + Serialize>(
-        &mut self,
-        field: &'static str,
-        value: &T,
-    ) -> Result<(), Stop> {
-        self.element(field, value)
-    }
-
-    fn end(self) -> Result<(), Stop> {
-        Ok(())
-    }
-}
+fields!(SerializeStruct, SerializeStructVariant);
 
 /// The name of a `FuncCall` from its `funcname` parts, one to three `String` nodes (`name`,
 /// `schema.name`, `database.schema.name`; PostgreSQL accepts the database part only when it
