@@ -103,7 +103,7 @@ async fn measure(args: Args, binary: PathBuf, url: String) -> anyhow::Result<Val
     }
     let (mut server, _) = start(&binary, &url).await?;
     let after_start = Memory::of(server.pid());
-    let [via_server, direct, ping] = points(&mut server, &client, &args).await?;
+    let [via_server, direct, ping, text] = points(&mut server, &client, &args).await?;
     let n = args.iterations;
     compare(
         &format!("point query p50 ({n} each)"),
@@ -121,6 +121,13 @@ async fn measure(args: Args, binary: PathBuf, url: String) -> anyhow::Result<Val
         "",
     );
     figure("  MCP ping round trip p50 (floor)", &dur(ping.p50), "", "");
+    compare(
+        "  vs the same SQL text sent directly, p50",
+        via_server.p50,
+        text.p50,
+        "text",
+        "",
+    );
     let after_points = Memory::of(server.pid());
     let (scans, after_first) = scans(&mut server, &client, &args).await?;
     let after_scans = Memory::of(server.pid());
@@ -138,7 +145,9 @@ async fn measure(args: Args, binary: PathBuf, url: String) -> anyhow::Result<Val
     Ok(json!({
         "rows": args.rows, "cpus": cpus, "startup": startup.json(),
         "point": {"iterations": n, "switchboard": via_server.json(), "direct": direct.json(),
-                  "ping": ping.json(), "ratio_p50": secs(via_server.p50) / secs(direct.p50)},
+                  "ping": ping.json(), "direct_text": text.json(),
+                  "ratio_p50": secs(via_server.p50) / secs(direct.p50),
+                  "ratio_p50_text": secs(via_server.p50) / secs(text.p50)},
         "server_memory": {"after_start": after_start.json(), "after_points": after_points.json(),
                           "after_first_select_all": after_first.json(),
                           "after_select_all": after_scans.json()},
@@ -168,11 +177,12 @@ async fn start(binary: &Path, url: &str) -> anyhow::Result<(Server, Duration)> {
 }
 
 /// The same point queries through the server and directly (prepared statement, every column
-/// decoded), and an MCP `ping` (the floor of any call through the server), interleaved one by one
-/// so that noise on the machine hits all three alike.
-async fn points(server: &mut Server, client: &Client, args: &Args) -> anyhow::Result<[Summary; 3]> {
+/// decoded), an MCP `ping` (the floor of any call through the server), and the server's exact SQL
+/// text sent directly (parsed and planned each time, as any statement text is; one round trip),
+/// interleaved one by one so that noise on the machine hits all four alike.
+async fn points(server: &mut Server, client: &Client, args: &Args) -> anyhow::Result<[Summary; 4]> {
     let statement = client.prepare("SELECT * FROM orders WHERE id = $1").await?;
-    let mut samples: [Vec<Duration>; 3] = Default::default();
+    let mut samples: [Vec<Duration>; 4] = Default::default();
     for i in 0..(args.warmup + args.iterations) as u64 {
         let id = i64::try_from(1 + (i * 7919) % args.rows)?;
         let sql = format!("SELECT * FROM orders WHERE id = {id}");
@@ -187,8 +197,12 @@ async fn points(server: &mut Server, client: &Client, args: &Args) -> anyhow::Re
         let began = Instant::now();
         server.request("ping", json!({})).await?;
         let ping = began.elapsed();
+        let began = Instant::now();
+        let rows = client.query_typed(&sql, &[]).await?;
+        let text = began.elapsed();
+        ensure!(rows.len() == 1 && json!(pg::decode(&rows[0])?) == json!(values));
         if i >= args.warmup as u64 {
-            for (kept, took) in samples.iter_mut().zip([via_server, direct, ping]) {
+            for (kept, took) in samples.iter_mut().zip([via_server, direct, ping, text]) {
                 kept.push(took);
             }
         }

@@ -45,10 +45,20 @@ fn main() -> ExitCode {
         Command::Agent(_) => logging::init_with_default("warn"),
         _ => logging::init(),
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // A server or gateway on stdio has one client: one thread spares every await a hand-off
+    // between threads (a sixth of a point query's latency in `switchboard-bench postgres`).
+    // Serving HTTP, or driving a gateway from the command line, gets a worker per core.
+    let one_client = match &cli.command {
+        Command::Server(args) => !args.serves_http(),
+        Command::Serve(args) => !args.serves_http(),
+        _ => false,
+    };
+    let mut runtime = if one_client {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    let runtime = match runtime.enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("switchboard: cannot start the async runtime: {error}");

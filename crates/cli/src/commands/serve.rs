@@ -139,6 +139,13 @@ pub(crate) struct ServeArgs {
     http: Option<SocketAddr>,
 }
 
+impl ServeArgs {
+    /// Whether the gateway answers over Streamable HTTP (any number of clients) rather than stdio.
+    pub(crate) fn serves_http(&self) -> bool {
+        self.http.is_some()
+    }
+}
+
 /// Runs the gateway until the client disconnects (stdio) or ctrl-c / SIGTERM.
 pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let (gateway, origin) = match args.config.start_with_origin().await {

@@ -24,6 +24,18 @@ pub(crate) struct ServerArgs {
     kind: Kind,
 }
 
+impl ServerArgs {
+    /// Whether the server answers over Streamable HTTP (any number of clients) rather than stdio.
+    pub(crate) fn serves_http(&self) -> bool {
+        match &self.kind {
+            Kind::Postgres(PostgresArgs { sql, .. }) | Kind::Sqlite(SqliteArgs { sql, .. }) => {
+                sql.serving.http.is_some()
+            }
+            Kind::Jira(serving) | Kind::Slack(serving) => serving.http.is_some(),
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum Kind {
     /// Safe, bounded, read-only SQL on PostgreSQL, or on an SQLite file when `DATABASE_URL` is
