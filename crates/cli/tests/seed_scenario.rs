@@ -710,3 +710,62 @@ async fn a_client_scope_hides_tools_and_a_call_outside_it_reaches_nothing() {
     assert!(unknown.stderr.contains("reporter"), "{}", unknown.stderr);
     assert_eq!(world.model.requests().len(), before);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_config_files_agent_table_sets_the_run_and_flags_override_it() {
+    let world = World::new(7).await;
+    let config = world.config(&format!(
+        "{POLICY}\n[agent]\nmodel = \"claude-from-file\"\nmax_steps = 1\nsystem = \"Prompt from the file.\"\n"
+    ));
+    // One step allowed: the run stops after the first answer asks for a tool.
+    world
+        .model
+        .push(calls("Counting failed orders.", &[count_failed()]));
+    let run = world.agent(&config, &["--yes", TASK]).await;
+    run.assert_code(1);
+    let requests = world.model.requests();
+    assert_eq!(requests.len(), 1, "max_steps = 1 from the file");
+    assert_eq!(requests[0].body["model"], "claude-from-file");
+    assert!(
+        requests[0].body["system"]
+            .to_string()
+            .contains("Prompt from the file."),
+        "{}",
+        requests[0].body["system"]
+    );
+
+    // A flag wins over the file; what the flags leave unset still comes from the file.
+    world
+        .model
+        .push(calls("Counting failed orders.", &[count_failed()]));
+    let run = world
+        .agent(&config, &["--yes", "--model", "claude-from-flag", TASK])
+        .await;
+    run.assert_code(1);
+    let requests = world.model.requests();
+    assert_eq!(requests.len(), 2, "max_steps still 1");
+    assert_eq!(requests[1].body["model"], "claude-from-flag");
+
+    // `serve`'s other commands accept the table and leave it alone.
+    let listed = world
+        .switchboard(&[
+            "tools".into(),
+            "--config".into(),
+            config.display().to_string(),
+        ])
+        .await;
+    listed.assert_code(0);
+
+    // A misspelt key is a configuration error naming the file, the table and the key; nothing
+    // runs.
+    let bad = world.config("[agent]\nmodle = \"claude-from-file\"\n");
+    let run = world.agent(&bad, &["--yes", TASK]).await;
+    run.assert_code(2);
+    assert!(
+        run.stderr
+            .contains("switchboard.toml: agent: unknown field `modle`"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(world.model.requests().len(), 2);
+}

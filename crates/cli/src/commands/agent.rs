@@ -18,7 +18,7 @@ use switchboard_gateway::downstream::shutdown_signal;
 use switchboard_gateway::{Caller, Gateway, Health, format_health};
 use tokio_util::sync::CancellationToken;
 
-use super::serve::{ConfigArgs, EXIT_CONFIG};
+use super::serve::{ConfigArgs, EXIT_CONFIG, start_gateway};
 use crate::agent_host::GatewayHost;
 
 /// Arguments of `switchboard agent`.
@@ -66,12 +66,24 @@ pub(crate) async fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
         eprintln!("switchboard: give a task, or --replay FILE");
         return Ok(ExitCode::from(EXIT_CONFIG));
     };
-    let settings = AgentSettings {
+    let gateway_config = match args.config.load_for_gateway() {
+        Ok((config, _)) => config,
+        Err(code) => return Ok(code),
+    };
+    // The file's `[agent]` table, then the flags over it.
+    let from_file = match file_settings(&gateway_config) {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("switchboard: {error}");
+            return Ok(ExitCode::from(EXIT_CONFIG));
+        }
+    };
+    let settings = from_file.overlay(AgentSettings {
         model: args.model.clone(),
         max_steps: args.max_steps,
         system: args.system.clone(),
         ..AgentSettings::default()
-    };
+    });
     let config = match AgentConfig::from_env(settings) {
         Ok(config) => config,
         Err(error) => {
@@ -80,13 +92,23 @@ pub(crate) async fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let agent = Agent::new(config).context("cannot set up the agent")?;
-    let gateway = match args.config.start().await {
+    let gateway = match start_gateway(gateway_config).await {
         Ok(gateway) => gateway,
         Err(code) => return Ok(code),
     };
     let result = run_task(&agent, &gateway, task, &args).await;
     gateway.shutdown().await;
     result
+}
+
+/// The configuration file's `[agent]` table (`"agent"` under `"switchboard"` in a JSON file);
+/// empty when there is none. The error names the file, the table and what is wrong.
+fn file_settings(config: &switchboard_gateway::Config) -> Result<AgentSettings, String> {
+    let Some(table) = &config.agent else {
+        return Ok(AgentSettings::default());
+    };
+    serde_json::from_value::<AgentSettings>(table.clone())
+        .map_err(|error| format!("{}: agent: {error}", config.file.display()))
 }
 
 async fn run_task(

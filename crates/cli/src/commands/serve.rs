@@ -65,7 +65,7 @@ impl ConfigArgs {
 
     /// Loads the configuration for running the gateway: a file, or the environment plus the
     /// sample database when `DATABASE_URL` is not set. `Err(code)` after printing the error.
-    fn load_for_gateway(&self) -> Result<(Config, Origin), ExitCode> {
+    pub(crate) fn load_for_gateway(&self) -> Result<(Config, Origin), ExitCode> {
         let config_error = |error: &dyn std::fmt::Display| {
             eprintln!("switchboard: {error}");
             ExitCode::from(EXIT_CONFIG)
@@ -101,24 +101,28 @@ impl ConfigArgs {
     /// [`Self::start`], also saying where the configuration came from.
     async fn start_with_origin(&self) -> Result<(Gateway, Origin), ExitCode> {
         let (config, origin) = self.load_for_gateway()?;
-        let gateway = Gateway::start(config, GatewayOptions::default())
-            .await
-            .map_err(|error| {
-                eprintln!("switchboard: {error}");
-                let config_error = matches!(
-                    error,
-                    switchboard_gateway::GatewayError::Config(_)
-                        | switchboard_gateway::GatewayError::Collision { .. }
-                        | switchboard_gateway::GatewayError::InvalidToolName { .. }
-                );
-                if config_error {
-                    ExitCode::from(EXIT_CONFIG)
-                } else {
-                    ExitCode::FAILURE
-                }
-            })?;
-        Ok((gateway, origin))
+        Ok((start_gateway(config).await?, origin))
     }
+}
+
+/// Starts the gateway on a loaded configuration. `Err(code)` after printing the error.
+pub(crate) async fn start_gateway(config: Config) -> Result<Gateway, ExitCode> {
+    Gateway::start(config, GatewayOptions::default())
+        .await
+        .map_err(|error| {
+            eprintln!("switchboard: {error}");
+            let config_error = matches!(
+                error,
+                switchboard_gateway::GatewayError::Config(_)
+                    | switchboard_gateway::GatewayError::Collision { .. }
+                    | switchboard_gateway::GatewayError::InvalidToolName { .. }
+            );
+            if config_error {
+                ExitCode::from(EXIT_CONFIG)
+            } else {
+                ExitCode::FAILURE
+            }
+        })
 }
 
 fn print_environment_notes(notes: &[String]) {

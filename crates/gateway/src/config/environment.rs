@@ -96,6 +96,7 @@ pub(super) fn from_environment() -> (Config, Vec<String>) {
         clients: BTreeMap::new(),
         rate_limits: Vec::new(),
         tools: Vec::new(),
+        agent: None,
         servers_key: "servers",
     };
     (config, notes)

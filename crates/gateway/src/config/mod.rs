@@ -302,6 +302,9 @@ pub struct Config {
     pub rate_limits: Vec<RateRule>,
     /// Per-tool policy.
     pub tools: Vec<ToolRule>,
+    /// `[agent]` as written: the settings of `switchboard agent`, which reads and validates them
+    /// (the gateway itself has no use for them).
+    pub agent: Option<serde_json::Value>,
     /// `servers` (TOML) or `mcpServers` (JSON): the key servers are named under in messages.
     pub(crate) servers_key: &'static str,
 }

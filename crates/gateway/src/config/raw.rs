@@ -21,6 +21,8 @@ pub(crate) struct RawConfig {
     pub(crate) rate_limits: BTreeMap<String, RawRate>,
     #[serde(default)]
     pub(crate) tools: BTreeMap<String, RawToolPolicy>,
+    /// `[agent]`: settings of `switchboard agent`, which validates them.
+    pub(crate) agent: Option<serde_json::Value>,
 }
 
 /// `[gateway]`.

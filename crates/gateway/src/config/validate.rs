@@ -151,6 +151,7 @@ pub(super) fn validate(
         clients,
         rate_limits,
         tools,
+        agent: raw.agent,
         servers_key,
     })
 }
