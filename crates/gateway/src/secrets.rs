@@ -317,17 +317,45 @@ struct VaultData {
 /// The set of secret values known to the gateway, used to scrub logs, errors and audit records.
 #[derive(Clone, Default)]
 pub struct SecretSet {
-    values: Arc<Mutex<Vec<String>>>,
+    inner: Arc<Mutex<Known>>,
+}
+
+/// Secret values: those resolved from the configuration, kept for the process's life, and
+/// short-lived ones (OAuth access tokens) that replace each other in a named slot.
+#[derive(Default)]
+struct Known {
+    fixed: Vec<String>,
+    slots: std::collections::BTreeMap<String, std::collections::VecDeque<String>>,
+    /// Every value of both, longest first, so a secret containing another is replaced whole.
+    all: Vec<String>,
+}
+
+impl Known {
+    fn rebuild(&mut self) {
+        let mut all: Vec<String> = self
+            .fixed
+            .iter()
+            .chain(self.slots.values().flatten())
+            .cloned()
+            .collect();
+        all.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        all.dedup();
+        self.all = all;
+    }
 }
 
 impl std::fmt::Debug for SecretSet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "SecretSet({} values)", self.lock().len())
+        write!(f, "SecretSet({} values)", self.lock().all.len())
     }
 }
 
 /// What replaces a secret in scrubbed text.
 pub const REDACTED: &str = "[REDACTED]";
+
+/// How many values a slot keeps: the current one and the one it replaced, which may still be
+/// valid and still turn up in a late message.
+const SLOT_VALUES: usize = 2;
 
 impl SecretSet {
     /// Remembers `value` as secret. Values shorter than 4 characters are ignored: scrubbing them
@@ -336,24 +364,42 @@ impl SecretSet {
         if value.len() < 4 {
             return;
         }
-        let mut values = self.lock();
-        if !values.iter().any(|v| v == value) {
-            values.push(value.to_owned());
-            // Longest first, so a secret containing another is replaced whole.
-            values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        let mut known = self.lock();
+        if !known.fixed.iter().any(|v| v == value) {
+            known.fixed.push(value.to_owned());
+            known.rebuild();
         }
+    }
+
+    /// Remembers `value` as the newest secret of `slot` (say, one upstream's access token),
+    /// forgetting the slot's values older than the one before it, so that a token refreshed
+    /// every hour does not make the set grow for as long as the gateway runs.
+    pub fn rotate(&self, slot: &str, value: &str) {
+        if value.len() < 4 {
+            return;
+        }
+        let mut known = self.lock();
+        let values = known.slots.entry(slot.to_owned()).or_default();
+        if values.iter().any(|v| v == value) {
+            return;
+        }
+        values.push_back(value.to_owned());
+        while values.len() > SLOT_VALUES {
+            values.pop_front();
+        }
+        known.rebuild();
     }
 
     /// Whether `text` contains any known secret.
     pub fn contains_secret(&self, text: &str) -> bool {
-        self.lock().iter().any(|v| text.contains(v.as_str()))
+        self.lock().all.iter().any(|v| text.contains(v.as_str()))
     }
 
     /// `text` with every known secret replaced by [`REDACTED`].
     pub fn scrub(&self, text: &str) -> String {
-        let values = self.lock();
+        let known = self.lock();
         let mut out = text.to_owned();
-        for value in values.iter() {
+        for value in &known.all {
             if out.contains(value.as_str()) {
                 out = out.replace(value.as_str(), REDACTED);
             }
@@ -361,8 +407,8 @@ impl SecretSet {
         out
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<String>> {
-        self.values
+    fn lock(&self) -> std::sync::MutexGuard<'_, Known> {
+        self.inner
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -413,6 +459,28 @@ mod tests {
                 .unwrap_err()
                 .contains("SWITCHBOARD_SURELY_UNSET_VAR")
         );
+    }
+
+    #[test]
+    fn a_slot_keeps_its_current_and_previous_value_only() {
+        let secrets = SecretSet::default();
+        secrets.add("configured-secret");
+        for n in 0..100 {
+            secrets.rotate("oauth token of remote", &format!("token-{n:03}"));
+            // The same token again (each request asks) changes nothing.
+            secrets.rotate("oauth token of remote", &format!("token-{n:03}"));
+        }
+        secrets.rotate("oauth token of other", "configured-secret");
+        assert_eq!(format!("{secrets:?}"), "SecretSet(3 values)");
+        assert_eq!(
+            secrets.scrub("token-097 token-098 token-099 configured-secret"),
+            "token-097 [REDACTED] [REDACTED] [REDACTED]"
+        );
+        // A configured secret stays secret when a slot that held the same value moves on.
+        secrets.rotate("oauth token of other", "token-of-other-2");
+        secrets.rotate("oauth token of other", "token-of-other-3");
+        assert!(secrets.contains_secret("configured-secret"));
+        assert!(!secrets.contains_secret("token-of-other-1"));
     }
 
     #[tokio::test]

@@ -15,7 +15,7 @@
 //! expires and when the server answers `401` to it; when refreshing is not possible the grant runs
 //! again. A `403` with `insufficient_scope` asks for the union of the granted and the challenged
 //! scopes, at most [`MAX_STEP_UPS`] times per connection. Tokens are secrets: they are added to
-//! the gateway's [`SecretSet`] and never logged.
+//! the gateway's [`SecretSet`] (the current one and the one before it) and never logged.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -349,9 +349,11 @@ impl Authorizer {
         AuthorizationCallback::from_redirect_url(location.as_str()).map_err(|e| self.failed(e))
     }
 
-    /// Records a token as a secret and returns it.
+    /// Records a token as a secret and returns it. The upstream's slot keeps this token and the
+    /// one before it (a restarted upstream's new client takes the same slot).
     fn remember(&self, token: String) -> String {
-        self.secrets.add(&token);
+        self.secrets
+            .rotate(&format!("oauth access token of {}", self.server), &token);
         token
     }
 
