@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::audit::AuditLog;
-use crate::caller::{Access, ApprovalChannel, Caller};
+use crate::caller::{Access, Caller};
 use crate::catalog::{Catalog, Source};
 use crate::config::{Config, ResolvedConfig, StartMode};
 use crate::error::GatewayError;
@@ -116,23 +116,6 @@ tokio::task_local! {
     static SCOPE: Arc<CallScope>;
 }
 
-/// The approval layer's key in `inputResponses` (see `policy::approval`).
-const APPROVAL_INPUT: &str = "approval";
-
-/// Whether the call's `requestState` and `inputResponses` answer the gateway's own approval
-/// request (already checked by the approval layer; they mean nothing to the upstream).
-fn answers_approval(call: &ToolCall) -> bool {
-    matches!(call.caller.approval, ApprovalChannel::InputRequired)
-        && call
-            .request_state
-            .as_deref()
-            .is_some_and(|s| uuid::Uuid::parse_str(s).is_ok())
-        && call
-            .input_responses
-            .as_ref()
-            .is_some_and(|r| r.contains_key(APPROVAL_INPUT))
-}
-
 impl Terminal for UpstreamTerminal {
     fn invoke(&self, call: ToolCall, budget: Duration) -> BoxFuture<'_, Outcome> {
         Box::pin(async move {
@@ -140,13 +123,10 @@ impl Terminal for UpstreamTerminal {
                 return Outcome::refused("authorize", format!("unknown tool {:?}", call.exposed));
             };
             let scope = SCOPE.try_with(Arc::clone).ok();
-            let approval_round = answers_approval(&call);
             let mut params = CallToolRequestParams::new(call.upstream_name.clone());
             params.arguments = Some(call.arguments);
-            if !approval_round {
-                params.input_responses = call.input_responses;
-                params.request_state = call.request_state;
-            }
+            params.input_responses = call.input_responses;
+            params.request_state = call.request_state;
             let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
             let relay = scope.as_ref().map(|s| s.relay.clone());
             match upstream.forward(request, relay, budget).await {

@@ -240,6 +240,81 @@ async fn input_required_results_are_relayed_to_modern_clients() {
 }
 
 #[tokio::test]
+async fn an_approved_call_whose_upstream_also_asks_for_input_completes() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "{}\n[tools.\"mrtr\"]\napproval = \"required\"\n",
+        fixture_server("a", &[])
+    );
+    let gateway = start(dir.path(), &config).await;
+    let (url, shutdown) = serve(&gateway).await;
+    let (session, _seen) = connect(&url, true).await;
+    let retry = |state: Option<String>, key: &str, answer: Value| {
+        let mut params = call("mrtr", json!({}));
+        let mut answers = InputResponses::new();
+        answers.insert(key.to_owned(), answer);
+        params.input_responses = Some(answers);
+        params.request_state = state;
+        params
+    };
+
+    // Round 1: the gateway asks for approval.
+    let CallToolResponse::InputRequired(asked) = session
+        .call_tool_once(call("mrtr", json!({})))
+        .await
+        .unwrap()
+    else {
+        panic!("expected the approval request");
+    };
+    assert!(asked.input_requests.unwrap().contains_key("approval"));
+
+    // Round 2: approved; the upstream asks for a name, behind a state of the gateway's.
+    let approve = json!({"action": "accept", "content": {"approve": true}});
+    let CallToolResponse::InputRequired(upstream_asks) = session
+        .call_tool_once(retry(asked.request_state, "approval", approve))
+        .await
+        .unwrap()
+    else {
+        panic!("expected the upstream's input request");
+    };
+    assert!(upstream_asks.input_requests.unwrap().contains_key("name"));
+    let state = upstream_asks.request_state.clone().unwrap();
+    assert_ne!(
+        state, "asked-once",
+        "the upstream's state stays with the gateway"
+    );
+
+    // Round 3: the upstream gets its own state back with the answer; no second approval.
+    let name = json!({"action": "accept", "content": {"name": "Grace"}});
+    let CallToolResponse::Complete(done) = session
+        .call_tool_once(retry(Some(state.clone()), "name", name.clone()))
+        .await
+        .unwrap()
+    else {
+        panic!("expected the final result");
+    };
+    assert_eq!(text(&done), "hello Grace");
+
+    // The state was good for one round only.
+    let CallToolResponse::Complete(replayed) = session
+        .call_tool_once(retry(Some(state), "name", name))
+        .await
+        .unwrap()
+    else {
+        panic!("expected a refusal");
+    };
+    assert_eq!(replayed.is_error, Some(true));
+    assert!(
+        text(&replayed).contains("approval is unknown"),
+        "{}",
+        text(&replayed)
+    );
+    session.cancel().await.unwrap();
+    shutdown.cancel();
+    gateway.shutdown().await;
+}
+
+#[tokio::test]
 async fn prompts_a_server_lists_only_to_modern_clients_are_listed_only_to_them() {
     let dir = tempfile::tempdir().unwrap();
     let gateway = start(dir.path(), &fixture_server("a", &[])).await;

@@ -5,7 +5,10 @@
 //! - an [`Approver`] (MCP elicitation in a 2025-11-25 session, or a terminal prompt supplied by
 //!   the agent command) is asked directly;
 //! - a 2026-07-28 client that declares elicitation gets an `input_required` result carrying the
-//!   question and an opaque one-time `requestState`, and retries the call with its answer;
+//!   question and an opaque one-time `requestState`, and retries the call with its answer. When
+//!   the approved call's upstream answers `input_required` of its own, its `requestState` is kept
+//!   here behind another one-time state of the gateway's, so the rounds that follow go through
+//!   without asking the human again and reach the upstream with the upstream's own state;
 //! - anyone else is refused with a message saying approval is required.
 
 use std::collections::HashMap;
@@ -142,6 +145,16 @@ struct Pending {
     tool: String,
     digest: String,
     expires: Instant,
+    stage: Stage,
+}
+
+/// Where a pending 2026-07-28 approval stands.
+enum Stage {
+    /// The human was asked; the retry must carry the answer.
+    Asked,
+    /// The human approved and the upstream asked for input of its own; the retry carries the
+    /// upstream's answers, and its `requestState` is restored.
+    Approved { upstream_state: Option<String> },
 }
 
 /// The approval layer.
@@ -180,62 +193,105 @@ impl ApprovalLayer {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The 2026-07-28 round trip: first call → `input_required`; retry → check the answer.
-    fn input_required(&self, call: &ToolCall, request: &ApprovalRequest) -> Result<(), Outcome> {
+    /// The 2026-07-28 round trip: first call → `input_required`; retry → check the answer. On
+    /// `Ok` the call is ready for the upstream: the gateway's own state and answer are taken out
+    /// of it, and an upstream state kept from an earlier round is put back.
+    fn admit(&self, call: &mut ToolCall, request: &ApprovalRequest) -> Result<(), Outcome> {
         let digest = digest(call);
         let now = Instant::now();
-        if let Some(state) = &call.request_state {
-            let pending = self.lock().remove(state);
-            let valid = pending.is_some_and(|p| {
-                p.client == call.caller.client
-                    && p.tool == call.exposed
-                    && p.digest == digest
-                    && p.expires > now
-            });
-            if !valid {
-                return Err(Outcome::refused(
-                    "approval",
-                    "the approval is unknown, expired, or for a different call; call the tool \
-                     again without requestState to be asked anew",
-                ));
+        let Some(state) = &call.request_state else {
+            return Err(self.ask(call, request, digest, now));
+        };
+        let pending = self.lock().remove(state).filter(|p| {
+            p.client == call.caller.client
+                && p.tool == call.exposed
+                && p.digest == digest
+                && p.expires > now
+        });
+        match pending.map(|p| p.stage) {
+            None => Err(Outcome::refused(
+                "approval",
+                "the approval is unknown, expired, or for a different call; call the tool again \
+                 without requestState to be asked anew",
+            )),
+            Some(Stage::Approved { upstream_state }) => {
+                call.request_state = upstream_state;
+                Ok(())
             }
-            let answer = call
-                .input_responses
-                .as_ref()
-                .and_then(|r| r.get(INPUT_KEY))
-                .and_then(|v| serde_json::from_value::<ElicitResult>(v.clone()).ok());
-            return match answer.map(|a| decide(&a)) {
-                Some(Decision::Approved) => Ok(()),
-                Some(Decision::Denied(reason)) => Err(Outcome::refused("approval", reason)),
-                None => Err(Outcome::refused(
-                    "approval",
-                    "the retry carried no answer to the approval request",
-                )),
-            };
+            Some(Stage::Asked) => {
+                let answer = call
+                    .input_responses
+                    .as_mut()
+                    .and_then(|r| r.remove(INPUT_KEY))
+                    .and_then(|v| serde_json::from_value::<ElicitResult>(v).ok());
+                call.request_state = None;
+                if call.input_responses.as_ref().is_some_and(|r| r.is_empty()) {
+                    call.input_responses = None;
+                }
+                match answer.map(|a| decide(&a)) {
+                    Some(Decision::Approved) => Ok(()),
+                    Some(Decision::Denied(reason)) => Err(Outcome::refused("approval", reason)),
+                    None => Err(Outcome::refused(
+                        "approval",
+                        "the retry carried no answer to the approval request",
+                    )),
+                }
+            }
         }
+    }
+
+    /// Remembers a pending approval for the caller's next round and returns its state.
+    fn remember(&self, call: &ToolCall, digest: String, now: Instant, stage: Stage) -> String {
         let state = uuid::Uuid::new_v4().to_string();
-        {
-            let mut pending = self.lock();
-            pending.retain(|_, p| p.expires > now);
-            pending.insert(
-                state.clone(),
-                Pending {
-                    client: call.caller.client.clone(),
-                    tool: call.exposed.clone(),
-                    digest,
-                    expires: now + PENDING_TTL,
-                },
-            );
-        }
+        let mut pending = self.lock();
+        pending.retain(|_, p| p.expires > now);
+        pending.insert(
+            state.clone(),
+            Pending {
+                client: call.caller.client.clone(),
+                tool: call.exposed.clone(),
+                digest,
+                expires: now + PENDING_TTL,
+                stage,
+            },
+        );
+        state
+    }
+
+    /// The first round: `input_required` asking the human.
+    fn ask(
+        &self,
+        call: &ToolCall,
+        request: &ApprovalRequest,
+        digest: String,
+        now: Instant,
+    ) -> Outcome {
+        let state = self.remember(call, digest, now, Stage::Asked);
         let mut requests = InputRequests::new();
         requests.insert(
             INPUT_KEY.to_owned(),
             InputRequest::Elicitation(ElicitRequest::new(elicit_params(request))),
         );
-        Err(Outcome::InputRequired(Box::new(InputRequiredResult::new(
+        Outcome::InputRequired(Box::new(InputRequiredResult::new(
             Some(requests),
             Some(state),
-        ))))
+        )))
+    }
+
+    /// An approved call's outcome; when its upstream asks for input, the upstream's state goes
+    /// behind one of the gateway's, so the next round is known to be approved.
+    fn carry(&self, call: &ToolCall, outcome: Outcome) -> Outcome {
+        match outcome {
+            Outcome::InputRequired(mut result) => {
+                let stage = Stage::Approved {
+                    upstream_state: result.request_state.take(),
+                };
+                result.request_state =
+                    Some(self.remember(call, digest(call), Instant::now(), stage));
+                Outcome::InputRequired(result)
+            }
+            other => other,
+        }
     }
 }
 
@@ -270,10 +326,16 @@ impl Layer for ApprovalLayer {
                         format!("{} was not run: {reason}", call.exposed),
                     ),
                 },
-                ApprovalChannel::InputRequired => match self.input_required(&call, &request) {
-                    Ok(()) => next.run(call).await,
-                    Err(outcome) => outcome,
-                },
+                ApprovalChannel::InputRequired => {
+                    let mut call = call;
+                    match self.admit(&mut call, &request) {
+                        Ok(()) => {
+                            let outcome = next.run(call.clone()).await;
+                            self.carry(&call, outcome)
+                        }
+                        Err(outcome) => outcome,
+                    }
+                }
                 ApprovalChannel::None => Outcome::refused(
                     "approval",
                     format!(
