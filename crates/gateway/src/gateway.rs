@@ -26,7 +26,7 @@ use crate::policy::approval::ApprovalLayer;
 use crate::policy::audit::{AuditLayer, Redactor};
 use crate::policy::authorize::Authorize;
 use crate::policy::limits::Limits;
-use crate::policy::rate_limit::{LocalBackend, RateLimit, RateLimitBackend};
+use crate::policy::rate_limit::{LocalBackend, RateLimit, RateLimitBackend, RedisBackend};
 use crate::policy::{Outcome, Parts, Pipeline, Terminal, ToolCall};
 use crate::supervisor::{self, Health, Upstream, UpstreamError};
 use crate::upstream::Relay;
@@ -192,10 +192,7 @@ impl Gateway {
             },
             authorize: Authorize,
             rate_limit: RateLimit::new(
-                options
-                    .rate_limit_backend
-                    .clone()
-                    .unwrap_or_else(|| Arc::new(LocalBackend::new())),
+                rate_limit_backend(&options, &resolved)?,
                 cfg.rate_limits.clone(),
                 clients,
             ),
@@ -549,6 +546,29 @@ impl Gateway {
             tracing::warn!("some upstreams did not stop within 10s");
         }
     }
+}
+
+/// The buckets: the embedder's backend, else Redis when `gateway.rate_limit_store` names it, else
+/// this process.
+fn rate_limit_backend(
+    options: &GatewayOptions,
+    resolved: &ResolvedConfig,
+) -> Result<Arc<dyn RateLimitBackend>, GatewayError> {
+    if let Some(backend) = &options.rate_limit_backend {
+        return Ok(backend.clone());
+    }
+    let Some(url) = &resolved.rate_limit_store else {
+        return Ok(Arc::new(LocalBackend::new()));
+    };
+    let settings = &resolved.config.gateway;
+    let backend = RedisBackend::new(url, &settings.rate_limit_prefix).map_err(|message| {
+        crate::error::ConfigError::Invalid {
+            file: resolved.config.file.clone(),
+            key: "gateway.rate_limit_store".to_owned(),
+            message,
+        }
+    })?;
+    Ok(Arc::new(backend))
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

@@ -86,6 +86,8 @@ pub(super) fn from_environment() -> (Config, Vec<String>) {
             allowed_hosts: Vec::new(),
             allowed_origins: Vec::new(),
             stdio_client: None,
+            rate_limit_store: None,
+            rate_limit_prefix: "switchboard".to_owned(),
         },
         audit: AuditSettings {
             path: None,

@@ -272,6 +272,10 @@ pub struct GatewaySettings {
     pub allowed_origins: Vec<String>,
     /// The client id of the stdio connection (must be a `[clients]` entry when set).
     pub stdio_client: Option<String>,
+    /// The Redis URL where rate-limit buckets are shared by replicas (none: in this process).
+    pub rate_limit_store: Option<Template>,
+    /// The prefix of the store's keys (`<prefix>:rate:…`), the same on every replica.
+    pub rate_limit_prefix: String,
 }
 
 /// `[audit]`.

@@ -37,6 +37,8 @@ pub(crate) struct RawGateway {
     #[serde(default)]
     pub(crate) allowed_origins: Vec<String>,
     pub(crate) stdio_client: Option<String>,
+    pub(crate) rate_limit_store: Option<String>,
+    pub(crate) rate_limit_prefix: Option<String>,
 }
 
 /// `[audit]`.

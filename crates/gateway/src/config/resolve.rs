@@ -129,6 +129,8 @@ pub struct ResolvedConfig {
     pub servers: BTreeMap<String, ResolvedServer>,
     /// Clients by name.
     pub clients: BTreeMap<String, ResolvedClient>,
+    /// The Redis URL of `gateway.rate_limit_store`, resolved (its password is a secret).
+    pub rate_limit_store: Option<String>,
     /// Every secret value read, for scrubbing logs and audit records.
     pub secrets: SecretSet,
 }
@@ -186,10 +188,28 @@ impl Config {
                 },
             );
         }
+        let rate_limit_store = match &self.gateway.rate_limit_store {
+            Some(t) => {
+                let url = r.one("gateway.rate_limit_store", t, true).await?;
+                if let Some(password) = url::Url::parse(&url)
+                    .ok()
+                    .and_then(|u| u.password().map(str::to_owned))
+                {
+                    // As written in the URL, and as the server sees it.
+                    resolver.secrets().add(&password);
+                    resolver
+                        .secrets()
+                        .add(&percent_encoding::percent_decode_str(&password).decode_utf8_lossy());
+                }
+                Some(url)
+            }
+            None => None,
+        };
         Ok(ResolvedConfig {
             config: self.clone(),
             servers,
             clients,
+            rate_limit_store,
             secrets: resolver.secrets(),
         })
     }

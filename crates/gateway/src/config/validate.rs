@@ -207,6 +207,20 @@ fn gateway_settings(
         allowed_hosts: raw.allowed_hosts,
         allowed_origins: raw.allowed_origins,
         stdio_client: raw.stdio_client,
+        rate_limit_store: raw
+            .rate_limit_store
+            .map(|url| ctx.template("gateway.rate_limit_store", &url))
+            .transpose()?,
+        rate_limit_prefix: match raw.rate_limit_prefix {
+            Some(prefix) if prefix.is_empty() || prefix.contains(char::is_whitespace) => {
+                return Err(ctx.err(
+                    "gateway.rate_limit_prefix",
+                    "must be non-empty and without spaces",
+                ));
+            }
+            Some(prefix) => prefix,
+            None => "switchboard".to_owned(),
+        },
     })
 }
 

@@ -2,9 +2,14 @@
 //! (`[clients.x] rate_limit`) and per (client, tool) (`[clients.x.rate_limits]`). A limited call
 //! is refused with a message saying when to retry.
 //!
-//! Buckets live behind [`RateLimitBackend`]: [`LocalBackend`] keeps them in this process; a
-//! shared backend (e.g. Redis, for replicas behind a load balancer) implements the same trait.
-//! The local backend's clock is tokio's, so tests can pause time and count exactly.
+//! Buckets live behind [`RateLimitBackend`]: [`LocalBackend`] keeps them in this process (its
+//! clock is tokio's, so tests can pause time and count exactly); [`RedisBackend`] keeps them in
+//! Redis, shared by replicas behind a load balancer (`[gateway] rate_limit_store`). When the
+//! store cannot be asked, the call is refused: a limit that cannot be checked is not waived.
+
+mod redis_store;
+
+pub use redis_store::RedisBackend;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -21,9 +26,17 @@ use crate::config::{ClientConfig, Rate, RateRule};
 
 /// Where token buckets are kept.
 pub trait RateLimitBackend: Send + Sync {
-    /// Takes one token from bucket `key`, which refills at `rate`. `Err(wait)` when empty:
-    /// the earliest time a token is available.
-    fn take<'a>(&'a self, key: &'a str, rate: Rate) -> BoxFuture<'a, Result<(), Duration>>;
+    /// Takes one token from bucket `key`, which refills at `rate`.
+    fn take<'a>(&'a self, key: &'a str, rate: Rate) -> BoxFuture<'a, Result<(), Limited>>;
+}
+
+/// Why no token was taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Limited {
+    /// The bucket is empty; this is how long until a token is available.
+    Wait(Duration),
+    /// The store could not be asked: which store and why (never a credential).
+    Unavailable(String),
 }
 
 /// A clock that follows tokio's (so paused test time drives the buckets).
@@ -82,11 +95,11 @@ impl LocalBackend {
 }
 
 impl RateLimitBackend for LocalBackend {
-    fn take<'a>(&'a self, key: &'a str, rate: Rate) -> BoxFuture<'a, Result<(), Duration>> {
+    fn take<'a>(&'a self, key: &'a str, rate: Rate) -> BoxFuture<'a, Result<(), Limited>> {
         let limiter = self.limiter(key, rate);
         let result = limiter
             .check()
-            .map_err(|not_until| not_until.wait_time_from(self.clock.now()));
+            .map_err(|not_until| Limited::Wait(not_until.wait_time_from(self.clock.now())));
         Box::pin(std::future::ready(result))
     }
 }
@@ -147,16 +160,28 @@ impl Layer for RateLimit {
     fn call<'a>(&'a self, call: ToolCall, next: Next<'a>) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
             for (key, rate, what) in self.buckets(&call) {
-                if let Err(wait) = self.backend.take(&key, rate).await {
-                    let secs = wait.as_secs_f64().max(0.001);
-                    return Outcome::refused(
-                        "rate_limit",
-                        format!(
-                            "rate limit reached for {what} ({} per {}s); retry in {secs:.1}s",
-                            rate.count,
-                            rate.per.as_secs()
-                        ),
-                    );
+                match self.backend.take(&key, rate).await {
+                    Ok(()) => {}
+                    Err(Limited::Wait(wait)) => {
+                        let secs = wait.as_secs_f64().max(0.001);
+                        return Outcome::refused(
+                            "rate_limit",
+                            format!(
+                                "rate limit reached for {what} ({} per {}s); retry in {secs:.1}s",
+                                rate.count,
+                                rate.per.as_secs()
+                            ),
+                        );
+                    }
+                    Err(Limited::Unavailable(why)) => {
+                        return Outcome::refused(
+                            "rate_limit",
+                            format!(
+                                "{why}, so the rate limit for {what} cannot be checked and the \
+                                 call was not run; retry shortly"
+                            ),
+                        );
+                    }
                 }
             }
             next.run(call).await
@@ -264,7 +289,9 @@ mod tests {
         for _ in 0..3 {
             backend.take("k", r).await.unwrap();
         }
-        let wait = backend.take("k", r).await.unwrap_err();
+        let Err(Limited::Wait(wait)) = backend.take("k", r).await else {
+            panic!("the bucket is empty");
+        };
         assert!(
             wait <= Duration::from_secs(6) && wait > Duration::from_secs(5),
             "{wait:?}"
