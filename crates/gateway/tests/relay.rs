@@ -18,8 +18,8 @@ use rmcp::model::{
     ClientRequest, CreateMessageRequestParams, CreateMessageResult, ElicitRequestParams,
     ElicitResult, ElicitationAction, Implementation, InputResponses, LoggingLevel,
     LoggingMessageNotificationParam, ProgressNotificationParam, ProtocolVersion,
-    ResourceUpdatedNotificationParam, ResultType, SamplingMessage, ServerResult,
-    SetLevelRequestParams, SubscribeRequestParams,
+    ResourceUpdatedNotificationParam, ResultType, SamplingMessage, ServerNotification,
+    ServerResult, SetLevelRequestParams, SubscribeRequestParams, SubscriptionFilter,
 };
 use rmcp::service::{
     ClientLifecycleMode, ClientServiceExt, NotificationContext, PeerRequestOptions, RequestContext,
@@ -310,6 +310,68 @@ async fn an_approved_call_whose_upstream_also_asks_for_input_completes() {
         text(&replayed)
     );
     session.cancel().await.unwrap();
+    shutdown.cancel();
+    gateway.shutdown().await;
+}
+
+#[tokio::test]
+async fn listen_streams_get_updates_of_the_resources_they_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let gateway = start(dir.path(), &fixture_server("a", &[])).await;
+    let (url, shutdown) = serve(&gateway).await;
+    let (session, _seen) = connect(&url, true).await;
+    let (bystander, mut bystander_seen) = connect(&url, false).await;
+    let uri = "fixture://fixture/info";
+    let filter = SubscriptionFilter::builder()
+        .resource_subscriptions([uri, "fixture://nobody/offers"])
+        .build();
+    let mut stream = session.peer().listen(filter).await.unwrap();
+    assert_eq!(
+        stream.acknowledged().resource_subscriptions.as_deref(),
+        Some(&[uri.to_owned(), "fixture://nobody/offers".to_owned()][..])
+    );
+    // The acknowledgement goes out before the gateway has subscribed upstream: touch until the
+    // first update arrives, then every touch brings one.
+    let touch = async || {
+        bystander
+            .call_tool(call("touch", json!({"uri": uri})))
+            .await
+            .unwrap();
+    };
+    let mut updates = 0;
+    for _ in 0..50 {
+        touch().await;
+        match tokio::time::timeout(Duration::from_millis(100), stream.next()).await {
+            Ok(notification) => {
+                let notification = notification.unwrap().unwrap();
+                let ServerNotification::ResourceUpdatedNotification(update) = notification else {
+                    panic!("expected resources/updated, got {notification:?}");
+                };
+                assert_eq!(update.params.uri, uri);
+                updates += 1;
+                break;
+            }
+            Err(_elapsed) => continue,
+        }
+    }
+    assert_eq!(updates, 1, "an update within 5 s");
+    touch().await;
+    let notification = tokio::time::timeout(Duration::from_secs(5), stream.next())
+        .await
+        .expect("the next update")
+        .unwrap()
+        .unwrap();
+    assert!(matches!(
+        notification,
+        ServerNotification::ResourceUpdatedNotification(_)
+    ));
+    assert_eq!(
+        drain(&mut bystander_seen, Duration::from_millis(100)).await,
+        [],
+        "a client that did not subscribe hears nothing"
+    );
+    session.cancel().await.unwrap();
+    bystander.cancel().await.unwrap();
     shutdown.cancel();
     gateway.shutdown().await;
 }

@@ -40,7 +40,7 @@ use crate::gateway::{CallRequest, Gateway};
 use crate::policy::Outcome;
 use crate::policy::approval::ElicitationApprover;
 use crate::supervisor::Upstream;
-use crate::upstream::Relay;
+use crate::upstream::{Relay, Subscriber};
 
 /// How long a human has to answer an approval request sent by elicitation.
 const APPROVAL_TIMEOUT: Duration = Duration::from_secs(300);
@@ -220,15 +220,24 @@ impl ServerHandler for Downstream {
         });
     }
 
+    /// Tool list changes, and updates of any resources named. Which of those resources the
+    /// caller may see is decided in [`Self::listen`], so the acknowledgement tells nothing about
+    /// resources hidden from it.
     fn accepted_subscription_filter(
         &self,
-        _requested: &SubscriptionFilter,
+        requested: &SubscriptionFilter,
     ) -> Option<SubscriptionFilter> {
-        Some(SubscriptionFilter::builder().tools_list_changed().build())
+        let mut accepted = SubscriptionFilter::builder().tools_list_changed().build();
+        accepted
+            .resource_subscriptions
+            .clone_from(&requested.resource_subscriptions);
+        Some(accepted)
     }
 
-    /// 2026-07-28 clients (no session) get `tools/list_changed` through `subscriptions/listen`.
+    /// 2026-07-28 clients (no session) get `tools/list_changed` through `subscriptions/listen`,
+    /// and `resources/updated` for the resources they named and may see.
     async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
+        let _resources = self.listen_to_resources(&context).await?;
         let mut changes = self.gateway.subscribe_list_changed();
         let shutdown = self.gateway.shutdown_token();
         loop {
@@ -488,9 +497,11 @@ impl ServerHandler for Downstream {
     ) -> Result<(), ErrorData> {
         let caller = self.caller(&context)?;
         let upstream = self.resource_upstream(&caller, &request.uri)?;
-        upstream
-            .routes
-            .subscribe(&request.uri, &caller.session, context.peer.clone());
+        upstream.routes.subscribe(
+            &request.uri,
+            &caller.session,
+            Subscriber::Session(context.peer.clone()),
+        );
         let params = SubscribeRequestParams::new(request.uri.clone());
         let forwarded = ClientRequest::SubscribeRequest(SubscribeRequest::new(params));
         if let Err(error) = forward(&upstream, forwarded, &context).await {
@@ -517,7 +528,66 @@ impl ServerHandler for Downstream {
     }
 }
 
+/// A listen stream's resource subscriptions, taken out of the upstreams' routes when the stream
+/// ends (and the upstream told when nobody else wants a resource's updates).
+struct StreamSubscriptions {
+    key: String,
+    resources: Vec<(Arc<Upstream>, String)>,
+}
+
+impl Drop for StreamSubscriptions {
+    fn drop(&mut self) {
+        for (upstream, uri) in std::mem::take(&mut self.resources) {
+            if upstream.routes.unsubscribe(&uri, &self.key) {
+                continue;
+            }
+            let params = UnsubscribeRequestParams::new(uri);
+            let request = ClientRequest::UnsubscribeRequest(UnsubscribeRequest::new(params));
+            let limit = upstream.server.config.timeout;
+            tokio::spawn(async move {
+                let _ = upstream.forward(request, None, limit).await;
+            });
+        }
+    }
+}
+
 impl Downstream {
+    /// Subscribes a listen stream to the resources it named that the caller may see; unknown
+    /// and hidden ones are left out silently, as are upstreams that refuse the subscription.
+    async fn listen_to_resources(
+        &self,
+        context: &SubscriptionContext,
+    ) -> Result<StreamSubscriptions, ErrorData> {
+        let request = context.request_context();
+        let caller = self.caller(request)?;
+        let mut subscriptions = StreamSubscriptions {
+            key: format!("listen {}", uuid::Uuid::new_v4()),
+            resources: Vec::new(),
+        };
+        let uris = context.accepted().resource_subscriptions.iter().flatten();
+        for uri in uris {
+            let Ok(upstream) = self.resource_upstream(&caller, uri) else {
+                continue;
+            };
+            let sink = Subscriber::Stream(context.sink().clone());
+            upstream.routes.subscribe(uri, &subscriptions.key, sink);
+            // Sent as the gateway's own request, in the era of its connection to the upstream:
+            // `resources/subscribe` does not exist in the listening client's era.
+            let params = SubscribeRequestParams::new(uri.clone());
+            let forwarded = ClientRequest::SubscribeRequest(SubscribeRequest::new(params));
+            let limit = upstream.server.config.timeout;
+            match upstream.forward(forwarded, None, limit).await {
+                Ok(_) => subscriptions.resources.push((upstream, uri.clone())),
+                Err(error) => {
+                    upstream.routes.unsubscribe(uri, &subscriptions.key);
+                    let error = error.to_error(&upstream.name).message;
+                    tracing::info!(upstream = %upstream.name, %uri, %error, "upstream refused a resource subscription");
+                }
+            }
+        }
+        Ok(subscriptions)
+    }
+
     /// The upstream owning resource `uri`, if `caller` may see it.
     fn resource_upstream(&self, caller: &Caller, uri: &str) -> Result<Arc<Upstream>, ErrorData> {
         let catalog = self.gateway.catalog();

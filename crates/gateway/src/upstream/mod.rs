@@ -42,7 +42,7 @@ use rmcp::model::{
 use rmcp::service::{
     ClientInitializeError, ClientLifecycleMode, ClientServiceExt, NotificationContext,
     OriginatingRequestId, Peer, RequestContext, RoleClient, RoleServer, RunningService,
-    RxJsonRpcMessage, ServiceError, TxJsonRpcMessage,
+    RxJsonRpcMessage, ServiceError, SubscriptionSink, TxJsonRpcMessage,
 };
 use rmcp::transport::Transport;
 use tokio::sync::{mpsc, watch};
@@ -178,7 +178,32 @@ impl Relay {
 }
 
 /// The clients subscribed to each resource URI: (session, its peer).
-type Subscribers = HashMap<String, Vec<(String, Peer<RoleServer>)>>;
+type Subscribers = HashMap<String, Vec<(String, Subscriber)>>;
+
+/// Where a resource's updates go: a 2025-11-25 session that called `resources/subscribe`, or a
+/// 2026-07-28 client's `subscriptions/listen` stream that named the resource.
+#[derive(Clone)]
+pub(crate) enum Subscriber {
+    Session(Peer<RoleServer>),
+    Stream(SubscriptionSink),
+}
+
+impl Subscriber {
+    /// A closed session; a stream is taken out when its listen request ends.
+    fn is_gone(&self) -> bool {
+        match self {
+            Self::Session(peer) => peer.is_transport_closed(),
+            Self::Stream(_) => false,
+        }
+    }
+
+    async fn updated(&self, params: ResourceUpdatedNotificationParam) {
+        let _ = match self {
+            Self::Session(peer) => peer.notify_resource_updated(params).await.is_ok(),
+            Self::Stream(sink) => sink.notify_resource_updated(params.uri).await.is_ok(),
+        };
+    }
+}
 
 /// The mark a forwarded request carries (in its extensions) to the transport: its relay, and
 /// whether the gateway has stopped waiting for it (then it is not recorded, should it be written
@@ -253,12 +278,13 @@ impl Routes {
         self.flights().last().map(|r| r.forwarded.relay.clone())
     }
 
-    /// Records that `session` wants `notifications/resources/updated` for `uri`.
-    pub(crate) fn subscribe(&self, uri: &str, session: &str, peer: Peer<RoleServer>) {
+    /// Records that `session` (a session id, or a listen stream's own key) wants
+    /// `notifications/resources/updated` for `uri`.
+    pub(crate) fn subscribe(&self, uri: &str, session: &str, subscriber: Subscriber) {
         let mut subs = self.subs();
         let list = subs.entry(uri.to_owned()).or_default();
-        list.retain(|(s, p)| s != session && !p.is_transport_closed());
-        list.push((session.to_owned(), peer));
+        list.retain(|(s, p)| s != session && !p.is_gone());
+        list.push((session.to_owned(), subscriber));
     }
 
     /// Forgets `session`'s subscription to `uri`; returns whether anyone else still has one.
@@ -267,7 +293,7 @@ impl Routes {
         let Some(list) = subs.get_mut(uri) else {
             return false;
         };
-        list.retain(|(s, p)| s != session && !p.is_transport_closed());
+        list.retain(|(s, p)| s != session && !p.is_gone());
         if list.is_empty() {
             subs.remove(uri);
             return false;
@@ -275,7 +301,7 @@ impl Routes {
         true
     }
 
-    fn subscribers(&self, uri: &str) -> Vec<Peer<RoleServer>> {
+    fn subscribers(&self, uri: &str) -> Vec<Subscriber> {
         self.subs()
             .get(uri)
             .map(|list| list.iter().map(|(_, p)| p.clone()).collect())
@@ -410,8 +436,8 @@ impl ClientHandler for UpstreamHandler {
         params: ResourceUpdatedNotificationParam,
         _context: NotificationContext<RoleClient>,
     ) {
-        for peer in self.routes.subscribers(&params.uri) {
-            let _ = peer.notify_resource_updated(params.clone()).await;
+        for subscriber in self.routes.subscribers(&params.uri) {
+            subscriber.updated(params.clone()).await;
         }
     }
 
