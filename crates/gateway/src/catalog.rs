@@ -72,6 +72,31 @@ pub struct Catalog {
     prefixed_servers: Vec<String>,
 }
 
+/// Which of the lists a client sees changed between two catalogs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ListChanges {
+    /// `tools/list` changed.
+    pub tools: bool,
+    /// `prompts/list` changed.
+    pub prompts: bool,
+    /// `resources/list` or `resources/templates/list` changed.
+    pub resources: bool,
+}
+
+impl ListChanges {
+    /// Every list (when it is not known which changed).
+    pub const ALL: Self = Self {
+        tools: true,
+        prompts: true,
+        resources: true,
+    };
+
+    /// Whether anything changed.
+    pub fn any(self) -> bool {
+        self.tools || self.prompts || self.resources
+    }
+}
+
 /// Whether `name` is a valid exposed tool name.
 pub fn valid_exposed_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
@@ -195,6 +220,27 @@ impl Catalog {
         for template in &source.listing.templates {
             self.templates
                 .push((source.server.to_owned(), template.clone()));
+        }
+    }
+
+    /// What changed from `before` to this catalog.
+    pub fn changes_from(&self, before: &Catalog) -> ListChanges {
+        fn same<'a, T: PartialEq + 'a>(
+            a: impl ExactSizeIterator<Item = &'a T>,
+            b: impl ExactSizeIterator<Item = &'a T>,
+        ) -> bool {
+            a.len() == b.len() && a.zip(b).all(|(x, y)| x == y)
+        }
+        ListChanges {
+            tools: !same(
+                self.tools.values().map(|t| &t.tool),
+                before.tools.values().map(|t| &t.tool),
+            ) || !self.tools.keys().eq(before.tools.keys()),
+            prompts: !same(
+                self.prompts.values().map(|p| &p.prompt),
+                before.prompts.values().map(|p| &p.prompt),
+            ) || !self.prompts.keys().eq(before.prompts.keys()),
+            resources: self.resources != before.resources || self.templates != before.templates,
         }
     }
 

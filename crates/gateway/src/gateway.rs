@@ -19,7 +19,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::audit::AuditLog;
 use crate::caller::{Access, Caller};
-use crate::catalog::{Catalog, Source};
+use crate::catalog::{Catalog, ListChanges, Source};
 use crate::config::{Config, ResolvedConfig, StartMode};
 use crate::error::GatewayError;
 use crate::policy::approval::ApprovalLayer;
@@ -90,7 +90,7 @@ struct Inner {
     draining: CancellationToken,
     supervisors: TaskTracker,
     calls: TaskTracker,
-    list_changed: broadcast::Sender<()>,
+    list_changed: broadcast::Sender<ListChanges>,
     tokens: HashMap<String, String>,
     lazy_started: std::sync::atomic::AtomicBool,
 }
@@ -295,8 +295,11 @@ impl Gateway {
                     for error in errors {
                         tracing::error!(upstream = %name, "{error}; the tool is left out");
                     }
+                    let changes = catalog.changes_from(&self.catalog());
                     self.set_catalog(catalog);
-                    let _ = self.inner.list_changed.send(());
+                    if changes.any() {
+                        let _ = self.inner.list_changed.send(changes);
+                    }
                 }
             }
         }
@@ -316,9 +319,9 @@ impl Gateway {
         &self.inner.config
     }
 
-    /// Notified whenever the catalog changes (an upstream came up, went through a
-    /// `tools/list_changed`, …).
-    pub fn subscribe_list_changed(&self) -> broadcast::Receiver<()> {
+    /// Notified whenever the catalog changes (an upstream came up, sent a `list_changed`, …),
+    /// saying which lists changed.
+    pub fn subscribe_list_changed(&self) -> broadcast::Receiver<ListChanges> {
         self.inner.list_changed.subscribe()
     }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use common::{args, fixture_server, start, text, try_start};
 use switchboard_gateway::GatewayError;
+use switchboard_gateway::catalog::ListChanges;
 
 #[tokio::test]
 async fn two_servers_are_prefixed_in_deterministic_order() {
@@ -142,9 +143,18 @@ async fn upstream_list_changed_refreshes_the_catalog_and_notifies() {
     })
     .await;
     assert!(refreshed, "the catalog picked up the new tool");
-    tokio::time::timeout(Duration::from_secs(1), changes.recv())
+    let changed = tokio::time::timeout(Duration::from_secs(1), changes.recv())
         .await
         .expect("a list_changed notification")
         .unwrap();
+    assert_eq!(
+        changed,
+        ListChanges {
+            tools: true,
+            prompts: true,
+            resources: false
+        }
+    );
+    assert!(gateway.catalog().prompt("a__extra_prompt").is_some());
     gateway.shutdown().await;
 }

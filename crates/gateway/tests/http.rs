@@ -330,24 +330,36 @@ async fn stateless_clients_hear_list_changed_through_subscriptions() {
     let client = ().serve_with_lifecycle(transport(&url, None), modern()).await.unwrap();
     let filter = rmcp::model::SubscriptionFilter::builder()
         .tools_list_changed()
+        .prompts_list_changed()
         .build();
     let mut subscription = client.peer().listen(filter).await.unwrap();
-    assert_eq!(subscription.acknowledged().tools_list_changed, Some(true));
+    let acknowledged = subscription.acknowledged();
+    assert_eq!(acknowledged.tools_list_changed, Some(true));
+    assert_eq!(acknowledged.prompts_list_changed, Some(true));
+    assert_eq!(acknowledged.resources_list_changed, None, "not asked for");
     client
         .call_tool(CallToolRequestParams::new("a__add_tool"))
         .await
         .unwrap();
-    let notification = tokio::time::timeout(Duration::from_secs(5), subscription.next())
-        .await
-        .expect("a notification")
-        .unwrap()
-        .unwrap();
+    let mut next = async || {
+        tokio::time::timeout(Duration::from_secs(5), subscription.next())
+            .await
+            .expect("a notification")
+            .unwrap()
+            .unwrap()
+    };
     assert!(matches!(
-        notification,
+        next().await,
         rmcp::model::ServerNotification::ToolListChangedNotification(_)
+    ));
+    assert!(matches!(
+        next().await,
+        rmcp::model::ServerNotification::PromptListChangedNotification(_)
     ));
     let tools = client.list_all_tools().await.unwrap();
     assert!(tools.iter().any(|t| t.name == "a__extra"));
+    let prompts = client.list_all_prompts().await.unwrap();
+    assert!(prompts.iter().any(|p| p.name == "a__extra_prompt"));
     drop(subscription);
     client.cancel().await.unwrap();
     shutdown.cancel();

@@ -47,6 +47,8 @@ enum Seen {
     Progress(f64),
     Log(Value),
     Updated(String),
+    ToolsChanged,
+    PromptsChanged,
 }
 
 /// A client that records notifications and answers sampling and elicitation requests.
@@ -101,6 +103,14 @@ impl ClientHandler for Client {
         _context: NotificationContext<RoleClient>,
     ) {
         let _ = self.seen.send(Seen::Log(params.data));
+    }
+
+    async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        let _ = self.seen.send(Seen::ToolsChanged);
+    }
+
+    async fn on_prompt_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        let _ = self.seen.send(Seen::PromptsChanged);
     }
 
     async fn on_resource_updated(
@@ -309,6 +319,24 @@ async fn an_approved_call_whose_upstream_also_asks_for_input_completes() {
         "{}",
         text(&replayed)
     );
+    session.cancel().await.unwrap();
+    shutdown.cancel();
+    gateway.shutdown().await;
+}
+
+#[tokio::test]
+async fn sessions_hear_which_lists_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let gateway = start(dir.path(), &fixture_server("a", &[])).await;
+    let (url, shutdown) = serve(&gateway).await;
+    let (session, mut seen) = connect(&url, false).await;
+    let result = session
+        .call_tool(call("add_tool", json!({})))
+        .await
+        .unwrap();
+    assert_eq!(text(&result), "added");
+    let got = drain(&mut seen, Duration::from_millis(1000)).await;
+    assert_eq!(got, [Seen::ToolsChanged, Seen::PromptsChanged]);
     session.cancel().await.unwrap();
     shutdown.cancel();
     gateway.shutdown().await;

@@ -28,13 +28,14 @@ use rmcp::model::{
     ProtocolVersion, ReadResourceRequest, ReadResourceRequestParams, ReadResourceResponse,
     Reference, ResultType, ServerCapabilities, ServerConfig, ServerNotification, ServerRequest,
     ServerResult, SetLevelRequest, SetLevelRequestParams, SubscribeRequest, SubscribeRequestParams,
-    SubscriptionFilter, ToolListChangedNotification, UnsubscribeRequest, UnsubscribeRequestParams,
+    SubscriptionFilter, UnsubscribeRequest, UnsubscribeRequestParams,
 };
 use rmcp::service::{NotificationContext, RequestContext, RoleServer, SubscriptionContext};
 use rmcp::{ServerHandler, ServiceExt};
 use tokio_util::sync::CancellationToken;
 
 use crate::caller::{ApprovalChannel, Caller};
+use crate::catalog::ListChanges;
 use crate::error::GatewayError;
 use crate::gateway::{CallRequest, Gateway};
 use crate::policy::Outcome;
@@ -190,6 +191,8 @@ impl ServerHandler for Downstream {
                 .enable_resources_subscribe()
                 .enable_tools()
                 .enable_tool_list_changed()
+                .enable_prompts_list_changed()
+                .enable_resources_list_changed()
                 .build(),
         )
         .with_server_info(Implementation::new(name.clone(), env!("CARGO_PKG_VERSION")))
@@ -207,14 +210,24 @@ impl ServerHandler for Downstream {
             loop {
                 tokio::select! {
                     () = shutdown.cancelled() => return,
-                    change = changes.recv() => match change {
-                        Ok(()) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                            if peer.notify_tool_list_changed().await.is_err() {
-                                return;
+                    change = changes.recv() => {
+                        let Some(changes) = received(change) else { return };
+                        let sent = async {
+                            if changes.tools {
+                                peer.notify_tool_list_changed().await?;
                             }
+                            if changes.prompts {
+                                peer.notify_prompt_list_changed().await?;
+                            }
+                            if changes.resources {
+                                peer.notify_resource_list_changed().await?;
+                            }
+                            Ok::<_, rmcp::service::ServiceError>(())
+                        };
+                        if sent.await.is_err() {
+                            return;
                         }
-                        Err(_) => return,
-                    },
+                    }
                 }
             }
         });
@@ -227,15 +240,20 @@ impl ServerHandler for Downstream {
         &self,
         requested: &SubscriptionFilter,
     ) -> Option<SubscriptionFilter> {
-        let mut accepted = SubscriptionFilter::builder().tools_list_changed().build();
+        let mut accepted = SubscriptionFilter::builder()
+            .tools_list_changed()
+            .prompts_list_changed()
+            .resources_list_changed()
+            .build();
         accepted
             .resource_subscriptions
             .clone_from(&requested.resource_subscriptions);
         Some(accepted)
     }
 
-    /// 2026-07-28 clients (no session) get `tools/list_changed` through `subscriptions/listen`,
-    /// and `resources/updated` for the resources they named and may see.
+    /// 2026-07-28 clients (no session) get the `list_changed` notifications they asked for
+    /// through `subscriptions/listen`, and `resources/updated` for the resources they named and
+    /// may see.
     async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
         let _resources = self.listen_to_resources(&context).await?;
         let mut changes = self.gateway.subscribe_list_changed();
@@ -244,17 +262,23 @@ impl ServerHandler for Downstream {
             tokio::select! {
                 () = context.cancelled() => return Ok(()),
                 () = shutdown.cancelled() => return Ok(()),
-                change = changes.recv() => match change {
-                    Ok(()) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                        let notification = ServerNotification::ToolListChangedNotification(
-                            ToolListChangedNotification::default(),
-                        );
+                change = changes.recv() => {
+                    let Some(changes) = received(change) else { return Ok(()) };
+                    let accepted = context.accepted();
+                    let wanted = [
+                        (changes.tools && accepted.tools_list_changed == Some(true),
+                         ServerNotification::ToolListChangedNotification(Default::default())),
+                        (changes.prompts && accepted.prompts_list_changed == Some(true),
+                         ServerNotification::PromptListChangedNotification(Default::default())),
+                        (changes.resources && accepted.resources_list_changed == Some(true),
+                         ServerNotification::ResourceListChangedNotification(Default::default())),
+                    ];
+                    for (_, notification) in wanted.into_iter().filter(|(wanted, _)| *wanted) {
                         if context.sink().send(notification).await.is_err() {
                             return Ok(());
                         }
                     }
-                    Err(_) => return Ok(()),
-                },
+                }
             }
         }
     }
@@ -525,6 +549,18 @@ impl ServerHandler for Downstream {
         let params = UnsubscribeRequestParams::new(request.uri);
         let forwarded = ClientRequest::UnsubscribeRequest(UnsubscribeRequest::new(params));
         forward(&upstream, forwarded, &context).await.map(|_| ())
+    }
+}
+
+/// What a catalog change means to a listener: `None` once the gateway is gone; every list when
+/// notifications were missed.
+fn received(
+    change: Result<ListChanges, tokio::sync::broadcast::error::RecvError>,
+) -> Option<ListChanges> {
+    match change {
+        Ok(changes) => Some(changes),
+        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => Some(ListChanges::ALL),
+        Err(tokio::sync::broadcast::error::RecvError::Closed) => None,
     }
 }
 
