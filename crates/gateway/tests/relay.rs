@@ -49,6 +49,8 @@ enum Seen {
     Updated(String),
     ToolsChanged,
     PromptsChanged,
+    /// An elicitation request: `approval` (the gateway's) or `name` (the fixture's).
+    Elicited(&'static str),
 }
 
 /// A client that records notifications and answers sampling and elicitation requests.
@@ -81,11 +83,20 @@ impl ClientHandler for Client {
 
     async fn create_elicitation(
         &self,
-        _request: ElicitRequestParams,
+        request: ElicitRequestParams,
         _context: RequestContext<RoleClient>,
     ) -> Result<ElicitResult, rmcp::ErrorData> {
+        let approval = serde_json::to_value(&request).unwrap()["requestedSchema"]["properties"]
+            .get("approve")
+            .is_some();
         let mut result = ElicitResult::new(ElicitationAction::Accept);
-        result.content = Some(json!({"name": "Ada"}));
+        if approval {
+            let _ = self.seen.send(Seen::Elicited("approval"));
+            result.content = Some(json!({"approve": true}));
+        } else {
+            let _ = self.seen.send(Seen::Elicited("name"));
+            result.content = Some(json!({"name": "Ada"}));
+        }
         Ok(result)
     }
 
@@ -318,6 +329,35 @@ async fn an_approved_call_whose_upstream_also_asks_for_input_completes() {
         text(&replayed).contains("approval is unknown"),
         "{}",
         text(&replayed)
+    );
+    session.cancel().await.unwrap();
+    shutdown.cancel();
+    gateway.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_session_approves_once_across_the_rounds_an_upstream_asks_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "{}\n[tools.\"mrtr\"]\napproval = \"required\"\n",
+        fixture_server("a", &["--modern-only"])
+    );
+    let gateway = start(dir.path(), &config).await;
+    let (url, shutdown) = serve(&gateway).await;
+    // A 2025-11-25 session: the gateway asks it by elicitation, for its approval and for the
+    // upstream's `input_required`, and retries the call itself.
+    let (session, mut seen) = connect(&url, false).await;
+    let result = session.call_tool(call("mrtr", json!({}))).await.unwrap();
+    assert_eq!(text(&result), "hello Ada");
+    let elicited: Vec<Seen> = drain(&mut seen, Duration::from_millis(300))
+        .await
+        .into_iter()
+        .filter(|s| matches!(s, Seen::Elicited(_)))
+        .collect();
+    assert_eq!(
+        elicited,
+        [Seen::Elicited("approval"), Seen::Elicited("name")],
+        "approval is asked once"
     );
     session.cancel().await.unwrap();
     shutdown.cancel();

@@ -240,6 +240,34 @@ impl ApprovalLayer {
         }
     }
 
+    /// Whether `call` carries the state of a round approved already; if so, the upstream's own
+    /// state is put back in its place.
+    fn resume(&self, call: &mut ToolCall) -> bool {
+        let Some(state) = &call.request_state else {
+            return false;
+        };
+        let digest = digest(call);
+        let mut pending = self.lock();
+        let approved = pending.get(state).is_some_and(|p| {
+            matches!(p.stage, Stage::Approved { .. })
+                && p.client == call.caller.client
+                && p.tool == call.exposed
+                && p.digest == digest
+                && p.expires > Instant::now()
+        });
+        if !approved {
+            return false;
+        }
+        if let Some(Pending {
+            stage: Stage::Approved { upstream_state },
+            ..
+        }) = pending.remove(state)
+        {
+            call.request_state = upstream_state;
+        }
+        true
+    }
+
     /// Remembers a pending approval for the caller's next round and returns its state.
     fn remember(&self, call: &ToolCall, digest: String, now: Instant, stage: Stage) -> String {
         let state = uuid::Uuid::new_v4().to_string();
@@ -307,7 +335,7 @@ fn digest(call: &ToolCall) -> String {
 }
 
 impl Layer for ApprovalLayer {
-    fn call<'a>(&'a self, call: ToolCall, next: Next<'a>) -> BoxFuture<'a, Outcome> {
+    fn call<'a>(&'a self, mut call: ToolCall, next: Next<'a>) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
             if !self.required(&call) {
                 return next.run(call).await;
@@ -318,24 +346,28 @@ impl Layer for ApprovalLayer {
                 server: call.server().unwrap_or_default().to_owned(),
                 arguments: serde_json::Value::Object(call.arguments.clone()),
             };
-            match &call.caller.approval {
-                ApprovalChannel::Approver(approver) => match approver.approve(&request).await {
-                    Decision::Approved => next.run(call).await,
-                    Decision::Denied(reason) => Outcome::refused(
-                        "approval",
-                        format!("{} was not run: {reason}", call.exposed),
-                    ),
-                },
-                ApprovalChannel::InputRequired => {
-                    let mut call = call;
-                    match self.admit(&mut call, &request) {
-                        Ok(()) => {
-                            let outcome = next.run(call.clone()).await;
-                            self.carry(&call, outcome)
-                        }
-                        Err(outcome) => outcome,
+            match call.caller.approval.clone() {
+                ApprovalChannel::Approver(approver) => {
+                    // A later round of a call approved already (its upstream asked for input,
+                    // and the gateway answers for a client that cannot) is not asked again.
+                    if !self.resume(&mut call)
+                        && let Decision::Denied(reason) = approver.approve(&request).await
+                    {
+                        return Outcome::refused(
+                            "approval",
+                            format!("{} was not run: {reason}", call.exposed),
+                        );
                     }
+                    let outcome = next.run(call.clone()).await;
+                    self.carry(&call, outcome)
                 }
+                ApprovalChannel::InputRequired => match self.admit(&mut call, &request) {
+                    Ok(()) => {
+                        let outcome = next.run(call.clone()).await;
+                        self.carry(&call, outcome)
+                    }
+                    Err(outcome) => outcome,
+                },
                 ApprovalChannel::None => Outcome::refused(
                     "approval",
                     format!(
