@@ -225,21 +225,15 @@ impl Catalog {
 
     /// What changed from `before` to this catalog.
     pub fn changes_from(&self, before: &Catalog) -> ListChanges {
-        fn same<'a, T: PartialEq + 'a>(
-            a: impl ExactSizeIterator<Item = &'a T>,
-            b: impl ExactSizeIterator<Item = &'a T>,
-        ) -> bool {
-            a.len() == b.len() && a.zip(b).all(|(x, y)| x == y)
+        fn tools(c: &Catalog) -> impl Iterator<Item = (&String, &rmcp::model::Tool)> {
+            c.tools.iter().map(|(name, t)| (name, &t.tool))
+        }
+        fn prompts(c: &Catalog) -> impl Iterator<Item = (&String, &rmcp::model::Prompt)> {
+            c.prompts.iter().map(|(name, p)| (name, &p.prompt))
         }
         ListChanges {
-            tools: !same(
-                self.tools.values().map(|t| &t.tool),
-                before.tools.values().map(|t| &t.tool),
-            ) || !self.tools.keys().eq(before.tools.keys()),
-            prompts: !same(
-                self.prompts.values().map(|p| &p.prompt),
-                before.prompts.values().map(|p| &p.prompt),
-            ) || !self.prompts.keys().eq(before.prompts.keys()),
+            tools: !tools(self).eq(tools(before)),
+            prompts: !prompts(self).eq(prompts(before)),
             resources: self.resources != before.resources || self.templates != before.templates,
         }
     }

@@ -22,7 +22,7 @@ use rmcp::model::{
 };
 use rmcp::service::{RequestContext, RoleServer};
 use serde_json::{Value, json};
-use switchboard_gateway::{Config, Health};
+use switchboard_gateway::{Caller, Config, Gateway, Health};
 
 const CLIENT_ID: &str = "gateway-client";
 const CLIENT_SECRET: &str = "s3cret-client-secret-value";
@@ -273,12 +273,23 @@ fn config(world: &Shared, dir: &std::path::Path, secret: &str) -> String {
     )
 }
 
+/// A gateway with the upstream at `world` (and the directory its configuration lives in).
+async fn started(world: &Shared) -> (Gateway, Caller, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let gateway = start(dir.path(), &config(world, dir.path(), CLIENT_SECRET)).await;
+    let caller = gateway.caller("local", "s");
+    (gateway, caller, dir)
+}
+
+/// The text of a `remote__hello` call.
+async fn hello(gateway: &Gateway, caller: &Caller) -> String {
+    text(&gateway.call_tool(caller, "remote__hello", None).await)
+}
+
 #[tokio::test]
 async fn client_credentials_after_discovery_from_the_challenge() {
     let world = serve(3600, false).await;
-    let dir = tempfile::tempdir().unwrap();
-    let gateway = start(dir.path(), &config(&world, dir.path(), CLIENT_SECRET)).await;
-    let caller = gateway.caller("local", "s");
+    let (gateway, caller, _dir) = started(&world).await;
     let result = gateway.call_tool(&caller, "remote__hello", None).await;
     assert_eq!(text(&result), "hello", "{result:?}");
     {
@@ -304,13 +315,8 @@ async fn client_credentials_after_discovery_from_the_challenge() {
 #[tokio::test]
 async fn a_rejected_token_is_replaced_and_the_call_retried() {
     let world = serve(3600, false).await;
-    let dir = tempfile::tempdir().unwrap();
-    let gateway = start(dir.path(), &config(&world, dir.path(), CLIENT_SECRET)).await;
-    let caller = gateway.caller("local", "s");
-    assert_eq!(
-        text(&gateway.call_tool(&caller, "remote__hello", None).await),
-        "hello"
-    );
+    let (gateway, caller, _dir) = started(&world).await;
+    assert_eq!(hello(&gateway, &caller).await, "hello");
     // The server revokes the token: the next call gets a 401, and without a refresh token the
     // gateway runs the grant again and retries the call once.
     world.lock().unwrap().valid.clear();
@@ -329,13 +335,8 @@ async fn a_token_about_to_expire_is_refreshed_before_use() {
     // Tokens live two seconds and come with a refresh token; the gateway refreshes when less
     // than a second is left, before sending the request.
     let world = serve(2, true).await;
-    let dir = tempfile::tempdir().unwrap();
-    let gateway = start(dir.path(), &config(&world, dir.path(), CLIENT_SECRET)).await;
-    let caller = gateway.caller("local", "s");
-    assert_eq!(
-        text(&gateway.call_tool(&caller, "remote__hello", None).await),
-        "hello"
-    );
+    let (gateway, caller, _dir) = started(&world).await;
+    assert_eq!(hello(&gateway, &caller).await, "hello");
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let presented_before = world.lock().unwrap().presented.len();
     let result = gateway.call_tool(&caller, "remote__hello", None).await;
@@ -403,19 +404,11 @@ async fn tokens_and_the_client_secret_never_reach_the_logs() {
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let world = serve(2, true).await;
-    let dir = tempfile::tempdir().unwrap();
-    let gateway = start(dir.path(), &config(&world, dir.path(), CLIENT_SECRET)).await;
-    let caller = gateway.caller("local", "s");
-    assert_eq!(
-        text(&gateway.call_tool(&caller, "remote__hello", None).await),
-        "hello"
-    );
+    let (gateway, caller, _dir) = started(&world).await;
+    assert_eq!(hello(&gateway, &caller).await, "hello");
     tokio::time::sleep(Duration::from_millis(2100)).await;
     world.lock().unwrap().valid.truncate(1);
-    assert_eq!(
-        text(&gateway.call_tool(&caller, "remote__hello", None).await),
-        "hello"
-    );
+    assert_eq!(hello(&gateway, &caller).await, "hello");
     gateway.shutdown().await;
 
     let logs = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();

@@ -164,9 +164,18 @@ async fn forward(
     request: ClientRequest,
     context: &RequestContext<RoleServer>,
 ) -> Result<ServerResult, ErrorData> {
+    forward_relayed(upstream, request, Some(Relay::of(context))).await
+}
+
+/// [`forward`] with the caller's relay, or with none: the gateway's own request, in the era of
+/// its connection to the upstream.
+async fn forward_relayed(
+    upstream: &Upstream,
+    request: ClientRequest,
+    relay: Option<Arc<Relay>>,
+) -> Result<ServerResult, ErrorData> {
     let limit = upstream.server.config.timeout;
-    let relay = Relay::of(context);
-    match tokio::time::timeout(limit, upstream.forward(request, Some(relay), limit)).await {
+    match tokio::time::timeout(limit, upstream.forward(request, relay, limit)).await {
         Ok(result) => result.map_err(|e| e.to_error(&upstream.name)),
         Err(_) => Err(ErrorData::internal_error(
             format!(
@@ -521,18 +530,9 @@ impl ServerHandler for Downstream {
     ) -> Result<(), ErrorData> {
         let caller = self.caller(&context)?;
         let upstream = self.resource_upstream(&caller, &request.uri)?;
-        upstream.routes.subscribe(
-            &request.uri,
-            &caller.session,
-            Subscriber::Session(context.peer.clone()),
-        );
-        let params = SubscribeRequestParams::new(request.uri.clone());
-        let forwarded = ClientRequest::SubscribeRequest(SubscribeRequest::new(params));
-        if let Err(error) = forward(&upstream, forwarded, &context).await {
-            upstream.routes.unsubscribe(&request.uri, &caller.session);
-            return Err(error);
-        }
-        Ok(())
+        let subscriber = Subscriber::Session(context.peer.clone());
+        let relay = Some(Relay::of(&context));
+        subscribe_resource(&upstream, &request.uri, &caller.session, subscriber, relay).await
     }
 
     async fn unsubscribe(
@@ -542,14 +542,44 @@ impl ServerHandler for Downstream {
     ) -> Result<(), ErrorData> {
         let caller = self.caller(&context)?;
         let upstream = self.resource_upstream(&caller, &request.uri)?;
-        // The upstream keeps sending updates while any other client is subscribed.
-        if upstream.routes.unsubscribe(&request.uri, &caller.session) {
-            return Ok(());
-        }
-        let params = UnsubscribeRequestParams::new(request.uri);
-        let forwarded = ClientRequest::UnsubscribeRequest(UnsubscribeRequest::new(params));
-        forward(&upstream, forwarded, &context).await.map(|_| ())
+        let relay = Some(Relay::of(&context));
+        unsubscribe_resource(&upstream, &request.uri, &caller.session, relay).await
     }
+}
+
+/// Routes `uri`'s updates to `subscriber` (known as `key`: a session id, or a listen stream's
+/// own) and asks the upstream for them; undone when the upstream refuses.
+async fn subscribe_resource(
+    upstream: &Upstream,
+    uri: &str,
+    key: &str,
+    subscriber: Subscriber,
+    relay: Option<Arc<Relay>>,
+) -> Result<(), ErrorData> {
+    upstream.routes.subscribe(uri, key, subscriber);
+    let params = SubscribeRequestParams::new(uri.to_owned());
+    let request = ClientRequest::SubscribeRequest(SubscribeRequest::new(params));
+    if let Err(error) = forward_relayed(upstream, request, relay).await {
+        upstream.routes.unsubscribe(uri, key);
+        return Err(error);
+    }
+    Ok(())
+}
+
+/// Stops routing `uri`'s updates to `key`; the upstream keeps sending them while anyone else is
+/// subscribed, and is told to stop otherwise.
+async fn unsubscribe_resource(
+    upstream: &Upstream,
+    uri: &str,
+    key: &str,
+    relay: Option<Arc<Relay>>,
+) -> Result<(), ErrorData> {
+    if upstream.routes.unsubscribe(uri, key) {
+        return Ok(());
+    }
+    let params = UnsubscribeRequestParams::new(uri.to_owned());
+    let request = ClientRequest::UnsubscribeRequest(UnsubscribeRequest::new(params));
+    forward_relayed(upstream, request, relay).await.map(drop)
 }
 
 /// What a catalog change means to a listener: `None` once the gateway is gone; every list when
@@ -573,17 +603,13 @@ struct StreamSubscriptions {
 
 impl Drop for StreamSubscriptions {
     fn drop(&mut self) {
-        for (upstream, uri) in std::mem::take(&mut self.resources) {
-            if upstream.routes.unsubscribe(&uri, &self.key) {
-                continue;
+        let resources = std::mem::take(&mut self.resources);
+        let key = self.key.clone();
+        tokio::spawn(async move {
+            for (upstream, uri) in resources {
+                let _ = unsubscribe_resource(&upstream, &uri, &key, None).await;
             }
-            let params = UnsubscribeRequestParams::new(uri);
-            let request = ClientRequest::UnsubscribeRequest(UnsubscribeRequest::new(params));
-            let limit = upstream.server.config.timeout;
-            tokio::spawn(async move {
-                let _ = upstream.forward(request, None, limit).await;
-            });
-        }
+        });
     }
 }
 
@@ -606,17 +632,12 @@ impl Downstream {
                 continue;
             };
             let sink = Subscriber::Stream(context.sink().clone());
-            upstream.routes.subscribe(uri, &subscriptions.key, sink);
-            // Sent as the gateway's own request, in the era of its connection to the upstream:
-            // `resources/subscribe` does not exist in the listening client's era.
-            let params = SubscribeRequestParams::new(uri.clone());
-            let forwarded = ClientRequest::SubscribeRequest(SubscribeRequest::new(params));
-            let limit = upstream.server.config.timeout;
-            match upstream.forward(forwarded, None, limit).await {
-                Ok(_) => subscriptions.resources.push((upstream, uri.clone())),
+            // Sent as the gateway's own request (no relay), in the era of its connection to the
+            // upstream: `resources/subscribe` does not exist in the listening client's era.
+            match subscribe_resource(&upstream, uri, &subscriptions.key, sink, None).await {
+                Ok(()) => subscriptions.resources.push((upstream, uri.clone())),
                 Err(error) => {
-                    upstream.routes.unsubscribe(uri, &subscriptions.key);
-                    let error = error.to_error(&upstream.name).message;
+                    let error = error.message;
                     tracing::info!(upstream = %upstream.name, %uri, %error, "upstream refused a resource subscription");
                 }
             }

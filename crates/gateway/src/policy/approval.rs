@@ -199,16 +199,10 @@ impl ApprovalLayer {
     fn admit(&self, call: &mut ToolCall, request: &ApprovalRequest) -> Result<(), Outcome> {
         let digest = digest(call);
         let now = Instant::now();
-        let Some(state) = &call.request_state else {
+        if call.request_state.is_none() {
             return Err(self.ask(call, request, digest, now));
-        };
-        let pending = self.lock().remove(state).filter(|p| {
-            p.client == call.caller.client
-                && p.tool == call.exposed
-                && p.digest == digest
-                && p.expires > now
-        });
-        match pending.map(|p| p.stage) {
+        }
+        match self.take(call, &digest, now) {
             None => Err(Outcome::refused(
                 "approval",
                 "the approval is unknown, expired, or for a different call; call the tool again \
@@ -243,29 +237,31 @@ impl ApprovalLayer {
     /// Whether `call` carries the state of a round approved already; if so, the upstream's own
     /// state is put back in its place.
     fn resume(&self, call: &mut ToolCall) -> bool {
-        let Some(state) = &call.request_state else {
-            return false;
-        };
-        let digest = digest(call);
-        let mut pending = self.lock();
-        let approved = pending.get(state).is_some_and(|p| {
-            matches!(p.stage, Stage::Approved { .. })
-                && p.client == call.caller.client
-                && p.tool == call.exposed
-                && p.digest == digest
-                && p.expires > Instant::now()
-        });
-        if !approved {
+        if call.request_state.is_none() {
             return false;
         }
-        if let Some(Pending {
-            stage: Stage::Approved { upstream_state },
-            ..
-        }) = pending.remove(state)
-        {
-            call.request_state = upstream_state;
+        match self.take(call, &digest(call), Instant::now()) {
+            Some(Stage::Approved { upstream_state }) => {
+                call.request_state = upstream_state;
+                true
+            }
+            _ => false,
         }
-        true
+    }
+
+    /// The pending approval `call`'s `requestState` names, if it is this caller's, for this very
+    /// call and not expired. A state is good for one round: it is forgotten either way.
+    fn take(&self, call: &ToolCall, digest: &str, now: Instant) -> Option<Stage> {
+        let state = call.request_state.as_ref()?;
+        self.lock()
+            .remove(state)
+            .filter(|p| {
+                p.client == call.caller.client
+                    && p.tool == call.exposed
+                    && p.digest == digest
+                    && p.expires > now
+            })
+            .map(|p| p.stage)
     }
 
     /// Remembers a pending approval for the caller's next round and returns its state.
