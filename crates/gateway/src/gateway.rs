@@ -7,11 +7,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use futures::future::BoxFuture;
-use rmcp::model::{
-    CallToolRequest, CallToolRequestParams, CallToolResult, ClientRequest, ErrorData,
-    InputResponses, JsonObject, ServerResult, Tool,
-};
+use rmcp::model::{CallToolResult, ErrorData, InputResponses, JsonObject, Tool};
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -27,8 +23,8 @@ use crate::policy::audit::{AuditLayer, Redactor};
 use crate::policy::authorize::Authorize;
 use crate::policy::limits::Limits;
 use crate::policy::rate_limit::{LocalBackend, RateLimit, RateLimitBackend, RedisBackend};
-use crate::policy::{Outcome, Parts, Pipeline, Terminal, ToolCall};
-use crate::supervisor::{self, Health, Upstream, UpstreamError};
+use crate::policy::{Outcome, Parts, Pipeline, ToolCall};
+use crate::supervisor::{self, Health, Upstream};
 use crate::upstream::Relay;
 
 /// Options that are not part of the configuration file.
@@ -101,57 +97,6 @@ pub struct Gateway {
     inner: Arc<Inner>,
 }
 
-struct UpstreamTerminal;
-
-/// What a call forwarded for an MCP client carries besides its [`ToolCall`]: the client end, and
-/// the upstream's JSON-RPC error when it sent one (relayed as it is, not as a tool error). The
-/// pipeline is awaited in the task of the request it serves, so this travels as a task-local
-/// instead of through every layer.
-struct CallScope {
-    relay: Arc<Relay>,
-    rejection: std::sync::Mutex<Option<ErrorData>>,
-}
-
-tokio::task_local! {
-    static SCOPE: Arc<CallScope>;
-}
-
-impl Terminal for UpstreamTerminal {
-    fn invoke(&self, call: ToolCall, budget: Duration) -> BoxFuture<'_, Outcome> {
-        Box::pin(async move {
-            let Some(upstream) = call.upstream.clone() else {
-                return Outcome::refused("authorize", format!("unknown tool {:?}", call.exposed));
-            };
-            let scope = SCOPE.try_with(Arc::clone).ok();
-            let mut params = CallToolRequestParams::new(call.upstream_name.clone());
-            params.arguments = Some(call.arguments);
-            params.input_responses = call.input_responses;
-            params.request_state = call.request_state;
-            let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
-            let relay = scope.as_ref().map(|s| s.relay.clone());
-            match upstream.forward(request, relay, budget).await {
-                Ok(ServerResult::CallToolResult(result)) => Outcome::Completed(result),
-                Ok(ServerResult::InputRequiredResult(result)) => {
-                    Outcome::InputRequired(Box::new(result))
-                }
-                Ok(_) => Outcome::UpstreamFailed(format!(
-                    "server {} answered tools/call with an unexpected result",
-                    upstream.name
-                )),
-                Err(error) => {
-                    if let (Some(scope), UpstreamError::Protocol(e)) = (&scope, &error) {
-                        *scope
-                            .rejection
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(e.clone());
-                    }
-                    Outcome::UpstreamFailed(error.message(&upstream.name))
-                }
-            }
-        })
-    }
-}
-
 impl Gateway {
     /// Resolves `config`, opens the audit log, starts every boot-time upstream and waits (up to
     /// `gateway.startup_timeout`) for them to come up or fail, then builds the catalog.
@@ -213,7 +158,7 @@ impl Gateway {
             .filter_map(|c| c.token.clone().map(|t| (t, c.config.name.clone())))
             .collect();
         let inner = Arc::new(Inner {
-            pipeline: Pipeline::new(parts, Box::new(UpstreamTerminal)),
+            pipeline: Pipeline::new(parts),
             upstreams,
             catalog: RwLock::new(Arc::new(Catalog::default())),
             shutdown: CancellationToken::new(),
@@ -414,6 +359,30 @@ impl Gateway {
 
     /// Calls a tool and returns the full [`Outcome`] (needed to answer `input_required`).
     pub async fn call(&self, caller: &Caller, request: CallRequest) -> Outcome {
+        self.call_with(caller, request, None).await
+    }
+
+    /// Like [`Self::call`], for a request an MCP client sent: what the upstream sends while
+    /// serving it (progress, log messages, requests) goes back through `relay`, and a JSON-RPC
+    /// error from the upstream is returned as that error.
+    pub(crate) async fn call_relayed(
+        &self,
+        caller: &Caller,
+        request: CallRequest,
+        relay: Arc<Relay>,
+    ) -> Result<Outcome, ErrorData> {
+        match self.call_with(caller, request, Some(relay)).await {
+            Outcome::Rejected { error, .. } => Err(error),
+            outcome => Ok(outcome),
+        }
+    }
+
+    async fn call_with(
+        &self,
+        caller: &Caller,
+        request: CallRequest,
+        relay: Option<Arc<Relay>>,
+    ) -> Outcome {
         let received = Instant::now();
         // While draining, calls still go through the pipeline so the limits layer's refusal
         // is audited.
@@ -442,37 +411,13 @@ impl Gateway {
             input_responses: request.input_responses,
             request_state: request.request_state,
             received,
+            relay,
         };
         let gateway = self.clone();
         self.inner
             .calls
             .track_future(async move { gateway.inner.pipeline.run(call).await })
             .await
-    }
-
-    /// Like [`Self::call`], for a request an MCP client sent: what the upstream sends while
-    /// serving it (progress, log messages, requests) goes back through `relay`, and a JSON-RPC
-    /// error from the upstream is returned as that error.
-    pub(crate) async fn call_relayed(
-        &self,
-        caller: &Caller,
-        request: CallRequest,
-        relay: Arc<Relay>,
-    ) -> Result<Outcome, ErrorData> {
-        let scope = Arc::new(CallScope {
-            relay,
-            rejection: std::sync::Mutex::new(None),
-        });
-        let outcome = SCOPE.scope(scope.clone(), self.call(caller, request)).await;
-        let rejection = scope
-            .rejection
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take();
-        match (outcome, rejection) {
-            (Outcome::UpstreamFailed(_), Some(error)) => Err(error),
-            (outcome, _) => Ok(outcome),
-        }
     }
 
     /// Whether `caller` may use at least one tool of `server` (and so see its resources).

@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use rand::Rng;
 use rmcp::model::{
-    CancelledNotificationParam, ClientRequest, ErrorCode, ErrorData, GetMeta, ListPromptsRequest,
-    PaginatedRequestParams, PingRequest, Prompt, RequestId, Resource, ResourceTemplate,
-    ServerResult, Tool,
+    CallToolRequest, CallToolRequestParams, CancelledNotificationParam, ClientRequest, ErrorCode,
+    ErrorData, GetMeta, ListPromptsRequest, PaginatedRequestParams, PingRequest, Prompt, RequestId,
+    Resource, ResourceTemplate, ServerResult, Tool,
 };
 use rmcp::service::{Peer, PeerRequestOptions, RoleClient, ServiceError};
 use tokio::sync::{Semaphore, mpsc, watch};
@@ -21,6 +21,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{ResolvedServer, ResolvedTransport, StartMode};
+use crate::policy::{Outcome, ToolCall};
 use crate::secrets::SecretSet;
 use crate::upstream::{self, Connection, Forwarded, Relay, Routes, UpstreamEvent};
 
@@ -269,6 +270,31 @@ impl Upstream {
                     .await
             }
             other => other,
+        }
+    }
+
+    /// Calls the tool of `call` (the pipeline's last step), within `budget` for a start in
+    /// progress.
+    pub(crate) async fn call_tool(&self, call: ToolCall, budget: Duration) -> Outcome {
+        let mut params = CallToolRequestParams::new(call.upstream_name);
+        params.arguments = Some(call.arguments);
+        params.input_responses = call.input_responses;
+        params.request_state = call.request_state;
+        let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
+        match self.forward(request, call.relay, budget).await {
+            Ok(ServerResult::CallToolResult(result)) => Outcome::Completed(result),
+            Ok(ServerResult::InputRequiredResult(result)) => {
+                Outcome::InputRequired(Box::new(result))
+            }
+            Ok(_) => Outcome::UpstreamFailed(format!(
+                "server {} answered tools/call with an unexpected result",
+                self.name
+            )),
+            Err(UpstreamError::Protocol(error)) => Outcome::Rejected {
+                server: self.name.clone(),
+                error,
+            },
+            Err(error) => Outcome::UpstreamFailed(error.message(&self.name)),
         }
     }
 

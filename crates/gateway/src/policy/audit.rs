@@ -111,6 +111,14 @@ impl AuditLayer {
             }
             Outcome::Timeout(after) => ("timeout", None, Some(format!("after {after:?}"))),
             Outcome::UpstreamFailed(m) => ("upstream_error", None, Some(m.clone())),
+            Outcome::Rejected { server, error } => (
+                "upstream_error",
+                None,
+                Some(format!(
+                    "server {server} rejected the request: {}",
+                    error.message
+                )),
+            ),
             Outcome::InputRequired(_) => (
                 "input_required",
                 Some("approval".to_owned()),

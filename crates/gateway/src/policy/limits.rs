@@ -1,16 +1,17 @@
-//! Limits: each call gets a time budget (the tool's `timeout` from `[tools]`, else its server's)
-//! covering the wait for a concurrency slot and the upstream call; each upstream admits at most
-//! `max_concurrency` calls at once (the rest wait, within their budget).
+//! Limits, the pipeline's last stage: each call gets a time budget (the tool's `timeout` from
+//! `[tools]`, else its server's) covering the wait for a concurrency slot and the upstream call;
+//! each upstream admits at most `max_concurrency` calls at once (the rest wait, within their
+//! budget). Then it makes the call.
 
 use std::time::Duration;
 
 use futures::future::BoxFuture;
 use tokio::time::Instant;
 
-use super::{Layer, Next, Outcome, ToolCall};
+use super::{Outcome, Terminal, ToolCall};
 use crate::config::ToolRule;
 
-/// The limits layer.
+/// The limits stage.
 pub(crate) struct Limits {
     pub(crate) rules: Vec<ToolRule>,
     /// Cancelled when the gateway starts shutting down.
@@ -28,8 +29,8 @@ impl Limits {
     }
 }
 
-impl Layer for Limits {
-    fn call<'a>(&'a self, call: ToolCall, next: Next<'a>) -> BoxFuture<'a, Outcome> {
+impl Terminal for Limits {
+    fn invoke(&self, call: ToolCall) -> BoxFuture<'_, Outcome> {
         Box::pin(async move {
             if self.draining.is_cancelled() {
                 return Outcome::refused(
@@ -64,8 +65,8 @@ impl Layer for Limits {
                 }
             };
             let remaining = deadline.saturating_duration_since(Instant::now());
-            let outcome = match tokio::time::timeout(remaining, next.invoke(call, remaining)).await
-            {
+            let upstream_call = upstream.call_tool(call, remaining);
+            let outcome = match tokio::time::timeout(remaining, upstream_call).await {
                 Ok(outcome) => outcome,
                 Err(_) => Outcome::Timeout(budget),
             };

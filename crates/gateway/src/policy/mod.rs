@@ -1,7 +1,8 @@
 //! The policy pipeline every tool call goes through, one small layer per file, stacked in one
 //! place ([`Pipeline::new`]). A layer either answers the call itself (a refusal is an ordinary
-//! [`Outcome`], never a panic or a lost error) or passes it to the next one; the last step calls
-//! the upstream.
+//! [`Outcome`], never a panic or a lost error) or passes it to the next one. The last stage is
+//! not a layer but its own slot, [`limits::Limits`]: it bounds the call (time budget, the
+//! upstream's concurrency) and makes it, so no layer can skip it.
 
 pub mod approval;
 pub(crate) mod audit;
@@ -13,12 +14,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use rmcp::model::{CallToolResult, ContentBlock, InputRequiredResult, InputResponses, JsonObject};
+use rmcp::model::{
+    CallToolResult, ContentBlock, ErrorData, InputRequiredResult, InputResponses, JsonObject,
+};
 use tokio::time::Instant;
 
 use crate::caller::Caller;
 use crate::catalog::CatalogTool;
 use crate::supervisor::Upstream;
+use crate::upstream::Relay;
 
 /// One tool call on its way through the pipeline.
 #[derive(Clone)]
@@ -41,6 +45,9 @@ pub struct ToolCall {
     pub request_state: Option<String>,
     /// When the call arrived.
     pub received: Instant,
+    /// The client end, when an MCP client sent the call: what the upstream sends while serving
+    /// it (progress, log messages, requests) goes back through it.
+    pub(crate) relay: Option<Arc<Relay>>,
 }
 
 impl ToolCall {
@@ -64,8 +71,15 @@ pub enum Outcome {
     },
     /// The call did not finish within its time limit.
     Timeout(Duration),
-    /// The upstream is down, died mid-call, or rejected the request.
+    /// The upstream is down, or died mid-call.
     UpstreamFailed(String),
+    /// The upstream answered with a JSON-RPC error; an MCP client gets that error as it is.
+    Rejected {
+        /// The upstream server.
+        server: String,
+        /// Its error.
+        error: ErrorData,
+    },
     /// The caller must answer an elicitation and retry (2026-07-28 approval).
     InputRequired(Box<InputRequiredResult>),
 }
@@ -91,6 +105,10 @@ impl Outcome {
                 after.as_secs_f64()
             )),
             Self::UpstreamFailed(message) => error_result(message.clone()),
+            Self::Rejected { server, error } => error_result(format!(
+                "server {server} rejected the request: {}",
+                error.message
+            )),
             Self::InputRequired(_) => error_result(
                 "this call needs approval; answer the approval request and call again".to_owned(),
             ),
@@ -108,48 +126,41 @@ pub trait Layer: Send + Sync {
     fn call<'a>(&'a self, call: ToolCall, next: Next<'a>) -> BoxFuture<'a, Outcome>;
 }
 
-/// The last step: calling the upstream.
+/// The end of the pipeline, after every layer: [`limits::Limits`], which bounds the upstream
+/// call and makes it.
 pub(crate) trait Terminal: Send + Sync {
-    fn invoke(&self, call: ToolCall, budget: Duration) -> BoxFuture<'_, Outcome>;
+    fn invoke(&self, call: ToolCall) -> BoxFuture<'_, Outcome>;
 }
 
 /// The rest of the pipeline after the current layer.
 pub struct Next<'a> {
     layers: &'a [Arc<dyn Layer>],
-    terminal: &'a dyn Terminal,
+    last: &'a dyn Terminal,
 }
 
 impl<'a> Next<'a> {
-    /// Runs the remaining layers and then the upstream call.
+    /// Runs the remaining layers and then the last stage.
     pub fn run(self, call: ToolCall) -> BoxFuture<'a, Outcome> {
         match self.layers.split_first() {
             Some((layer, rest)) => layer.call(
                 call,
                 Next {
                     layers: rest,
-                    terminal: self.terminal,
+                    last: self.last,
                 },
             ),
-            None => {
-                // Only reached when no limits layer set a budget (never in `Pipeline::new`).
-                self.terminal.invoke(call, Duration::from_secs(60))
-            }
+            None => self.last.invoke(call),
         }
     }
-
-    /// Calls the upstream directly with `budget` (used by the limits layer, which is last).
-    pub(crate) fn invoke(self, call: ToolCall, budget: Duration) -> BoxFuture<'a, Outcome> {
-        self.terminal.invoke(call, budget)
-    }
 }
 
-/// The ordered layers plus the upstream call.
+/// The ordered layers, then the last stage.
 pub(crate) struct Pipeline {
     layers: Vec<Arc<dyn Layer>>,
-    terminal: Box<dyn Terminal>,
+    last: limits::Limits,
 }
 
-/// The parts the layers are built from.
+/// The parts the pipeline is built from.
 pub(crate) struct Parts {
     pub(crate) audit: audit::AuditLayer,
     pub(crate) authorize: authorize::Authorize,
@@ -167,8 +178,10 @@ impl Pipeline {
     /// 2. authorize — the caller's allow/deny scopes; hidden tools do not exist for it.
     /// 3. rate limit — per tool, per client, per (client, tool) token buckets.
     /// 4. approval — destructive or `approval = "required"` tools need a human's yes.
-    /// 5. limits — per-tool timeout and per-upstream concurrency, then the upstream call.
-    pub(crate) fn new(parts: Parts, terminal: Box<dyn Terminal>) -> Self {
+    ///
+    /// Then, always and last: limits — per-tool timeout and per-upstream concurrency, then the
+    /// upstream call ([`crate::supervisor::Upstream::call_tool`]).
+    pub(crate) fn new(parts: Parts) -> Self {
         let Parts {
             audit,
             authorize,
@@ -182,9 +195,8 @@ impl Pipeline {
                 Arc::new(authorize),
                 Arc::new(rate_limit),
                 Arc::new(approval),
-                Arc::new(limits),
             ],
-            terminal,
+            last: limits,
         }
     }
 
@@ -192,7 +204,7 @@ impl Pipeline {
     pub(crate) async fn run(&self, call: ToolCall) -> Outcome {
         Next {
             layers: &self.layers,
-            terminal: self.terminal.as_ref(),
+            last: &self.last,
         }
         .run(call)
         .await

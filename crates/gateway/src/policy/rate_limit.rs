@@ -206,7 +206,7 @@ mod tests {
     struct Done;
 
     impl crate::policy::Terminal for Done {
-        fn invoke(&self, _call: ToolCall, _budget: Duration) -> BoxFuture<'_, Outcome> {
+        fn invoke(&self, _call: ToolCall) -> BoxFuture<'_, Outcome> {
             Box::pin(std::future::ready(Outcome::Completed(
                 rmcp::model::CallToolResult::success(vec![]),
             )))
@@ -224,13 +224,14 @@ mod tests {
             input_responses: None,
             request_state: None,
             received: tokio::time::Instant::now(),
+            relay: None,
         }
     }
 
     async fn run(layer: &RateLimit, client: &str, tool: &str) -> bool {
         let next = Next {
             layers: &[],
-            terminal: &Done,
+            last: &Done,
         };
         matches!(
             layer.call(call(client, tool), next).await,
