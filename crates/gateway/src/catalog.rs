@@ -10,7 +10,7 @@ use std::sync::Arc;
 use rmcp::model::{Prompt, Resource, ResourceTemplate, Tool};
 
 use crate::error::GatewayError;
-use crate::supervisor::Listing;
+use crate::upstream::Listing;
 
 /// The separator between server and tool in an exposed name.
 pub const SEPARATOR: &str = "__";

@@ -24,8 +24,9 @@ use crate::policy::authorize::Authorize;
 use crate::policy::limits::Limits;
 use crate::policy::rate_limit::{LocalBackend, RateLimit, RateLimitBackend, RedisBackend};
 use crate::policy::{Outcome, Parts, Pipeline, ToolCall};
-use crate::supervisor::{self, Health, Upstream};
+use crate::supervisor;
 use crate::upstream::Relay;
+use crate::upstream::{Health, Upstream};
 
 /// Options that are not part of the configuration file.
 #[derive(Clone)]

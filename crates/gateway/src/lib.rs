@@ -18,6 +18,7 @@ pub mod error;
 mod gateway;
 pub mod policy;
 pub mod secrets;
+pub mod signal;
 pub mod stdio;
 mod supervisor;
 mod upstream;
@@ -28,7 +29,7 @@ pub use error::{ConfigError, GatewayError};
 pub use gateway::{CallRequest, Gateway, GatewayOptions, UpstreamStatus};
 pub use policy::Outcome;
 pub use policy::approval::{ApprovalRequest, Approver, Decision};
-pub use supervisor::Health;
+pub use upstream::Health;
 pub use upstream::http::{HttpTransport, transport as http_upstream_transport};
 pub use upstream::oauth::UpstreamHttpClient;
 

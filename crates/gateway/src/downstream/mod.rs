@@ -14,33 +14,37 @@
 )]
 
 mod http;
+mod inputs;
+mod stdio;
+mod subscriptions;
 
+pub use crate::signal::shutdown_signal;
 pub use http::{is_loopback, serve_http};
+pub use stdio::serve_stdio;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use rmcp::ServerHandler;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, ClientRequest, CompleteRequest, CompleteRequestParams,
     CompleteResult, ErrorData, GetPromptRequest, GetPromptRequestParams, GetPromptResponse,
-    Implementation, InputRequest, InputRequests, InputResponses, ListPromptsResult,
-    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
-    ProtocolVersion, ReadResourceRequest, ReadResourceRequestParams, ReadResourceResponse,
-    Reference, ResultType, ServerCapabilities, ServerConfig, ServerNotification, ServerRequest,
-    ServerResult, SetLevelRequest, SetLevelRequestParams, SubscribeRequest, SubscribeRequestParams,
-    SubscriptionFilter, UnsubscribeRequest, UnsubscribeRequestParams,
+    Implementation, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult,
+    ListToolsResult, PaginatedRequestParams, ProtocolVersion, ReadResourceRequest,
+    ReadResourceRequestParams, ReadResourceResponse, Reference, ResultType, ServerCapabilities,
+    ServerConfig, ServerNotification, ServerResult, SetLevelRequest, SetLevelRequestParams,
+    SubscribeRequestParams, SubscriptionFilter, UnsubscribeRequestParams,
 };
 use rmcp::service::{NotificationContext, RequestContext, RoleServer, SubscriptionContext};
-use rmcp::{ServerHandler, ServiceExt};
-use tokio_util::sync::CancellationToken;
+
+use inputs::{MAX_INPUT_ROUNDS, answer_inputs};
+use subscriptions::{received, subscribe_resource, unsubscribe_resource};
 
 use crate::caller::{ApprovalChannel, Caller};
-use crate::catalog::ListChanges;
-use crate::error::GatewayError;
 use crate::gateway::{CallRequest, Gateway};
 use crate::policy::Outcome;
 use crate::policy::approval::ElicitationApprover;
-use crate::supervisor::Upstream;
+use crate::upstream::Upstream;
 use crate::upstream::{Relay, Subscriber};
 
 /// How long a human has to answer an approval request sent by elicitation.
@@ -115,7 +119,7 @@ fn not_found(what: &str) -> ErrorData {
     ErrorData::invalid_params(format!("unknown {what}"), None)
 }
 
-fn resource_not_found(uri: &str) -> ErrorData {
+pub(super) fn resource_not_found(uri: &str) -> ErrorData {
     ErrorData::resource_not_found(
         format!("no server offers the resource {uri}"),
         Some(serde_json::json!({ "uri": uri })),
@@ -129,35 +133,6 @@ fn unexpected(method: &str) -> ErrorData {
     )
 }
 
-/// Rounds of `input_required` the gateway answers for a handshake-era client, at most.
-const MAX_INPUT_ROUNDS: usize = 8;
-
-/// Answers an upstream's input requests by asking the client of `relay`.
-async fn answer_inputs(
-    relay: &Relay,
-    requests: InputRequests,
-) -> Result<InputResponses, ErrorData> {
-    let mut responses = InputResponses::new();
-    for (key, request) in requests {
-        let request = match request {
-            InputRequest::CreateMessage(r) => ServerRequest::CreateMessageRequest(r),
-            InputRequest::Elicitation(r) => ServerRequest::ElicitRequest(r),
-            InputRequest::ListRoots(r) => ServerRequest::ListRootsRequest(r),
-            _ => {
-                return Err(ErrorData::internal_error(
-                    format!("the server asked for an input ({key}) the gateway cannot relay"),
-                    None,
-                ));
-            }
-        };
-        let answer = relay.ask(request).await?;
-        let answer = serde_json::to_value(answer)
-            .map_err(|e| ErrorData::internal_error(format!("unreadable answer: {e}"), None))?;
-        responses.insert(key, answer);
-    }
-    Ok(responses)
-}
-
 /// Sends `request` to `upstream` for the client of `context`, within the server's timeout.
 async fn forward(
     upstream: &Upstream,
@@ -169,7 +144,7 @@ async fn forward(
 
 /// [`forward`] with the caller's relay, or with none: the gateway's own request, in the era of
 /// its connection to the upstream.
-async fn forward_relayed(
+pub(super) async fn forward_relayed(
     upstream: &Upstream,
     request: ClientRequest,
     relay: Option<Arc<Relay>>,
@@ -544,159 +519,5 @@ impl ServerHandler for Downstream {
         let upstream = self.resource_upstream(&caller, &request.uri)?;
         let relay = Some(Relay::of(&context));
         unsubscribe_resource(&upstream, &request.uri, &caller.session, relay).await
-    }
-}
-
-/// Routes `uri`'s updates to `subscriber` (known as `key`: a session id, or a listen stream's
-/// own) and asks the upstream for them; undone when the upstream refuses.
-async fn subscribe_resource(
-    upstream: &Upstream,
-    uri: &str,
-    key: &str,
-    subscriber: Subscriber,
-    relay: Option<Arc<Relay>>,
-) -> Result<(), ErrorData> {
-    upstream.routes.subscribe(uri, key, subscriber);
-    let params = SubscribeRequestParams::new(uri.to_owned());
-    let request = ClientRequest::SubscribeRequest(SubscribeRequest::new(params));
-    if let Err(error) = forward_relayed(upstream, request, relay).await {
-        upstream.routes.unsubscribe(uri, key);
-        return Err(error);
-    }
-    Ok(())
-}
-
-/// Stops routing `uri`'s updates to `key`; the upstream keeps sending them while anyone else is
-/// subscribed, and is told to stop otherwise.
-async fn unsubscribe_resource(
-    upstream: &Upstream,
-    uri: &str,
-    key: &str,
-    relay: Option<Arc<Relay>>,
-) -> Result<(), ErrorData> {
-    if upstream.routes.unsubscribe(uri, key) {
-        return Ok(());
-    }
-    let params = UnsubscribeRequestParams::new(uri.to_owned());
-    let request = ClientRequest::UnsubscribeRequest(UnsubscribeRequest::new(params));
-    forward_relayed(upstream, request, relay).await.map(drop)
-}
-
-/// What a catalog change means to a listener: `None` once the gateway is gone; every list when
-/// notifications were missed.
-fn received(
-    change: Result<ListChanges, tokio::sync::broadcast::error::RecvError>,
-) -> Option<ListChanges> {
-    match change {
-        Ok(changes) => Some(changes),
-        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => Some(ListChanges::ALL),
-        Err(tokio::sync::broadcast::error::RecvError::Closed) => None,
-    }
-}
-
-/// A listen stream's resource subscriptions, taken out of the upstreams' routes when the stream
-/// ends (and the upstream told when nobody else wants a resource's updates).
-struct StreamSubscriptions {
-    key: String,
-    resources: Vec<(Arc<Upstream>, String)>,
-}
-
-impl Drop for StreamSubscriptions {
-    fn drop(&mut self) {
-        let resources = std::mem::take(&mut self.resources);
-        let key = self.key.clone();
-        tokio::spawn(async move {
-            for (upstream, uri) in resources {
-                let _ = unsubscribe_resource(&upstream, &uri, &key, None).await;
-            }
-        });
-    }
-}
-
-impl Downstream {
-    /// Subscribes a listen stream to the resources it named that the caller may see; unknown
-    /// and hidden ones are left out silently, as are upstreams that refuse the subscription.
-    async fn listen_to_resources(
-        &self,
-        context: &SubscriptionContext,
-    ) -> Result<StreamSubscriptions, ErrorData> {
-        let request = context.request_context();
-        let caller = self.caller(request)?;
-        let mut subscriptions = StreamSubscriptions {
-            key: format!("listen {}", uuid::Uuid::new_v4()),
-            resources: Vec::new(),
-        };
-        let uris = context.accepted().resource_subscriptions.iter().flatten();
-        for uri in uris {
-            let Ok(upstream) = self.resource_upstream(&caller, uri) else {
-                continue;
-            };
-            let sink = Subscriber::Stream(context.sink().clone());
-            // Sent as the gateway's own request (no relay), in the era of its connection to the
-            // upstream: `resources/subscribe` does not exist in the listening client's era.
-            match subscribe_resource(&upstream, uri, &subscriptions.key, sink, None).await {
-                Ok(()) => subscriptions.resources.push((upstream, uri.clone())),
-                Err(error) => {
-                    let error = error.message;
-                    tracing::info!(upstream = %upstream.name, %uri, %error, "upstream refused a resource subscription");
-                }
-            }
-        }
-        Ok(subscriptions)
-    }
-
-    /// The upstream owning resource `uri`, if `caller` may see it.
-    fn resource_upstream(&self, caller: &Caller, uri: &str) -> Result<Arc<Upstream>, ErrorData> {
-        let catalog = self.gateway.catalog();
-        catalog
-            .resource_server(uri)
-            .filter(|server| self.gateway.sees_server(caller, server))
-            .and_then(|server| self.gateway.upstream(server))
-            .ok_or_else(|| resource_not_found(uri))
-    }
-}
-
-/// Serves the gateway on stdin/stdout until the client disconnects or `shutdown` is cancelled.
-///
-/// # Errors
-/// [`GatewayError::Stdio`] when the handshake fails.
-pub async fn serve_stdio(
-    gateway: Gateway,
-    shutdown: CancellationToken,
-) -> Result<(), GatewayError> {
-    let running = Downstream::stdio(gateway)
-        .serve(crate::stdio::stdio())
-        .await
-        .map_err(|e| GatewayError::Stdio(e.to_string()))?;
-    let cancel = running.cancellation_token();
-    tokio::select! {
-        result = running.waiting() => {
-            result.map_err(|e| GatewayError::Stdio(e.to_string()))?;
-        }
-        () = shutdown.cancelled() => cancel.cancel(),
-    }
-    Ok(())
-}
-
-/// Resolves on ctrl-c or SIGTERM.
-pub async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -21,8 +21,8 @@ use tokio::time::Instant;
 
 use crate::caller::Caller;
 use crate::catalog::CatalogTool;
-use crate::supervisor::Upstream;
 use crate::upstream::Relay;
+use crate::upstream::Upstream;
 
 /// One tool call on its way through the pipeline.
 #[derive(Clone)]
@@ -180,7 +180,7 @@ impl Pipeline {
     /// 4. approval — destructive or `approval = "required"` tools need a human's yes.
     ///
     /// Then, always and last: limits — per-tool timeout and per-upstream concurrency, then the
-    /// upstream call ([`crate::supervisor::Upstream::call_tool`]).
+    /// upstream call ([`crate::upstream::Upstream::call_tool`]).
     pub(crate) fn new(parts: Parts) -> Self {
         let Parts {
             audit,
