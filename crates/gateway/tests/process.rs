@@ -128,6 +128,46 @@ async fn sigterm_drains_calls_in_flight() {
     assert!(status.success(), "{status:?}");
 }
 
+/// SIGTERM to a stdio gateway used to cancel the call in flight ("the request was cancelled")
+/// instead of letting it finish as HTTP serving does.
+#[tokio::test]
+async fn sigterm_on_stdio_drains_calls_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write(dir.path(), "switchboard.toml", &fixture_server("a", &[]));
+    let mut command = tokio::process::Command::new(fixture());
+    command.args(["gateway", "--config"]).arg(&config);
+    let (transport, _stderr) = TokioChildProcess::builder(command)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let gateway = transport.id().unwrap();
+    let client = ().serve(transport).await.unwrap();
+    let child: u32 = text(
+        &client
+            .call_tool(CallToolRequestParams::new("pid"))
+            .await
+            .unwrap(),
+    )
+    .parse()
+    .unwrap();
+    let mut params = CallToolRequestParams::new("slow");
+    params.arguments = common::args(serde_json::json!({"ms": 1500}));
+    let peer = client.peer().clone();
+    let call = tokio::spawn(async move { peer.call_tool(params).await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    signal(gateway, "-TERM");
+    let result = tokio::time::timeout(Duration::from_secs(10), call)
+        .await
+        .unwrap()
+        .unwrap()
+        .expect("the call in flight is answered");
+    assert_eq!(text(&result), "slept 1500ms", "the call in flight finished");
+    let exited = common::eventually(Duration::from_secs(20), async || !alive(gateway)).await;
+    assert!(exited, "the gateway exits after draining");
+    let stopped = common::eventually(Duration::from_secs(15), async || !alive(child)).await;
+    assert!(stopped, "its child is stopped");
+}
+
 #[tokio::test]
 async fn kill_9_during_a_burst_loses_no_record_of_a_returned_call() {
     let dir = tempfile::tempdir().unwrap();

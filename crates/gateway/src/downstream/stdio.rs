@@ -1,5 +1,7 @@
 //! Serving the gateway to one client on stdin/stdout, with the same drain as HTTP on shutdown.
 
+use std::time::Duration;
+
 use rmcp::ServiceExt;
 use tokio_util::sync::CancellationToken;
 
@@ -7,7 +9,13 @@ use super::Downstream;
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
 
+/// How long the answers of drained calls get to reach stdout before the session ends.
+const FLUSH: Duration = Duration::from_millis(300);
+
 /// Serves the gateway on stdin/stdout until the client disconnects or `shutdown` is cancelled.
+///
+/// Shutdown drains as HTTP serving does: new calls are refused, the calls in flight finish
+/// (bounded by `gateway.drain_timeout`) and their answers are written, then the session ends.
 ///
 /// # Errors
 /// [`GatewayError::Stdio`] when the handshake fails.
@@ -15,16 +23,26 @@ pub async fn serve_stdio(
     gateway: Gateway,
     shutdown: CancellationToken,
 ) -> Result<(), GatewayError> {
-    let running = Downstream::stdio(gateway)
+    let running = Downstream::stdio(gateway.clone())
         .serve(crate::stdio::stdio())
         .await
         .map_err(|e| GatewayError::Stdio(e.to_string()))?;
     let cancel = running.cancellation_token();
-    tokio::select! {
-        result = running.waiting() => {
-            result.map_err(|e| GatewayError::Stdio(e.to_string()))?;
+    let waiting = running.waiting();
+    tokio::pin!(waiting);
+    let ended = tokio::select! {
+        result = &mut waiting => result,
+        () = shutdown.cancelled() => {
+            gateway.drain().await;
+            tokio::select! {
+                result = &mut waiting => result,
+                () = tokio::time::sleep(FLUSH) => {
+                    cancel.cancel();
+                    waiting.await
+                }
+            }
         }
-        () = shutdown.cancelled() => cancel.cancel(),
-    }
+    };
+    ended.map_err(|e| GatewayError::Stdio(e.to_string()))?;
     Ok(())
 }
