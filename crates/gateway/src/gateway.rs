@@ -372,9 +372,10 @@ impl Gateway {
         request: CallRequest,
         relay: Arc<Relay>,
     ) -> Result<Outcome, ErrorData> {
-        match self.call_with(caller, request, Some(relay)).await {
-            Outcome::Rejected { error, .. } => Err(error),
-            outcome => Ok(outcome),
+        let outcome = self.call_with(caller, request, Some(relay)).await;
+        match outcome.protocol_error() {
+            Some(error) => Err(error),
+            None => Ok(outcome),
         }
     }
 
@@ -414,6 +415,9 @@ impl Gateway {
             received,
             relay,
         };
+        if call.upstream.is_none() {
+            return self.inner.pipeline.unknown(&call);
+        }
         let gateway = self.clone();
         self.inner
             .calls

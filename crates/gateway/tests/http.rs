@@ -206,11 +206,26 @@ async fn tokens_scopes_and_401() {
         .map(|t| t.name.into_owned())
         .collect();
     assert_eq!(names, ["echo", "whoami"]);
-    let r = client
+    // A hidden tool is a JSON-RPC invalid-params error, exactly like a tool that does not exist.
+    let hidden = client
         .call_tool(CallToolRequestParams::new("pid"))
         .await
-        .unwrap();
-    assert!(text(&r).contains("unknown tool"));
+        .unwrap_err();
+    let missing = client
+        .call_tool(CallToolRequestParams::new("no_such_tool"))
+        .await
+        .unwrap_err();
+    for error in [&hidden, &missing] {
+        let rmcp::service::ServiceError::McpError(error) = error else {
+            panic!("a JSON-RPC error, not {error:?}");
+        };
+        assert_eq!(error.code, rmcp::model::ErrorCode::INVALID_PARAMS);
+        assert!(error.message.contains("unknown tool"), "{}", error.message);
+    }
+    assert_eq!(
+        hidden.to_string().replace("pid", "no_such_tool"),
+        missing.to_string()
+    );
     // Prompts follow the scopes; resources of a server the client may use stay visible.
     assert!(client.list_all_prompts().await.unwrap().is_empty());
     assert_eq!(client.list_all_resources().await.unwrap().len(), 1);

@@ -69,9 +69,19 @@ async fn scopes_hide_tools_and_refuse_calls() {
         .iter()
         .filter(|r| r.outcome == "refused" && r.layer.as_deref() == Some("authorize"))
         .collect();
-    assert_eq!(refused.len(), 3);
+    // The two hidden tools; the tool that does not exist at all is recorded as such.
+    assert_eq!(refused.len(), 2);
     assert_eq!(refused[0].client, "viewer");
     assert_eq!(refused[0].session, "s1");
+    let unknown: Vec<_> = records
+        .iter()
+        .filter(|r| r.outcome == "unknown_tool")
+        .collect();
+    assert_eq!(unknown.len(), 1);
+    assert_eq!(
+        (unknown[0].tool.as_str(), unknown[0].layer.as_deref()),
+        ("zzz__nothing", None)
+    );
 }
 
 #[tokio::test]
@@ -207,7 +217,7 @@ async fn audit_chain_records_everything_redacted_and_detects_tampering() {
     assert_eq!(audit::verify(&path).unwrap(), 3);
     let records = audit::read_records(&path).unwrap();
     let outcomes: Vec<_> = records.iter().map(|r| r.outcome.as_str()).collect();
-    assert_eq!(outcomes, ["ok", "tool_error", "refused"]);
+    assert_eq!(outcomes, ["ok", "tool_error", "unknown_tool"]);
     let first = &records[0];
     assert_eq!((first.seq, first.prev.as_str()), (1, audit::GENESIS));
     assert_eq!(first.server.as_deref(), Some("a"));

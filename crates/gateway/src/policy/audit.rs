@@ -119,6 +119,7 @@ impl AuditLayer {
                     error.message
                 )),
             ),
+            Outcome::Unknown(m) => ("unknown_tool", None, Some(m.clone())),
             Outcome::InputRequired(_) => (
                 "input_required",
                 Some("approval".to_owned()),
@@ -176,41 +177,49 @@ fn first_text(result: &rmcp::model::CallToolResult) -> String {
         .collect()
 }
 
+impl AuditLayer {
+    /// Records `outcome` of `call` (logged, and appended to the audit log when there is one)
+    /// and returns it — or a refusal when the record cannot be written.
+    pub(crate) fn finish(&self, call: &ToolCall, outcome: Outcome, started: Instant) -> Outcome {
+        let record = self.record(call, &outcome);
+        // With an audit log the record is the account of the call: the log line (one more
+        // formatted write per call) is for debugging. Without one, it is the only account.
+        let latency_ms = started.elapsed().as_millis() as u64;
+        let layer = record.layer.as_deref().unwrap_or("");
+        if self.log.is_some() {
+            tracing::debug!(
+                client = %record.client, tool = %record.tool, outcome = %record.outcome,
+                layer, latency_ms, "tool call"
+            );
+        } else {
+            tracing::info!(
+                client = %record.client, tool = %record.tool, outcome = %record.outcome,
+                layer, latency_ms, "tool call"
+            );
+        }
+        let Some(log) = &self.log else {
+            return outcome;
+        };
+        match log.append(record) {
+            Ok(_) => outcome,
+            Err(e) => {
+                tracing::error!(path = %log.path().display(), "cannot write the audit log: {e}");
+                Outcome::refused(
+                    "audit",
+                    "the call's audit record could not be written, so its result is withheld; \
+                 tell the gateway's operator",
+                )
+            }
+        }
+    }
+}
+
 impl Layer for AuditLayer {
     fn call<'a>(&'a self, call: ToolCall, next: Next<'a>) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
             let started = Instant::now();
             let outcome = next.run(call.clone()).await;
-            let record = self.record(&call, &outcome);
-            // With an audit log the record is the account of the call: the log line (one more
-            // formatted write per call) is for debugging. Without one, it is the only account.
-            let latency_ms = started.elapsed().as_millis() as u64;
-            let layer = record.layer.as_deref().unwrap_or("");
-            if self.log.is_some() {
-                tracing::debug!(
-                    client = %record.client, tool = %record.tool, outcome = %record.outcome,
-                    layer, latency_ms, "tool call"
-                );
-            } else {
-                tracing::info!(
-                    client = %record.client, tool = %record.tool, outcome = %record.outcome,
-                    layer, latency_ms, "tool call"
-                );
-            }
-            let Some(log) = &self.log else {
-                return outcome;
-            };
-            match log.append(record) {
-                Ok(_) => outcome,
-                Err(e) => {
-                    tracing::error!(path = %log.path().display(), "cannot write the audit log: {e}");
-                    Outcome::refused(
-                        "audit",
-                        "the call's audit record could not be written, so its result is withheld; \
-                         tell the gateway's operator",
-                    )
-                }
-            }
+            self.finish(&call, outcome, started)
         })
     }
 }

@@ -82,6 +82,8 @@ pub enum Outcome {
     },
     /// The caller must answer an elicitation and retry (2026-07-28 approval).
     InputRequired(Box<InputRequiredResult>),
+    /// No tool of that name exists for anyone (answered before the layers; audited).
+    Unknown(String),
 }
 
 impl Outcome {
@@ -90,6 +92,21 @@ impl Outcome {
         Self::Refused {
             layer,
             message: message.into(),
+        }
+    }
+
+    /// The JSON-RPC error an MCP client gets instead of a result, if any: the upstream's own
+    /// error, or invalid params for a tool that does not exist for the caller (the specification
+    /// lists unknown tools among protocol errors) — unknown and hidden alike.
+    pub fn protocol_error(&self) -> Option<ErrorData> {
+        match self {
+            Self::Rejected { error, .. } => Some(error.clone()),
+            Self::Unknown(message)
+            | Self::Refused {
+                layer: authorize::LAYER,
+                message,
+            } => Some(ErrorData::invalid_params(message.clone(), None)),
+            _ => None,
         }
     }
 
@@ -109,6 +126,7 @@ impl Outcome {
                 "server {server} rejected the request: {}",
                 error.message
             )),
+            Self::Unknown(message) => error_result(message.clone()),
             Self::InputRequired(_) => error_result(
                 "this call needs approval; answer the approval request and call again".to_owned(),
             ),
@@ -154,8 +172,9 @@ impl<'a> Next<'a> {
     }
 }
 
-/// The ordered layers, then the last stage.
+/// The audit stage around the ordered layers, then the last stage.
 pub(crate) struct Pipeline {
+    audit: audit::AuditLayer,
     layers: Vec<Arc<dyn Layer>>,
     last: limits::Limits,
 }
@@ -190,8 +209,8 @@ impl Pipeline {
             limits,
         } = parts;
         Self {
+            audit,
             layers: vec![
-                Arc::new(audit),
                 Arc::new(authorize),
                 Arc::new(rate_limit),
                 Arc::new(approval),
@@ -202,11 +221,17 @@ impl Pipeline {
 
     /// Runs `call` through every layer.
     pub(crate) async fn run(&self, call: ToolCall) -> Outcome {
-        Next {
+        let next = Next {
             layers: &self.layers,
             last: &self.last,
-        }
-        .run(call)
-        .await
+        };
+        self.audit.call(call, next).await
+    }
+
+    /// Audits a call of a tool that does not exist (no layer sees it) and answers it.
+    pub(crate) fn unknown(&self, call: &ToolCall) -> Outcome {
+        let message = authorize::unknown_tool(&call.exposed, &call.caller.client);
+        self.audit
+            .finish(call, Outcome::Unknown(message), call.received)
     }
 }
