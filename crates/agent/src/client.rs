@@ -11,7 +11,6 @@
 use std::time::{Duration, SystemTime};
 
 use futures::StreamExt as _;
-use rand::Rng as _;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 use switchboard_http::{Auth, parse_retry_after};
@@ -118,9 +117,9 @@ impl MessagesClient {
                 return Err(failure);
             }
             retry += 1;
-            let wait = failure
-                .retry_after
-                .unwrap_or_else(|| backoff(&self.retry, retry));
+            let wait = failure.retry_after.unwrap_or_else(|| {
+                switchboard_http::backoff(self.retry.base_delay, self.retry.max_delay, retry)
+            });
             if waited + wait > self.retry.max_total_wait {
                 return Err(ApiFailure {
                     message: format!(
@@ -286,18 +285,6 @@ fn request_id(headers: &HeaderMap) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Jittered exponential backoff for retry `n` (from 1): uniform in `[d/2, d]`,
-/// `d = min(max_delay, base_delay * 2^(n-1))`.
-pub(crate) fn backoff(policy: &RetryPolicy, n: u32) -> Duration {
-    let ceiling = policy
-        .base_delay
-        .saturating_mul(2u32.saturating_pow(n.saturating_sub(1)))
-        .min(policy.max_delay);
-    let half = ceiling / 2;
-    let spread = u64::try_from((ceiling - half).as_millis()).unwrap_or(u64::MAX);
-    half + Duration::from_millis(rand::rng().random_range(0..=spread))
-}
-
 fn transport(error: reqwest::Error) -> ApiFailure {
     let kind = if error.is_connect() {
         "cannot connect"
@@ -329,21 +316,6 @@ mod tests {
             map.insert(*k, HeaderValue::from_str(v).unwrap());
         }
         map
-    }
-
-    #[test]
-    fn backoff_grows_within_bounds() {
-        let policy = RetryPolicy {
-            base_delay: Duration::from_millis(100),
-            max_delay: Duration::from_millis(500),
-            ..RetryPolicy::default()
-        };
-        for _ in 0..50 {
-            let first = backoff(&policy, 1);
-            assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100));
-            let late = backoff(&policy, 10);
-            assert!(late >= Duration::from_millis(250) && late <= Duration::from_millis(500));
-        }
     }
 
     #[test]

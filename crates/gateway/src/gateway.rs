@@ -8,7 +8,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use rmcp::model::{CallToolResult, ErrorData, InputResponses, JsonObject, Tool};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::broadcast;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -18,6 +18,7 @@ use crate::caller::{Access, Caller};
 use crate::catalog::{Catalog, ListChanges, Source};
 use crate::config::{Config, ResolvedConfig, StartMode};
 use crate::error::GatewayError;
+use crate::pending::{Waiter, pending};
 use crate::policy::approval::ApprovalLayer;
 use crate::policy::audit::{AuditLayer, Redactor};
 use crate::policy::authorize::Authorize;
@@ -178,7 +179,7 @@ impl Gateway {
 
     async fn boot(&self) -> Result<(), GatewayError> {
         let inner = &self.inner;
-        let (changed_tx, changed_rx) = mpsc::unbounded_channel();
+        let (changed_tx, changed_rx) = pending();
         for upstream in inner.upstreams.values() {
             inner.supervisors.spawn(supervisor::supervise(
                 upstream.clone(),
@@ -230,16 +231,15 @@ impl Gateway {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(catalog);
     }
 
-    async fn maintain_catalog(self, mut changed: mpsc::UnboundedReceiver<String>) {
+    async fn maintain_catalog(self, mut changed: Waiter) {
         loop {
             tokio::select! {
                 () = self.inner.shutdown.cancelled() => return,
-                name = changed.recv() => {
-                    let Some(name) = name else { return };
-                    while changed.try_recv().is_ok() {}
+                more = changed.changed() => {
+                    if !more { return }
                     let (catalog, errors) = Catalog::build_lenient(self.sources());
                     for error in errors {
-                        tracing::error!(upstream = %name, "{error}; the tool is left out");
+                        tracing::error!("{error}; the tool is left out");
                     }
                     let changes = catalog.changes_from(&self.catalog());
                     self.set_catalog(catalog);

@@ -16,6 +16,7 @@ pub mod config;
 pub mod downstream;
 pub mod error;
 mod gateway;
+mod pending;
 pub mod policy;
 pub mod secrets;
 pub mod signal;

@@ -9,25 +9,24 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use rand::Rng;
 use rmcp::model::{
     ClientRequest, ListPromptsRequest, PaginatedRequestParams, PingRequest, Prompt, ServerResult,
 };
 use rmcp::service::{Peer, PeerRequestOptions, RoleClient, ServiceError};
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{ResolvedTransport, StartMode};
+use crate::pending::{Notifier, Waiter, pending};
 use crate::secrets::SecretSet;
-use crate::upstream::{self, Connection, Health, Listing, State, Upstream, UpstreamEvent};
+use crate::upstream::{self, Connection, Health, Listing, State, Upstream};
 
-/// Runs the supervision loop of `upstream` until `shutdown` is cancelled. `changed` receives the
-/// upstream's name whenever its listing changes.
+/// Runs the supervision loop of `upstream` until `shutdown` is cancelled. `changed` is notified
+/// whenever its listing changes.
 pub(crate) async fn supervise(
     upstream: Arc<Upstream>,
     secrets: SecretSet,
-    changed: mpsc::UnboundedSender<String>,
+    changed: Notifier,
     shutdown: CancellationToken,
 ) {
     let name = upstream.name.clone();
@@ -45,7 +44,7 @@ pub(crate) async fn supervise(
         let error = match start(&upstream, &secrets).await {
             Ok((conn, events)) => {
                 half_open = false;
-                let _ = changed.send(name.clone());
+                changed.notify();
                 run_connected(&upstream, conn, events, &changed, &shutdown).await
             }
             Err(error) => error,
@@ -71,7 +70,12 @@ pub(crate) async fn supervise(
                 Health::CircuitOpen { retry_at, error },
             )
         } else {
-            let delay = backoff(&config.restart, failures.len());
+            let failures_in_window = u32::try_from(failures.len()).unwrap_or(u32::MAX);
+            let delay = switchboard_http::backoff(
+                config.restart.initial_backoff,
+                config.restart.max_backoff,
+                failures_in_window,
+            );
             tracing::warn!(upstream = %name, %error, "upstream down; restarting in {delay:?}");
             (
                 delay,
@@ -93,22 +97,10 @@ pub(crate) async fn supervise(
     }
 }
 
-fn backoff(policy: &crate::config::RestartPolicy, failures: usize) -> Duration {
-    let exp = u32::try_from(failures.saturating_sub(1))
-        .unwrap_or(u32::MAX)
-        .min(16);
-    let base = policy
-        .initial_backoff
-        .saturating_mul(1 << exp)
-        .min(policy.max_backoff);
-    let jitter: f64 = rand::rng().random_range(0.0..0.25);
-    base.mul_f64(1.0 + jitter).min(policy.max_backoff)
-}
-
-type Started = (Connection, mpsc::UnboundedReceiver<UpstreamEvent>);
+type Started = (Connection, Waiter);
 
 async fn start(upstream: &Upstream, secrets: &SecretSet) -> Result<Started, String> {
-    let (events_tx, events) = mpsc::unbounded_channel();
+    let (events_tx, events) = pending();
     let limit = upstream.server.config.ping_timeout;
     let conn = tokio::time::timeout(
         limit,
@@ -206,8 +198,8 @@ async fn list_modern_prompts(peer: &Peer<RoleClient>) -> Result<Vec<Prompt>, Ser
 async fn run_connected(
     upstream: &Upstream,
     mut conn: Connection,
-    mut events: mpsc::UnboundedReceiver<UpstreamEvent>,
-    changed: &mpsc::UnboundedSender<String>,
+    mut events: Waiter,
+    changed: &Notifier,
     shutdown: &CancellationToken,
 ) -> String {
     let config = &upstream.server.config;
@@ -222,13 +214,12 @@ async fn run_connected(
                     break reason;
                 }
             }
-            Some(_event) = events.recv() => {
-                while events.try_recv().is_ok() {}
+            true = events.changed() => {
                 let modern = !upstream.legacy_only.load(Ordering::Relaxed);
                 match list_everything(conn.service.peer(), modern).await {
                     Ok(listing) => {
                         upstream.set_listing(listing);
-                        let _ = changed.send(upstream.name.clone());
+                        changed.notify();
                     }
                     Err(e) => tracing::warn!(upstream = %upstream.name, "re-listing failed: {e}"),
                 }

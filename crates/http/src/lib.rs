@@ -40,7 +40,7 @@ pub use client::HttpClient;
 pub use config::{HttpConfig, RateLimit};
 pub use error::HttpError;
 pub use response::HttpResponse;
-pub use retry::{Idempotency, parse_retry_after};
+pub use retry::{Idempotency, backoff, parse_retry_after};
 pub use secret::Secret;
 
 /// Re-exported so callers build requests and match statuses with the same types.

@@ -92,7 +92,7 @@ fn parse_non_negative(raw: &str) -> Option<f64> {
 
 /// Jittered exponential backoff for retry number `retry` (1 for the first retry): a delay drawn
 /// uniformly from `[d/2, d]` where `d = min(max, base * 2^(retry-1))`.
-pub(crate) fn backoff(base: Duration, max: Duration, retry: u32) -> Duration {
+pub fn backoff(base: Duration, max: Duration, retry: u32) -> Duration {
     let factor = 2u32.saturating_pow(retry.saturating_sub(1));
     let ceiling = base.saturating_mul(factor).min(max);
     let half = ceiling / 2;

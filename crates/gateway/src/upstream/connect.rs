@@ -14,13 +14,13 @@ use rmcp::service::{
     RxJsonRpcMessage, TxJsonRpcMessage,
 };
 use rmcp::transport::Transport;
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::handler::{UpstreamEvent, UpstreamHandler};
+use super::handler::UpstreamHandler;
 use super::routes::{Forwarded, Routes};
 use super::{http, stdio};
 use crate::config::{ResolvedServer, ResolvedTransport};
+use crate::pending::Notifier;
 use crate::secrets::SecretSet;
 
 /// One live session with an upstream.
@@ -42,7 +42,7 @@ pub(crate) struct Connection {
 /// A message saying what failed (spawn, connect, handshake); secrets are scrubbed.
 pub(crate) async fn connect(
     server: &ResolvedServer,
-    events: mpsc::UnboundedSender<UpstreamEvent>,
+    events: Notifier,
     routes: Arc<Routes>,
     secrets: &SecretSet,
 ) -> Result<Connection, String> {

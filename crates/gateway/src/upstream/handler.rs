@@ -19,26 +19,16 @@ use rmcp::model::{
     ResourceUpdatedNotificationParam, ServerRequest,
 };
 use rmcp::service::{NotificationContext, RequestContext, RoleClient};
-use tokio::sync::mpsc;
 
 use super::routes::Routes;
-
-/// Something an upstream told the gateway outside a request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum UpstreamEvent {
-    /// `notifications/tools/list_changed`.
-    Tools,
-    /// `notifications/resources/list_changed`.
-    Resources,
-    /// `notifications/prompts/list_changed`.
-    Prompts,
-}
+use crate::pending::Notifier;
 
 /// The client side of one upstream session.
 #[derive(Clone)]
 pub(crate) struct UpstreamHandler {
     pub(super) server: String,
-    pub(super) events: mpsc::UnboundedSender<UpstreamEvent>,
+    /// Told when a list changes: the supervisor lists everything again.
+    pub(super) events: Notifier,
     pub(super) routes: Arc<Routes>,
 }
 
@@ -160,7 +150,7 @@ impl ClientHandler for UpstreamHandler {
         _context: NotificationContext<RoleClient>,
     ) -> impl Future<Output = ()> + Send + '_ {
         tracing::info!(upstream = %self.server, "upstream tool list changed");
-        let _ = self.events.send(UpstreamEvent::Tools);
+        self.events.notify();
         std::future::ready(())
     }
 
@@ -168,7 +158,7 @@ impl ClientHandler for UpstreamHandler {
         &self,
         _context: NotificationContext<RoleClient>,
     ) -> impl Future<Output = ()> + Send + '_ {
-        let _ = self.events.send(UpstreamEvent::Resources);
+        self.events.notify();
         std::future::ready(())
     }
 
@@ -176,7 +166,7 @@ impl ClientHandler for UpstreamHandler {
         &self,
         _context: NotificationContext<RoleClient>,
     ) -> impl Future<Output = ()> + Send + '_ {
-        let _ = self.events.send(UpstreamEvent::Prompts);
+        self.events.notify();
         std::future::ready(())
     }
 }

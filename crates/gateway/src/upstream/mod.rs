@@ -30,6 +30,6 @@ pub(crate) mod stdio;
 pub(crate) use connect::{Connection, connect};
 pub use handle::Health;
 pub(crate) use handle::{Listing, State, Upstream};
-pub(crate) use handler::{UpstreamEvent, modern_meta};
+pub(crate) use handler::modern_meta;
 pub(crate) use relay::Relay;
 pub(crate) use routes::Subscriber;

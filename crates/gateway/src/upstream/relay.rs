@@ -33,19 +33,41 @@ pub(crate) struct Relay {
 /// Progress notifications on their way to one client, in order. rmcp hands each notification
 /// to a task of its own, which could reorder them or let the response overtake them; these are
 /// queued as they arrive from the upstream instead, and the response waits for the queue.
+///
+/// The queue holds at most [`PROGRESS_QUEUE`] notifications. When a client reads them more
+/// slowly than the upstream sends them, the ones that do not fit are dropped: progress is
+/// advisory and each notification supersedes the one before, so a slow client sees fewer steps,
+/// never a stalled upstream connection or unbounded memory.
 struct ProgressLane {
-    queue: mpsc::UnboundedSender<ProgressNotificationParam>,
+    queue: mpsc::Sender<ProgressNotificationParam>,
     queued: AtomicU64,
     forwarded: watch::Receiver<u64>,
 }
 
+/// How many progress notifications one request's lane holds.
+const PROGRESS_QUEUE: usize = 32;
+
 impl ProgressLane {
     fn new(peer: Peer<RoleServer>) -> Self {
-        let (queue, mut next) = mpsc::unbounded_channel::<ProgressNotificationParam>();
+        Self::with_sink(move |params| {
+            let peer = peer.clone();
+            async move {
+                let _ = peer.notify_progress(params).await;
+            }
+        })
+    }
+
+    /// A lane whose notifications go to `sink`, one at a time, in order.
+    fn with_sink<F, Fut>(sink: F) -> Self
+    where
+        F: Fn(ProgressNotificationParam) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send,
+    {
+        let (queue, mut next) = mpsc::channel::<ProgressNotificationParam>(PROGRESS_QUEUE);
         let (count, forwarded) = watch::channel(0);
         tokio::spawn(async move {
             while let Some(params) = next.recv().await {
-                let _ = peer.notify_progress(params).await;
+                sink(params).await;
                 count.send_modify(|n| *n += 1);
             }
         });
@@ -53,6 +75,13 @@ impl ProgressLane {
             queue,
             queued: AtomicU64::new(0),
             forwarded,
+        }
+    }
+
+    /// Queues `params` unless the lane is full (then it is dropped; see the type's docs).
+    fn push(&self, params: ProgressNotificationParam) {
+        if self.queue.try_send(params).is_ok() {
+            self.queued.fetch_add(1, Ordering::SeqCst);
         }
     }
 }
@@ -82,9 +111,7 @@ impl Relay {
     pub(super) fn progress(&self, mut params: ProgressNotificationParam) {
         if let (Some(lane), Some(token)) = (&self.progress, &self.progress_token) {
             params.progress_token = token.clone();
-            if lane.queue.send(params).is_ok() {
-                lane.queued.fetch_add(1, Ordering::SeqCst);
-            }
+            lane.push(params);
         }
     }
 
@@ -136,5 +163,49 @@ impl Relay {
                     ErrorData::internal_error(format!("the client did not answer: {other}"), None)
                 }
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(n: u32) -> ProgressNotificationParam {
+        ProgressNotificationParam::new(
+            ProgressToken(rmcp::model::NumberOrString::Number(1)),
+            f64::from(n),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_slow_client_drops_progress_instead_of_queueing_without_bound() {
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let lane = {
+            let (gate, seen) = (gate.clone(), seen.clone());
+            ProgressLane::with_sink(move |params: ProgressNotificationParam| {
+                let (gate, seen) = (gate.clone(), seen.clone());
+                async move {
+                    gate.acquire().await.unwrap().forget();
+                    seen.lock().unwrap().push(params.progress);
+                }
+            })
+        };
+        for n in 0..1000 {
+            lane.push(step(n));
+        }
+        // One may be in the sink already; the rest wait in the queue, and nothing blocked.
+        let queued = lane.queued.load(Ordering::SeqCst);
+        assert!(
+            (PROGRESS_QUEUE as u64..=PROGRESS_QUEUE as u64 + 1).contains(&queued),
+            "{queued}"
+        );
+        gate.add_permits(2000);
+        let mut forwarded = lane.forwarded.clone();
+        forwarded.wait_for(|n| *n >= queued).await.unwrap();
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(seen.len() as u64, queued);
+        assert!(seen.windows(2).all(|w| w[0] < w[1]), "in order: {seen:?}");
+        assert_eq!(seen[0], 0.0);
     }
 }
