@@ -12,23 +12,31 @@ use rmcp::transport::TokioChildProcess;
 
 const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
 
-/// The entry point of server-everything, installed once per target directory.
+/// The pinned release of server-everything the tests run.
+const EVERYTHING: &str = "@modelcontextprotocol/server-everything@2026.8.31";
+
+/// The entry point of server-everything, installed once per target directory. nextest runs each
+/// test in its own process, so the install is serialised by a file lock, not by the `OnceLock`
+/// alone: two concurrent `npm install`s into one prefix fail with `ENOTEMPTY`.
 fn everything() -> &'static Path {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     PATH.get_or_init(|| {
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("npm-server-everything");
         let entry = dir.join("node_modules/@modelcontextprotocol/server-everything/dist/index.js");
+        std::fs::create_dir_all(&dir).unwrap();
+        let lock = std::fs::File::create(dir.join(".install.lock")).unwrap();
+        lock.lock().unwrap();
         if !entry.exists() {
-            std::fs::create_dir_all(&dir).unwrap();
             let status = Command::new("npm")
                 .args(["install", "--no-audit", "--no-fund", "--prefix"])
                 .arg(&dir)
-                .arg("@modelcontextprotocol/server-everything")
+                .arg(EVERYTHING)
                 .stdout(Stdio::null())
                 .status()
                 .expect("npm must be on PATH to install @modelcontextprotocol/server-everything");
-            assert!(status.success(), "npm install of server-everything failed");
+            assert!(status.success(), "npm install of {EVERYTHING} failed");
         }
+        lock.unlock().unwrap();
         assert!(
             entry.exists(),
             "{} is missing after npm install",
