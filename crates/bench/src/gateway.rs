@@ -22,7 +22,9 @@ use anyhow::{Context, bail, ensure};
 use serde_json::{Value, json};
 use tokio::process::{Child, Command};
 
-use crate::http::{self, Endpoint, Load};
+mod sessions;
+
+use crate::http::{self, Endpoint, Era, Load};
 use crate::mcp::Server;
 use crate::stats::{Memory, Summary, children, cpu_time, us};
 use crate::table::{compare, dur, figure, secs};
@@ -64,6 +66,12 @@ pub(crate) struct Args {
     /// Only the stdio comparison.
     #[arg(long)]
     no_http: bool,
+    /// `initialize` requests of the session flood (none closes its session).
+    #[arg(long, default_value_t = 100_000)]
+    session_attempts: usize,
+    /// Concurrent connections of the session flood.
+    #[arg(long, default_value_t = 4)]
+    session_connections: usize,
 }
 
 /// The programs and the directory the gateway runs in.
@@ -158,6 +166,15 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         through_gateway += calls;
         figures
     };
+    println!("  sessions (2025-11-25, default caps):");
+    let sessions = sessions::run(
+        &setup,
+        &exposed,
+        args.session_attempts,
+        args.session_connections,
+    )
+    .await?;
+    through_gateway += 2; // the checked calls before and after the flood
     let records = count_lines(&setup.audit_path())?;
     figure(
         "audit records / calls through the gateway",
@@ -172,6 +189,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let figures = json!({
         "cpus": cpus, "upstream": setup.upstream.display().to_string(), "tool": args.tool,
         "audit": {"on": true, "fsync": false, "records": records}, "stdio": stdio, "http": http,
+        "sessions": sessions,
     });
     println!("\n{figures}");
     Ok(())
@@ -322,15 +340,15 @@ fn exposed_name(listed: &Value, tool: &str) -> anyhow::Result<String> {
         .with_context(|| format!("the gateway lists no {tool}: {listed}"))
 }
 
-/// One HTTP server process (the upstream or the gateway) and its endpoint.
+/// One HTTP server process (the upstream or the gateway) and its `/mcp` URL.
 struct Served {
     child: Child,
-    endpoint: Arc<Endpoint>,
+    url: String,
 }
 
 impl Served {
-    /// Starts `command`, waits for the address it prints to `log`, and checks one call.
-    async fn start(mut command: Command, log: &Path, tool: &str) -> anyhow::Result<Self> {
+    /// Starts `command` and waits for the address it prints to `log`.
+    async fn start(mut command: Command, log: &Path) -> anyhow::Result<Self> {
         let mut child = command.stdin(Stdio::null()).kill_on_drop(true).spawn()?;
         let deadline = Instant::now() + Duration::from_secs(20);
         let url = loop {
@@ -354,12 +372,17 @@ impl Served {
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         };
-        let endpoint = Arc::new(Endpoint::tools_call(&url, tool)?);
+        Ok(Self { child, url })
+    }
+
+    /// The endpoint calling `tool` in `era`, checked with one call.
+    async fn endpoint(&self, tool: &str, era: Era) -> anyhow::Result<Arc<Endpoint>> {
+        let endpoint = Arc::new(Endpoint::tools_call(&self.url, tool, era)?);
         endpoint
             .checked_call()
             .await
-            .with_context(|| format!("first call to {url}"))?;
-        Ok(Self { child, endpoint })
+            .with_context(|| format!("first {} call to {}", era.protocol(), self.url))?;
+        Ok(endpoint)
     }
 
     fn pid(&self) -> u32 {
@@ -378,49 +401,56 @@ struct Run {
 }
 
 /// Part 2 (and the HTTP gateway's memory), calling the tool by its `exposed` name through the
-/// gateway; returns the figures and the calls made through the gateway.
+/// gateway, in both eras; returns the figures and the calls made through the gateway.
 async fn http_runs(setup: &Setup, args: &Args, exposed: &str) -> anyhow::Result<(Value, u64)> {
     let log = setup.dir.path().join("upstream-http.log");
-    let direct =
-        Served::start(setup.upstream(true, "upstream-http.log")?, &log, &args.tool).await?;
+    let direct = Served::start(setup.upstream(true, "upstream-http.log")?, &log).await?;
     let log = setup.dir.path().join("gateway-http.log");
-    let command = setup.gateway(true, "gateway-http.log")?;
-    let gateway = Served::start(command, &log, exposed).await?;
+    let gateway = Served::start(setup.gateway(true, "gateway-http.log")?, &log).await?;
     let gateway_pid = gateway.pid();
     let after_start = Memory::of(gateway_pid);
     let warmup = Duration::from_secs(1);
     let window = Duration::from_secs_f64(args.seconds);
-    let mut calls = 1; // the checked first call
-    let mut levels = Vec::new();
-    for &n in &args.clients {
-        let mut runs: [Vec<Run>; 2] = Default::default();
-        for round in 0..args.http_rounds {
-            for side in [round % 2, 1 - round % 2] {
-                let served = [&direct, &gateway][side];
-                let server_pids: Vec<u32> = match side {
-                    0 => vec![direct.pid()],
-                    _ => [vec![gateway_pid], children(gateway_pid)].concat(),
-                };
-                let cpu = || -> [Duration; 3] {
-                    let server = server_pids.iter().map(|&p| cpu_time(p)).sum();
-                    [server, cpu_time(gateway_pid), cpu_time(std::process::id())]
-                };
-                let before = cpu();
-                let load = http::load(&served.endpoint, n, warmup, window).await?;
-                let after = cpu();
-                if side == 1 {
-                    calls += load.calls;
+    let mut calls = 0;
+    let mut eras = Vec::new();
+    for era in [Era::Stateless, Era::Sessions] {
+        println!("  HTTP, protocol {}:", era.protocol());
+        let endpoints = [
+            direct.endpoint(&args.tool, era).await?,
+            gateway.endpoint(exposed, era).await?,
+        ];
+        calls += 1; // the checked first call
+        let mut levels = Vec::new();
+        for &n in &args.clients {
+            let mut runs: [Vec<Run>; 2] = Default::default();
+            for round in 0..args.http_rounds {
+                for side in [round % 2, 1 - round % 2] {
+                    let server_pids: Vec<u32> = match side {
+                        0 => vec![direct.pid()],
+                        _ => [vec![gateway_pid], children(gateway_pid)].concat(),
+                    };
+                    let cpu = || -> [Duration; 3] {
+                        let server = server_pids.iter().map(|&p| cpu_time(p)).sum();
+                        [server, cpu_time(gateway_pid), cpu_time(std::process::id())]
+                    };
+                    let before = cpu();
+                    let load = http::load(&endpoints[side], n, warmup, window).await?;
+                    let after = cpu();
+                    if side == 1 {
+                        calls += load.calls;
+                    }
+                    // CPU over warm-up and window together, per call made in both.
+                    runs[side].push(Run {
+                        server_cpu: after[0] - before[0],
+                        gateway_cpu: after[1] - before[1],
+                        bench_cpu: after[2] - before[2],
+                        load,
+                    });
                 }
-                // CPU over warm-up and window together, per call made in both.
-                runs[side].push(Run {
-                    server_cpu: after[0] - before[0],
-                    gateway_cpu: after[1] - before[1],
-                    bench_cpu: after[2] - before[2],
-                    load,
-                });
             }
+            levels.push(level(n, &runs, args));
         }
-        levels.push(level(n, &runs, args));
+        eras.push(json!({"protocol": era.protocol(), "levels": levels}));
     }
     let after_runs = Memory::of(gateway_pid);
     for (when, memory) in [("start", after_start), ("the HTTP runs", after_runs)] {
@@ -429,8 +459,7 @@ async fn http_runs(setup: &Setup, args: &Args, exposed: &str) -> anyhow::Result<
     }
     drop((direct, gateway));
     let figures = json!({
-        "protocol": http::PROTOCOL, "stateless": true, "seconds": args.seconds,
-        "runs": args.http_rounds, "levels": levels,
+        "seconds": args.seconds, "runs": args.http_rounds, "eras": eras,
         "gateway_memory": {"after_start": after_start.json(), "after_runs": after_runs.json()},
     });
     Ok((figures, calls))
@@ -456,7 +485,7 @@ fn level(n: usize, runs: &[Vec<Run>; 2], args: &Args) -> Value {
         )
     };
     let (gw, base) = (rate(1), rate(0));
-    let goal = if n == 32 { "  >= 25,000/s" } else { "" };
+    let goal = "  >= 0.9x";
     let label = format!(
         "HTTP {n} clients: calls/s ({} x {} s)",
         args.http_rounds, args.seconds

@@ -2,12 +2,15 @@
 //! away or the process gets ctrl-c / SIGTERM.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use rmcp::ServiceExt;
-use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{RoleServer, ServerHandler, Service};
+use switchboard_gateway::config::SessionLimits;
+use switchboard_gateway::downstream::sessions::{Sessions, track};
+use switchboard_gateway::signal::shutdown_signal;
 use tokio_util::sync::CancellationToken;
 
 /// Serves `server` on stdin/stdout. stdout carries only the protocol; logs go to stderr.
@@ -16,7 +19,7 @@ where
     S: Service<RoleServer> + Send + 'static,
 {
     let running = server
-        .serve(switchboard_gateway::stdio::stdio())
+        .serve(switchboard_gateway::stdio::server_transport())
         .await
         .context("MCP handshake over stdio failed")?;
     tokio::select! {
@@ -44,12 +47,11 @@ where
     let config = StreamableHttpServerConfig::default()
         .with_cancellation_token(cancel.child_token())
         .with_allowed_hosts(["localhost", "127.0.0.1", "::1", "[::1]"]);
-    let service = StreamableHttpService::new(
-        move || Ok(factory()),
-        LocalSessionManager::default().into(),
-        config,
-    );
-    let router = axum::Router::new().nest_service("/mcp", service);
+    let sessions = Arc::new(Sessions::new(SessionLimits::default()));
+    let service = StreamableHttpService::new(move || Ok(factory()), sessions.clone(), config);
+    let router = axum::Router::new()
+        .nest_service("/mcp", service)
+        .layer(axum::middleware::from_fn_with_state(sessions, track));
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
@@ -70,26 +72,4 @@ where
         .await
         .context("HTTP server failed")?;
     Ok(())
-}
-
-/// Resolves on ctrl-c or SIGTERM.
-pub(crate) async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
-    }
 }

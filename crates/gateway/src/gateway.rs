@@ -12,6 +12,7 @@ use tokio::sync::broadcast;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument as _;
 
 use crate::audit::AuditLog;
 use crate::caller::{Access, Caller};
@@ -355,7 +356,7 @@ impl Gateway {
             arguments,
             ..CallRequest::default()
         };
-        self.call(caller, request).await.to_result()
+        self.call(caller, request).await.into_result()
     }
 
     /// Calls a tool and returns the full [`Outcome`] (needed to answer `input_required`).
@@ -418,10 +419,18 @@ impl Gateway {
         if call.upstream.is_none() {
             return self.inner.pipeline.unknown(&call);
         }
+        let span = tracing::info_span!(
+            "tool_call",
+            tool = %call.exposed,
+            upstream = call.server().unwrap_or_default(),
+            client = %call.caller.client,
+            session = %call.caller.session,
+        );
         let gateway = self.clone();
         self.inner
             .calls
             .track_future(async move { gateway.inner.pipeline.run(call).await })
+            .instrument(span)
             .await
     }
 

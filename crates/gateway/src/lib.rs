@@ -18,6 +18,7 @@ pub mod error;
 mod gateway;
 mod pending;
 pub mod policy;
+pub mod request_ids;
 pub mod secrets;
 pub mod signal;
 pub mod stdio;

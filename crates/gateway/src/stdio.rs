@@ -4,10 +4,16 @@
 //! every message crosses threads twice. When they are pipes, as an MCP client that spawns a
 //! server makes them, they are driven by the reactor instead (non-blocking, epoll), which takes
 //! those hand-offs off every request. Anything else (a terminal, a file) keeps tokio's handles.
+//! A server on stdio takes [`server_transport`]: the same, with a duplicate request id answered
+//! as an invalid request ([`crate::request_ids`]).
 
 use std::pin::Pin;
 
+use rmcp::RoleServer;
+use rmcp::transport::async_rw::AsyncRwTransport;
 use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::request_ids::DistinctIds;
 
 /// Reading half of the transport.
 pub type Input = Pin<Box<dyn AsyncRead + Send + Sync>>;
@@ -18,6 +24,12 @@ pub type Output = Pin<Box<dyn AsyncWrite + Send + Sync>>;
 /// runtime.
 pub fn stdio() -> (Input, Output) {
     (input(), output())
+}
+
+/// The transport of an MCP server on stdin/stdout. Must be called within a tokio runtime.
+pub fn server_transport() -> DistinctIds<AsyncRwTransport<RoleServer, Input, Output>> {
+    let (input, output) = stdio();
+    DistinctIds::new(AsyncRwTransport::new_server(input, output))
 }
 
 #[cfg(unix)]

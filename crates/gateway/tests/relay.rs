@@ -18,8 +18,9 @@ use rmcp::model::{
     ClientRequest, CreateMessageRequestParams, CreateMessageResult, ElicitRequestParams,
     ElicitResult, ElicitationAction, Implementation, InputResponses, LoggingLevel,
     LoggingMessageNotificationParam, ProgressNotificationParam, ProtocolVersion,
-    ResourceUpdatedNotificationParam, ResultType, SamplingMessage, ServerNotification,
-    ServerResult, SetLevelRequestParams, SubscribeRequestParams, SubscriptionFilter,
+    ReadResourceRequestParams, ResourceUpdatedNotificationParam, ResultType, SamplingMessage,
+    ServerNotification, ServerResult, SetLevelRequestParams, SubscribeRequestParams,
+    SubscriptionFilter, UnsubscribeRequestParams,
 };
 use rmcp::service::{
     ClientLifecycleMode, ClientServiceExt, NotificationContext, PeerRequestOptions, RequestContext,
@@ -521,7 +522,10 @@ async fn subscribers_get_resource_updates() {
     let unknown = session
         .subscribe(SubscribeRequestParams::new("fixture://nobody/offers"))
         .await;
-    assert!(unknown.is_err(), "an unknown resource cannot be subscribed");
+    assert!(
+        unknown.is_err(),
+        "a resource no server has cannot be subscribed"
+    );
     bystander
         .call_tool(call("touch", json!({"uri": uri})))
         .await
@@ -535,6 +539,52 @@ async fn subscribers_get_resource_updates() {
     );
     session.cancel().await.unwrap();
     bystander.cancel().await.unwrap();
+    shutdown.cancel();
+    gateway.shutdown().await;
+}
+
+/// Resources a tool returned need not be listed: a URI outside every list and template is
+/// asked of the servers that offer resources, in turn, until one has it.
+#[tokio::test]
+async fn resources_outside_the_lists_reach_the_server_that_has_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = format!(
+        "{}{}",
+        fixture_server("a", &["alpha"]),
+        fixture_server("b", &["beta"])
+    );
+    let gateway = start(dir.path(), &toml).await;
+    let (url, shutdown) = serve(&gateway).await;
+    let (session, mut seen) = connect(&url, false).await;
+    let uri = "fixture://beta/made-by-a-tool";
+    let read = session
+        .read_resource(ReadResourceRequestParams::new(uri))
+        .await
+        .unwrap();
+    assert_eq!(
+        serde_json::to_value(&read.contents[0]).unwrap()["text"],
+        "info of beta"
+    );
+    session
+        .subscribe(SubscribeRequestParams::new(uri))
+        .await
+        .unwrap();
+    session
+        .call_tool(call("b__touch", json!({"uri": uri})))
+        .await
+        .unwrap();
+    let got = drain(&mut seen, Duration::from_millis(500)).await;
+    assert_eq!(got, [Seen::Updated(uri.to_owned())]);
+    session
+        .unsubscribe(UnsubscribeRequestParams::new(uri))
+        .await
+        .unwrap();
+    let nobody = session
+        .read_resource(ReadResourceRequestParams::new("fixture://gamma/x"))
+        .await
+        .unwrap_err();
+    assert!(nobody.to_string().contains("gamma"), "{nobody}");
+    session.cancel().await.unwrap();
     shutdown.cancel();
     gateway.shutdown().await;
 }

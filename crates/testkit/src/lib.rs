@@ -5,5 +5,6 @@ pub mod anthropic;
 pub mod jira;
 pub mod mcp;
 pub mod pg;
+pub mod raw;
 pub mod slack;
 pub mod sqlite;

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{
-    AuditSettings, BuiltinKind, Config, GatewaySettings, RestartPolicy, ServerConfig, StartMode,
-    TransportConfig,
+    AuditSettings, BuiltinKind, Config, GatewaySettings, RestartPolicy, ServerConfig,
+    SessionLimits, StartMode, TransportConfig,
 };
 use crate::secrets::Template;
 
@@ -88,6 +88,7 @@ pub(super) fn from_environment() -> (Config, Vec<String>) {
             stdio_client: None,
             rate_limit_store: None,
             rate_limit_prefix: "switchboard".to_owned(),
+            sessions: SessionLimits::default(),
         },
         audit: AuditSettings {
             path: None,

@@ -276,6 +276,31 @@ pub struct GatewaySettings {
     pub rate_limit_store: Option<Template>,
     /// The prefix of the store's keys (`<prefix>:rate:…`), the same on every replica.
     pub rate_limit_prefix: String,
+    /// Caps on handshake-era HTTP sessions.
+    pub sessions: SessionLimits,
+}
+
+/// Caps on handshake-era (2025-11-25) HTTP sessions: `[gateway] max_sessions`,
+/// `max_sessions_per_client`, `session_idle_timeout`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionLimits {
+    /// Sessions open at once, all clients together.
+    pub total: usize,
+    /// Sessions open at once for one client.
+    pub per_client: usize,
+    /// A session without a request or open stream for this long is closed.
+    pub idle_timeout: Duration,
+}
+
+impl Default for SessionLimits {
+    /// 4,096 sessions in all, 256 per client, closed after 5 minutes idle.
+    fn default() -> Self {
+        Self {
+            total: 4096,
+            per_client: 256,
+            idle_timeout: Duration::from_secs(300),
+        }
+    }
 }
 
 /// `[audit]`.

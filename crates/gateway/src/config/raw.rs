@@ -39,6 +39,9 @@ pub(crate) struct RawGateway {
     pub(crate) stdio_client: Option<String>,
     pub(crate) rate_limit_store: Option<String>,
     pub(crate) rate_limit_prefix: Option<String>,
+    pub(crate) max_sessions: Option<usize>,
+    pub(crate) max_sessions_per_client: Option<usize>,
+    pub(crate) session_idle_timeout: Option<String>,
 }
 
 /// `[audit]`.

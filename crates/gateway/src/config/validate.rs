@@ -7,8 +7,8 @@ use std::time::Duration;
 use super::raw::{RawClient, RawConfig, RawOAuth, RawRate, RawRestart, RawServer};
 use super::{
     Approval, AuditSettings, BuiltinKind, ClientConfig, Config, GatewaySettings, OAuthConfig,
-    OAuthGrant, RateRule, RestartPolicy, ServerConfig, StartMode, ToolRule, TransportConfig,
-    parse_duration, parse_rate,
+    OAuthGrant, RateRule, RestartPolicy, ServerConfig, SessionLimits, StartMode, ToolRule,
+    TransportConfig, parse_duration, parse_rate,
 };
 use crate::error::ConfigError;
 use crate::secrets::Template;
@@ -192,6 +192,7 @@ fn gateway_settings(
     ctx: &Ctx<'_>,
     raw: super::raw::RawGateway,
 ) -> Result<GatewaySettings, ConfigError> {
+    let sessions = session_limits(ctx, &raw)?;
     Ok(GatewaySettings {
         name: raw.name.unwrap_or_else(|| "switchboard".to_owned()),
         drain_timeout: ctx.duration(
@@ -221,6 +222,36 @@ fn gateway_settings(
             Some(prefix) => prefix,
             None => "switchboard".to_owned(),
         },
+        sessions,
+    })
+}
+
+fn session_limits(
+    ctx: &Ctx<'_>,
+    raw: &super::raw::RawGateway,
+) -> Result<SessionLimits, ConfigError> {
+    let default = SessionLimits::default();
+    let total = raw.max_sessions.unwrap_or(default.total);
+    if total == 0 {
+        return Err(ctx.err("gateway.max_sessions", "must be at least 1"));
+    }
+    let per_client = raw
+        .max_sessions_per_client
+        .unwrap_or(default.per_client.min(total));
+    if per_client == 0 || per_client > total {
+        return Err(ctx.err(
+            "gateway.max_sessions_per_client",
+            format!("must be between 1 and max_sessions ({total})"),
+        ));
+    }
+    Ok(SessionLimits {
+        total,
+        per_client,
+        idle_timeout: ctx.duration(
+            "gateway.session_idle_timeout",
+            raw.session_idle_timeout.as_ref(),
+            default.idle_timeout,
+        )?,
     })
 }
 

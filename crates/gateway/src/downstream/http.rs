@@ -9,10 +9,10 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 
+use super::sessions::{Sessions, track};
 use super::{Downstream, Identity};
 use crate::caller::{Access, Caller};
 use crate::error::GatewayError;
@@ -111,26 +111,34 @@ fn router(gateway: Gateway, addr: &SocketAddr, shutdown: CancellationToken) -> a
         .enforce_origin_validation()
         .with_cancellation_token(shutdown);
     let for_factory = gateway.clone();
+    let sessions = Arc::new(Sessions::new(settings.sessions));
     let mcp = StreamableHttpService::new(
         move || Ok(Downstream::http(for_factory.clone())),
-        Arc::new(LocalSessionManager::default()),
+        sessions.clone(),
         config,
     );
-    let mcp =
-        axum::Router::new()
-            .nest_service("/mcp", mcp)
-            .layer(axum::middleware::from_fn_with_state(
-                gateway.clone(),
-                authenticate,
-            ));
+    // Outermost first: who is calling, then which session it may use.
+    let mcp = axum::Router::new()
+        .nest_service("/mcp", mcp)
+        .layer(axum::middleware::from_fn_with_state(
+            sessions.clone(),
+            track,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            gateway.clone(),
+            authenticate,
+        ));
     axum::Router::new()
         .route("/healthz", axum::routing::get(|| async { "ok" }))
-        .route("/readyz", axum::routing::get(readyz))
+        .route(
+            "/readyz",
+            axum::routing::get(move |state| readyz(state, sessions.open())),
+        )
         .with_state(gateway)
         .merge(mcp)
 }
 
-async fn readyz(State(gateway): State<Gateway>) -> Response {
+async fn readyz(State(gateway): State<Gateway>, sessions: usize) -> Response {
     let upstreams: Vec<_> = gateway
         .status()
         .into_iter()
@@ -149,7 +157,9 @@ async fn readyz(State(gateway): State<Gateway>) -> Response {
     };
     (
         status,
-        axum::Json(serde_json::json!({"ready": ready, "upstreams": upstreams})),
+        axum::Json(serde_json::json!({
+            "ready": ready, "upstreams": upstreams, "sessions": sessions,
+        })),
     )
         .into_response()
 }

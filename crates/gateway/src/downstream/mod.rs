@@ -15,6 +15,7 @@
 
 mod http;
 mod inputs;
+pub mod sessions;
 mod stdio;
 mod subscriptions;
 
@@ -38,7 +39,7 @@ use rmcp::model::{
 use rmcp::service::{NotificationContext, RequestContext, RoleServer, SubscriptionContext};
 
 use inputs::{MAX_INPUT_ROUNDS, answer_inputs};
-use subscriptions::{received, subscribe_resource, unsubscribe_resource};
+use subscriptions::{in_turn, received, subscribe_resource, unsubscribe_resource};
 
 use crate::caller::{ApprovalChannel, Caller};
 use crate::gateway::{CallRequest, Gateway};
@@ -310,7 +311,7 @@ impl ServerHandler for Downstream {
                     request.request_state = result.request_state;
                 }
                 outcome => {
-                    let mut result = outcome.to_result();
+                    let mut result = outcome.into_result();
                     // A handshake-era server leaves it out; 2026-07-28 requires it.
                     result.result_type.get_or_insert(ResultType::COMPLETE);
                     return Ok(CallToolResponse::Complete(result));
@@ -365,20 +366,17 @@ impl ServerHandler for Downstream {
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
         let caller = self.caller(&context)?;
-        let catalog = self.gateway.catalog();
-        let server = catalog
-            .resource_server(&request.uri)
-            .filter(|server| self.gateway.sees_server(&caller, server))
-            .ok_or_else(|| resource_not_found(&request.uri))?;
-        let upstream = self
-            .gateway
-            .upstream(server)
-            .ok_or_else(|| resource_not_found(&request.uri))?;
-        let mut params = ReadResourceRequestParams::new(request.uri);
-        params.input_responses = request.input_responses;
-        params.request_state = request.request_state;
-        let request = ClientRequest::ReadResourceRequest(ReadResourceRequest::new(params));
-        match forward(&upstream, request, &context).await? {
+        let upstreams = self.resource_upstreams(&caller, &request.uri)?;
+        let (_, answer) = in_turn(upstreams, &request.uri, |upstream| {
+            let mut params = ReadResourceRequestParams::new(request.uri.clone());
+            params.input_responses.clone_from(&request.input_responses);
+            params.request_state.clone_from(&request.request_state);
+            let request = ClientRequest::ReadResourceRequest(ReadResourceRequest::new(params));
+            let context = &context;
+            async move { forward(&upstream, request, context).await }
+        })
+        .await?;
+        match answer {
             ServerResult::ReadResourceResult(mut result) => {
                 result.result_type.get_or_insert(ResultType::COMPLETE);
                 Ok(ReadResourceResponse::Complete(result))
@@ -504,10 +502,15 @@ impl ServerHandler for Downstream {
         context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
         let caller = self.caller(&context)?;
-        let upstream = self.resource_upstream(&caller, &request.uri)?;
-        let subscriber = Subscriber::Session(context.peer.clone());
-        let relay = Some(Relay::of(&context));
-        subscribe_resource(&upstream, &request.uri, &caller.session, subscriber, relay).await
+        let upstreams = self.resource_upstreams(&caller, &request.uri)?;
+        let (uri, session) = (&request.uri, &caller.session);
+        in_turn(upstreams, uri, |upstream| {
+            let subscriber = Subscriber::Session(context.peer.clone());
+            let relay = Some(Relay::of(&context));
+            async move { subscribe_resource(&upstream, uri, session, subscriber, relay).await }
+        })
+        .await
+        .map(drop)
     }
 
     async fn unsubscribe(
@@ -516,8 +519,13 @@ impl ServerHandler for Downstream {
         context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
         let caller = self.caller(&context)?;
-        let upstream = self.resource_upstream(&caller, &request.uri)?;
-        let relay = Some(Relay::of(&context));
-        unsubscribe_resource(&upstream, &request.uri, &caller.session, relay).await
+        let upstreams = self.subscribed_upstreams(&caller, &request.uri)?;
+        let (uri, session) = (&request.uri, &caller.session);
+        in_turn(upstreams, uri, |upstream| {
+            let relay = Some(Relay::of(&context));
+            async move { unsubscribe_resource(&upstream, uri, session, relay).await }
+        })
+        .await
+        .map(drop)
     }
 }

@@ -24,7 +24,7 @@ pub async fn serve_stdio(
     shutdown: CancellationToken,
 ) -> Result<(), GatewayError> {
     let running = Downstream::stdio(gateway.clone())
-        .serve(crate::stdio::stdio())
+        .serve(crate::stdio::server_transport())
         .await
         .map_err(|e| GatewayError::Stdio(e.to_string()))?;
     let cancel = running.cancellation_token();

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use rmcp::model::{
-    ClientRequest, ErrorData, SubscribeRequest, SubscribeRequestParams, UnsubscribeRequest,
-    UnsubscribeRequestParams,
+    ClientRequest, ErrorCode, ErrorData, SubscribeRequest, SubscribeRequestParams,
+    UnsubscribeRequest, UnsubscribeRequestParams,
 };
 use rmcp::service::SubscriptionContext;
 
@@ -97,34 +97,100 @@ impl Downstream {
         };
         let uris = context.accepted().resource_subscriptions.iter().flatten();
         for uri in uris {
-            let Ok(upstream) = self.resource_upstream(&caller, uri) else {
+            let Ok(upstreams) = self.resource_upstreams(&caller, uri) else {
                 continue;
             };
-            let sink = Subscriber::Stream(context.sink().clone());
             // Sent as the gateway's own request (no relay), in the era of its connection to the
             // upstream: `resources/subscribe` does not exist in the listening client's era.
-            match subscribe_resource(&upstream, uri, &subscriptions.key, sink, None).await {
-                Ok(()) => subscriptions.resources.push((upstream, uri.clone())),
+            let key = &subscriptions.key;
+            let subscribed = in_turn(upstreams, uri, |upstream| {
+                let sink = Subscriber::Stream(context.sink().clone());
+                async move { subscribe_resource(&upstream, uri, key, sink, None).await }
+            })
+            .await;
+            match subscribed {
+                Ok((upstream, ())) => subscriptions.resources.push((upstream, uri.clone())),
                 Err(error) => {
                     let error = error.message;
-                    tracing::info!(upstream = %upstream.name, %uri, %error, "upstream refused a resource subscription");
+                    tracing::info!(%uri, %error, "no upstream took a resource subscription");
                 }
             }
         }
         Ok(subscriptions)
     }
 
-    /// The upstream owning resource `uri`, if `caller` may see it.
-    pub(super) fn resource_upstream(
+    /// The upstreams that may serve resource `uri` for `caller`, in the order to ask them: the
+    /// one that lists it or whose template matches it; else every upstream the caller may see
+    /// that offers resources (a URI a tool returned need not be listed anywhere).
+    pub(super) fn resource_upstreams(
         &self,
         caller: &Caller,
         uri: &str,
-    ) -> Result<Arc<Upstream>, ErrorData> {
+    ) -> Result<Vec<Arc<Upstream>>, ErrorData> {
         let catalog = self.gateway.catalog();
-        catalog
-            .resource_server(uri)
-            .filter(|server| self.gateway.sees_server(caller, server))
-            .and_then(|server| self.gateway.upstream(server))
-            .ok_or_else(|| resource_not_found(uri))
+        let upstreams: Vec<_> = match catalog.resource_server(uri) {
+            Some(server) => self
+                .gateway
+                .upstream(server)
+                .filter(|_| self.gateway.sees_server(caller, server))
+                .into_iter()
+                .collect(),
+            None => self
+                .gateway
+                .upstreams()
+                .filter(|u| u.has_resources() && self.gateway.sees_server(caller, &u.name))
+                .cloned()
+                .collect(),
+        };
+        if upstreams.is_empty() {
+            return Err(resource_not_found(uri));
+        }
+        Ok(upstreams)
     }
+
+    /// The upstream that holds `key`'s subscription to `uri`, else those that may serve it.
+    pub(super) fn subscribed_upstreams(
+        &self,
+        caller: &Caller,
+        uri: &str,
+    ) -> Result<Vec<Arc<Upstream>>, ErrorData> {
+        let holding: Vec<_> = self
+            .gateway
+            .upstreams()
+            .filter(|u| u.routes.is_subscribed(uri, &caller.session))
+            .cloned()
+            .collect();
+        if holding.is_empty() {
+            self.resource_upstreams(caller, uri)
+        } else {
+            Ok(holding)
+        }
+    }
+}
+
+/// Asks `upstreams` in turn until one answers: a "not found" (or invalid params) from one moves
+/// on to the next; any other error, or the last one's, is the answer.
+pub(super) async fn in_turn<T, F, Fut>(
+    upstreams: Vec<Arc<Upstream>>,
+    uri: &str,
+    mut ask: F,
+) -> Result<(Arc<Upstream>, T), ErrorData>
+where
+    F: FnMut(Arc<Upstream>) -> Fut,
+    Fut: Future<Output = Result<T, ErrorData>>,
+{
+    let mut last = None;
+    for upstream in upstreams {
+        match ask(upstream.clone()).await {
+            Ok(answer) => return Ok((upstream, answer)),
+            Err(error)
+                if error.code == ErrorCode::RESOURCE_NOT_FOUND
+                    || error.code == ErrorCode::INVALID_PARAMS =>
+            {
+                last = Some(error);
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    Err(last.unwrap_or_else(|| resource_not_found(uri)))
 }

@@ -112,6 +112,15 @@ impl Outcome {
 
     /// The result returned to the caller. Everything but a completed call becomes an
     /// `isError: true` result whose text says what happened and what to do.
+    pub fn into_result(self) -> CallToolResult {
+        match self {
+            Self::Completed(result) => result,
+            other => other.to_result(),
+        }
+    }
+
+    /// The result returned to the caller. Everything but a completed call becomes an
+    /// `isError: true` result whose text says what happened and what to do.
     pub fn to_result(&self) -> CallToolResult {
         match self {
             Self::Completed(result) => result.clone(),

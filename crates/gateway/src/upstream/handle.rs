@@ -166,6 +166,16 @@ impl Upstream {
         }
     }
 
+    /// Whether the connected server declares resources.
+    pub(crate) fn has_resources(&self) -> bool {
+        match &*self.state.borrow() {
+            State::Ready { peer, .. } => peer
+                .peer_info()
+                .is_some_and(|i| i.capabilities.resources.is_some()),
+            State::Health(_) => false,
+        }
+    }
+
     /// The last listing.
     pub(crate) fn listing(&self) -> Listing {
         self.listing

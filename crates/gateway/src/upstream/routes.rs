@@ -134,6 +134,13 @@ impl Routes {
         true
     }
 
+    /// Whether `session` is subscribed to `uri` here.
+    pub(crate) fn is_subscribed(&self, uri: &str, session: &str) -> bool {
+        self.subs()
+            .get(uri)
+            .is_some_and(|list| list.iter().any(|(s, _)| s == session))
+    }
+
     pub(super) fn subscribers(&self, uri: &str) -> Vec<Subscriber> {
         self.subs()
             .get(uri)
