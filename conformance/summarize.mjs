@@ -10,7 +10,8 @@
 //       "Not testable" (it needs a fixture tool) does not count.
 //   node summarize.mjs report <results.tsv> <expected-failures.txt>
 //       prints a table per target and revision, then "N passed, M failed"; exits 1 on any failure
-//       not listed in the expected failures, or on a listed one that now passes (a stale entry).
+//       not listed in the expected failures, or on a listed one that now passes (a stale entry),
+//       and on a scenario, scored or not, that passes on the fixture but not through the gateway.
 
 import { readFileSync, readdirSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -119,7 +120,20 @@ function report([tsv, expectedFile]) {
       const scored = row.scored === 'yes';
       let mark = row.status === 'pass' ? 'PASS' : 'FAIL';
       let note = row.detail;
-      if (!scored) {
+      // The gateway is transparent: a scenario the fixture passes directly, scored or not,
+      // must pass through it too.
+      const direct = rows.find(
+        (other) =>
+          other.target === 'fixture' &&
+          other.revision === row.revision &&
+          other.scenario === row.scenario,
+      );
+      if (!scored && row.target === 'gateway' && row.status === 'fail' && direct?.status === 'pass') {
+        mark = 'FAIL';
+        note = `(${row.scored}) passes on the fixture directly, fails through the gateway: ${note}`;
+        failed += 1;
+        problems.push(id);
+      } else if (!scored) {
         mark = row.status === 'pass' ? 'pass' : 'fail';
         note = `(${row.scored})${note ? ' ' + note : ''}`;
       } else if (expected.has(id)) {
