@@ -27,6 +27,7 @@ use crate::policy::limits::Limits;
 use crate::policy::rate_limit::{LocalBackend, RateLimit, RateLimitBackend, RedisBackend};
 use crate::policy::{Outcome, Parts, Pipeline, ToolCall};
 use crate::supervisor;
+use crate::telemetry::metrics::{Metrics, Snapshot};
 use crate::upstream::Relay;
 use crate::upstream::{Health, Upstream};
 
@@ -92,6 +93,7 @@ struct Inner {
     list_changed: broadcast::Sender<ListChanges>,
     tokens: HashMap<String, String>,
     lazy_started: std::sync::atomic::AtomicBool,
+    metrics: Arc<Metrics>,
 }
 
 /// A running gateway. Cheap to clone.
@@ -133,16 +135,19 @@ impl Gateway {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         let draining = CancellationToken::new();
+        let metrics = Arc::new(Metrics::new());
         let parts = Parts {
             audit: AuditLayer {
                 log: audit_log,
                 redactor: Redactor::new(&cfg.audit.redact, resolved.secrets.clone()),
+                metrics: metrics.clone(),
             },
             authorize: Authorize,
             rate_limit: RateLimit::new(
                 rate_limit_backend(&options, &resolved)?,
                 cfg.rate_limits.clone(),
                 clients,
+                metrics.clone(),
             ),
             approval: ApprovalLayer::new(cfg.tools.clone()),
             limits: Limits {
@@ -171,6 +176,7 @@ impl Gateway {
             list_changed: broadcast::channel(16).0,
             tokens,
             lazy_started: std::sync::atomic::AtomicBool::new(false),
+            metrics,
             config: resolved,
         });
         let gateway = Self { inner };
@@ -471,6 +477,28 @@ impl Gateway {
     /// The upstream (for resources and prompts).
     pub(crate) fn upstream(&self, name: &str) -> Option<Arc<Upstream>> {
         self.inner.upstreams.get(name).cloned()
+    }
+
+    /// The Prometheus text exposition of the gateway's metrics; `sessions` are the open
+    /// sessions of each era, as the serving code counts them.
+    pub fn metrics_text(&self, sessions: &[(&'static str, usize)]) -> String {
+        let upstreams = self
+            .upstreams()
+            .map(|u| {
+                let health = u.health();
+                (
+                    u.name.clone(),
+                    matches!(health, Health::Ready { .. }),
+                    matches!(health, Health::CircuitOpen { .. }),
+                    u.restarts.load(std::sync::atomic::Ordering::Relaxed),
+                )
+            })
+            .collect();
+        self.inner.metrics.render(&Snapshot {
+            upstreams,
+            sessions: sessions.to_vec(),
+            approvals_pending: 0,
+        })
     }
 
     /// Cancelled when the gateway shuts down.

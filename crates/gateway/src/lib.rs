@@ -23,6 +23,7 @@ pub mod secrets;
 pub mod signal;
 pub mod stdio;
 mod supervisor;
+pub mod telemetry;
 mod upstream;
 
 pub use caller::{Access, ApprovalChannel, Caller};

@@ -86,6 +86,7 @@ pub(crate) async fn supervise(
             )
         };
         upstream.set(State::Health(health));
+        upstream.restarts.fetch_add(1, Ordering::Relaxed);
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
             () = shutdown.cancelled() => { upstream.set(State::Health(Health::Stopped)); return; }

@@ -17,6 +17,7 @@ use super::{Downstream, Identity};
 use crate::caller::{Access, Caller};
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
+use crate::telemetry::metrics::CONTENT_TYPE;
 
 /// Whether `addr` is a loopback address.
 pub fn is_loopback(addr: &SocketAddr) -> bool {
@@ -117,13 +118,21 @@ fn router(gateway: Gateway, addr: &SocketAddr, shutdown: CancellationToken) -> a
         sessions.clone(),
         config,
     );
-    // Outermost first: who is calling, then which session it may use.
+    let open = sessions.clone();
+    let metrics = axum::routing::get(move |State(gateway): State<Gateway>| async move {
+        let text = gateway.metrics_text(&[("2025-11-25", open.open())]);
+        ([(header::CONTENT_TYPE, CONTENT_TYPE)], text)
+    });
+    // Outermost first: who is calling, then which session it may use. `/metrics` is behind the
+    // same authentication as `/mcp`.
     let mcp = axum::Router::new()
         .nest_service("/mcp", mcp)
         .layer(axum::middleware::from_fn_with_state(
             sessions.clone(),
             track,
         ))
+        .route("/metrics", metrics)
+        .with_state(gateway.clone())
         .layer(axum::middleware::from_fn_with_state(
             gateway.clone(),
             authenticate,

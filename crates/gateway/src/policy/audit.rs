@@ -13,6 +13,7 @@ use tokio::time::Instant;
 use super::{Layer, Next, Outcome, ToolCall};
 use crate::audit::{AuditLog, AuditRecord};
 use crate::secrets::{REDACTED, SecretSet};
+use crate::telemetry::metrics::Metrics;
 
 /// Argument field names (normalized: lowercase, without `_` and `-`) that are always redacted,
 /// matched as a suffix: `api_key`, `db_password`, `x-auth-token`, …
@@ -97,6 +98,7 @@ impl Redactor {
 pub(crate) struct AuditLayer {
     pub(crate) log: Option<Arc<AuditLog>>,
     pub(crate) redactor: Redactor,
+    pub(crate) metrics: Arc<Metrics>,
 }
 
 impl AuditLayer {
@@ -197,10 +199,26 @@ impl AuditLayer {
                 layer, latency_ms, "tool call"
             );
         }
+        let tool = if call.tool.is_some() {
+            call.exposed.as_str()
+        } else {
+            ""
+        };
+        self.metrics.call(
+            tool,
+            call.server().unwrap_or_default(),
+            &record.client,
+            &record.outcome,
+            record.layer.as_deref(),
+            call.received.elapsed(),
+        );
         let Some(log) = &self.log else {
             return outcome;
         };
-        match log.append(record) {
+        let writing = std::time::Instant::now();
+        let written = log.append(record);
+        self.metrics.audit_write(writing.elapsed());
+        match written {
             Ok(_) => outcome,
             Err(e) => {
                 tracing::error!(path = %log.path().display(), "cannot write the audit log: {e}");

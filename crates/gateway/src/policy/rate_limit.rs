@@ -23,6 +23,7 @@ use governor::{Quota, RateLimiter};
 
 use super::{Layer, Next, Outcome, ToolCall};
 use crate::config::{ClientConfig, Rate, RateRule};
+use crate::telemetry::metrics::Metrics;
 
 /// Where token buckets are kept.
 pub trait RateLimitBackend: Send + Sync {
@@ -109,6 +110,7 @@ pub(crate) struct RateLimit {
     backend: Arc<dyn RateLimitBackend>,
     tool_rules: Vec<RateRule>,
     clients: HashMap<String, ClientConfig>,
+    metrics: Arc<Metrics>,
 }
 
 impl RateLimit {
@@ -116,11 +118,13 @@ impl RateLimit {
         backend: Arc<dyn RateLimitBackend>,
         tool_rules: Vec<RateRule>,
         clients: HashMap<String, ClientConfig>,
+        metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             backend,
             tool_rules,
             clients,
+            metrics,
         }
     }
 
@@ -156,6 +160,17 @@ impl RateLimit {
     }
 }
 
+/// A bucket's rule, for the metric label: its key without the tool name a glob rule adds (so
+/// the label set stays bounded by the configuration).
+fn bucket_rule(key: &str) -> String {
+    match key.split('|').collect::<Vec<_>>().as_slice() {
+        ["tool", pattern, _tool] => format!("tool:{pattern}"),
+        ["client", client] => format!("client:{client}"),
+        ["client-tool", client, pattern, _tool] => format!("client-tool:{client}:{pattern}"),
+        _ => "other".to_owned(),
+    }
+}
+
 impl Layer for RateLimit {
     fn call<'a>(&'a self, call: ToolCall, next: Next<'a>) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
@@ -163,6 +178,7 @@ impl Layer for RateLimit {
                 match self.backend.take(&key, rate).await {
                     Ok(()) => {}
                     Err(Limited::Wait(wait)) => {
+                        self.metrics.rate_limited(&bucket_rule(&key));
                         let secs = wait.as_secs_f64().max(0.001);
                         return Outcome::refused(
                             "rate_limit",
@@ -257,6 +273,7 @@ mod tests {
             Arc::new(LocalBackend::new()),
             vec![rule("x__a", rate(10, 60, 3))],
             HashMap::from([("c".to_owned(), client)]),
+            Arc::new(Metrics::new()),
         );
         // Per tool: burst 3 for everyone.
         assert!(run(&layer, "other", "x__a").await);

@@ -3,13 +3,14 @@
 //! last stage included ([`Upstream::call_tool`]) — with cancellation relayed and a dead connection
 //! noticed at once.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use rmcp::model::{
     CallToolRequest, CallToolRequestParams, CancelledNotificationParam, ClientRequest, ErrorCode,
-    ErrorData, GetMeta, Prompt, RequestId, Resource, ResourceTemplate, ServerResult, Tool,
+    ErrorData, GetMeta, Prompt, RequestId, Resource, ResourceTemplate, ServerCapabilities,
+    ServerResult, Tool,
 };
 use rmcp::service::{Peer, PeerRequestOptions, RoleClient, ServiceError};
 use tokio::sync::{Semaphore, watch};
@@ -128,6 +129,8 @@ pub(crate) struct Upstream {
     /// HTTP session (rmcp's HTTP client adopts a request's revision for the rest of the
     /// session), or once the server refused that revision.
     pub(crate) legacy_only: AtomicBool,
+    /// Restarts after a failure since the gateway started.
+    pub(crate) restarts: AtomicU64,
 }
 
 impl Upstream {
@@ -145,6 +148,7 @@ impl Upstream {
             start_now: CancellationToken::new(),
             routes: Arc::default(),
             legacy_only: AtomicBool::new(false),
+            restarts: AtomicU64::new(0),
         })
     }
 
@@ -158,20 +162,19 @@ impl Upstream {
 
     /// Whether the connected server declares logging.
     pub(crate) fn has_logging(&self) -> bool {
-        match &*self.state.borrow() {
-            State::Ready { peer, .. } => peer
-                .peer_info()
-                .is_some_and(|i| i.capabilities.logging.is_some()),
-            State::Health(_) => false,
-        }
+        self.declares(|c| c.logging.is_some())
     }
 
     /// Whether the connected server declares resources.
     pub(crate) fn has_resources(&self) -> bool {
+        self.declares(|c| c.resources.is_some())
+    }
+
+    fn declares(&self, capability: impl Fn(&ServerCapabilities) -> bool) -> bool {
         match &*self.state.borrow() {
             State::Ready { peer, .. } => peer
                 .peer_info()
-                .is_some_and(|i| i.capabilities.resources.is_some()),
+                .is_some_and(|i| capability(&i.capabilities)),
             State::Health(_) => false,
         }
     }
