@@ -18,93 +18,16 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{FromSql, Kind, ToSql, Type};
 use tokio_postgres::{Column, Row};
 
-use crate::client::{Database, Unavailable, describe_driver_error};
-use crate::guard::{Checked, FunctionName, Guard, Refusal, StatementKind};
-use crate::render::{self, DecodeError};
-pub use crate::rows::{ColumnInfo, Limits, Rows, TruncatedBy};
-use crate::sqlite::SqliteError;
+use super::client::{Database, describe_driver_error};
+use super::render;
+use crate::error::{DbError, Engine, QueryError};
+use crate::guard::{Checked, FunctionName, Guard, StatementKind};
+use crate::model::{ColumnInfo, Limits, Rows, TruncatedBy};
 
 /// Extra time granted past the server-side timeout before the client gives up and cancels.
 const CLIENT_GRACE: Duration = Duration::from_millis(500);
 /// Rows fetched from the portal per round trip.
 const BATCH_ROWS: usize = 100;
-
-/// A PostgreSQL error, with everything the server said about it.
-#[derive(Debug, Clone)]
-pub struct PgError {
-    /// SQLSTATE code.
-    pub code: String,
-    /// Primary message.
-    pub message: String,
-    /// Detail line.
-    pub detail: Option<String>,
-    /// Hint line.
-    pub hint: Option<String>,
-    /// 1-based character position in the statement.
-    pub position: Option<u32>,
-}
-
-impl std::fmt::Display for PgError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "PostgreSQL error {}: {}", self.code, self.message)?;
-        if let Some(position) = self.position {
-            write!(f, " (at character {position})")?;
-        }
-        if let Some(detail) = &self.detail {
-            write!(f, "\nDETAIL: {detail}")?;
-        }
-        if let Some(hint) = &self.hint {
-            write!(f, "\nHINT: {hint}")?;
-        }
-        Ok(())
-    }
-}
-
-/// Why a statement produced no rows.
-#[derive(Debug, thiserror::Error)]
-pub enum QueryError {
-    /// The guard refused the statement before it reached the database.
-    #[error("refused: {0}")]
-    Refused(#[from] Refusal),
-    /// The statement calls a volatile function that is not allowed.
-    #[error(
-        "refused: function {0} is volatile (it can change data or session state) and is not on the allow-list; rewrite the query without it, or ask an administrator to add it to SWITCHBOARD_SQL_ALLOW_FUNCTIONS if it is safe"
-    )]
-    VolatileFunction(String),
-    /// PostgreSQL rejected or aborted the statement.
-    #[error("{0}")]
-    Postgres(PgError),
-    /// The statement ran past the time limit and was cancelled.
-    #[error("the statement ran longer than the {} ms limit and was cancelled; add filters or a LIMIT, or aggregate in SQL", .0.as_millis())]
-    Timeout(Duration),
-    /// No connection could be had.
-    #[error(transparent)]
-    Unavailable(#[from] Unavailable),
-    /// The connection's role is not read-only and the server requires one.
-    #[error("refused: {0}")]
-    UnsafeRole(String),
-    /// A value could not be decoded.
-    #[error("{0}")]
-    Decode(#[from] DecodeError),
-    /// The connection broke during the call (retried once internally).
-    #[error("the connection to the database was lost: {0}; the next call reconnects")]
-    ConnectionLost(String),
-    /// SQLite rejected or failed the statement.
-    #[error("{0}")]
-    Sqlite(SqliteError),
-    /// SQLite's own checks (authorizer, read-only test, one statement, no parameters) refused the
-    /// statement before it ran.
-    #[error("refused: {0}")]
-    SqliteRefused(String),
-    /// The SQLite database file could not be opened (missing, unreadable, not a database).
-    #[error("cannot open the SQLite database {path}: {reason}; the next call retries")]
-    SqliteUnavailable {
-        /// The file.
-        path: String,
-        /// What went wrong and what to do.
-        reason: String,
-    },
-}
 
 /// Runs checked statements against one database.
 #[derive(Debug)]
@@ -296,7 +219,7 @@ async fn read_only(
         Ok((_, batch)) => batch
             .first()
             .is_some_and(|row| !all_supported(&described(row.columns()))),
-        Err(QueryError::Postgres(error)) => error.message.contains("no binary output function"),
+        Err(QueryError::Database(error)) => error.message.contains("no binary output function"),
         Err(_) => false,
     };
     let (columns, (mut source, mut batch)) = if needs_text && checked.kind == StatementKind::Select
@@ -513,12 +436,15 @@ fn render_row(row: &Row, budget: usize) -> Result<Option<(Vec<Value>, usize)>, Q
     for (index, column) in row.columns().iter().enumerate() {
         let raw: RawValue<'_> = row
             .try_get(index)
-            .map_err(|e| QueryError::ConnectionLost(e.to_string()))?;
+            .map_err(|e| QueryError::Unexpected(e.to_string()))?;
         raw_total += raw.0.map_or(0, <[u8]>::len);
         if raw_total > budget {
             return Ok(None);
         }
-        values.push(render::render(column.type_(), raw.0)?);
+        values.push(
+            render::render(column.type_(), raw.0)
+                .map_err(|e| QueryError::Unexpected(e.to_string()))?,
+        );
     }
     let size = serde_json::to_vec(&values).map_or(usize::MAX, |v| v.len() + 1);
     Ok((size <= budget).then_some((values, size)))
@@ -586,13 +512,13 @@ pub fn type_name(ty: &Type) -> String {
 /// An error of the `DECLARE` that wraps the statement, positioned in the statement itself.
 fn declare_error(error: tokio_postgres::Error) -> QueryError {
     match db_error(error) {
-        QueryError::Postgres(mut error) => {
-            let prefix = u32::try_from(DECLARE.chars().count()).unwrap_or(u32::MAX);
+        QueryError::Database(mut error) => {
+            let prefix = DECLARE.chars().count();
             error.position = error
                 .position
                 .and_then(|p| p.checked_sub(prefix))
                 .filter(|p| *p > 0);
-            QueryError::Postgres(error)
+            QueryError::Database(error)
         }
         other => other,
     }
@@ -614,13 +540,14 @@ fn db_error(error: tokio_postgres::Error) -> QueryError {
         if *db.code() == SqlState::QUERY_CANCELED && db.message().contains("statement timeout") {
             return QueryError::Timeout(Duration::ZERO);
         }
-        return QueryError::Postgres(PgError {
+        return QueryError::Database(DbError {
+            engine: Engine::Postgres,
             code: db.code().code().to_owned(),
             message: db.message().to_owned(),
             detail: db.detail().map(str::to_owned),
             hint: db.hint().map(str::to_owned),
             position: match db.position() {
-                Some(tokio_postgres::error::ErrorPosition::Original(p)) => Some(*p),
+                Some(tokio_postgres::error::ErrorPosition::Original(p)) => usize::try_from(*p).ok(),
                 _ => None,
             },
         });

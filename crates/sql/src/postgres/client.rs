@@ -6,25 +6,14 @@ use std::time::Duration;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
+use super::tls::{TlsSetupError, connector};
 use crate::config::Connection;
-use crate::tls::{TlsSetupError, connector};
+use crate::error::QueryError;
 
 /// Connections kept open at most.
 const POOL_SIZE: usize = 4;
 /// How long establishing one connection may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Why no connection could be had.
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "cannot reach the database {target}: {reason}. Check that PostgreSQL is running and DATABASE_URL is right; the next call retries"
-)]
-pub struct Unavailable {
-    /// `user@host:port/db`, never the password.
-    pub target: String,
-    /// What the driver reported.
-    pub reason: String,
-}
 
 /// A pool of connections to one database.
 #[derive(Clone)]
@@ -73,14 +62,21 @@ impl Database {
     ///
     /// # Errors
     /// When the database cannot be reached.
-    pub async fn get(&self) -> Result<Object, Unavailable> {
-        self.pool.get().await.map_err(|error| Unavailable {
-            target: self.target.clone(),
-            reason: match error {
+    pub async fn get(&self) -> Result<Object, QueryError> {
+        self.pool.get().await.map_err(|error| {
+            self.unreachable(match error {
                 deadpool_postgres::PoolError::Backend(e) => describe_driver_error(&e),
                 other => other.to_string(),
-            },
+            })
         })
+    }
+
+    /// The error for this database being out of reach, for `reason`.
+    pub fn unreachable(&self, reason: String) -> QueryError {
+        QueryError::Unreachable {
+            target: self.target.clone(),
+            reason,
+        }
     }
 
     /// The TLS connector, for cancel requests.
