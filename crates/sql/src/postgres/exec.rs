@@ -1,17 +1,21 @@
-//! Running one checked statement safely (layers 2, 3 and 5 of the safety model):
+//! Running one checked statement safely (layers 2, 3 and 5 of the safety model), in one
+//! statement and one round trip:
 //!
-//! - only over the extended protocol (Parse/Bind/Execute), which accepts exactly one statement —
-//!   never the simple-query path that runs `COMMIT; …`;
-//! - inside `BEGIN READ ONLY` with `SET LOCAL statement_timeout`, `lock_timeout` and
-//!   `idle_in_transaction_session_timeout`, always rolled back;
-//! - results read from a portal in batches, stopping at the row and byte budgets, so a huge result
-//!   is never loaded;
+//! - only over the extended protocol (Parse/Bind/Describe/Execute/Sync in one write), which
+//!   accepts exactly one statement — never the simple-query path that runs `COMMIT; …`;
+//! - on a connection that is read-only with its timeouts in force for its whole life (set and
+//!   verified when it is made, see [`super::client`]), so the statement runs in its own read-only
+//!   transaction and nothing is left to roll back;
+//! - the row budget enforced by the server: a SELECT is sent with a limit of one row past the
+//!   budget on its top level (appended, or around it when it has a limit of its own), so the
+//!   server computes no more; rows are rendered as they arrive and reading stops at the row or
+//!   byte budget;
 //! - a statement still running at the deadline is cancelled on the server and its connection
 //!   discarded; a connection found dead is replaced and the (read-only) statement retried once.
 
+use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
-use deadpool_postgres::Object;
 use futures::TryStreamExt as _;
 use serde_json::Value;
 use tokio_postgres::error::SqlState;
@@ -21,13 +25,13 @@ use tokio_postgres::{Column, Row};
 use super::client::{Database, describe_driver_error};
 use super::render;
 use crate::error::{DbError, Engine, QueryError};
-use crate::guard::{Checked, FunctionName, Guard, StatementKind};
+use crate::guard::{Checked, FunctionName, Guard, OwnLimit, StatementKind};
 use crate::model::{ColumnInfo, Limits, Rows, TruncatedBy};
 
 /// Extra time granted past the server-side timeout before the client gives up and cancels.
 const CLIENT_GRACE: Duration = Duration::from_millis(500);
-/// Rows fetched from the portal per round trip.
-const BATCH_ROWS: usize = 100;
+/// What goes before a statement that has a limit of its own, to put the budget's limit around it.
+const AROUND: &str = "SELECT * FROM (\n";
 
 /// Runs checked statements against one database.
 #[derive(Debug)]
@@ -75,8 +79,8 @@ impl Executor {
         self.run_with(checked, &[], limits).await
     }
 
-    /// Runs one of the server's own catalog queries (trusted SQL with parameters) under the same
-    /// transaction, timeout and budgets as user statements.
+    /// Runs one of the server's own catalog queries (trusted SQL with parameters, no limit of its
+    /// own) under the same session settings and row budget as user statements.
     ///
     /// # Errors
     /// As [`Executor::query`].
@@ -90,6 +94,7 @@ impl Executor {
             kind: StatementKind::Select,
             sql: sql.to_owned(),
             unknown_functions: Vec::new(),
+            own_limit: OwnLimit::None,
         };
         let limits = Limits {
             max_rows,
@@ -127,133 +132,148 @@ impl Executor {
         started: Instant,
     ) -> Result<Rows, QueryError> {
         let conn = self.db.get().await?;
-        let cancel = conn.cancel_token();
-        let work = read_only(&conn, checked, params, limits, started);
+        let work = read(&conn, checked, params, limits, started);
         match tokio::time::timeout(limits.timeout + CLIENT_GRACE, work).await {
             Ok(Err(error @ QueryError::ConnectionLost(_))) => {
-                drop(Object::take(conn));
+                conn.discard();
                 Err(error)
             }
-            Ok(result) => {
-                roll_back(conn);
-                // A statement the server cancelled at its timeout leaves a healthy connection.
-                result.map_err(|error| match error {
-                    QueryError::Timeout(_) => QueryError::Timeout(limits.timeout),
-                    other => other,
-                })
-            }
+            // A statement the server cancelled at its timeout leaves a healthy connection.
+            Ok(result) => result.map_err(|error| match error {
+                QueryError::Timeout(_) => QueryError::Timeout(limits.timeout),
+                other => other,
+            }),
             Err(_elapsed) => {
+                let cancel = conn.cancel_token();
+                conn.discard();
                 if let Err(error) = cancel.cancel_query(self.db.tls()).await {
                     tracing::warn!(error = %describe_driver_error(&error), "cancel request failed");
                 }
-                drop(Object::take(conn));
                 Err(QueryError::Timeout(limits.timeout))
             }
         }
     }
 }
 
-/// Ends the call's transaction without making the caller wait: the connection returns to the
-/// pool once `ROLLBACK` is answered, and is discarded if it is not.
-fn roll_back(conn: Object) {
-    tokio::spawn(async move {
-        if let Err(error) = conn.query_typed("ROLLBACK", &[]).await {
-            tracing::warn!(error = %describe_driver_error(&error), "rollback failed; discarding the connection");
-            drop(Object::take(conn));
-        }
-    });
-}
-
-/// The cursor a SELECT's rows are read from; the statement follows on the next line.
-const DECLARE: &str = "DECLARE switchboard_rows NO SCROLL CURSOR FOR\n";
-/// The transaction's timeouts, for this transaction only (as `SET LOCAL` would).
-const SETTINGS: &str = "SELECT set_config('statement_timeout', $1, true), \
-     set_config('lock_timeout', $1, true), \
-     set_config('idle_in_transaction_session_timeout', $2, true)";
-
-/// The transaction: read-only and bounded. It is left open; the caller rolls it back.
-///
-/// tokio-postgres writes requests polled together to the socket together and the server answers
-/// them in order, so the usual statement costs one round trip: `BEGIN READ ONLY`, the timeouts,
-/// the cursor and its first batch go out at once, and the timeouts are in force before the
-/// statement is parsed. The columns come with the first row; an empty result is described
-/// afterwards. Functions the guard did not know are checked for volatility before anything runs
-/// the statement, costing a round trip more.
-async fn read_only(
+/// Reads the statement within the budgets: one round trip, plus one to check functions the guard
+/// did not know, one to describe the columns of an empty result, and a second reading of a
+/// SELECT whose columns include a type without a binary form (or a decoder here), asking for
+/// those columns' text form.
+async fn read(
     client: &tokio_postgres::Client,
     checked: &Checked,
     params: &[(&(dyn ToSql + Sync), Type)],
     limits: Limits,
     started: Instant,
 ) -> Result<Rows, QueryError> {
-    let settings = [
-        limits.timeout.as_millis().to_string(),
-        (limits.timeout + CLIENT_GRACE * 2).as_millis().to_string(),
-    ];
-    let settings: [(&(dyn ToSql + Sync), Type); 2] =
-        [(&settings[0], Type::TEXT), (&settings[1], Type::TEXT)];
-    let begin = || async {
-        let (begin, set) = tokio::join!(
-            client.query_typed("BEGIN READ ONLY", &[]),
-            client.query_typed(SETTINGS, &settings),
-        );
-        begin.map_err(db_error)?;
-        set.map_err(db_error).map(drop)
+    if !checked.unknown_functions.is_empty() {
+        check_volatility(client, &checked.unknown_functions).await?;
+    }
+    let sql = bounded(checked, limits.max_rows);
+    let (columns, rows) = match collect(client, &sql, params, limits).await {
+        Err(Unread::NeedsText) if checked.kind == StatementKind::Select => {
+            let columns = describe(client, &checked.sql).await?;
+            let wrapped = as_text(&checked.sql, &columns, limits.max_rows);
+            let (_, rows) = collect(client, &wrapped, params, limits)
+                .await
+                .map_err(Unread::into_error)?;
+            (columns, rows)
+        }
+        Err(unread) => return Err(unread.into_error()),
+        Ok((Some(columns), rows)) => (columns, rows),
+        Ok((None, rows)) => (describe(client, &checked.sql).await?, rows),
     };
-    let mut want = next_batch(limits, 0);
-    let first = if checked.unknown_functions.is_empty() {
-        let (begun, first) =
-            tokio::join!(begin(), start(client, checked, &checked.sql, params, want));
-        begun?;
-        first
-    } else {
-        let (begun, volatile) = tokio::join!(
-            begin(),
-            check_volatility(client, &checked.unknown_functions)
-        );
-        begun?;
-        volatile?;
-        start(client, checked, &checked.sql, params, want).await
-    };
-    let needs_text = match &first {
-        Ok((_, batch)) => batch
-            .first()
-            .is_some_and(|row| !all_supported(&described(row.columns()))),
-        Err(QueryError::Database(error)) => error.message.contains("no binary output function"),
-        Err(_) => false,
-    };
-    let (columns, (mut source, mut batch)) = if needs_text && checked.kind == StatementKind::Select
-    {
-        // A column type without a binary decoder here, or without a binary form at all: read
-        // the statement again, those columns as PostgreSQL's text form.
-        drop(first);
-        let (rollback, begun) = tokio::join!(client.query_typed("ROLLBACK", &[]), begin());
-        rollback.map_err(db_error)?;
-        begun?;
-        let columns = describe(client, &checked.sql).await?;
-        let wrapped = as_text(&checked.sql, &columns);
-        (
-            columns,
-            start(client, checked, &wrapped, params, want).await?,
-        )
-    } else {
-        let (source, batch) = first?;
-        let columns = match batch.first() {
-            Some(row) => described(row.columns()),
-            None => describe(client, &checked.sql).await?,
-        };
-        (columns, (source, batch))
-    };
+    Ok(rows.finish(columns.iter().map(column_info).collect(), started))
+}
+
+/// The statement as sent: a SELECT bounded to one row past the budget on its top level.
+fn bounded(checked: &Checked, max_rows: usize) -> Cow<'_, str> {
+    let limit = max_rows.saturating_add(1);
+    match (checked.kind, checked.own_limit) {
+        (StatementKind::Select, OwnLimit::None) => {
+            // The newline ends a trailing `--` comment.
+            Cow::Owned(format!("{}\nLIMIT {limit}", checked.sql))
+        }
+        (StatementKind::Select, OwnLimit::AtMost(n)) if n <= limit as u64 => {
+            Cow::Borrowed(&checked.sql)
+        }
+        (StatementKind::Select, _) => {
+            Cow::Owned(format!("{AROUND}{}\n) AS _sb LIMIT {limit}", checked.sql))
+        }
+        // EXPLAIN and SHOW: small outputs, read within the budgets all the same.
+        (StatementKind::Explain | StatementKind::Show, _) => Cow::Borrowed(&checked.sql),
+    }
+}
+
+/// Why a statement's rows were not read.
+enum Unread {
+    /// A column's type has no binary form, or no decoder here: read it as text instead.
+    NeedsText,
+    /// Anything else.
+    Failed(QueryError),
+}
+
+impl Unread {
+    /// A driver error while reading `sql`; PostgreSQL says a type has no binary form when the
+    /// statement starts executing.
+    fn of(error: tokio_postgres::Error, sql: &str) -> Self {
+        match db_error(error, sql) {
+            QueryError::Database(e) if e.message.contains("no binary output function") => {
+                Self::NeedsText
+            }
+            other => Self::Failed(other),
+        }
+    }
+
+    fn into_error(self) -> QueryError {
+        match self {
+            Self::NeedsText => QueryError::Unexpected(
+                "a column's type has neither a binary decoder nor a text form".to_owned(),
+            ),
+            Self::Failed(error) => error,
+        }
+    }
+}
+
+impl From<QueryError> for Unread {
+    fn from(error: QueryError) -> Self {
+        Self::Failed(error)
+    }
+}
+
+/// Runs `sql` and renders its rows as they arrive until the result or a budget ends; the columns
+/// come with the first row (none for an empty result).
+async fn collect(
+    client: &tokio_postgres::Client,
+    sql: &str,
+    params: &[(&(dyn ToSql + Sync), Type)],
+    limits: Limits,
+) -> Result<(Option<Vec<Described>>, Collector), Unread> {
+    let stream = client
+        .query_typed_raw(sql, params.iter().map(|(v, t)| (*v, t.clone())))
+        .await
+        .map_err(|error| Unread::of(error, sql))?;
+    let mut stream = std::pin::pin!(stream);
+    let mut columns = None;
     let mut rows = Collector::new(limits);
-    loop {
-        let exhausted = batch.len() < want;
-        if !rows.take(&batch)? || exhausted {
+    while let Some(row) = stream
+        .try_next()
+        .await
+        .map_err(|error| Unread::of(error, sql))?
+    {
+        if columns.is_none() {
+            let described = described(row.columns());
+            if !described.iter().all(|(_, ty)| render::is_supported(ty)) {
+                return Err(Unread::NeedsText);
+            }
+            columns = Some(described);
+        }
+        if !rows.take(&row)? {
+            // Dropping the stream discards what the server still sends of the bounded result.
             break;
         }
-        want = next_batch(limits, rows.len());
-        batch = source.next(client, want).await?;
     }
-    Ok(rows.finish(columns.iter().map(column_info).collect(), started))
+    Ok((columns, rows))
 }
 
 /// The result columns of `sql` (parse analysis only; nothing is run).
@@ -261,7 +281,7 @@ async fn describe(
     client: &tokio_postgres::Client,
     sql: &str,
 ) -> Result<Vec<Described>, QueryError> {
-    let statement = client.prepare(sql).await.map_err(db_error)?;
+    let statement = client.prepare(sql).await.map_err(|e| db_error(e, sql))?;
     Ok(described(statement.columns()))
 }
 
@@ -273,81 +293,6 @@ fn described(columns: &[Column]) -> Vec<Described> {
         .iter()
         .map(|c| (c.name().to_owned(), c.type_().clone()))
         .collect()
-}
-
-/// How many rows to ask for next: up to one past the row budget (to tell whether it was
-/// exceeded), at most [`BATCH_ROWS`] at a time.
-fn next_batch(limits: Limits, have: usize) -> usize {
-    (limits.max_rows + 1 - have).min(BATCH_ROWS)
-}
-
-/// Starts reading `sql` (the checked statement or its text-form wrapper): where its rows come
-/// from, and the first `want` of them.
-async fn start(
-    client: &tokio_postgres::Client,
-    checked: &Checked,
-    sql: &str,
-    params: &[(&(dyn ToSql + Sync), Type)],
-    want: usize,
-) -> Result<(Source, Vec<Row>), QueryError> {
-    match checked.kind {
-        StatementKind::Select => {
-            let declare = format!("{DECLARE}{sql}");
-            let (declared, rows) =
-                tokio::join!(client.query_typed(&declare, params), fetch(client, want));
-            declared.map_err(declare_error)?;
-            Ok((Source::Cursor, rows?))
-        }
-        // EXPLAIN and SHOW cannot be read through a cursor; their output is small.
-        StatementKind::Explain | StatementKind::Show => {
-            let stream = client
-                .query_typed_raw(sql, params.iter().map(|(v, t)| (*v, t.clone())))
-                .await
-                .map_err(db_error)?;
-            let mut source = Source::Stream(Box::pin(stream));
-            let rows = source.next(client, want).await?;
-            Ok((source, rows))
-        }
-    }
-}
-
-/// Where a statement's rows come from.
-enum Source {
-    /// A SELECT's cursor, fetched batch by batch, so the server computes only what is read.
-    Cursor,
-    /// The result stream of EXPLAIN or SHOW.
-    Stream(std::pin::Pin<Box<tokio_postgres::RowStream>>),
-}
-
-impl Source {
-    /// The next `want` rows, fewer at the end.
-    async fn next(
-        &mut self,
-        client: &tokio_postgres::Client,
-        want: usize,
-    ) -> Result<Vec<Row>, QueryError> {
-        match self {
-            Self::Cursor => fetch(client, want).await,
-            Self::Stream(stream) => {
-                let mut rows = Vec::with_capacity(want);
-                while rows.len() < want {
-                    match stream.try_next().await.map_err(db_error)? {
-                        Some(row) => rows.push(row),
-                        None => break,
-                    }
-                }
-                Ok(rows)
-            }
-        }
-    }
-}
-
-/// The cursor's next `want` rows.
-async fn fetch(client: &tokio_postgres::Client, want: usize) -> Result<Vec<Row>, QueryError> {
-    client
-        .query_typed(&format!("FETCH FORWARD {want} FROM switchboard_rows"), &[])
-        .await
-        .map_err(db_error)
 }
 
 /// Rows rendered within the budgets.
@@ -368,24 +313,18 @@ impl Collector {
         }
     }
 
-    fn len(&self) -> usize {
-        self.rows.len()
-    }
-
-    /// Renders `batch`; false once a budget is reached.
-    fn take(&mut self, batch: &[Row]) -> Result<bool, QueryError> {
-        for row in batch {
-            if self.rows.len() == self.limits.max_rows {
-                self.truncated_by = Some(TruncatedBy::Rows);
-                return Ok(false);
-            }
-            let Some((values, size)) = render_row(row, self.limits.max_bytes - self.bytes)? else {
-                self.truncated_by = Some(TruncatedBy::Bytes);
-                return Ok(false);
-            };
-            self.bytes += size;
-            self.rows.push(values);
+    /// Renders `row`; false once a budget is reached.
+    fn take(&mut self, row: &Row) -> Result<bool, QueryError> {
+        if self.rows.len() == self.limits.max_rows {
+            self.truncated_by = Some(TruncatedBy::Rows);
+            return Ok(false);
         }
+        let Some((values, size)) = render_row(row, self.limits.max_bytes - self.bytes)? else {
+            self.truncated_by = Some(TruncatedBy::Bytes);
+            return Ok(false);
+        };
+        self.bytes += size;
+        self.rows.push(values);
         Ok(true)
     }
 
@@ -406,16 +345,14 @@ async fn check_volatility(
     client: &tokio_postgres::Client,
     functions: &[FunctionName],
 ) -> Result<(), QueryError> {
+    const SQL: &str = "SELECT n.nspname::text, p.proname::text FROM pg_catalog.pg_proc p \
+             JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace \
+             WHERE p.proname = ANY($1) AND p.provolatile = 'v'";
     let names: Vec<&str> = functions.iter().map(|f| f.name.as_str()).collect();
     let rows = client
-        .query_typed(
-            "SELECT n.nspname::text, p.proname::text FROM pg_catalog.pg_proc p \
-             JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace \
-             WHERE p.proname = ANY($1) AND p.provolatile = 'v'",
-            &[(&names, Type::TEXT_ARRAY)],
-        )
+        .query_typed(SQL, &[(&names, Type::TEXT_ARRAY)])
         .await
-        .map_err(db_error)?;
+        .map_err(|e| db_error(e, SQL))?;
     for function in functions {
         let volatile = rows.iter().any(|row| {
             let (schema, name): (&str, &str) = (row.get(0), row.get(1));
@@ -429,7 +366,8 @@ async fn check_volatility(
 }
 
 /// Renders one row if it fits in `budget` bytes; `None` when it does not. Oversized raw values
-/// are rejected before they are decoded, so one huge value costs no extra copy.
+/// are rejected before they are decoded, so one huge value costs no extra copy; the size is that
+/// of the row's JSON, counted without building it.
 fn render_row(row: &Row, budget: usize) -> Result<Option<(Vec<Value>, usize)>, QueryError> {
     let mut values = Vec::with_capacity(row.len());
     let mut raw_total = 0usize;
@@ -446,8 +384,27 @@ fn render_row(row: &Row, budget: usize) -> Result<Option<(Vec<Value>, usize)>, Q
                 .map_err(|e| QueryError::Unexpected(e.to_string()))?,
         );
     }
-    let size = serde_json::to_vec(&values).map_or(usize::MAX, |v| v.len() + 1);
+    let size = json_len(&values).saturating_add(1);
     Ok((size <= budget).then_some((values, size)))
+}
+
+/// The length of `values` encoded as JSON, counted without allocating it.
+fn json_len(values: &[Value]) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    match serde_json::to_writer(&mut count, values) {
+        Ok(()) => count.0,
+        Err(_) => usize::MAX,
+    }
 }
 
 /// Any value's raw bytes, whatever its type.
@@ -467,14 +424,11 @@ impl<'a> FromSql<'a> for RawValue<'a> {
     }
 }
 
-fn all_supported(columns: &[Described]) -> bool {
-    columns.iter().all(|(_, ty)| render::is_supported(ty))
-}
-
 /// Wraps a SELECT so that columns of types without a binary decoder come back as PostgreSQL's
-/// text form. The alias list renames every column positionally, so duplicate names are fine; the
-/// newline keeps a trailing `--` comment from swallowing the wrapper.
-fn as_text(sql: &str, columns: &[Described]) -> String {
+/// text form, bounded like the statement itself. The alias list renames every column
+/// positionally, so duplicate names are fine; the newline keeps a trailing `--` comment from
+/// swallowing the wrapper.
+fn as_text(sql: &str, columns: &[Described], max_rows: usize) -> String {
     let aliases: Vec<String> = (1..=columns.len()).map(|i| format!("c{i}")).collect();
     let select: Vec<String> = columns
         .iter()
@@ -488,9 +442,10 @@ fn as_text(sql: &str, columns: &[Described]) -> String {
         })
         .collect();
     format!(
-        "SELECT {} FROM (\n{sql}\n) AS _sb({})",
+        "SELECT {} FROM (\n{sql}\n) AS _sb({}) LIMIT {}",
         select.join(", "),
-        aliases.join(", ")
+        aliases.join(", "),
+        max_rows.saturating_add(1)
     )
 }
 
@@ -509,48 +464,81 @@ pub fn type_name(ty: &Type) -> String {
     }
 }
 
-/// An error of the `DECLARE` that wraps the statement, positioned in the statement itself.
-fn declare_error(error: tokio_postgres::Error) -> QueryError {
-    match db_error(error) {
-        QueryError::Database(mut error) => {
-            let prefix = DECLARE.chars().count();
-            error.position = error
-                .position
-                .and_then(|p| p.checked_sub(prefix))
-                .filter(|p| *p > 0);
-            QueryError::Database(error)
-        }
-        other => other,
-    }
-}
-
-fn db_error(error: tokio_postgres::Error) -> QueryError {
+/// The driver's error as the caller should read it; positions in `sent` (the statement, perhaps
+/// inside the budget's limit) are given in the statement itself.
+fn db_error(error: tokio_postgres::Error, sent: &str) -> QueryError {
     if error.is_closed() {
         return QueryError::ConnectionLost(describe_driver_error(&error));
     }
-    if let Some(db) = error.as_db_error() {
-        // The session was terminated (pg_terminate_backend, a restart) or the link broke.
-        let code = db.code();
-        if *code == SqlState::ADMIN_SHUTDOWN
-            || *code == SqlState::CRASH_SHUTDOWN
-            || code.code().starts_with("08")
-        {
-            return QueryError::ConnectionLost(db.message().to_owned());
-        }
-        if *db.code() == SqlState::QUERY_CANCELED && db.message().contains("statement timeout") {
-            return QueryError::Timeout(Duration::ZERO);
-        }
-        return QueryError::Database(DbError {
-            engine: Engine::Postgres,
-            code: db.code().code().to_owned(),
-            message: db.message().to_owned(),
-            detail: db.detail().map(str::to_owned),
-            hint: db.hint().map(str::to_owned),
-            position: match db.position() {
-                Some(tokio_postgres::error::ErrorPosition::Original(p)) => usize::try_from(*p).ok(),
-                _ => None,
-            },
-        });
+    let Some(db) = error.as_db_error() else {
+        return QueryError::ConnectionLost(describe_driver_error(&error));
+    };
+    // The session was terminated (pg_terminate_backend, a restart) or the link broke.
+    let code = db.code();
+    if *code == SqlState::ADMIN_SHUTDOWN
+        || *code == SqlState::CRASH_SHUTDOWN
+        || code.code().starts_with("08")
+    {
+        return QueryError::ConnectionLost(db.message().to_owned());
     }
-    QueryError::ConnectionLost(describe_driver_error(&error))
+    if *code == SqlState::QUERY_CANCELED && db.message().contains("statement timeout") {
+        return QueryError::Timeout(Duration::ZERO);
+    }
+    let prefix = if sent.starts_with(AROUND) {
+        AROUND.chars().count()
+    } else {
+        0
+    };
+    QueryError::Database(DbError {
+        engine: Engine::Postgres,
+        code: code.code().to_owned(),
+        message: db.message().to_owned(),
+        detail: db.detail().map(str::to_owned),
+        hint: db.hint().map(str::to_owned),
+        position: match db.position() {
+            Some(tokio_postgres::error::ErrorPosition::Original(p)) => usize::try_from(*p)
+                .ok()
+                .and_then(|p| p.checked_sub(prefix))
+                .filter(|p| *p > 0),
+            _ => None,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn checked(sql: &str, own_limit: OwnLimit) -> Checked {
+        Checked {
+            kind: StatementKind::Select,
+            sql: sql.to_owned(),
+            unknown_functions: Vec::new(),
+            own_limit,
+        }
+    }
+
+    #[test]
+    fn a_select_is_bounded_one_row_past_the_budget() {
+        let plain = checked("SELECT 1 -- note", OwnLimit::None);
+        assert_eq!(bounded(&plain, 200), "SELECT 1 -- note\nLIMIT 201");
+        let small = checked("SELECT 1 LIMIT 5", OwnLimit::AtMost(5));
+        assert_eq!(bounded(&small, 200), "SELECT 1 LIMIT 5");
+        let large = checked("SELECT 1 LIMIT 500", OwnLimit::AtMost(500));
+        assert_eq!(
+            bounded(&large, 200),
+            "SELECT * FROM (\nSELECT 1 LIMIT 500\n) AS _sb LIMIT 201"
+        );
+        let other = checked("SELECT 1 LIMIT ALL", OwnLimit::Other);
+        assert!(bounded(&other, 9).ends_with(") AS _sb LIMIT 10"));
+    }
+
+    #[test]
+    fn the_byte_count_is_the_json_length() {
+        let values = vec![Value::from(1), Value::from("a\"b"), Value::Null];
+        assert_eq!(
+            json_len(&values),
+            serde_json::to_vec(&values).unwrap().len()
+        );
+    }
 }

@@ -18,7 +18,7 @@ use tokio::sync::OnceCell;
 
 use crate::config::{Connection, SqlConfig};
 use crate::error::QueryError;
-use crate::guard::{Checked, FunctionPolicy, Guard, StatementKind};
+use crate::guard::{Checked, FunctionPolicy, Guard, OwnLimit, StatementKind};
 use crate::model::{Limits, Plan, Rows};
 use client::Database;
 use exec::Executor;
@@ -114,6 +114,7 @@ impl Postgres {
             kind: StatementKind::Explain,
             sql: format!("EXPLAIN (FORMAT JSON) {}", checked.sql),
             unknown_functions: checked.unknown_functions,
+            own_limit: OwnLimit::None,
         };
         let rows = self.executor.run(&explain, self.executor.limits()).await?;
         rows.rows
