@@ -305,4 +305,37 @@ mod tests {
         );
         assert!(settings.options(None).starts_with("-c default_transaction"));
     }
+
+    #[tokio::test]
+    async fn a_connection_that_stops_being_read_only_is_never_used_again() {
+        let db = switchboard_testkit::pg::TestDb::new().await.unwrap();
+        let connection = Connection::from_url(&db.url()).unwrap();
+        let pool = Database::new(connection, Duration::from_secs(5)).unwrap();
+        let lease = pool.get().await.unwrap();
+        let first: i32 = lease
+            .query_one("SELECT pg_backend_pid()", &[])
+            .await
+            .unwrap()
+            .get(0);
+        // What the guard never lets through, sent behind its back.
+        lease
+            .batch_execute("SET default_transaction_read_only = off")
+            .await
+            .unwrap();
+        drop(lease);
+        let lease = pool.get().await.unwrap();
+        let row = lease
+            .query_one(
+                "SELECT pg_backend_pid(), current_setting('default_transaction_read_only')",
+                &[],
+            )
+            .await
+            .unwrap();
+        assert_ne!(
+            row.get::<_, i32>(0),
+            first,
+            "the changed connection was reused"
+        );
+        assert_eq!(row.get::<_, String>(1), "on");
+    }
 }
