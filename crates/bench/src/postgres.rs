@@ -1,5 +1,6 @@
-//! `switchboard-bench postgres`: `switchboard server postgres` over stdio against tokio-postgres
-//! used directly, in one run on a throwaway database (dropped afterwards, also on error or
+//! `switchboard-bench postgres`: `switchboard server postgres` over stdio against its floor (an MCP
+//! `ping` plus the same statement sent directly over the extended protocol) and a prepared
+//! statement, with the server's CPU per call beside a `ping`'s, in one run on a throwaway database (dropped afterwards, also on error or
 //! ctrl-c).
 
 use std::path::{Path, PathBuf};
@@ -11,10 +12,11 @@ use tokio_postgres::Client;
 
 use crate::mcp::Server;
 use crate::pg;
-use crate::stats::{Memory, Summary, mb, us};
+use crate::stats::{Memory, Summary, cpu_time, mb, us};
 use crate::table::{compare, dur, figure, secs};
 
-/// Benchmark of the PostgreSQL MCP server: point-query latency, start-up, memory, capped results.
+/// Benchmark of the PostgreSQL MCP server: point-query and `SELECT 1` latency against the floor,
+/// CPU per call, start-up, memory, capped results.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// Rows in the generated `orders` table.
@@ -26,6 +28,10 @@ pub(crate) struct Args {
     /// Untimed point queries per side before those.
     #[arg(long, default_value_t = 200)]
     warmup: usize,
+    /// Calls of each kind (ping, point query, `SELECT 1`) over which the server's CPU per call
+    /// is measured.
+    #[arg(long, default_value_t = 3000)]
+    cpu_calls: usize,
     /// Server starts timed (spawn to the `tools/list` answer).
     #[arg(long, default_value_t = 20)]
     starts: usize,
@@ -103,31 +109,41 @@ async fn measure(args: Args, binary: PathBuf, url: String) -> anyhow::Result<Val
     }
     let (mut server, _) = start(&binary, &url).await?;
     let after_start = Memory::of(server.pid());
-    let [via_server, direct, ping, text] = points(&mut server, &client, &args).await?;
     let n = args.iterations;
-    compare(
-        &format!("point query p50 ({n} each)"),
-        via_server.p50,
-        direct.p50,
-        "direct",
-        "<= 2x",
+    let series = points(&mut server, &client, &args).await?;
+    println!(
+        "\n{n} calls each, interleaved; baselines are tokio-postgres in the same loop: prepared = \
+         prepare once, then Bind/Execute; extended = the statement's text with query_typed \
+         (Parse/Bind/Execute each time, as pgbench -M extended); floor = MCP ping p50 + extended p50"
     );
-    compare("point query p99", via_server.p99, direct.p99, "direct", "");
-    compare(
-        "point query mean",
-        via_server.mean,
-        direct.mean,
-        "direct",
+    figure(
+        "MCP ping round trip p50 / p99",
+        &dur(series.ping.p50),
+        &dur(series.ping.p99),
         "",
     );
-    figure("  MCP ping round trip p50 (floor)", &dur(ping.p50), "", "");
-    compare(
-        "  vs the same SQL text sent directly, p50",
-        via_server.p50,
-        text.p50,
-        "text",
-        "",
+    let point = report_statement(
+        "point query",
+        &series.server_point,
+        &series.prepared_point,
+        &series.extended_point,
+        &series.ping,
     );
+    let one = report_statement(
+        "SELECT 1",
+        &series.server_one,
+        &series.prepared_one,
+        &series.extended_one,
+        &series.ping,
+    );
+    let [cpu_ping, cpu_point, cpu_one] = cpu_per_call(&mut server, &args).await?;
+    println!(
+        "\nserver CPU per call (user + system from /proc/<pid>/stat, {} calls each in a row)",
+        args.cpu_calls
+    );
+    figure("  ping", &dur(cpu_ping), "", "");
+    compare("  point query", cpu_point, cpu_ping, "ping", "<= 2x");
+    compare("  SELECT 1", cpu_one, cpu_ping, "ping", "");
     let after_points = Memory::of(server.pid());
     let (scans, after_first) = scans(&mut server, &client, &args).await?;
     let after_scans = Memory::of(server.pid());
@@ -144,10 +160,9 @@ async fn measure(args: Args, binary: PathBuf, url: String) -> anyhow::Result<Val
     }
     Ok(json!({
         "rows": args.rows, "cpus": cpus, "startup": startup.json(),
-        "point": {"iterations": n, "switchboard": via_server.json(), "direct": direct.json(),
-                  "ping": ping.json(), "direct_text": text.json(),
-                  "ratio_p50": secs(via_server.p50) / secs(direct.p50),
-                  "ratio_p50_text": secs(via_server.p50) / secs(text.p50)},
+        "iterations": n, "ping": series.ping.json(), "point": point, "select_1": one,
+        "cpu_per_call_us": {"calls": args.cpu_calls, "ping": us(cpu_ping), "point": us(cpu_point),
+                            "select_1": us(cpu_one)},
         "server_memory": {"after_start": after_start.json(), "after_points": after_points.json(),
                           "after_first_select_all": after_first.json(),
                           "after_select_all": after_scans.json()},
@@ -176,38 +191,161 @@ async fn start(binary: &Path, url: &str) -> anyhow::Result<(Server, Duration)> {
     Ok((server, took))
 }
 
-/// The same point queries through the server and directly (prepared statement, every column
-/// decoded), an MCP `ping` (the floor of any call through the server), and the server's exact SQL
-/// text sent directly (parsed and planned each time, as any statement text is; one round trip),
-/// interleaved one by one so that noise on the machine hits all four alike.
-async fn points(server: &mut Server, client: &Client, args: &Args) -> anyhow::Result<[Summary; 4]> {
-    let statement = client.prepare("SELECT * FROM orders WHERE id = $1").await?;
-    let mut samples: [Vec<Duration>; 4] = Default::default();
+/// The point query through the server and directly, keyed by `id`.
+fn point_sql(id: i64) -> String {
+    format!("SELECT id, status, amount FROM orders WHERE id = {id}")
+}
+
+/// The latency series of the interleaved loop.
+struct Series {
+    ping: Summary,
+    server_point: Summary,
+    server_one: Summary,
+    prepared_point: Summary,
+    extended_point: Summary,
+    prepared_one: Summary,
+    extended_one: Summary,
+}
+
+/// One statement's figures: the server against the floor (MCP ping + the same statement over the
+/// extended protocol, parsed and planned each time) and the prepared statement.
+fn report_statement(
+    name: &str,
+    server: &Summary,
+    prepared: &Summary,
+    extended: &Summary,
+    ping: &Summary,
+) -> Value {
+    let floor = ping.p50 + extended.p50;
+    figure(
+        &format!("{name}: prepared p50 / p99"),
+        &dur(prepared.p50),
+        &dur(prepared.p99),
+        "",
+    );
+    figure(
+        &format!("{name}: extended p50 / p99"),
+        &dur(extended.p50),
+        &dur(extended.p99),
+        "",
+    );
+    compare(
+        &format!("{name}: server p50"),
+        server.p50,
+        floor,
+        "floor",
+        "<= 1.5x",
+    );
+    compare(
+        &format!("{name}: server p99"),
+        server.p99,
+        floor,
+        "floor",
+        "<= 3x",
+    );
+    json!({"server": server.json(), "prepared": prepared.json(), "extended": extended.json(),
+           "floor_us": us(floor), "ratio_p50": secs(server.p50) / secs(floor),
+           "ratio_p99": secs(server.p99) / secs(floor)})
+}
+
+/// Interleaved one by one so that noise on the machine hits every series alike: the point query
+/// and `SELECT 1` through the server, an MCP `ping`, and the same two statements sent directly
+/// with tokio-postgres, prepared once (`prepare`, then Bind/Execute) and over the extended
+/// protocol with their text (`query_typed`: Parse/Bind/Execute each time, as `pgbench -M
+/// extended`).
+async fn points(server: &mut Server, client: &Client, args: &Args) -> anyhow::Result<Series> {
+    let point = client
+        .prepare("SELECT id, status, amount FROM orders WHERE id = $1")
+        .await?;
+    let one = client.prepare("SELECT 1").await?;
+    let mut samples: [Vec<Duration>; 7] = Default::default();
     for i in 0..(args.warmup + args.iterations) as u64 {
         let id = i64::try_from(1 + (i * 7919) % args.rows)?;
-        let sql = format!("SELECT * FROM orders WHERE id = {id}");
+        let sql = point_sql(id);
         let began = Instant::now();
         let result = server.query(&sql).await?;
-        let via_server = began.elapsed();
+        let server_point = began.elapsed();
         ensure!(result["row_count"] == 1, "{sql} returned {result}");
         let began = Instant::now();
-        let values = pg::decode(&client.query_one(&statement, &[&id]).await?)?;
-        let direct = began.elapsed();
-        ensure!(result["rows"][0] == json!(values), "{result} != {values:?}");
+        let one_result = server.query("SELECT 1").await?;
+        let server_one = began.elapsed();
+        ensure!(
+            one_result["rows"] == json!([[1]]),
+            "SELECT 1 returned {one_result}"
+        );
         let began = Instant::now();
         server.request("ping", json!({})).await?;
         let ping = began.elapsed();
         let began = Instant::now();
+        let values = pg::decode(&client.query_one(&point, &[&id]).await?)?;
+        let prepared_point = began.elapsed();
+        ensure!(result["rows"][0] == json!(values), "{result} != {values:?}");
+        let began = Instant::now();
         let rows = client.query_typed(&sql, &[]).await?;
-        let text = began.elapsed();
+        let extended_point = began.elapsed();
         ensure!(rows.len() == 1 && json!(pg::decode(&rows[0])?) == json!(values));
+        let began = Instant::now();
+        let _: i32 = client.query_one(&one, &[]).await?.try_get(0)?;
+        let prepared_one = began.elapsed();
+        let began = Instant::now();
+        let _: i32 = client.query_typed("SELECT 1", &[]).await?[0].try_get(0)?;
+        let extended_one = began.elapsed();
         if i >= args.warmup as u64 {
-            for (kept, took) in samples.iter_mut().zip([via_server, direct, ping, text]) {
+            let taken = [
+                ping,
+                server_point,
+                server_one,
+                prepared_point,
+                extended_point,
+                prepared_one,
+                extended_one,
+            ];
+            for (kept, took) in samples.iter_mut().zip(taken) {
                 kept.push(took);
             }
         }
     }
-    Ok(samples.map(|kept| Summary::of(&kept)))
+    let [
+        ping,
+        server_point,
+        server_one,
+        prepared_point,
+        extended_point,
+        prepared_one,
+        extended_one,
+    ] = samples.map(|kept| Summary::of(&kept));
+    Ok(Series {
+        ping,
+        server_point,
+        server_one,
+        prepared_point,
+        extended_point,
+        prepared_one,
+        extended_one,
+    })
+}
+
+/// The server's CPU time (user + system, all threads, from `/proc/<pid>/stat`) per call over
+/// `args.cpu_calls` calls of each kind in a row: `ping`, the point query, `SELECT 1`.
+async fn cpu_per_call(server: &mut Server, args: &Args) -> anyhow::Result<[Duration; 3]> {
+    let n = args.cpu_calls;
+    let mut per_call = [Duration::ZERO; 3];
+    for (kind, slot) in per_call.iter_mut().enumerate() {
+        let before = cpu_time(server.pid());
+        for i in 0..n as u64 {
+            match kind {
+                0 => drop(server.request("ping", json!({})).await?),
+                1 => drop(
+                    server
+                        .query(&point_sql(i64::try_from(1 + (i * 7919) % args.rows)?))
+                        .await?,
+                ),
+                _ => drop(server.query("SELECT 1").await?),
+            }
+        }
+        *slot = (cpu_time(server.pid()) - before) / u32::try_from(n)?;
+    }
+    Ok(per_call)
 }
 
 /// `SELECT * FROM orders` through the server (capped), and once directly in full as the baseline.

@@ -101,15 +101,15 @@ async fn attack_corpus_is_refused_or_harmless() {
         .simple_query("SELECT 1")
         .await
         .expect("the other session was disturbed");
-    // No setting leaked into the pooled connections.
-    let setting = server
-        .call(
-            "query",
-            json!({ "sql": "SHOW default_transaction_read_only" }),
-        )
-        .await
-        .unwrap();
-    assert_eq!(setting.ok()["rows"], json!([["off"]]));
+    // The pooled connections kept the session settings they were made with: read-only, and
+    // the configured timeout.
+    for (sql, expected) in [
+        ("SHOW default_transaction_read_only", "on"),
+        ("SHOW statement_timeout", "2s"),
+    ] {
+        let setting = server.call("query", json!({ "sql": sql })).await.unwrap();
+        assert_eq!(setting.ok()["rows"], json!([[expected]]), "{sql}");
+    }
     server.close().await.unwrap();
 }
 

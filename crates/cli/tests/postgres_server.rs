@@ -549,3 +549,264 @@ async fn tls_follows_sslmode() {
     );
     server.close().await.unwrap();
 }
+
+/// The rows of a query result as a JSON array of arrays.
+async fn rows_of(server: &Client, sql: &str, max_rows: Option<u64>) -> Value {
+    let mut arguments = json!({ "sql": sql });
+    if let Some(max_rows) = max_rows {
+        arguments["max_rows"] = json!(max_rows);
+    }
+    let out = server.call("query", arguments).await.unwrap();
+    assert!(!out.is_error, "{sql}: {}", out.text);
+    out.ok().clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_timing_out_in_the_middle_of_its_result_is_a_timeout_and_the_server_goes_on() {
+    let shop = ShopDb::new().await;
+    let server = shop
+        .server(&[
+            ("SWITCHBOARD_SQL_TIMEOUT_MS", "1000"),
+            ("SWITCHBOARD_SQL_MAX_ROWS", "10000"),
+            ("SWITCHBOARD_SQL_MAX_BYTES", "50000000"),
+        ])
+        .await;
+    // Each row is large enough to be sent on its own and slow to compute, so rows are on the
+    // wire before the server's timeout ends the statement.
+    let sql = "SELECT g, repeat('x', 9000) AS pad, \
+               (SELECT count(*) FROM generate_series(1, 200000 + g - g)) AS slow \
+               FROM generate_series(1, 100000) g";
+    let began = std::time::Instant::now();
+    let out = server.call("query", json!({ "sql": sql })).await.unwrap();
+    assert!(
+        out.is_error && out.text.contains("longer than the 1000 ms limit"),
+        "{}",
+        out.text
+    );
+    assert!(began.elapsed() < std::time::Duration::from_millis(2500));
+    // The connection that ran it answers the next call.
+    for _ in 0..5 {
+        assert_eq!(
+            rows_of(&server, "SELECT 1", None).await["rows"],
+            json!([[1]])
+        );
+    }
+    server.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_rows_one_past_the_budget_is_truncated_and_exactly_at_it_is_not() {
+    let shop = ShopDb::new().await;
+    let server = shop.server(&[("SWITCHBOARD_SQL_MAX_ROWS", "5")]).await;
+    let cases = [
+        ("SELECT g FROM generate_series(1, 6) g", None, 5, true),
+        ("SELECT g FROM generate_series(1, 5) g", None, 5, false),
+        (
+            "SELECT g FROM generate_series(1, 6) g LIMIT 6",
+            None,
+            5,
+            true,
+        ),
+        (
+            "SELECT g FROM generate_series(1, 6) g LIMIT 5",
+            None,
+            5,
+            false,
+        ),
+        (
+            "SELECT g FROM generate_series(1, 9) g FETCH FIRST 7 ROWS ONLY",
+            None,
+            5,
+            true,
+        ),
+        ("SELECT g FROM generate_series(1, 4) g", Some(3), 3, true),
+        ("SELECT g FROM generate_series(1, 3) g", Some(3), 3, false),
+        ("VALUES (1), (2), (3), (4), (5), (6)", None, 5, true),
+        (
+            "SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6",
+            None,
+            5,
+            true,
+        ),
+        (
+            "SELECT g FROM generate_series(1, 6) g -- a trailing comment",
+            None,
+            5,
+            true,
+        ),
+        (
+            "SELECT g FROM generate_series(1, 6) g LIMIT ALL",
+            None,
+            5,
+            true,
+        ),
+        (
+            "SELECT g FROM generate_series(1, 6) g LIMIT (SELECT 6)",
+            None,
+            5,
+            true,
+        ),
+    ];
+    for (sql, max_rows, count, truncated) in cases {
+        let result = rows_of(&server, sql, max_rows).await;
+        assert_eq!(
+            (result["row_count"].as_u64(), result["truncated"].as_bool()),
+            (Some(count), Some(truncated)),
+            "{sql}: {result}"
+        );
+        let expected: Vec<Value> = (1..=count).map(|g| json!([g])).collect();
+        assert_eq!(result["rows"], json!(expected), "{sql}");
+        if truncated {
+            assert_eq!(result["truncated_by"], json!("rows"), "{sql}");
+        }
+    }
+    server.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_byte_budget_reached_in_the_middle_of_a_batch_keeps_the_rows_before_it() {
+    let shop = ShopDb::new().await;
+    let server = shop
+        .server(&[
+            ("SWITCHBOARD_SQL_MAX_ROWS", "1000"),
+            ("SWITCHBOARD_SQL_MAX_BYTES", "1000"),
+        ])
+        .await;
+    // Rows of about 60 bytes: the budget ends around the 16th of 500 that arrive together.
+    let result = rows_of(
+        &server,
+        "SELECT g, repeat('y', 50) AS pad FROM generate_series(1, 500) g ORDER BY g",
+        None,
+    )
+    .await;
+    assert_eq!(result["truncated_by"], json!("bytes"), "{result}");
+    let rows = result["rows"].as_array().unwrap();
+    let encoded = serde_json::to_vec(rows).unwrap().len();
+    assert!(encoded <= 1000, "rows take {encoded} bytes");
+    assert!(rows.len() >= 10, "{result}");
+    for (i, row) in rows.iter().enumerate() {
+        assert_eq!(row[0], json!(i + 1));
+    }
+    // A single value larger than the whole budget: no rows, cut by bytes.
+    let huge = rows_of(&server, "SELECT repeat('z', 5000) AS big", None).await;
+    assert_eq!(
+        (huge["row_count"].as_u64(), &huge["truncated_by"]),
+        (Some(0), &json!("bytes"))
+    );
+    assert_eq!(huge["columns"][0]["name"], json!("big"));
+    server.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_column_type_without_a_binary_form_is_text_within_the_budgets_and_order() {
+    let shop = ShopDb::new().await;
+    let server = shop.server(&[("SWITCHBOARD_SQL_MAX_ROWS", "3")]).await;
+    let result = rows_of(
+        &server,
+        "SELECT ('postgres=r/postgres')::aclitem AS item, g FROM generate_series(1, 50) g ORDER BY g DESC",
+        None,
+    )
+    .await;
+    assert_eq!(
+        result["rows"],
+        json!([
+            ["postgres=r/postgres", 50],
+            ["postgres=r/postgres", 49],
+            ["postgres=r/postgres", 48]
+        ])
+    );
+    assert_eq!(result["truncated_by"], json!("rows"));
+    // A type with a binary form but no decoder here, with a limit of its own.
+    let points = rows_of(
+        &server,
+        "SELECT point(g, g) AS p FROM generate_series(1, 9) g ORDER BY g LIMIT 8",
+        None,
+    )
+    .await;
+    assert_eq!(points["rows"], json!([["(1,1)"], ["(2,2)"], ["(3,3)"]]));
+    assert_eq!(points["columns"][0]["type"], json!("point"));
+    server.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn order_by_is_preserved_under_the_row_limit() {
+    let shop = ShopDb::new().await;
+    let server = shop.server(&[("SWITCHBOARD_SQL_MAX_ROWS", "10")]).await;
+    let admin = shop.db.connect().await.unwrap();
+    let expected: Vec<Value> = admin
+        .query(
+            "SELECT id FROM orders ORDER BY amount DESC, id LIMIT 10",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| json!([row.get::<_, i64>(0)]))
+        .collect();
+    for sql in [
+        "SELECT id FROM orders ORDER BY amount DESC, id",
+        "SELECT id FROM orders ORDER BY amount DESC, id LIMIT 500",
+        "SELECT id FROM orders ORDER BY amount DESC, id LIMIT 500 OFFSET 0",
+        "SELECT id FROM (SELECT id, amount FROM orders ORDER BY amount DESC, id) o",
+        "WITH o AS (SELECT id, amount FROM orders) SELECT id FROM o ORDER BY amount DESC, id FETCH FIRST 50 ROWS WITH TIES",
+    ] {
+        let result = rows_of(&server, sql, None).await;
+        assert_eq!(result["rows"], json!(expected), "{sql}");
+        assert_eq!(result["truncated_by"], json!("rows"), "{sql}");
+    }
+    let last: Vec<Value> = (0..10).map(|i| json!([100 - i])).collect();
+    let result = rows_of(
+        &server,
+        "SELECT g FROM generate_series(1, 100) g ORDER BY g DESC",
+        None,
+    )
+    .await;
+    assert_eq!(result["rows"], json!(last));
+    server.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replaced_connection_is_read_only_with_its_timeouts_whatever_the_role_says() {
+    let shop = ShopDb::new().await;
+    let server = shop.server(&[("SWITCHBOARD_SQL_TIMEOUT_MS", "3000")]).await;
+    let settings = "SELECT current_setting('default_transaction_read_only') AS d, \
+                    current_setting('transaction_read_only') AS t, \
+                    current_setting('statement_timeout') AS s, current_setting('lock_timeout') AS l, \
+                    pg_backend_pid() AS pid";
+    let before = rows_of(&server, settings, None).await;
+    assert_eq!(
+        before["rows"][0].as_array().unwrap()[..4],
+        json!(["on", "on", "3s", "3s"]).as_array().unwrap()[..]
+    );
+    // The role and the database now ask for read-write sessions without timeouts, and the
+    // server's connection is killed: the one that replaces it must still be read-only.
+    let admin = shop.db.connect().await.unwrap();
+    for setting in [
+        format!(
+            "ALTER ROLE {} SET default_transaction_read_only = off",
+            shop.owner
+        ),
+        format!("ALTER ROLE {} SET statement_timeout = 0", shop.owner),
+        format!(
+            "ALTER DATABASE {} SET default_transaction_read_only = off",
+            shop.db.name()
+        ),
+    ] {
+        admin.batch_execute(&setting).await.unwrap();
+    }
+    let pid = before["rows"][0][4].as_i64().unwrap();
+    admin
+        .execute("SELECT pg_terminate_backend($1)", &[&(pid as i32)])
+        .await
+        .unwrap();
+    let after = rows_of(&server, settings, None).await;
+    assert_eq!(
+        after["rows"][0].as_array().unwrap()[..4],
+        json!(["on", "on", "3s", "3s"]).as_array().unwrap()[..]
+    );
+    assert_ne!(
+        after["rows"][0][4], before["rows"][0][4],
+        "a new connection"
+    );
+    server.close().await.unwrap();
+}

@@ -10,14 +10,11 @@ use rmcp::model::{
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler, tool_handler};
-use serde_json::Value;
 
-use crate::backend::{Backend, Postgres, STARTUP_PROBE};
-use crate::config::{SqlConfig, Target};
-use crate::exec::QueryError;
-use crate::rows::Limits;
-use crate::sqlite::Sqlite;
-use crate::tls::TlsSetupError;
+use crate::config::SqlConfig;
+use crate::database::{Database, STARTUP_PROBE};
+use crate::error::{Engine, QueryError};
+use crate::postgres::tls::TlsSetupError;
 use crate::tools;
 
 /// Why the server did not start.
@@ -34,14 +31,14 @@ pub enum StartError {
 /// The SQL MCP server. Cheap to clone; clones share the connections.
 #[derive(Clone)]
 pub struct SqlServer {
-    backend: Arc<Backend>,
+    database: Arc<Database>,
     tool_router: ToolRouter<Self>,
 }
 
 impl std::fmt::Debug for SqlServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqlServer")
-            .field("backend", &self.backend)
+            .field("database", &self.database)
             .finish_non_exhaustive()
     }
 }
@@ -55,29 +52,17 @@ impl SqlServer {
     /// # Errors
     /// When TLS is misconfigured, or the role is refused.
     pub async fn start(config: SqlConfig) -> Result<Self, StartError> {
-        let limits = Limits {
-            max_rows: config.max_rows,
-            max_bytes: config.max_bytes,
-            timeout: config.timeout,
-        };
         let mut tool_router = Self::query_router()
             + Self::explain_router()
             + Self::list_schemas_router()
             + Self::list_tables_router()
             + Self::describe_table_router();
-        let backend = match &config.target {
-            Target::Postgres(connection) => Backend::Postgres(Box::new(Postgres::new(
-                (**connection).clone(),
-                &config,
-                limits,
-            )?)),
-            Target::Sqlite(path) => {
-                tools::describe_for_sqlite(&mut tool_router);
-                Backend::Sqlite(Sqlite::new(path.clone(), limits))
-            }
-        };
+        let database = Database::open(&config)?;
+        if database.engine() == Engine::Sqlite {
+            tools::describe_for_sqlite(&mut tool_router);
+        }
         let server = Self {
-            backend: Arc::new(backend),
+            database: Arc::new(database),
             tool_router,
         };
         if config.require_read_only_role {
@@ -94,13 +79,7 @@ impl SqlServer {
     /// The start-up check: a refused role is fatal; an unusable database is only logged, since
     /// every call retries it.
     async fn probe(&self) -> Result<(), StartError> {
-        let probe = async {
-            match self.backend() {
-                Backend::Postgres(pg) => pg.ensure_role().await,
-                Backend::Sqlite(db) => db.probe().await,
-            }
-        };
-        match tokio::time::timeout(STARTUP_PROBE, probe).await {
+        match tokio::time::timeout(STARTUP_PROBE, self.database.probe()).await {
             Ok(Err(QueryError::UnsafeRole(message))) => Err(StartError::UnsafeRole(message)),
             Ok(Err(error)) => {
                 tracing::warn!(%error, "database not usable at start; every call retries");
@@ -114,19 +93,17 @@ impl SqlServer {
         }
     }
 
-    pub(crate) fn backend(&self) -> &Backend {
-        &self.backend
+    pub(crate) fn database(&self) -> &Database {
+        &self.database
     }
 
     fn resource_uri(&self, schema: &str, table: &str) -> String {
-        format!("{}:///{}/{}", self.scheme(), encode(schema), encode(table))
-    }
-
-    fn scheme(&self) -> &'static str {
-        match self.backend() {
-            Backend::Postgres(_) => "postgres",
-            Backend::Sqlite(_) => "sqlite",
-        }
+        format!(
+            "{}:///{}/{}",
+            self.database.scheme(),
+            encode(schema),
+            encode(table)
+        )
     }
 }
 
@@ -143,31 +120,10 @@ fn decode(segment: &str) -> String {
         .unwrap_or_default()
 }
 
-/// A catalog value as a string (catalog queries return text columns).
-pub(crate) fn text(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
-}
-
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for SqlServer {
     fn get_info(&self) -> ServerConfig {
-        let (name, instructions) = match self.backend() {
-            Backend::Postgres(_) => (
-                "switchboard-postgres",
-                "Read-only SQL on a PostgreSQL database. Start with list_tables and describe_table, then \
-                 query with one SELECT at a time; results are capped, so aggregate in SQL.",
-            ),
-            Backend::Sqlite(_) => (
-                "switchboard-sqlite",
-                "Read-only SQL on an SQLite database file (SQLite dialect: strftime/datetime, not now() or \
-                 INTERVAL). Start with list_tables and describe_table, then query with one SELECT at a \
-                 time; results are capped, so aggregate in SQL.",
-            ),
-        };
+        let (name, instructions) = self.database.server_info();
         ServerConfig::new(
             ServerCapabilities::builder()
                 .enable_tools()
@@ -184,6 +140,7 @@ impl ServerHandler for SqlServer {
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
         let tables = self
+            .database
             .tables(None)
             .await
             .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
@@ -221,11 +178,12 @@ impl ServerHandler for SqlServer {
         };
         let path = request
             .uri
-            .strip_prefix(self.scheme())
+            .strip_prefix(self.database.scheme())
             .and_then(|rest| rest.strip_prefix(":///"))
             .ok_or_else(not_found)?;
         let (schema, table) = path.split_once('/').ok_or_else(not_found)?;
         let description = self
+            .database
             .describe(&decode(table), Some(&decode(schema)))
             .await
             .map_err(|_| not_found())?;

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::json;
-use switchboard_sql::exec::{Limits, QueryError, TruncatedBy};
+use switchboard_sql::error::QueryError;
+use switchboard_sql::model::{Limits, TruncatedBy};
 use switchboard_sql::sqlite::Sqlite;
 use switchboard_testkit::sqlite::{create, shop_db};
 
@@ -350,11 +351,11 @@ async fn errors_carry_sqlites_message_position_and_a_hint() {
         .query("SELECT nme FROM customers", None)
         .await
         .unwrap_err();
-    let QueryError::Sqlite(error) = error else {
+    let QueryError::Database(error) = error else {
         panic!("{error}")
     };
     assert_eq!(
-        (error.code, error.message.as_str(), error.position),
+        (error.code.as_str(), error.message.as_str(), error.position),
         ("SQLITE_ERROR", "no such column: nme", Some(8))
     );
     assert!(

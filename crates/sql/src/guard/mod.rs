@@ -25,6 +25,8 @@ pub use function::{FunctionName, FunctionPolicy};
 pub use refusal::Refusal;
 
 use function::CompiledPolicy;
+use pg_query::NodeEnum;
+use pg_query::protobuf::{AConst, Integer, LimitOption, a_const};
 
 /// The kind of a statement the guard let through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -47,6 +49,40 @@ impl fmt::Display for StatementKind {
     }
 }
 
+/// The limit a SELECT puts on its own rows at its top level (`LIMIT`, `FETCH FIRST`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OwnLimit {
+    /// None: every row of the query is returned.
+    None,
+    /// A constant count, without ties: at most this many rows.
+    AtMost(u64),
+    /// An expression, `LIMIT ALL`, or `WITH TIES`: the count is not known before it runs.
+    Other,
+}
+
+impl OwnLimit {
+    /// The top-level limit of `node` (always [`OwnLimit::None`] for a statement other than
+    /// SELECT).
+    fn of(node: &NodeEnum) -> Self {
+        let NodeEnum::SelectStmt(select) = node else {
+            return Self::None;
+        };
+        let Some(count) = select.limit_count.as_deref().and_then(|n| n.node.as_ref()) else {
+            return Self::None;
+        };
+        if select.limit_option == LimitOption::WithTies as i32 {
+            return Self::Other;
+        }
+        match count {
+            NodeEnum::AConst(AConst {
+                val: Some(a_const::Val::Ival(Integer { ival })),
+                ..
+            }) => u64::try_from(*ival).map_or(Self::Other, Self::AtMost),
+            _ => Self::Other,
+        }
+    }
+}
+
 /// A statement the guard let through.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checked {
@@ -59,6 +95,8 @@ pub struct Checked {
     /// deduplicated: the executor must check them in `pg_proc` (refusing volatile ones) before
     /// running the statement.
     pub unknown_functions: Vec<FunctionName>,
+    /// The SELECT's own top-level limit, for the executor to bound the rows to the budget.
+    pub own_limit: OwnLimit,
 }
 
 /// The statement guard, holding the function policy.
@@ -100,6 +138,7 @@ impl Guard {
             kind,
             sql: text::statement_text(sql, raw.stmt_location, raw.stmt_len),
             unknown_functions,
+            own_limit: OwnLimit::of(node),
         })
     }
 }

@@ -11,13 +11,10 @@ use serde_json::{Value, json};
 use super::error::classify;
 use super::session::Session;
 use super::statement::{fetch, prepare_one};
-use crate::exec::QueryError;
-use crate::rows::Limits;
-use crate::tools::describe_table::{
-    ColumnDescription, DescribeError, ForeignKey, IndexDescription, TableDescription,
+use crate::error::QueryError;
+use crate::model::{
+    ColumnDescription, ForeignKey, IndexDescription, Limits, Schema, TableDescription, TableEntry,
 };
-use crate::tools::list_schemas::Schema;
-use crate::tools::list_tables::TableEntry;
 
 /// Runs a trusted catalog statement and maps its rows.
 fn rows<T>(
@@ -134,7 +131,7 @@ pub(crate) fn describe(
     limits: Limits,
     table: &str,
     schema: Option<&str>,
-) -> Result<TableDescription, DescribeError> {
+) -> Result<TableDescription, QueryError> {
     let mut found = lookup(session, limits, table, schema)?;
     if found.is_none()
         && schema.is_none()
@@ -143,7 +140,7 @@ pub(crate) fn describe(
         found = lookup(session, limits, table, Some(schema))?;
     }
     let (schema, name, kind, without_rowid) =
-        found.ok_or_else(|| DescribeError::NotFound(table.to_owned()))?;
+        found.ok_or_else(|| QueryError::NoSuchTable(table.to_owned()))?;
     let columns = columns(session, limits, &schema, &name, without_rowid)?;
     let mut primary_key: Vec<(i64, String)> = columns
         .iter()
@@ -378,14 +375,14 @@ fn indexes(
 pub(crate) fn explain(session: &Session, sql: &str, limits: Limits) -> Result<Value, QueryError> {
     let statement = prepare_one(session, sql, limits)?;
     if statement.is_explain() != 0 {
-        return Err(QueryError::SqliteRefused(
+        return Err(QueryError::EngineRefused(
             "explain takes the statement itself, without EXPLAIN; EXPLAIN output is available \
              from the query tool"
                 .to_owned(),
         ));
     }
     if statement.column_count() == 0 {
-        return Err(QueryError::SqliteRefused(
+        return Err(QueryError::EngineRefused(
             "explain takes a statement that returns rows (a SELECT)".to_owned(),
         ));
     }

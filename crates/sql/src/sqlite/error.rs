@@ -6,33 +6,7 @@ use std::time::Duration;
 use rusqlite::ErrorCode;
 
 use super::session::MAX_VALUE_LENGTH;
-use crate::exec::QueryError;
-
-/// An error SQLite reported for a statement.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SqliteError {
-    /// The primary result code's name (`SQLITE_ERROR`, `SQLITE_TOOBIG`, ...).
-    pub code: &'static str,
-    /// SQLite's message.
-    pub message: String,
-    /// 1-based character position in the statement where SQLite stopped.
-    pub position: Option<usize>,
-    /// What to do about it.
-    pub hint: Option<String>,
-}
-
-impl std::fmt::Display for SqliteError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "SQLite error {}: {}", self.code, self.message)?;
-        if let Some(position) = self.position {
-            write!(f, " (at character {position})")?;
-        }
-        if let Some(hint) = &self.hint {
-            write!(f, "\nHINT: {hint}")?;
-        }
-        Ok(())
-    }
-}
+use crate::error::{DbError, Engine, QueryError};
 
 /// Maps a rusqlite error of a statement to what the tools report: an interrupted statement is a
 /// timeout, an authorizer denial a refusal with the authorizer's reason (`denial`), anything else
@@ -57,17 +31,17 @@ pub(crate) fn classify(
     // A denial recorded while preparing is why the statement failed (SQLite reports a denied
     // function as SQLITE_ERROR, a denied action as SQLITE_AUTH).
     if let Some(reason) = denial {
-        return QueryError::SqliteRefused(reason);
+        return QueryError::EngineRefused(reason);
     }
     match code {
         Some(ErrorCode::OperationInterrupted) => return QueryError::Timeout(timeout),
         Some(ErrorCode::AuthorizationForStatementDenied) => {
-            return QueryError::SqliteRefused(
+            return QueryError::EngineRefused(
                 "SQLite's authorizer denied the statement".to_owned(),
             );
         }
         Some(ErrorCode::ReadOnly) => {
-            return QueryError::SqliteRefused(format!(
+            return QueryError::EngineRefused(format!(
                 "{message}: the database is opened read-only; only reads are allowed"
             ));
         }
@@ -76,8 +50,10 @@ pub(crate) fn classify(
     let position = offset
         .and_then(|o| sql.get(..o))
         .map(|before| before.chars().count() + 1);
-    QueryError::Sqlite(SqliteError {
-        code: code.map_or("SQLITE_MISUSE", code_name),
+    QueryError::Database(DbError {
+        engine: Engine::Sqlite,
+        code: code.map_or("SQLITE_MISUSE", code_name).to_owned(),
+        detail: None,
         hint: hint(code, &message),
         message,
         position,
@@ -155,7 +131,7 @@ mod tests {
         let conn = rusqlite::Connection::open_in_memory().unwrap();
         let sql = "SELECT 'é', nme FROM sqlite_schema";
         let error = conn.prepare(sql).unwrap_err();
-        let QueryError::Sqlite(error) = classify(error, sql, None, Duration::ZERO) else {
+        let QueryError::Database(error) = classify(error, sql, None, Duration::ZERO) else {
             panic!("not an SQLite error")
         };
         assert_eq!(error.code, "SQLITE_ERROR");

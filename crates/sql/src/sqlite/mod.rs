@@ -21,16 +21,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
 use tokio::sync::Semaphore;
 
-pub use error::SqliteError;
-
-use crate::exec::QueryError;
-use crate::rows::{Limits, Rows};
-use crate::tools::describe_table::{DescribeError, TableDescription};
-use crate::tools::list_schemas::Schema;
-use crate::tools::list_tables::TableEntry;
+use crate::error::QueryError;
+use crate::model::{Limits, Plan, Rows, Schema, TableDescription, TableEntry};
 use session::Session;
 
 /// Connections open at most (and statements running at once).
@@ -107,40 +101,35 @@ impl Sqlite {
     }
 
     /// The query plan of one statement, as a tree.
-    pub(crate) async fn explain(&self, sql: &str) -> Result<Value, QueryError> {
+    pub async fn explain(&self, sql: &str) -> Result<Plan, QueryError> {
         let sql = sql.to_owned();
         self.call(move |session, limits| catalog::explain(session, &sql, limits))
             .await
     }
 
     /// `main` and any attached databases.
-    pub(crate) async fn schemas(&self) -> Result<Vec<Schema>, QueryError> {
+    pub async fn schemas(&self) -> Result<Vec<Schema>, QueryError> {
         self.call(catalog::schemas).await
     }
 
     /// Tables and views of `schema`, or of every database.
-    pub(crate) async fn tables(&self, schema: Option<&str>) -> Result<Vec<TableEntry>, QueryError> {
+    pub async fn tables(&self, schema: Option<&str>) -> Result<Vec<TableEntry>, QueryError> {
         let schema = schema.map(str::to_owned);
         self.call(move |session, limits| catalog::tables(session, limits, schema.as_deref()))
             .await
     }
 
     /// One table's structure.
-    pub(crate) async fn describe(
+    pub async fn describe(
         &self,
         table: &str,
         schema: Option<&str>,
-    ) -> Result<TableDescription, DescribeError> {
+    ) -> Result<TableDescription, QueryError> {
         let (table, schema) = (table.to_owned(), schema.map(str::to_owned));
         self.call(move |session, limits| {
-            Ok(catalog::describe(
-                session,
-                limits,
-                &table,
-                schema.as_deref(),
-            ))
+            catalog::describe(session, limits, &table, schema.as_deref())
         })
-        .await?
+        .await
     }
 
     /// Runs `work` on a pooled connection on the blocking pool, under the deadline.
@@ -154,21 +143,21 @@ impl Sqlite {
         let wait = limits.timeout + GRACE;
         let permit = tokio::time::timeout(wait, Arc::clone(&self.shared.permits).acquire_owned())
             .await
-            .map_err(|_| QueryError::SqliteUnavailable {
+            .map_err(|_| QueryError::CannotOpen {
                 path: self.shared.path.display().to_string(),
                 reason: format!(
                     "all {POOL_SIZE} connections stayed busy for {} ms; retry shortly",
                     wait.as_millis()
                 ),
             })?
-            .map_err(|_| QueryError::ConnectionLost("the connection pool is closed".to_owned()))?;
+            .map_err(|_| QueryError::Unexpected("the connection pool is closed".to_owned()))?;
         let session = match self.take_idle() {
             Some(session) => session,
             None => {
                 let path = self.shared.path.clone();
                 tokio::task::spawn_blocking(move || session::open(&path))
                     .await
-                    .map_err(|e| QueryError::ConnectionLost(format!("opening failed: {e}")))??
+                    .map_err(|e| QueryError::Unexpected(format!("opening failed: {e}")))??
             }
         };
         let interrupt = session.conn.get_interrupt_handle();
@@ -185,7 +174,7 @@ impl Sqlite {
                 drop(permit);
                 result
             }
-            Ok(Err(join)) => Err(QueryError::ConnectionLost(format!(
+            Ok(Err(join)) => Err(QueryError::Unexpected(format!(
                 "the SQLite worker failed: {join}"
             ))),
             Err(_elapsed) => {

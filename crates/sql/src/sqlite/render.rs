@@ -12,7 +12,7 @@
 use rusqlite::types::ValueRef;
 use serde_json::Value;
 
-use crate::render::{float, int8};
+use crate::json::{float, int8};
 
 /// The JSON form of one value.
 pub(crate) fn render(value: ValueRef<'_>) -> Value {

@@ -20,7 +20,7 @@ use rusqlite::limits::Limit;
 use rusqlite::{Connection, OpenFlags};
 
 use super::authorizer;
-use crate::exec::QueryError;
+use crate::error::QueryError;
 
 /// The longest string or blob a statement may produce or read, in bytes.
 pub(crate) const MAX_VALUE_LENGTH: i32 = 64 * 1024 * 1024;
@@ -89,7 +89,7 @@ impl std::fmt::Debug for Session {
 /// # Errors
 /// `SqliteUnavailable` when the file is missing, unreadable or not a database.
 pub(crate) fn open(path: &Path) -> Result<Session, QueryError> {
-    let unavailable = |reason: String| QueryError::SqliteUnavailable {
+    let unavailable = |reason: String| QueryError::CannotOpen {
         path: path.display().to_string(),
         reason,
     };

@@ -11,8 +11,8 @@ use rusqlite::{Batch, Statement};
 use super::error::classify;
 use super::render::{render, size_hint, storage_class};
 use super::session::Session;
-use crate::exec::QueryError;
-use crate::rows::{ColumnInfo, Limits, Rows, TruncatedBy};
+use crate::error::QueryError;
+use crate::model::{ColumnInfo, Limits, Rows, TruncatedBy};
 
 /// Prepares `sql` as exactly one read-only statement without parameters.
 ///
@@ -29,7 +29,7 @@ pub(crate) fn prepare_one<'c>(
     let statement = match batch.next() {
         Ok(Some(statement)) => statement,
         Ok(None) => {
-            return Err(QueryError::SqliteRefused(
+            return Err(QueryError::EngineRefused(
                 "the text holds no statement; send one SELECT".to_owned(),
             ));
         }
@@ -47,20 +47,20 @@ pub(crate) fn prepare_one<'c>(
     let rest = batch.next();
     session.hooks.take_denial();
     if !matches!(rest, Ok(None)) {
-        return Err(QueryError::SqliteRefused(
+        return Err(QueryError::EngineRefused(
             "several statements: send exactly one; only whitespace, comments and `;` may follow it"
                 .to_owned(),
         ));
     }
     if !statement.readonly() {
-        return Err(QueryError::SqliteRefused(
+        return Err(QueryError::EngineRefused(
             "the statement could change the database (sqlite3_stmt_readonly is false); only \
              SELECT, VALUES, EXPLAIN and read-only PRAGMAs are accepted"
                 .to_owned(),
         ));
     }
     if statement.parameter_count() > 0 {
-        return Err(QueryError::SqliteRefused(
+        return Err(QueryError::EngineRefused(
             "the statement has parameters (?, ?1, :name, @name or $name) and none can be bound; \
              write values as literals ('text', 42)"
                 .to_owned(),

@@ -1,13 +1,10 @@
-//! `explain`: the planner's JSON plan of a read-only statement, never executed.
+//! `explain`: the planner's plan of a read-only statement, never executed.
 
 use rmcp::handler::server::wrapper::{Json, Parameters};
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{Backend, Postgres};
-use crate::exec::QueryError;
-use crate::guard::{Checked, StatementKind};
 use crate::server::SqlServer;
 use crate::tools::tool_error;
 
@@ -31,38 +28,6 @@ pub(crate) struct Plan {
     plan: serde_json::Value,
 }
 
-impl Postgres {
-    async fn explain(&self, sql: &str) -> Result<serde_json::Value, String> {
-        self.ensure_role().await.map_err(tool_error)?;
-        let checked = self.guard.check(sql).map_err(|e| tool_error(e.into()))?;
-        if checked.kind != StatementKind::Select {
-            return Err(
-                "explain takes a SELECT statement; for EXPLAIN or SHOW use the query tool"
-                    .to_owned(),
-            );
-        }
-        let explain = Checked {
-            kind: StatementKind::Explain,
-            sql: format!("EXPLAIN (FORMAT JSON) {}", checked.sql),
-            unknown_functions: checked.unknown_functions,
-        };
-        let rows = self
-            .executor
-            .run(&explain, self.executor.limits())
-            .await
-            .map_err(tool_error)?;
-        rows.rows
-            .into_iter()
-            .next()
-            .and_then(|row| row.into_iter().next())
-            .ok_or_else(|| {
-                tool_error(QueryError::ConnectionLost(
-                    "EXPLAIN returned no plan".to_owned(),
-                ))
-            })
-    }
-}
-
 #[tool_router(router = explain_router, vis = "pub(crate)")]
 impl SqlServer {
     /// Plans one statement.
@@ -81,10 +46,11 @@ running it: estimated rows and costs, scans and indexes used. The statement pass
         &self,
         Parameters(args): Parameters<ExplainArgs>,
     ) -> Result<Json<Plan>, String> {
-        let plan = match self.backend() {
-            Backend::Postgres(pg) => pg.explain(&args.sql).await?,
-            Backend::Sqlite(db) => db.explain(&args.sql).await.map_err(tool_error)?,
-        };
+        let plan = self
+            .database()
+            .explain(&args.sql)
+            .await
+            .map_err(tool_error)?;
         Ok(Json(Plan { plan }))
     }
 }

@@ -1,6 +1,6 @@
-//! The server's tools, one per file. Each file adds its own router to [`crate::SqlServer`] and
-//! dispatches on the backend; tools whose wording depends on the database also carry the SQLite
-//! variant of their description.
+//! The server's tools, one per file. Each file adds its own router to [`crate::SqlServer`]: its
+//! arguments, one call into [`crate::database::Database`], and its output; tools whose wording
+//! depends on the database also carry the SQLite variant of their description.
 
 pub(crate) mod describe_table;
 pub(crate) mod explain;
@@ -10,7 +10,7 @@ pub(crate) mod query;
 
 use rmcp::handler::server::router::tool::ToolRouter;
 
-use crate::exec::QueryError;
+use crate::error::QueryError;
 use crate::server::SqlServer;
 
 /// Replaces the PostgreSQL wording of the tool descriptions with the SQLite one, so that a model

@@ -5,8 +5,7 @@ use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::backend::Backend;
-use crate::rows::Rows;
+use crate::model::Rows;
 use crate::server::SqlServer;
 use crate::tools::tool_error;
 
@@ -53,13 +52,10 @@ integers as exact strings, timestamps as RFC 3339, json as JSON.",
         &self,
         Parameters(args): Parameters<QueryArgs>,
     ) -> Result<Json<Rows>, String> {
-        let rows = match self.backend() {
-            Backend::Postgres(pg) => {
-                pg.ensure_role().await.map_err(tool_error)?;
-                pg.executor.query(&args.sql, args.max_rows).await
-            }
-            Backend::Sqlite(db) => db.query(&args.sql, args.max_rows).await,
-        };
-        rows.map(Json).map_err(tool_error)
+        self.database()
+            .query(&args.sql, args.max_rows)
+            .await
+            .map(Json)
+            .map_err(tool_error)
     }
 }

@@ -23,11 +23,11 @@
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use postgres_protocol::types as wire;
-use serde_json::{Number, Value};
+use serde_json::Value;
 use tokio_postgres::types::{Kind, Type};
 
-/// The largest integer a JSON reader using IEEE doubles represents exactly.
-const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
+use crate::json::{float, int8};
+
 /// Microseconds from the Unix epoch to PostgreSQL's epoch, 2000-01-01.
 const PG_EPOCH_UNIX_MICROS: i64 = 946_684_800_000_000;
 
@@ -145,34 +145,6 @@ fn text(ty: &Type, buf: &[u8]) -> Result<Value, DecodeError> {
             .map_err(|e| DecodeError::new(ty, e))?
             .to_owned(),
     ))
-}
-
-/// An integer as a JSON number within ±(2^53 − 1), as a string of its exact digits beyond.
-pub(crate) fn int8(value: i64) -> Value {
-    if (-MAX_SAFE_INTEGER..=MAX_SAFE_INTEGER).contains(&value) {
-        Value::from(value)
-    } else {
-        Value::String(value.to_string())
-    }
-}
-
-/// A float as a JSON number; NaN and the infinities as the strings PostgreSQL prints.
-pub(crate) fn float(value: f64) -> Value {
-    Number::from_f64(value).map_or_else(
-        || {
-            Value::String(
-                if value.is_nan() {
-                    "NaN"
-                } else if value > 0.0 {
-                    "Infinity"
-                } else {
-                    "-Infinity"
-                }
-                .to_owned(),
-            )
-        },
-        Value::Number,
-    )
 }
 
 /// Decodes PostgreSQL's binary numeric (base-10000 digits) to its exact decimal text.
@@ -401,13 +373,6 @@ mod tests {
     }
 
     #[test]
-    fn int8_beyond_safe_range_is_a_string() {
-        assert_eq!(int8(42), Value::from(42));
-        assert_eq!(int8(i64::MAX), Value::String("9223372036854775807".into()));
-        assert_eq!(int8(-(1 << 53)), Value::String("-9007199254740992".into()));
-    }
-
-    #[test]
     fn intervals_read_like_postgres() {
         let encode = |micros: i64, days: i32, months: i32| {
             let mut out = micros.to_be_bytes().to_vec();
@@ -433,12 +398,5 @@ mod tests {
         assert_eq!(timestamp(1_500_000, false), "2000-01-01T00:00:01.500");
         assert_eq!(timestamp(i64::MAX, true), "infinity");
         assert_eq!(date(-1), "1999-12-31");
-    }
-
-    #[test]
-    fn non_finite_floats_are_strings() {
-        assert_eq!(float(f64::NAN), Value::String("NaN".into()));
-        assert_eq!(float(f64::NEG_INFINITY), Value::String("-Infinity".into()));
-        assert_eq!(float(1.5), serde_json::json!(1.5));
     }
 }

@@ -5,7 +5,7 @@
 
 use tokio_postgres::Client;
 
-use crate::client::describe_driver_error;
+use super::client::describe_driver_error;
 
 /// The query behind [`inspect`]: one row of flags about `current_user`.
 const INSPECT: &str = "
