@@ -10,7 +10,7 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use serde_json::Value;
 
-use crate::host::{Approver, AutoApprover, Decision};
+use crate::host::{ApprovalRequest, Approver, AutoApprover, Decision};
 use crate::render::PROMPT_ACTIVE;
 
 /// Keeps the spinner off the terminal while a question is on it.
@@ -125,10 +125,10 @@ fn parse_answer(answer: &str) -> Option<Decision> {
 }
 
 impl Approver for TerminalApprover {
-    fn approve<'a>(&'a self, tool: &'a str, input: &'a Value) -> BoxFuture<'a, Decision> {
+    fn approve<'a>(&'a self, request: &'a ApprovalRequest) -> BoxFuture<'a, Decision> {
         let this = self.clone();
-        let tool = tool.to_string();
-        let input = input.clone();
+        let tool = request.tool.clone();
+        let input = request.arguments.clone();
         Box::pin(async move {
             tokio::task::spawn_blocking(move || this.ask(&tool, &input))
                 .await
@@ -143,6 +143,15 @@ impl Approver for TerminalApprover {
 mod tests {
     use super::*;
 
+    fn request(tool: &str, arguments: Value) -> ApprovalRequest {
+        ApprovalRequest {
+            client: "agent".into(),
+            tool: tool.into(),
+            server: "test".into(),
+            arguments,
+        }
+    }
+
     #[test]
     fn answers() {
         assert_eq!(parse_answer("y\n"), Some(Decision::Allow));
@@ -154,7 +163,7 @@ mod tests {
     #[tokio::test]
     async fn without_a_terminal_it_refuses_and_mentions_yes() {
         let approver = TerminalApprover::with_device("/nonexistent/tty");
-        match approver.approve("x", &Value::Null).await {
+        match approver.approve(&request("x", Value::Null)).await {
             Decision::Deny { reason } => assert!(reason.contains("--yes")),
             other => panic!("expected a denial, got {other:?}"),
         }
@@ -167,7 +176,9 @@ mod tests {
         std::fs::write(&path, "what\na\n").unwrap();
         let approver = TerminalApprover::with_device(&path);
         assert_eq!(
-            approver.approve("x", &serde_json::json!({"a": 1})).await,
+            approver
+                .approve(&request("x", serde_json::json!({"a": 1})))
+                .await,
             Decision::AlwaysAllow
         );
     }

@@ -4,7 +4,9 @@
 //! The gateway implements `ToolHost` (catalog = its aggregated tools, `call` = its policy
 //! pipeline); tests implement it directly. Approvals stay with the host because the host's policy
 //! decides which calls need one; the agent supplies the approver (terminal prompt, auto-yes) and
-//! remembers "always" answers per tool through [`RememberingApprover`].
+//! remembers "always" answers per tool through [`RememberingApprover`]. [`Approver`],
+//! [`Decision`] and [`ApprovalRequest`] are the gateway's, so the gateway's approval layer asks
+//! the agent's approver directly.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -12,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+pub use switchboard_gateway::{ApprovalRequest, Approver, Decision};
 
 /// A tool offered to the model.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -89,40 +92,12 @@ pub trait ToolHost: Send + Sync {
     ) -> BoxFuture<'a, ToolOutcome>;
 }
 
-/// A human's (or a policy's) answer to "may this call run?".
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "decision", rename_all = "snake_case")]
-pub enum Decision {
-    /// Run this call.
-    Allow,
-    /// Run this call and every later call of the same tool in this run without asking.
-    AlwaysAllow,
-    /// Do not run it; `reason` is told to the model.
-    Deny {
-        /// Why, in words the model can act on.
-        reason: String,
-    },
-}
-
-impl Decision {
-    /// Whether the call may run.
-    pub fn allows(&self) -> bool {
-        !matches!(self, Decision::Deny { .. })
-    }
-}
-
-/// Asks whether a tool call may run.
-pub trait Approver: Send + Sync {
-    /// The decision for calling `tool` with `input`.
-    fn approve<'a>(&'a self, tool: &'a str, input: &'a Value) -> BoxFuture<'a, Decision>;
-}
-
 /// Approves every call (`--yes`).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct AutoApprover;
 
 impl Approver for AutoApprover {
-    fn approve<'a>(&'a self, _tool: &'a str, _input: &'a Value) -> BoxFuture<'a, Decision> {
+    fn approve<'a>(&'a self, _request: &'a ApprovalRequest) -> BoxFuture<'a, Decision> {
         Box::pin(async { Decision::Allow })
     }
 }
@@ -154,8 +129,9 @@ impl RememberingApprover {
 }
 
 impl Approver for RememberingApprover {
-    fn approve<'b>(&'b self, tool: &'b str, input: &'b Value) -> BoxFuture<'b, Decision> {
+    fn approve<'b>(&'b self, request: &'b ApprovalRequest) -> BoxFuture<'b, Decision> {
         Box::pin(async move {
+            let tool = request.tool.as_str();
             if self.remembered(tool) {
                 return Decision::Allow;
             }
@@ -164,7 +140,7 @@ impl Approver for RememberingApprover {
             if self.remembered(tool) {
                 return Decision::Allow;
             }
-            let decision = self.inner.approve(tool, input).await;
+            let decision = self.inner.approve(request).await;
             if decision == Decision::AlwaysAllow
                 && let Ok(mut set) = self.always.lock()
             {
@@ -186,12 +162,21 @@ mod tests {
     }
 
     impl Approver for Counting {
-        fn approve<'a>(&'a self, _tool: &'a str, _input: &'a Value) -> BoxFuture<'a, Decision> {
+        fn approve<'a>(&'a self, _request: &'a ApprovalRequest) -> BoxFuture<'a, Decision> {
             Box::pin(async move {
                 self.asked.fetch_add(1, Ordering::SeqCst);
                 tokio::task::yield_now().await;
                 self.answer.clone()
             })
+        }
+    }
+
+    fn request(tool: &str) -> ApprovalRequest {
+        ApprovalRequest {
+            client: "agent".into(),
+            tool: tool.into(),
+            server: "test".into(),
+            arguments: Value::Null,
         }
     }
 
@@ -202,12 +187,12 @@ mod tests {
             answer: Decision::AlwaysAllow,
         });
         let approver = RememberingApprover::new(inner.clone());
-        let input = Value::Null;
-        let (a, b) = tokio::join!(approver.approve("x", &input), approver.approve("x", &input));
+        let (x, y) = (request("x"), request("y"));
+        let (a, b) = tokio::join!(approver.approve(&x), approver.approve(&x));
         assert!(a.allows() && b.allows());
-        assert_eq!(approver.approve("x", &input).await, Decision::Allow);
+        assert_eq!(approver.approve(&x).await, Decision::Allow);
         assert_eq!(inner.asked.load(Ordering::SeqCst), 1);
-        approver.approve("y", &input).await;
+        approver.approve(&y).await;
         assert_eq!(inner.asked.load(Ordering::SeqCst), 2);
     }
 
@@ -220,8 +205,9 @@ mod tests {
             },
         });
         let approver = RememberingApprover::new(inner.clone());
-        assert!(!approver.approve("x", &Value::Null).await.allows());
-        assert!(!approver.approve("x", &Value::Null).await.allows());
+        let x = request("x");
+        assert!(!approver.approve(&x).await.allows());
+        assert!(!approver.approve(&x).await.allows());
         assert_eq!(inner.asked.load(Ordering::SeqCst), 2);
     }
 

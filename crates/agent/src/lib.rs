@@ -21,7 +21,8 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Modules: [`config`] (settings and their resolution), [`host`] (the host and approver traits),
+//! Modules: [`config`] (settings and their resolution), [`host`] (the host trait; the approver is
+//! the gateway's),
 //! `agent` (the loop), `client` (HTTP, streaming, retries), [`sse`] (server-sent events),
 //! `tools` (concurrent tool calls, result budget), [`events`] (events and JSON-lines sinks),
 //! `render` (terminal), `approve` (terminal approver), [`transcript`] (save and replay),
@@ -46,8 +47,8 @@ pub use client::ApiFailure;
 pub use config::{AgentConfig, AgentSettings, ConfigError, RetryPolicy};
 pub use events::{AgentEvent, EventSink, Fanout, JsonLinesSink, NullSink, Record};
 pub use host::{
-    Approver, AutoApprover, Decision, HostError, RememberingApprover, ToolHost, ToolOutcome,
-    ToolSpec,
+    ApprovalRequest, Approver, AutoApprover, Decision, HostError, RememberingApprover, ToolHost,
+    ToolOutcome, ToolSpec,
 };
 pub use render::TerminalRenderer;
 pub use summary::{Outcome, RunSummary};

@@ -1,17 +1,19 @@
 //! The gateway as the agent's [`ToolHost`]: the agent sees the caller's view of the catalog and
 //! every call it makes goes through the gateway's policy pipeline and audit log exactly like any
 //! other client's. When the pipeline's approval layer wants a human, it asks the agent's approver
-//! (the terminal prompt, or `--yes`) through [`Bridge`].
+//! (the terminal prompt, or `--yes`) directly: both use the gateway's [`Approver`].
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use rmcp::model::{CallToolResult, ContentBlock, Tool};
 use serde_json::Value;
 use switchboard_agent::{HostError, ToolHost, ToolOutcome, ToolSpec};
-use switchboard_gateway::config::{Approval, ToolRule};
-use switchboard_gateway::{ApprovalRequest, CallRequest, Caller, Gateway, Outcome, format_health};
+use switchboard_gateway::policy::approval::denial_reason;
+use switchboard_gateway::{
+    Approver, CallRequest, Caller, Gateway, Outcome, format_health, needs_approval,
+};
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -27,23 +29,10 @@ impl GatewayHost {
         Self { gateway, caller }
     }
 
-    /// Whether the approval layer will ask before running `tool`: the first `[tools]` rule with
-    /// an `approval` setting decides; without one (or with `auto`), destructive tools need it.
+    /// Whether the approval layer will ask before running `tool` (the gateway's rule).
     fn needs_approval(&self, tool: &str) -> bool {
-        let rules: &[ToolRule] = &self.gateway.config().config.tools;
-        let rule = rules
-            .iter()
-            .find(|r| r.approval.is_some() && r.pattern.matches(tool))
-            .and_then(|r| r.approval);
-        match rule.unwrap_or(Approval::Auto) {
-            Approval::Required => true,
-            Approval::Never => false,
-            Approval::Auto => self
-                .gateway
-                .catalog()
-                .tool(tool)
-                .is_some_and(|t| t.is_destructive()),
-        }
+        let rules = &self.gateway.config().config.tools;
+        needs_approval(rules, tool, self.gateway.catalog().tool(tool).as_deref())
     }
 
     fn spec(&self, tool: Tool) -> ToolSpec {
@@ -97,7 +86,7 @@ impl ToolHost for GatewayHost {
         &'a self,
         name: &'a str,
         input: Value,
-        approver: Arc<dyn switchboard_agent::Approver>,
+        approver: Arc<dyn Approver>,
     ) -> BoxFuture<'a, ToolOutcome> {
         Box::pin(async move {
             let arguments = match input {
@@ -109,80 +98,32 @@ impl ToolHost for GatewayHost {
                     ));
                 }
             };
-            let bridge = Arc::new(Bridge::new(approver));
-            let caller = self.caller.clone().with_approver(bridge.clone());
+            let caller = self.caller.clone().with_approver(approver);
             let request = CallRequest {
                 name: name.to_owned(),
                 arguments,
                 ..CallRequest::default()
             };
             let outcome = self.gateway.call(&caller, request).await;
-            to_outcome(name, outcome, bridge.denial())
+            to_outcome(name, outcome)
         })
     }
 }
 
-/// The gateway's [`switchboard_gateway::Approver`] answered by the agent's approver; remembers a
-/// denial's reason so the model is told it in the agent's words.
-struct Bridge {
-    approver: Arc<dyn switchboard_agent::Approver>,
-    denial: Mutex<Option<String>>,
-}
-
-impl Bridge {
-    fn new(approver: Arc<dyn switchboard_agent::Approver>) -> Self {
-        Self {
-            approver,
-            denial: Mutex::new(None),
-        }
+/// What the model is told about a call's outcome. A call the approver denied is told in the
+/// agent's words, with the approver's reason.
+fn to_outcome(name: &str, outcome: Outcome) -> ToolOutcome {
+    if let Outcome::Refused {
+        layer: "approval",
+        message,
+    } = &outcome
+        && let Some(reason) = denial_reason(name, message)
+    {
+        return ToolOutcome::denied(name, reason);
     }
-
-    fn denial(&self) -> Option<String> {
-        self.denial
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-}
-
-impl switchboard_gateway::Approver for Bridge {
-    fn approve<'a>(
-        &'a self,
-        request: &'a ApprovalRequest,
-    ) -> BoxFuture<'a, switchboard_gateway::Decision> {
-        Box::pin(async move {
-            match self
-                .approver
-                .approve(&request.tool, &request.arguments)
-                .await
-            {
-                switchboard_agent::Decision::Deny { reason } => {
-                    *self.denial.lock().unwrap_or_else(PoisonError::into_inner) =
-                        Some(reason.clone());
-                    switchboard_gateway::Decision::Denied(reason)
-                }
-                switchboard_agent::Decision::Allow | switchboard_agent::Decision::AlwaysAllow => {
-                    switchboard_gateway::Decision::Approved
-                }
-            }
-        })
-    }
-}
-
-/// What the model is told about a call's outcome.
-fn to_outcome(name: &str, outcome: Outcome, denial: Option<String>) -> ToolOutcome {
-    match (outcome, denial) {
-        (Outcome::Completed(result), _) => from_result(&result),
-        (
-            Outcome::Refused {
-                layer: "approval", ..
-            },
-            Some(reason),
-        ) => ToolOutcome::denied(name, &reason),
-        (other, _) => {
-            let result = other.to_result();
-            ToolOutcome::error(result_text(&result))
-        }
+    match outcome {
+        Outcome::Completed(result) => from_result(&result),
+        other => ToolOutcome::error(result_text(&other.to_result())),
     }
 }
 
@@ -251,7 +192,7 @@ mod tests {
     #[test]
     fn an_approval_denial_tells_the_model_not_to_insist() {
         let refused = Outcome::refused("approval", "slack__post_message was not run: nope");
-        let outcome = to_outcome("slack__post_message", refused, Some("nope".to_owned()));
+        let outcome = to_outcome("slack__post_message", refused);
         assert!(outcome.is_error);
         assert!(outcome.content.contains("`slack__post_message`"));
         assert!(outcome.content.contains("nope"));
@@ -261,7 +202,7 @@ mod tests {
     #[test]
     fn other_refusals_keep_the_gateway_message() {
         let refused = Outcome::refused("rate_limit", "over the rate of 1/minute; retry in 60s");
-        let outcome = to_outcome("db__query", refused, None);
+        let outcome = to_outcome("db__query", refused);
         assert_eq!(
             outcome,
             ToolOutcome::error("over the rate of 1/minute; retry in 60s")

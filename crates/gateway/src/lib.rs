@@ -31,10 +31,10 @@ pub use config::Config;
 pub use error::{ConfigError, GatewayError};
 pub use gateway::{CallRequest, Gateway, GatewayOptions, UpstreamStatus};
 pub use policy::Outcome;
-pub use policy::approval::{ApprovalRequest, Approver, Decision};
-pub use upstream::Health;
+pub use policy::approval::{ApprovalRequest, Approver, Decision, needs_approval};
 pub use upstream::http::{HttpTransport, transport as http_upstream_transport};
 pub use upstream::oauth::UpstreamHttpClient;
+pub use upstream::{ConnectError, Health};
 
 /// A one-line description of an upstream's health, for tables and `/readyz`.
 pub fn format_health(health: &Health) -> String {

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{ResolvedTransport, StartMode};
 use crate::pending::{Notifier, Waiter, pending};
 use crate::secrets::SecretSet;
-use crate::upstream::{self, Connection, Health, Listing, State, Upstream};
+use crate::upstream::{self, ConnectError, Connection, Health, Listing, State, Upstream};
 
 /// Runs the supervision loop of `upstream` until `shutdown` is cancelled. `changed` is notified
 /// whenever its listing changes.
@@ -47,7 +47,7 @@ pub(crate) async fn supervise(
                 changed.notify();
                 run_connected(&upstream, conn, events, &changed, &shutdown).await
             }
-            Err(error) => error,
+            Err(error) => error.to_string(),
         };
         if shutdown.is_cancelled() {
             upstream.set(State::Health(Health::Stopped));
@@ -100,7 +100,12 @@ pub(crate) async fn supervise(
 
 type Started = (Connection, Waiter);
 
-async fn start(upstream: &Upstream, secrets: &SecretSet) -> Result<Started, String> {
+/// Connects `upstream` and lists what it offers, each within its `ping_timeout`, then marks it
+/// ready.
+///
+/// # Errors
+/// A [`ConnectError`] saying which step failed.
+async fn start(upstream: &Upstream, secrets: &SecretSet) -> Result<Started, ConnectError> {
     let (events_tx, events) = pending();
     let limit = upstream.server.config.ping_timeout;
     let conn = tokio::time::timeout(
@@ -113,7 +118,7 @@ async fn start(upstream: &Upstream, secrets: &SecretSet) -> Result<Started, Stri
         ),
     )
     .await
-    .map_err(|_| format!("did not complete the MCP handshake within {limit:?}"))??;
+    .map_err(|_| ConnectError::HandshakeTimeout(limit))??;
     let handshake_era = conn
         .service
         .peer()
@@ -124,8 +129,8 @@ async fn start(upstream: &Upstream, secrets: &SecretSet) -> Result<Started, Stri
     upstream.legacy_only.store(legacy_only, Ordering::Relaxed);
     let listing = tokio::time::timeout(limit, list_everything(conn.service.peer(), !legacy_only))
         .await
-        .map_err(|_| format!("did not list its tools within {limit:?}"))?
-        .map_err(|e| format!("listing failed: {e}"))?;
+        .map_err(|_| ConnectError::ListingTimeout(limit))?
+        .map_err(ConnectError::Listing)?;
     tracing::info!(upstream = %upstream.name, pid = ?conn.pid, tools = listing.tools.len(), "upstream ready");
     upstream.set_listing(listing);
     upstream.set(State::Ready {

@@ -183,12 +183,14 @@ async fn approval_is_required_for_destructive_and_marked_tools() {
     // A pluggable approver decides.
     let yes = plain
         .clone()
-        .with_approver(Arc::new(Fixed(Decision::Approved)));
+        .with_approver(Arc::new(Fixed(Decision::Allow)));
     assert_eq!(
         text(&gateway.call_tool(&yes, "a__delete_record", None).await),
         "deleted"
     );
-    let no = plain.with_approver(Arc::new(Fixed(Decision::Denied("not today".into()))));
+    let no = plain.with_approver(Arc::new(Fixed(Decision::Deny {
+        reason: "not today".into(),
+    })));
     let r = gateway.call_tool(&no, "a__delete_record", None).await;
     assert!(text(&r).contains("not today"));
     gateway.shutdown().await;

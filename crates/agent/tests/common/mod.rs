@@ -11,8 +11,8 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
 use switchboard_agent::{
-    Agent, AgentConfig, AgentEvent, AgentSettings, Approver, Decision, EventSink, HostError,
-    RunSummary, ToolHost, ToolOutcome, ToolSpec,
+    Agent, AgentConfig, AgentEvent, AgentSettings, ApprovalRequest, Approver, Decision, EventSink,
+    HostError, RunSummary, ToolHost, ToolOutcome, ToolSpec,
 };
 use switchboard_testkit::anthropic::FakeAnthropic;
 use tokio_util::sync::CancellationToken;
@@ -103,7 +103,7 @@ impl ToolHost for TestHost {
                 }
                 "big" => ToolOutcome::ok("x".repeat(input["bytes"].as_u64().unwrap_or(0) as usize)),
                 "fail" => ToolOutcome::error("relation \"orders\" does not exist (SQLSTATE 42P01)"),
-                "delete_row" => match approver.approve(name, &input).await {
+                "delete_row" => match approver.approve(&approval_request(name, &input)).await {
                     Decision::Deny { reason } => ToolOutcome::denied(name, &reason),
                     _ => {
                         self.deleted.fetch_add(1, Ordering::SeqCst);
@@ -113,6 +113,16 @@ impl ToolHost for TestHost {
                 other => ToolOutcome::error(format!("unknown tool {other}")),
             }
         })
+    }
+}
+
+/// What the test host asks its approver about.
+fn approval_request(tool: &str, input: &Value) -> ApprovalRequest {
+    ApprovalRequest {
+        client: "agent".into(),
+        tool: tool.into(),
+        server: "test".into(),
+        arguments: input.clone(),
     }
 }
 
@@ -132,7 +142,7 @@ impl ScriptedApprover {
 }
 
 impl Approver for ScriptedApprover {
-    fn approve<'a>(&'a self, _tool: &'a str, _input: &'a Value) -> BoxFuture<'a, Decision> {
+    fn approve<'a>(&'a self, _request: &'a ApprovalRequest) -> BoxFuture<'a, Decision> {
         Box::pin(async move {
             self.asked.fetch_add(1, Ordering::SeqCst);
             let mut answers = self.answers.lock().unwrap();

@@ -51,9 +51,11 @@ impl Approver for TerminalApprover {
             .await
             .unwrap_or_default();
             if matches!(answer.trim(), "y" | "Y" | "yes") {
-                Decision::Approved
+                Decision::Allow
             } else {
-                Decision::Denied("the operator declined".to_owned())
+                Decision::Deny {
+                    reason: "the operator declined".to_owned(),
+                }
             }
         })
     }

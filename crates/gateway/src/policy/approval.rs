@@ -21,12 +21,42 @@ use rmcp::model::{
     InputRequest, InputRequests, InputRequiredResult, ServerRequest,
 };
 use rmcp::service::{Peer, RoleServer};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
 use super::{Layer, Next, Outcome, ToolCall};
 use crate::caller::ApprovalChannel;
+use crate::catalog::CatalogTool;
 use crate::config::{Approval, ToolRule};
+
+/// Whether a call of the exposed tool `name` needs a person's approval: the first `[tools]` rule
+/// in `rules` with an `approval` setting decides; without one (or with `auto`), a tool needs it
+/// when its annotations say it is destructive ([`CatalogTool::is_destructive`]). `tool` is the
+/// catalog's entry, `None` for a tool the catalog does not know.
+pub fn needs_approval(rules: &[ToolRule], name: &str, tool: Option<&CatalogTool>) -> bool {
+    let rule = rules
+        .iter()
+        .find(|r| r.approval.is_some() && r.pattern.matches(name))
+        .and_then(|r| r.approval);
+    match rule.unwrap_or(Approval::Auto) {
+        Approval::Required => true,
+        Approval::Never => false,
+        Approval::Auto => tool.is_some_and(CatalogTool::is_destructive),
+    }
+}
+
+/// The refusal message of a call of `tool` that an [`Approver`] denied for `reason`.
+pub fn denial_message(tool: &str, reason: &str) -> String {
+    format!("{tool} was not run: {reason}")
+}
+
+/// The reason an [`Approver`] gave, read back from a [`denial_message`] about `tool`.
+pub fn denial_reason<'a>(tool: &str, message: &'a str) -> Option<&'a str> {
+    message
+        .strip_prefix(tool)
+        .and_then(|rest| rest.strip_prefix(" was not run: "))
+}
 
 /// What a human is asked to approve.
 #[derive(Debug, Clone)]
@@ -60,19 +90,42 @@ impl ApprovalRequest {
     }
 }
 
-/// A human's answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A human's (or a policy's) answer to "may this call run?".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "decision", rename_all = "snake_case")]
 pub enum Decision {
-    /// Go ahead.
-    Approved,
-    /// Do not run it; the reason is shown to the caller.
-    Denied(String),
+    /// Run this call.
+    Allow,
+    /// Run this call, and every later call of the same tool without asking: an approver that
+    /// remembers answers (the agent's, for the rest of its run) stops asking; the gateway's
+    /// approval layer treats it as [`Decision::Allow`].
+    AlwaysAllow,
+    /// Do not run it; `reason` is told to the caller.
+    Deny {
+        /// Why, in words the caller (a person or a model) can act on.
+        reason: String,
+    },
 }
 
-/// Asks a human to approve a call. Implement it to approve through another channel (the agent
-/// command prompts on its terminal).
+impl Decision {
+    /// Whether the call may run.
+    pub fn allows(&self) -> bool {
+        !matches!(self, Self::Deny { .. })
+    }
+
+    fn deny(reason: impl Into<String>) -> Self {
+        Self::Deny {
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Asks whether a tool call may run. The gateway asks it for the calls its approval layer holds
+/// ([`needs_approval`]); implementations ask a person through MCP elicitation
+/// ([`ElicitationApprover`]), on a terminal (the `call` and `agent` commands), or not at all
+/// (`--yes`).
 pub trait Approver: Send + Sync {
-    /// Asks about `request`.
+    /// The decision about `request`.
     fn approve<'a>(&'a self, request: &'a ApprovalRequest) -> BoxFuture<'a, Decision>;
 }
 
@@ -113,9 +166,9 @@ fn decide(result: &ElicitResult) -> Decision {
             .and_then(serde_json::Value::as_bool)
             == Some(true);
     if approved {
-        Decision::Approved
+        Decision::Allow
     } else {
-        Decision::Denied("the call was not approved".to_owned())
+        Decision::deny("the call was not approved")
     }
 }
 
@@ -129,9 +182,9 @@ impl Approver for ElicitationApprover {
                 )));
             match tokio::time::timeout(self.timeout, ask).await {
                 Ok(Ok(ClientResult::ElicitResult(result))) => decide(&result),
-                Ok(Ok(_)) => Decision::Denied("the client sent an unexpected answer".to_owned()),
-                Ok(Err(e)) => Decision::Denied(format!("the approval request failed: {e}")),
-                Err(_) => Decision::Denied(format!(
+                Ok(Ok(_)) => Decision::deny("the client sent an unexpected answer"),
+                Ok(Err(e)) => Decision::deny(format!("the approval request failed: {e}")),
+                Err(_) => Decision::deny(format!(
                     "no answer to the approval request within {}s",
                     self.timeout.as_secs()
                 )),
@@ -175,16 +228,7 @@ impl ApprovalLayer {
     }
 
     fn required(&self, call: &ToolCall) -> bool {
-        let rule = self
-            .rules
-            .iter()
-            .find(|r| r.approval.is_some() && r.pattern.matches(&call.exposed))
-            .and_then(|r| r.approval);
-        match rule.unwrap_or(Approval::Auto) {
-            Approval::Required => true,
-            Approval::Never => false,
-            Approval::Auto => call.tool.as_ref().is_some_and(|t| t.is_destructive()),
-        }
+        needs_approval(&self.rules, &call.exposed, call.tool.as_deref())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Pending>> {
@@ -223,8 +267,8 @@ impl ApprovalLayer {
                     call.input_responses = None;
                 }
                 match answer.map(|a| decide(&a)) {
-                    Some(Decision::Approved) => Ok(()),
-                    Some(Decision::Denied(reason)) => Err(Outcome::refused("approval", reason)),
+                    Some(Decision::Allow | Decision::AlwaysAllow) => Ok(()),
+                    Some(Decision::Deny { reason }) => Err(Outcome::refused("approval", reason)),
                     None => Err(Outcome::refused(
                         "approval",
                         "the retry carried no answer to the approval request",
@@ -347,11 +391,11 @@ impl Layer for ApprovalLayer {
                     // A later round of a call approved already (its upstream asked for input,
                     // and the gateway answers for a client that cannot) is not asked again.
                     if !self.resume(&mut call)
-                        && let Decision::Denied(reason) = approver.approve(&request).await
+                        && let Decision::Deny { reason } = approver.approve(&request).await
                     {
                         return Outcome::refused(
                             "approval",
-                            format!("{} was not run: {reason}", call.exposed),
+                            denial_message(&call.exposed, &reason),
                         );
                     }
                     let outcome = next.run(call.clone()).await;
@@ -374,5 +418,24 @@ impl Layer for ApprovalLayer {
                 ),
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{denial_message, denial_reason};
+
+    #[test]
+    fn a_denial_reason_is_read_back_from_its_message() {
+        let message = denial_message("jira__create_issue", "the user declined: not now");
+        assert_eq!(
+            denial_reason("jira__create_issue", &message),
+            Some("the user declined: not now")
+        );
+        assert_eq!(denial_reason("jira__create", &message), None);
+        assert_eq!(
+            denial_reason("db__query", "db__query requires approval by a person"),
+            None
+        );
     }
 }

@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::handler::UpstreamHandler;
 use super::routes::{Forwarded, Routes};
-use super::{http, stdio};
+use super::{ConnectError, http, stdio};
 use crate::config::{ResolvedServer, ResolvedTransport};
 use crate::pending::Notifier;
 use crate::secrets::SecretSet;
@@ -39,13 +39,13 @@ pub(crate) struct Connection {
 /// handshake because it speaks only 2026-07-28 is reconnected with `server/discover`.
 ///
 /// # Errors
-/// A message saying what failed (spawn, connect, handshake); secrets are scrubbed.
+/// A [`ConnectError`] saying what failed (spawn, transport, handshake); secrets are scrubbed.
 pub(crate) async fn connect(
     server: &ResolvedServer,
     events: Notifier,
     routes: Arc<Routes>,
     secrets: &SecretSet,
-) -> Result<Connection, String> {
+) -> Result<Connection, ConnectError> {
     let handler = UpstreamHandler {
         server: server.config.name.clone(),
         events,
@@ -65,24 +65,25 @@ pub(crate) async fn connect(
             };
             open(server, handler, modern, secrets)
                 .await
-                .map_err(Opened::into_message)
+                .map_err(Opened::into_error)
         }
-        other => other.map_err(Opened::into_message),
+        other => other.map_err(Opened::into_error),
     }
 }
 
-/// Why opening a session failed.
+/// Why opening a session failed, as far as [`connect`] needs to know: a refused protocol
+/// revision is retried with `server/discover`.
 enum Opened {
     /// The server refused the handshake's protocol revision.
-    Refused(String),
+    Refused(ConnectError),
     /// Anything else.
-    Failed(String),
+    Failed(ConnectError),
 }
 
 impl Opened {
-    fn into_message(self) -> String {
+    fn into_error(self) -> ConnectError {
         match self {
-            Self::Refused(m) | Self::Failed(m) => m,
+            Self::Refused(e) | Self::Failed(e) => e,
         }
     }
 }
@@ -96,28 +97,34 @@ async fn open(
     let name = &server.config.name;
     let closed = CancellationToken::new();
     let routes = handler.routes.clone();
-    let failed = |e: ClientInitializeError, what: String| {
+    // The handshake's error, scrubbed, wrapped by `error`; a refused revision is kept apart.
+    let failed = |e: ClientInitializeError, error: &dyn Fn(String) -> ConnectError| {
         let refused = matches!(
             &e,
             ClientInitializeError::JsonRpcError(error)
                 if error.code == ErrorCode::UNSUPPORTED_PROTOCOL_VERSION
         );
-        let message = format!("{what}: {}", secrets.scrub(&e.to_string()));
+        let error = error(secrets.scrub(&e.to_string()));
         if refused {
-            Opened::Refused(message)
+            Opened::Refused(error)
         } else {
-            Opened::Failed(message)
+            Opened::Failed(error)
         }
     };
     let (service, pid) = match &server.transport {
-        ResolvedTransport::Stdio { .. } => {
-            let (transport, pid) =
-                stdio::spawn(name, &server.transport, secrets).map_err(Opened::Failed)?;
+        ResolvedTransport::Stdio {
+            program,
+            args,
+            env,
+            cwd,
+        } => {
+            let (transport, pid) = stdio::spawn(name, program, args, env, cwd.as_deref(), secrets)
+                .map_err(Opened::Failed)?;
             let watched = Watched::new(transport, closed.clone(), routes);
             let service = handler
                 .serve_with_lifecycle(watched, lifecycle)
                 .await
-                .map_err(|e| failed(e, "MCP handshake failed".to_owned()))?;
+                .map_err(|e| failed(e, &|reason| ConnectError::Handshake { reason }))?;
             (service, pid)
         }
         ResolvedTransport::Http {
@@ -131,7 +138,12 @@ async fn open(
             let service = handler
                 .serve_with_lifecycle(watched, lifecycle)
                 .await
-                .map_err(|e| failed(e, format!("cannot connect to {url}")))?;
+                .map_err(|e| {
+                    failed(e, &|reason| ConnectError::Unreachable {
+                        url: url.clone(),
+                        reason,
+                    })
+                })?;
             (service, None)
         }
     };

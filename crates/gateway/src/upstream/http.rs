@@ -9,6 +9,7 @@ use http::{HeaderName, HeaderValue};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 
+use super::ConnectError;
 use super::oauth::UpstreamHttpClient;
 use crate::config::ResolvedOAuth;
 use crate::secrets::SecretSet;
@@ -20,14 +21,16 @@ pub type HttpTransport = StreamableHttpClientTransport<UpstreamHttpClient>;
 /// authorizes itself when the server asks for it; tokens it obtains are added to `secrets`.
 ///
 /// # Errors
-/// A message naming the header whose name or value is not valid HTTP (never the value).
+/// [`ConnectError::HeaderName`] or [`ConnectError::HeaderValue`] naming the header whose name or
+/// value is not valid HTTP (never the value); [`ConnectError::HttpClient`] when the HTTP client
+/// cannot be built.
 pub fn transport(
     server: &str,
     url: &str,
     headers: &BTreeMap<String, String>,
     oauth: Option<&ResolvedOAuth>,
     secrets: &SecretSet,
-) -> Result<HttpTransport, String> {
+) -> Result<HttpTransport, ConnectError> {
     let mut config = StreamableHttpClientTransportConfig::with_uri(url.to_owned());
     let mut custom = HashMap::new();
     for (name, value) in headers {
@@ -38,10 +41,9 @@ pub fn transport(
             continue;
         }
         let header_name = HeaderName::try_from(name.as_str())
-            .map_err(|_| format!("header {name:?} is not a valid HTTP header name"))?;
-        let mut header_value = HeaderValue::try_from(value.as_str()).map_err(|_| {
-            format!("the value of header {name:?} is not a valid HTTP header value")
-        })?;
+            .map_err(|_| ConnectError::HeaderName { name: name.clone() })?;
+        let mut header_value = HeaderValue::try_from(value.as_str())
+            .map_err(|_| ConnectError::HeaderValue { name: name.clone() })?;
         header_value.set_sensitive(true);
         custom.insert(header_name, header_value);
     }

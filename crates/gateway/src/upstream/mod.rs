@@ -14,11 +14,13 @@
 //! protocol does not tie an upstream's server-to-client request to one of its client's requests
 //!
 //! Files: [`relay`] (the client end of a request), [`routes`] (where traffic for clients goes),
-//! [`handler`] (the client side of a session), [`connect`] (opening one), [`handle`] (the
+//! [`handler`] (the client side of a session), [`connect`] (opening one) and [`error`] (why that
+//! failed), [`handle`] (the
 //! supervised [`Upstream`] and its requests), one transport each in [`stdio`] and [`http`], and
 //! [`oauth`].
 
 mod connect;
+mod error;
 mod handle;
 mod handler;
 pub(crate) mod http;
@@ -28,6 +30,7 @@ mod routes;
 pub(crate) mod stdio;
 
 pub(crate) use connect::{Connection, connect};
+pub use error::ConnectError;
 pub use handle::Health;
 pub(crate) use handle::{Listing, State, Upstream};
 pub(crate) use handler::modern_meta;

@@ -33,6 +33,7 @@ use rmcp::transport::streamable_http_client::{
 };
 use tokio::sync::Mutex;
 
+use super::ConnectError;
 use crate::config::{OAuthGrant, ResolvedOAuth};
 use crate::secrets::SecretSet;
 
@@ -52,17 +53,20 @@ pub struct UpstreamHttpClient {
 impl UpstreamHttpClient {
     /// A client for `url`; with `oauth`, it authorizes itself as described in the module docs.
     /// `server` names the upstream in errors; tokens are added to `secrets`.
+    ///
+    /// # Errors
+    /// [`ConnectError::HttpClient`] when reqwest cannot build its client.
     pub(crate) fn new(
         server: &str,
         url: &str,
         oauth: Option<&ResolvedOAuth>,
         secrets: &SecretSet,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, ConnectError> {
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(0)
             .redirect(same_origin_redirects())
             .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+            .map_err(|source| ConnectError::HttpClient { source })?;
         let oauth = oauth.map(|settings| {
             Arc::new(Authorizer {
                 server: server.to_owned(),

@@ -2,12 +2,14 @@
 //! PATH/HOME/LANG-style basics), its stdout/stdin carrying MCP, and each stderr line logged with
 //! the server's name (secrets scrubbed).
 
+use std::collections::BTreeMap;
+use std::path::Path;
 use std::process::Stdio;
 
 use rmcp::transport::TokioChildProcess;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::config::ResolvedTransport;
+use super::ConnectError;
 use crate::secrets::SecretSet;
 
 /// Variables a child inherits from the gateway when set: what programs need to run at all.
@@ -29,24 +31,19 @@ pub(crate) const BASIC_ENV: &[&str] = &[
     "SYSTEMROOT",
 ];
 
-/// Spawns the child described by `transport` (which must be `Stdio`).
+/// Spawns `program` with `args`, the environment `env` (plus [`BASIC_ENV`]) and working
+/// directory `cwd`, as the upstream `server`; its stderr lines are logged, scrubbed of `secrets`.
 ///
 /// # Errors
-/// A message naming the program when it cannot be spawned.
+/// [`ConnectError::Spawn`], naming the program, when it cannot be spawned.
 pub(crate) fn spawn(
     server: &str,
-    transport: &ResolvedTransport,
+    program: &str,
+    args: &[String],
+    env: &BTreeMap<String, String>,
+    cwd: Option<&Path>,
     secrets: &SecretSet,
-) -> Result<(TokioChildProcess, Option<u32>), String> {
-    let ResolvedTransport::Stdio {
-        program,
-        args,
-        env,
-        cwd,
-    } = transport
-    else {
-        return Err("not a stdio transport".to_owned());
-    };
+) -> Result<(TokioChildProcess, Option<u32>), ConnectError> {
     let mut command = tokio::process::Command::new(program);
     command.args(args).env_clear();
     for name in BASIC_ENV {
@@ -61,7 +58,10 @@ pub(crate) fn spawn(
     let (child, stderr) = TokioChildProcess::builder(command)
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("cannot start {program:?}: {e}"))?;
+        .map_err(|source| ConnectError::Spawn {
+            program: program.to_owned(),
+            source,
+        })?;
     let pid = child.id();
     if let Some(stderr) = stderr {
         let server = server.to_owned();
