@@ -497,7 +497,7 @@ impl Gateway {
         self.inner.metrics.render(&Snapshot {
             upstreams,
             sessions: sessions.to_vec(),
-            approvals_pending: 0,
+            approvals_pending: self.inner.pipeline.approvals_waiting(),
         })
     }
 

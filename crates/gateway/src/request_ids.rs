@@ -87,10 +87,9 @@ where
                 JsonRpcMessage::Notification(notification) => {
                     if let ClientNotification::CancelledNotification(cancelled) =
                         &notification.notification
+                        && let Some(id) = &cancelled.params.request_id
                     {
-                        if let Some(id) = &cancelled.params.request_id {
-                            self.ids().remove(id);
-                        }
+                        self.ids().remove(id);
                     }
                     return Some(message);
                 }

@@ -13,6 +13,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -214,6 +215,8 @@ enum Stage {
 pub(crate) struct ApprovalLayer {
     rules: Vec<ToolRule>,
     pending: Mutex<HashMap<String, Pending>>,
+    /// Approval requests sent to a person through the caller's approver, not answered yet.
+    asking: AtomicUsize,
 }
 
 const INPUT_KEY: &str = "approval";
@@ -224,7 +227,35 @@ impl ApprovalLayer {
         Self {
             rules,
             pending: Mutex::new(HashMap::new()),
+            asking: AtomicUsize::new(0),
         }
+    }
+
+    /// Approval requests waiting for a person: asked through an approver, or sent to a
+    /// 2026-07-28 client as `input_required` and not yet answered (nor expired).
+    pub(crate) fn waiting(&self) -> usize {
+        let now = Instant::now();
+        let sent = self
+            .pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .values()
+            .filter(|p| p.expires > now && matches!(p.stage, Stage::Asked))
+            .count();
+        sent + self.asking.load(Ordering::Relaxed)
+    }
+
+    /// Asks `approver`, counted in [`Self::waiting`] until it answers.
+    async fn ask_approver(&self, approver: &dyn Approver, request: &ApprovalRequest) -> Decision {
+        struct Asking<'a>(&'a AtomicUsize);
+        impl Drop for Asking<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+        self.asking.fetch_add(1, Ordering::Relaxed);
+        let _asking = Asking(&self.asking);
+        approver.approve(request).await
     }
 
     fn required(&self, call: &ToolCall) -> bool {
@@ -391,7 +422,8 @@ impl Layer for ApprovalLayer {
                     // A later round of a call approved already (its upstream asked for input,
                     // and the gateway answers for a client that cannot) is not asked again.
                     if !self.resume(&mut call)
-                        && let Decision::Deny { reason } = approver.approve(&request).await
+                        && let Decision::Deny { reason } =
+                            self.ask_approver(&*approver, &request).await
                     {
                         return Outcome::refused(
                             "approval",
@@ -423,7 +455,50 @@ impl Layer for ApprovalLayer {
 
 #[cfg(test)]
 mod tests {
-    use super::{denial_message, denial_reason};
+    use std::sync::Arc;
+
+    use futures::future::BoxFuture;
+
+    use super::{
+        ApprovalLayer, ApprovalRequest, Approver, Decision, denial_message, denial_reason,
+    };
+
+    /// Answers when told to.
+    struct Person(Arc<tokio::sync::Notify>);
+
+    impl Approver for Person {
+        fn approve<'a>(&'a self, _request: &'a ApprovalRequest) -> BoxFuture<'a, Decision> {
+            Box::pin(async move {
+                self.0.notified().await;
+                Decision::Allow
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_request_is_counted_as_waiting_until_the_person_answers() {
+        let layer = Arc::new(ApprovalLayer::new(Vec::new()));
+        let answer = Arc::new(tokio::sync::Notify::new());
+        let person = Person(answer.clone());
+        let request = ApprovalRequest {
+            client: "c".into(),
+            tool: "t".into(),
+            server: "s".into(),
+            arguments: serde_json::json!({}),
+        };
+        assert_eq!(layer.waiting(), 0);
+        let asking = {
+            let layer = layer.clone();
+            tokio::spawn(async move { layer.ask_approver(&person, &request).await })
+        };
+        while layer.waiting() == 0 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(layer.waiting(), 1);
+        answer.notify_one();
+        assert!(matches!(asking.await.unwrap(), Decision::Allow));
+        assert_eq!(layer.waiting(), 0);
+    }
 
     #[test]
     fn a_denial_reason_is_read_back_from_its_message() {

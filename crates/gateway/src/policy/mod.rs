@@ -186,6 +186,8 @@ pub(crate) struct Pipeline {
     audit: audit::AuditLayer,
     layers: Vec<Arc<dyn Layer>>,
     last: limits::Limits,
+    /// The approval layer again, for what it has waiting.
+    approval: Arc<approval::ApprovalLayer>,
 }
 
 /// The parts the pipeline is built from.
@@ -217,15 +219,18 @@ impl Pipeline {
             approval,
             limits,
         } = parts;
+        let approval = Arc::new(approval);
         Self {
             audit,
-            layers: vec![
-                Arc::new(authorize),
-                Arc::new(rate_limit),
-                Arc::new(approval),
-            ],
+            layers: vec![Arc::new(authorize), Arc::new(rate_limit), approval.clone()],
             last: limits,
+            approval,
         }
+    }
+
+    /// Approval requests waiting for a person.
+    pub(crate) fn approvals_waiting(&self) -> usize {
+        self.approval.waiting()
     }
 
     /// Runs `call` through every layer.
