@@ -17,7 +17,7 @@ import time
 
 import anyio
 from mcp.client.client import Client
-from mcp.shared.exceptions import McpError
+from mcp.shared.exceptions import MCPError
 
 
 def actions(tag):
@@ -54,7 +54,7 @@ async def session(mode, url, name, deadline, counter):
             try:
                 with anyio.fail_after(60):
                     result = await client.call_tool(tool, arguments)
-            except McpError as error:
+            except MCPError as error:
                 emit(tag=tag, tool=tool, cls="rpc_error", message=str(error)[:300])
                 continue
             text = " ".join(getattr(c, "text", "") for c in result.content)[:300]
