@@ -155,8 +155,16 @@ impl MessageAssembler {
             }
             "content_block_start" => {
                 let index = index_of(&data)?;
-                if self.blocks.len() <= index {
-                    self.blocks.resize(index + 1, (Value::Null, String::new()));
+                // Blocks start in order (0, 1, 2, ...): an index past the next one would make the
+                // assembler allocate for blocks that were never sent.
+                if index > self.blocks.len() {
+                    return Err(StreamError::Malformed(format!(
+                        "content block {index} started before block {}",
+                        self.blocks.len()
+                    )));
+                }
+                if index == self.blocks.len() {
+                    self.blocks.push((Value::Null, String::new()));
                 }
                 self.blocks[index] = (data["content_block"].clone(), String::new());
                 Ok(None)

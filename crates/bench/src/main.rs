@@ -5,6 +5,9 @@
 //!   tokio-postgres used directly, on a throwaway database.
 //! - `switchboard-bench gateway`: `switchboard serve` fronting an MCP server against that server
 //!   spoken to directly — added latency over stdio, throughput over HTTP, the gateway's memory.
+//! - `switchboard-bench soak --minutes N`: the gateway over the three built-in servers and a
+//!   third-party one under mixed load from real clients and a fault schedule; memory, descriptors
+//!   and outcomes over time, then the audit and side-effect count checks.
 //!
 //! Exit codes: 0 done, 1 failed.
 
@@ -13,6 +16,7 @@ mod http;
 mod mcp;
 mod pg;
 mod postgres;
+mod soak;
 mod stats;
 mod table;
 
@@ -34,6 +38,8 @@ enum Command {
     Postgres(postgres::Args),
     /// The gateway: added latency over stdio, HTTP throughput, memory.
     Gateway(gateway::Args),
+    /// The gateway under load and faults for a long time: outcomes, memory, descriptors, audit.
+    Soak(soak::Args),
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -41,6 +47,7 @@ async fn main() -> ExitCode {
     let outcome = match Cli::parse().command {
         Command::Postgres(args) => postgres::run(args).await,
         Command::Gateway(args) => gateway::run(args).await,
+        Command::Soak(args) => soak::run(args).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

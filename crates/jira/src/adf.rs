@@ -21,6 +21,9 @@ struct Block {
     content: Vec<Value>,
     /// Opened by the converter to hold inline content, not by a Markdown tag.
     implicit: bool,
+    /// A Markdown block ADF does not allow where it stands (a quote in a quote, a table in a
+    /// list item): no node of its own, its content goes to the enclosing block.
+    transparent: bool,
 }
 
 impl Block {
@@ -34,6 +37,7 @@ impl Block {
             node,
             content: Vec::new(),
             implicit,
+            transparent: false,
         }
     }
 
@@ -61,7 +65,32 @@ impl Block {
                     .is_none_or(|t| !t.is_empty())
             });
         }
-        let must_have_content = matches!(self.kind(), "tableCell" | "tableHeader" | "listItem");
+        if self.kind() == "tableRow" {
+            // GFM fills a short row up to the header's width; those empty cells are dropped, or
+            // a wide header over many one-character rows would grow the document quadratically.
+            while self.content.len() > 1
+                && self.content.last().is_some_and(|cell| {
+                    cell["type"] == "tableCell"
+                        && cell["content"] == json!([{"type": "paragraph", "content": []}])
+                })
+            {
+                self.content.pop();
+            }
+        }
+        let must_have_content = matches!(
+            self.kind(),
+            "tableCell" | "tableHeader" | "listItem" | "blockquote"
+        );
+        if self.kind() == "listItem"
+            && self
+                .content
+                .first()
+                .is_some_and(|first| first["type"] != "paragraph")
+        {
+            // A list item opens with a paragraph (`- - x`, a list in a list item, has none).
+            self.content
+                .insert(0, json!({"type": "paragraph", "content": []}));
+        }
         if must_have_content && self.content.is_empty() {
             self.content
                 .push(json!({"type": "paragraph", "content": []}));
@@ -114,7 +143,25 @@ impl AdfBuilder {
         if self.top().implicit {
             self.close();
         }
-        self.stack.push(Block::new(kind, attrs, false));
+        // ADF allows fewer blocks inside quotes and list items than Markdown does: a heading
+        // there becomes a paragraph; a quote, rule or table adds no node (its content stays).
+        let parent = self
+            .stack
+            .iter()
+            .rev()
+            .find(|b| !b.transparent)
+            .map_or("doc", Block::kind);
+        let restricted = matches!(parent, "blockquote" | "listItem");
+        let (kind, attrs, transparent) = match kind {
+            "heading" if restricted => ("paragraph", None, false),
+            "blockquote" | "rule" | "table" if restricted => (kind, None, true),
+            "tableRow" if parent != "table" => (kind, None, true),
+            "tableCell" | "tableHeader" if parent != "tableRow" => ("paragraph", None, false),
+            _ => (kind, attrs, false),
+        };
+        let mut block = Block::new(kind, attrs, false);
+        block.transparent = transparent;
+        self.stack.push(block);
     }
 
     /// Closes the innermost block (and an implicit paragraph inside it first).
@@ -123,8 +170,12 @@ impl AdfBuilder {
             return;
         }
         if let Some(block) = self.stack.pop() {
-            let value = block.finish();
-            self.top().content.push(value);
+            if block.transparent {
+                self.top().content.extend(block.content);
+            } else {
+                let value = block.finish();
+                self.top().content.push(value);
+            }
         }
     }
 
@@ -158,6 +209,14 @@ impl AdfBuilder {
             marks.retain(|m| m["type"] == "link");
             marks.push(mark);
         }
+        // Marks are a set: nested emphasis (`*a *b* c*`) or an image in a link marks once, the
+        // outermost link winning.
+        let mut seen: Vec<Value> = Vec::new();
+        marks.retain(|m| {
+            let fresh = !seen.contains(&m["type"]);
+            seen.push(m["type"].clone());
+            fresh
+        });
         if !marks.is_empty() {
             node["marks"] = Value::Array(marks);
         }

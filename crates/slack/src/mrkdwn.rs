@@ -20,7 +20,10 @@ use pulldown_cmark::{Event, LinkType, Options, Parser, Tag, TagEnd};
 
 /// Converts Markdown to Slack mrkdwn.
 pub fn to_mrkdwn(markdown: &str) -> String {
-    let mut writer = Writer::default();
+    let mut writer = Writer {
+        source: markdown.to_owned(),
+        ..Writer::default()
+    };
     for event in Parser::new_ext(markdown, Options::ENABLE_STRIKETHROUGH) {
         writer.event(event);
     }
@@ -48,14 +51,16 @@ fn is_slack_token(candidate: &str) -> bool {
         && !inner.contains(['<', '\n'])
 }
 
-/// Escapes `&`, `<` and `>`, keeping Slack tokens such as `<@U123>` and `<!here>` intact.
-fn escape_text(text: &str, out: &mut String) {
+/// Escapes `&`, `<` and `>`, keeping Slack tokens such as `<@U123>` and `<!here>` intact when
+/// they are written as such in `source` (`&lt;@U123&gt;` is text that shows the token, not a
+/// mention).
+fn escape_text(text: &str, source: &str, out: &mut String) {
     let mut rest = text;
     while let Some(open) = rest.find('<') {
         escape_all(&rest[..open], out);
         let tail = &rest[open..];
         match tail.find('>') {
-            Some(close) if is_slack_token(&tail[..=close]) => {
+            Some(close) if is_slack_token(&tail[..=close]) && source.contains(&tail[..=close]) => {
                 out.push_str(&tail[..=close]);
                 rest = &tail[close + 1..];
             }
@@ -68,8 +73,15 @@ fn escape_text(text: &str, out: &mut String) {
     escape_all(rest, out);
 }
 
+/// Nesting beyond this many quotes or lists is written as this many: Slack renders one quote
+/// level, and a prefix per level on every line would make the output grow with the square of
+/// the input (deep nesting followed by many lazy continuation lines).
+const MAX_DEPTH: usize = 4;
+
 #[derive(Default)]
 struct Writer {
+    /// The Markdown being converted.
+    source: String,
     out: String,
     /// Text (and inline HTML) not yet written, escaped as a whole when flushed so that Slack
     /// tokens split across events survive.
@@ -79,6 +91,9 @@ struct Writer {
     lists: Vec<Option<u64>>,
     /// Open links and images: destination and the output length where their text starts.
     links: Vec<(String, usize)>,
+    /// Links and images opened inside a link's text: written as their text only, since a
+    /// Slack link cannot hold another.
+    nested_links: usize,
     in_code_block: bool,
     /// Inside an autolink that is really a Slack token (`<!subteam^S1|@team>` parses as an
     /// e-mail autolink): its text was already kept verbatim.
@@ -94,8 +109,8 @@ impl Writer {
 
     /// What starts every line at the current nesting: quote markers, then list indentation.
     fn prefix(&self) -> String {
-        let mut prefix = "> ".repeat(self.quote_depth);
-        prefix.push_str(&"  ".repeat(self.lists.len()));
+        let mut prefix = "> ".repeat(self.quote_depth.min(MAX_DEPTH));
+        prefix.push_str(&"  ".repeat(self.lists.len().min(MAX_DEPTH)));
         prefix
     }
 
@@ -115,7 +130,8 @@ impl Writer {
                 self.write_prefix_if_needed();
                 self.out.push_str(segment);
             } else if index != last && self.at_line_start() && self.quote_depth > 0 {
-                self.out.push_str(&">".repeat(self.quote_depth));
+                self.out
+                    .push_str(&">".repeat(self.quote_depth.min(MAX_DEPTH)));
             }
             if index != last {
                 self.out.push('\n');
@@ -129,7 +145,12 @@ impl Writer {
         }
         let pending = std::mem::take(&mut self.pending);
         let mut escaped = String::with_capacity(pending.len());
-        escape_text(&pending, &mut escaped);
+        if self.links.is_empty() {
+            escape_text(&pending, &self.source, &mut escaped);
+        } else {
+            // A link's text cannot hold a Slack token: `<url|<@U1>>` breaks the link.
+            escape_all(&pending, &mut escaped);
+        }
         self.write(&escaped);
     }
 
@@ -149,7 +170,8 @@ impl Writer {
         }
         self.ensure_newline();
         if self.lists.is_empty() {
-            self.out.push_str(&">".repeat(self.quote_depth));
+            self.out
+                .push_str(&">".repeat(self.quote_depth.min(MAX_DEPTH)));
             self.out.push('\n');
         }
     }
@@ -176,7 +198,8 @@ impl Writer {
             }
             Event::SoftBreak | Event::HardBreak => {
                 self.flush();
-                self.write("\n");
+                // A Slack link is one line: a break in a link's text becomes a space.
+                self.write(if self.links.is_empty() { "\n" } else { " " });
             }
             Event::Rule => {
                 self.block_start();
@@ -215,6 +238,9 @@ impl Writer {
             Tag::Emphasis => self.inline_marker("_"),
             Tag::Strong => self.inline_marker("*"),
             Tag::Strikethrough => self.inline_marker("~"),
+            Tag::Link { .. } | Tag::Image { .. } if !self.links.is_empty() => {
+                self.nested_links += 1;
+            }
             Tag::Link {
                 link_type: LinkType::Autolink | LinkType::Email,
                 dest_url,
@@ -256,8 +282,9 @@ impl Writer {
             }
             _ => "• ".to_owned(),
         };
-        self.out.push_str(&"> ".repeat(self.quote_depth));
-        self.out.push_str(&"  ".repeat(depth));
+        self.out
+            .push_str(&"> ".repeat(self.quote_depth.min(MAX_DEPTH)));
+        self.out.push_str(&"  ".repeat(depth.min(MAX_DEPTH)));
         self.out.push_str(&marker);
         self.fresh = true;
     }
@@ -284,6 +311,7 @@ impl Writer {
             TagEnd::Emphasis => self.write("_"),
             TagEnd::Strong => self.write("*"),
             TagEnd::Strikethrough => self.write("~"),
+            TagEnd::Link | TagEnd::Image if self.nested_links > 0 => self.nested_links -= 1,
             TagEnd::Link if self.in_token_link => self.in_token_link = false,
             TagEnd::Link | TagEnd::Image => self.end_link(),
             _ => {}

@@ -2,6 +2,7 @@
 //! database, and wire-accurate fakes of the SaaS APIs that cannot run here.
 
 pub mod anthropic;
+pub mod fuzz;
 pub mod jira;
 pub mod mcp;
 pub mod pg;

@@ -1,0 +1,442 @@
+//! JSON-RPC over stdio, fuzzed through the real binary: `switchboard server sqlite` and
+//! `switchboard serve` (with the SQL server on SQLite as its child). Each case writes a few lines
+//! (valid messages, mutated ones with wrong types, huge ids, deep nesting, unknown methods,
+//! batches, invalid UTF-8, truncated lines) and then a `ping` with a fresh id. Properties: the ping
+//! is answered within the deadline (no crash, no hang); every response carries an id that was
+//! sent, or null; every well-formed request gets exactly one response. Duplicate in-flight ids are
+//! not generated. The long run: `SWITCHBOARD_FUZZ_CASES=N`.
+
+mod support;
+
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::time::{Duration, Instant};
+
+use proptest::prelude::{Just, Strategy, any, prop, prop_oneof};
+use proptest::test_runner::{TestCaseError, TestRunner};
+use serde_json::{Value, json};
+use support::binary;
+use switchboard_testkit::fuzz;
+use switchboard_testkit::sqlite::shop_db;
+
+/// How long the probe `ping` may take: far above a healthy answer, far below a hang.
+const DEADLINE: Duration = Duration::from_secs(20);
+
+/// A server process spoken to line by line.
+struct Peer {
+    child: Child,
+    stdin: ChildStdin,
+    lines: Receiver<String>,
+    /// Every id sent so far, as JSON text (responses may arrive after their case ended).
+    sent: HashSet<String>,
+    probes: u64,
+}
+
+impl Peer {
+    fn spawn(command: &mut Command) -> Self {
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .env("RUST_LOG", "error")
+            .spawn()
+            .expect("spawn the binary");
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut peer = Self {
+            child,
+            stdin,
+            lines,
+            sent: HashSet::new(),
+            probes: 0,
+        };
+        let init = json!({"jsonrpc":"2.0","id":"init:0","method":"initialize","params":{
+            "protocolVersion":"2025-11-25","capabilities":{},
+            "clientInfo":{"name":"fuzz","version":"0"}}});
+        peer.send(&[init.to_string().into_bytes()])
+            .expect("send initialize");
+        peer.wait_for(&json!("init:0"))
+            .expect("initialize answered");
+        peer.send(&[br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.to_vec()])
+            .expect("send initialized");
+        peer
+    }
+
+    fn send(&mut self, lines: &[Vec<u8>]) -> std::io::Result<()> {
+        for line in lines {
+            for id in ids_in(line) {
+                self.sent.insert(id_key(&id));
+            }
+            self.stdin.write_all(line)?;
+            self.stdin.write_all(b"\n")?;
+        }
+        self.stdin.flush()
+    }
+
+    /// Reads responses until the one with `id`; returns the others seen on the way.
+    fn wait_for(&mut self, id: &Value) -> Result<Vec<Value>, String> {
+        let start = Instant::now();
+        let mut others = Vec::new();
+        loop {
+            let left = DEADLINE.saturating_sub(start.elapsed());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let message: Value = serde_json::from_str(&line)
+                        .map_err(|e| format!("stdout line is not JSON ({e}): {line}"))?;
+                    for response in as_list(&message) {
+                        if response.get("id") == Some(id) && response.get("method").is_none() {
+                            return Ok(others);
+                        }
+                        others.push(response.clone());
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    return Err(format!("no answer to {id} within {DEADLINE:?}"));
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    let status = self.child.try_wait().ok().flatten();
+                    return Err(format!("the process closed stdout (exit: {status:?})"));
+                }
+            }
+        }
+    }
+
+    /// Sends `lines`, then a probe ping; checks every response seen before the probe's answer.
+    fn exchange(&mut self, lines: &[Vec<u8>]) -> Result<(), TestCaseError> {
+        self.probes += 1;
+        let probe = json!(format!("probe:{}", self.probes));
+        let ping = json!({"jsonrpc":"2.0","id":probe,"method":"ping"}).to_string();
+        let mut all = lines.to_vec();
+        all.push(ping.into_bytes());
+        self.send(&all)
+            .map_err(|e| TestCaseError::fail(format!("write: {e}")))?;
+        let mut responses = self.wait_for(&probe).map_err(TestCaseError::fail)?;
+        // Well-formed requests of this case are answered, before or after the probe.
+        let mut expected: Vec<Value> = lines.iter().filter_map(|l| well_formed_id(l)).collect();
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            for response in &responses {
+                if response.get("method").is_some() {
+                    continue; // a request or notification from the server
+                }
+                let id = response.get("id").cloned().unwrap_or(Value::Null);
+                if !id.is_null() && !self.sent.contains(&id_key(&id)) {
+                    return Err(TestCaseError::fail(format!(
+                        "an answer to an id never sent: {response}"
+                    )));
+                }
+                if response.get("result").is_none() == response.get("error").is_none() {
+                    return Err(TestCaseError::fail(format!(
+                        "neither result nor error: {response}"
+                    )));
+                }
+                if let Some(at) = expected.iter().position(|e| *e == id) {
+                    expected.remove(at);
+                }
+            }
+            if expected.is_empty() {
+                return Ok(());
+            }
+            responses.clear();
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let message: Value = serde_json::from_str(&line).map_err(|e| {
+                        TestCaseError::fail(format!("stdout line is not JSON ({e}): {line}"))
+                    })?;
+                    responses.extend(as_list(&message).into_iter().cloned());
+                }
+                Err(_) => {
+                    return Err(TestCaseError::fail(format!(
+                        "well-formed requests never answered: {expected:?}"
+                    )));
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An id as a number or string: `-0` is answered as `0`, the same JSON number.
+fn id_key(id: &Value) -> String {
+    match id.as_f64() {
+        Some(number) => format!("{}", number + 0.0),
+        None => id.to_string(),
+    }
+}
+
+fn as_list(message: &Value) -> Vec<&Value> {
+    match message {
+        Value::Array(items) => items.iter().collect(),
+        other => vec![other],
+    }
+}
+
+/// The ids a line carries, if it is JSON.
+fn ids_in(line: &[u8]) -> Vec<Value> {
+    let Ok(value) = serde_json::from_slice::<Value>(line) else {
+        return Vec::new();
+    };
+    as_list(&value)
+        .into_iter()
+        .filter_map(|m| m.get("id").cloned())
+        .collect()
+}
+
+/// The id of a line that is one well-formed JSON-RPC request (a string or 32-bit integer id, a
+/// string method), which must be answered.
+fn well_formed_id(line: &[u8]) -> Option<Value> {
+    let value: Value = serde_json::from_slice(line).ok()?;
+    let object = value.as_object()?;
+    let id = object.get("id")?;
+    let id_ok = id.is_string() || id.as_i64().is_some_and(|n| i32::try_from(n).is_ok());
+    let params_ok = object.get("params").is_none_or(|p| p.is_object());
+    (object.get("jsonrpc") == Some(&json!("2.0"))
+        && id_ok
+        && params_ok
+        && object.get("method").is_some_and(Value::is_string))
+    .then(|| id.clone())
+}
+
+/// Valid requests and notifications for a server whose tools are named `{prefix}query` etc.
+fn valid_message(prefix: &'static str) -> impl Strategy<Value = Value> {
+    let id = prop_oneof![
+        (0..1_000_000i64).prop_map(Value::from),
+        "[a-z0-9-]{1,12}".prop_map(Value::from),
+    ];
+    let body = prop_oneof![
+        Just(json!({"method":"ping"})),
+        Just(json!({"method":"tools/list"})),
+        Just(json!({"method":"tools/list","params":{"cursor":"bogus"}})),
+        Just(json!({"method":"resources/list"})),
+        Just(json!({"method":"prompts/list"})),
+        Just(json!({"method":"resources/templates/list"})),
+        Just(json!({"method":"resources/read","params":{"uri":"schema://main"}})),
+        Just(json!({"method":"logging/setLevel","params":{"level":"debug"}})),
+        Just(
+            json!({"method":"tools/call","params":{"name":format!("{prefix}query"),"arguments":{"sql":"SELECT 1 AS one"}}})
+        ),
+        Just(
+            json!({"method":"tools/call","params":{"name":format!("{prefix}query"),"arguments":{"sql":"DELETE FROM orders"}}})
+        ),
+        Just(
+            json!({"method":"tools/call","params":{"name":format!("{prefix}list_tables"),"arguments":{}}})
+        ),
+        Just(
+            json!({"method":"tools/call","params":{"name":format!("{prefix}describe_table"),"arguments":{"table":"orders"}}})
+        ),
+        Just(json!({"method":"tools/call","params":{"name":"no_such_tool","arguments":{}}})),
+        Just(
+            json!({"method":"completion/complete","params":{"ref":{"type":"ref/prompt","name":"x"},"argument":{"name":"a","value":"b"}}})
+        ),
+    ];
+    (id, body, any::<bool>()).prop_map(|(id, mut body, notification)| {
+        body["jsonrpc"] = json!("2.0");
+        // A notification form of a request (no id) must get no answer.
+        if !notification {
+            body["id"] = id;
+        }
+        body
+    })
+}
+
+/// Something put where a value of another type is expected.
+fn wrong_value() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        Just(json!(true)),
+        Just(json!(-1)),
+        Just(json!(1.5)),
+        Just(json!(u64::MAX)),
+        Just(json!(1e308)),
+        Just(json!("")),
+        Just(json!([])),
+        Just(json!({})),
+        Just(json!([1, "a", null])),
+        "[ -~]{0,20}".prop_map(Value::from),
+    ]
+}
+
+#[derive(Debug, Clone)]
+enum Mutation {
+    None,
+    /// Replace a top-level field (or a params field) by a value of the wrong type.
+    Retype(&'static str, Value),
+    /// Remove a top-level field.
+    Remove(&'static str),
+    UnknownMethod(String),
+    HugeId(&'static str),
+    /// Nest the params this deep.
+    Nest(usize),
+    /// Several messages as a batch array.
+    Batch(usize),
+    /// Cut the line at a fraction of its length.
+    Truncate(u16),
+    /// Put bytes that are not UTF-8 into the line at a fraction of its length.
+    InvalidUtf8(u16),
+    /// A line that is not JSON-RPC at all.
+    Garbage(Vec<u8>),
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    let field = prop::sample::select(vec![
+        "jsonrpc",
+        "id",
+        "method",
+        "params",
+        "params.name",
+        "params.arguments",
+        "params.arguments.sql",
+    ]);
+    prop_oneof![
+        3 => Just(Mutation::None),
+        3 => (field.clone(), wrong_value()).prop_map(|(f, v)| Mutation::Retype(f, v)),
+        1 => field.prop_map(Mutation::Remove),
+        1 => "[a-z/_]{0,20}".prop_map(Mutation::UnknownMethod),
+        1 => prop::sample::select(vec![
+            "18446744073709551616", "-9223372036854775809", "1e400", "12345678901234567890123",
+            "2147483648", "9007199254740993", "0.5", "-0",
+        ]).prop_map(Mutation::HugeId),
+        1 => prop::sample::select(vec![64usize, 200, 5_000]).prop_map(Mutation::Nest),
+        1 => (0..4usize).prop_map(Mutation::Batch),
+        1 => any::<u16>().prop_map(Mutation::Truncate),
+        1 => any::<u16>().prop_map(Mutation::InvalidUtf8),
+        1 => prop::collection::vec(any::<u8>(), 0..40)
+            .prop_map(|mut b| { b.retain(|c| *c != b'\n'); Mutation::Garbage(b) }),
+    ]
+}
+
+fn set_path(message: &mut Value, path: &str, value: Option<Value>) {
+    let mut parts: Vec<&str> = path.split('.').collect();
+    let last = parts.pop().unwrap_or(path);
+    let mut at = message;
+    for part in parts {
+        match at.get_mut(part) {
+            Some(next) if next.is_object() => at = next,
+            _ => return,
+        }
+    }
+    if let Some(object) = at.as_object_mut() {
+        match value {
+            Some(value) => {
+                object.insert(last.to_owned(), value);
+            }
+            None => {
+                object.remove(last);
+            }
+        }
+    }
+}
+
+fn at(fraction: u16, len: usize) -> usize {
+    usize::from(fraction) * len / (usize::from(u16::MAX) + 1)
+}
+
+/// One line: a valid message, possibly mutated.
+fn line(prefix: &'static str) -> impl Strategy<Value = Vec<u8>> {
+    (
+        valid_message(prefix),
+        mutation(),
+        prop::collection::vec(valid_message(prefix), 0..3),
+    )
+        .prop_map(|(mut message, mutation, more)| match mutation {
+            Mutation::None => message.to_string().into_bytes(),
+            Mutation::Retype(field, value) => {
+                set_path(&mut message, field, Some(value));
+                message.to_string().into_bytes()
+            }
+            Mutation::Remove(field) => {
+                set_path(&mut message, field, None);
+                message.to_string().into_bytes()
+            }
+            Mutation::UnknownMethod(method) => {
+                message["method"] = json!(method);
+                message.to_string().into_bytes()
+            }
+            Mutation::HugeId(id) => {
+                message["id"] = json!("HUGE");
+                message.to_string().replace("\"HUGE\"", id).into_bytes()
+            }
+            Mutation::Nest(depth) => {
+                message["params"] = json!("NEST");
+                let nested = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+                message
+                    .to_string()
+                    .replace("\"NEST\"", &nested)
+                    .into_bytes()
+            }
+            Mutation::Batch(extra) => {
+                let mut batch = vec![message];
+                batch.extend(more.into_iter().take(extra));
+                Value::Array(batch).to_string().into_bytes()
+            }
+            Mutation::Truncate(f) => {
+                let mut bytes = message.to_string().into_bytes();
+                bytes.truncate(at(f, bytes.len()));
+                bytes
+            }
+            Mutation::InvalidUtf8(f) => {
+                let mut bytes = message.to_string().into_bytes();
+                let i = at(f, bytes.len());
+                bytes.splice(i..i, [0xff, 0xc3, 0x28, 0x80]);
+                bytes
+            }
+            Mutation::Garbage(bytes) => bytes,
+        })
+}
+
+fn run(peer: Peer, prefix: &'static str, ci_budget: u32) {
+    let mut runner = TestRunner::new(fuzz::config(ci_budget));
+    let strategy = prop::collection::vec(line(prefix), 1..6);
+    let peer = RefCell::new(peer);
+    let result = runner.run(&strategy, |lines| peer.borrow_mut().exchange(&lines));
+    if let Err(error) = result {
+        panic!("{error}");
+    }
+}
+
+#[test]
+fn prop_sqlite_server_over_stdio_survives_hostile_json_rpc() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = shop_db(dir.path()).expect("shop database");
+    let peer = Peer::spawn(Command::new(binary()).arg("server").arg("sqlite").arg(&db));
+    run(peer, "", 300);
+}
+
+#[test]
+fn prop_gateway_over_stdio_survives_hostile_json_rpc() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = shop_db(dir.path()).expect("shop database");
+    let config = dir.path().join("switchboard.toml");
+    let text = format!(
+        "[audit]\npath = {:?}\n[servers.db]\nkind = \"postgres\"\nenv = {{ DATABASE_URL = {:?} }}\n",
+        dir.path().join("audit.jsonl"),
+        format!("sqlite://{}", db.display()),
+    );
+    std::fs::write(&config, text).expect("write config");
+    let peer = Peer::spawn(
+        Command::new(binary())
+            .arg("serve")
+            .arg("--config")
+            .arg(&config),
+    );
+    run(peer, "db__", 300);
+}
