@@ -131,9 +131,12 @@ impl Endpoint {
         let body = self.connect().await?.call(self).await?;
         let text = std::str::from_utf8(&body).context("response is not UTF-8")?;
         // A JSON body, or an SSE stream whose `data:` line carries the response.
+        // (A priming event, with an empty `data:`, may come first.)
         let json = text
             .lines()
-            .find_map(|line| line.strip_prefix("data:"))
+            .filter_map(|line| line.strip_prefix("data:"))
+            .map(str::trim)
+            .find(|data| !data.is_empty())
             .unwrap_or(text)
             .trim();
         let mut message: Value =
@@ -206,6 +209,7 @@ impl Connection {
         &mut self,
         endpoint: &Endpoint,
     ) -> anyhow::Result<HeaderValue> {
+        self.headers.remove("mcp-session-id");
         let (status, session, body) = self.post(endpoint, initialize()).await?;
         let Some(session) = session.filter(|_| status == hyper::StatusCode::OK) else {
             bail!(
