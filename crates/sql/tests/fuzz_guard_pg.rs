@@ -47,8 +47,13 @@ const SNAPSHOT_QUERIES: &[(&str, &str)] = &[
     ),
     (
         "namespaces_roles",
+        // pg_roles is the whole cluster's, and other tests create roles at the same time: only
+        // the roles that own something in this database (and the one running) are compared,
+        // with the attributes an escalation would change.
         "SELECT (SELECT md5(string_agg(nspname || coalesce(nspacl::text, ''), ',' ORDER BY oid)) FROM pg_namespace) \
-         || (SELECT md5(string_agg(rolname, ',' ORDER BY oid)) FROM pg_roles)",
+         || (SELECT md5(string_agg(format('%s:%s%s%s%s', rolname, rolsuper, rolcreaterole, rolcreatedb, rolbypassrls), ',' ORDER BY oid)) \
+             FROM pg_roles WHERE oid IN (SELECT nspowner FROM pg_namespace UNION SELECT relowner FROM pg_class \
+             UNION SELECT proowner FROM pg_proc UNION SELECT oid FROM pg_roles WHERE rolname = current_user))",
     ),
     (
         "sequences",
@@ -60,7 +65,8 @@ const SNAPSHOT_QUERIES: &[(&str, &str)] = &[
     ),
     (
         "advisory_locks",
-        "SELECT count(*)::text FROM pg_locks WHERE locktype = 'advisory'",
+        "SELECT count(*)::text FROM pg_locks WHERE locktype = 'advisory' \
+         AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
     ),
     (
         "session_locks",

@@ -72,7 +72,7 @@ impl Backends {
              [servers.db]\nkind = \"postgres\"\ntimeout = \"10s\"\n\
              env = {{ DATABASE_URL = {db}, SWITCHBOARD_SQL_TIMEOUT_MS = \"5000\" }}\n\n\
              [servers.jira]\nkind = \"jira\"\ntimeout = \"10s\"\n\
-             env = {{ JIRA_URL = {jira}, JIRA_USERNAME = {email}, JIRA_API_TOKEN = {token} }}\n\n\
+             env = {{ JIRA_URL = {jira}, JIRA_FLAVOR = \"cloud\", JIRA_USERNAME = {email}, JIRA_API_TOKEN = {token} }}\n\n\
              [servers.slack]\nkind = \"slack\"\ntimeout = \"10s\"\n\
              env = {{ SLACK_API_URL = {slack}, SLACK_BOT_TOKEN = {bot}, SLACK_CHANNELS = \"operations\" }}\n\n\
              [servers.ev]\ncommand = \"node\"\nargs = [{ev}]\n\n\
