@@ -347,13 +347,13 @@ fn probe(body: &[u8]) -> Option<Probe<'_>> {
     serde_json::from_slice(body).ok()
 }
 
-/// Whether a request without a session id is of the stateless era (it carries its version).
+/// Whether a request without a session id is certainly not an `initialize`: a stateless-era
+/// request names its method in `Mcp-Method` (and its era in `MCP-Protocol-Version`). Anything
+/// else has its body read, so no session is ever opened past the caps.
 fn stateless(request: &Request) -> bool {
-    request
-        .headers()
-        .get("mcp-protocol-version")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v >= "2026-07-28")
+    let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
+    header("mcp-protocol-version").is_some_and(|v| v >= "2026-07-28")
+        && header("mcp-method").is_some_and(|m| m != "initialize")
 }
 
 /// The middleware in front of `/mcp`: admits new sessions within the caps, keeps each session
@@ -527,6 +527,28 @@ mod tests {
         drop(s.admit("a").await.unwrap());
         assert_eq!(s.table().reserved, 0);
         assert_eq!(s.table().per_client.get("a"), Some(&1));
+    }
+
+    #[test]
+    fn only_a_request_that_names_a_method_other_than_initialize_skips_admission() {
+        let request = |headers: &[(&str, &str)]| {
+            let mut builder = Request::builder().method(Method::POST);
+            for (name, value) in headers {
+                builder = builder.header(*name, *value);
+            }
+            builder.body(Body::empty()).unwrap()
+        };
+        let modern = ("mcp-protocol-version", "2026-07-28");
+        assert!(stateless(&request(&[modern, ("mcp-method", "tools/call")])));
+        assert!(
+            !stateless(&request(&[modern])),
+            "an initialize in disguise is read"
+        );
+        assert!(!stateless(&request(&[
+            modern,
+            ("mcp-method", "initialize")
+        ])));
+        assert!(!stateless(&request(&[("mcp-method", "tools/call")])));
     }
 
     #[tokio::test]
