@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::{ShopDb, binary};
+use switchboard_testkit::pg::free_port;
 
 /// The Inspector release `scripts/setup` installs.
 const INSPECTOR_VERSION: &str = "2.12.0";
@@ -161,7 +162,7 @@ async fn reqwest_like_post(port: u16, host: &str) -> String {
 /// `switchboard serve` with no configuration, its sample database in `data`, over HTTP on a free
 /// port; returns the process and its port once it accepts connections.
 async fn serve_sample_http(data: &Path) -> (tokio::process::Child, u16) {
-    let port = free_port();
+    let port = free_port().unwrap();
     let child = tokio::process::Command::new(binary())
         .args(["serve", "--http", &format!("127.0.0.1:{port}")])
         .current_dir(data)
@@ -174,14 +175,6 @@ async fn serve_sample_http(data: &Path) -> (tokio::process::Child, u16) {
         .unwrap();
     wait_for_port(port).await;
     (child, port)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 async fn wait_for_port(port: u16) {

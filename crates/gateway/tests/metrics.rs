@@ -13,6 +13,7 @@ use common::{args, fixture_server, write};
 use serde_json::Value;
 use switchboard_gateway::downstream::serve_http;
 use switchboard_gateway::{CallRequest, Config, Gateway, GatewayOptions};
+use switchboard_testkit::pg::free_port;
 use tokio_util::sync::CancellationToken;
 
 const TOKEN: &str = "metrics-reader-0001";
@@ -45,14 +46,6 @@ async fn call(gateway: &Gateway, name: &str, arguments: Value) {
         ..CallRequest::default()
     };
     gateway.call(&caller, request).await;
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// One PromQL query's first value, if Prometheus has one yet.
@@ -137,7 +130,7 @@ async fn prometheus_scrapes_the_gateway_and_answers_promql() {
     );
 
     // A real Prometheus server scraping the gateway every second.
-    let prometheus_addr = format!("127.0.0.1:{}", free_port());
+    let prometheus_addr = format!("127.0.0.1:{}", free_port().unwrap());
     let config = write(
         dir.path(),
         "prometheus.yml",

@@ -334,7 +334,11 @@ fn find_pg_bin() -> Option<PathBuf> {
         .find(|p| p.join("initdb").exists())
 }
 
-fn free_port() -> Result<u16> {
+/// A loopback port free at the time of asking (for a server that takes its port as an argument).
+///
+/// # Errors
+/// When no socket can be bound.
+pub fn free_port() -> Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())
