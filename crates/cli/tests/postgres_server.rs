@@ -810,3 +810,55 @@ async fn a_replaced_connection_is_read_only_with_its_timeouts_whatever_the_role_
     );
     server.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_statement_is_prepared_once_and_follows_its_tables_changes() {
+    let shop = ShopDb::new().await;
+    let server = shop.server(&[]).await;
+    let sql = "SELECT * FROM canary WHERE id = 1";
+    for _ in 0..3 {
+        let result = rows_of(&server, sql, None).await;
+        assert_eq!(result["rows"], json!([[1, "must survive every attack"]]));
+    }
+    // Sequential calls reuse one connection: the statement is prepared there, once.
+    let prepared = rows_of(
+        &server,
+        "SELECT statement FROM pg_prepared_statements WHERE statement LIKE '%canary%'",
+        None,
+    )
+    .await;
+    assert_eq!(
+        prepared["rows"],
+        json!([[format!("{sql}\nLIMIT 201")]]),
+        "{prepared}"
+    );
+
+    // The table's columns change under the prepared statement: the next call sees the new ones.
+    let admin = shop.db.connect().await.unwrap();
+    admin
+        .batch_execute("ALTER TABLE canary ADD COLUMN seen int DEFAULT 7")
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        let result = rows_of(&server, sql, None).await;
+        assert_eq!(result["rows"], json!([[1, "must survive every attack", 7]]));
+    }
+    admin
+        .batch_execute("ALTER TABLE canary DROP COLUMN note")
+        .await
+        .unwrap();
+    let result = rows_of(&server, sql, None).await;
+    assert_eq!(result["rows"], json!([[1, 7]]));
+    assert_eq!(result["columns"][1]["name"], json!("seen"));
+
+    // An empty result keeps its columns, and a type without a binary form stays text, however
+    // often they run.
+    for _ in 0..3 {
+        let empty = rows_of(&server, "SELECT id, seen FROM canary WHERE id < 0", None).await;
+        assert_eq!(empty["row_count"], json!(0));
+        assert_eq!(empty["columns"][1]["type"], json!("int4"));
+        let acl = rows_of(&server, "SELECT 'postgres=r/postgres'::aclitem AS a", None).await;
+        assert_eq!(acl["rows"], json!([["postgres=r/postgres"]]));
+    }
+    server.close().await.unwrap();
+}

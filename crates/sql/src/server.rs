@@ -97,6 +97,62 @@ impl SqlServer {
         &self.database
     }
 
+    /// Every table, as a resource.
+    async fn table_resources(&self) -> Result<ListResourcesResult, ErrorData> {
+        let tables = self
+            .database
+            .tables(None)
+            .await
+            .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+        let resources = tables
+            .into_iter()
+            .map(|t| {
+                let description = t
+                    .comment
+                    .clone()
+                    .unwrap_or_else(|| format!("{} {}.{}", t.kind, t.schema, t.name));
+                Resource::new(
+                    self.resource_uri(&t.schema, &t.name),
+                    format!("{}.{}", t.schema, t.name),
+                )
+                .with_description(description)
+                .with_mime_type("application/json")
+            })
+            .collect();
+        Ok(ListResourcesResult::with_all_items(resources))
+    }
+
+    /// The description of the table `uri` names.
+    async fn table_resource(&self, uri: &str) -> Result<ReadResourceResponse, ErrorData> {
+        let not_found = || {
+            ErrorData::resource_not_found(
+                format!("{uri} is not a table resource of this server; list resources to see them"),
+                None,
+            )
+        };
+        let path = uri
+            .strip_prefix(self.database.scheme())
+            .and_then(|rest| rest.strip_prefix(":///"))
+            .ok_or_else(not_found)?;
+        let (schema, table) = path.split_once('/').ok_or_else(not_found)?;
+        let description = self
+            .database
+            .describe(&decode(table), Some(&decode(schema)))
+            .await
+            .map_err(|_| not_found())?;
+        let text = serde_json::to_string_pretty(&description)
+            .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+        let contents = ResourceContents::TextResourceContents {
+            uri: uri.to_owned(),
+            mime_type: Some("application/json".to_owned()),
+            text,
+            meta: None,
+        };
+        Ok(ReadResourceResponse::Complete(ReadResourceResult::new(
+            vec![contents],
+        )))
+    }
+
     fn resource_uri(&self, schema: &str, table: &str) -> String {
         format!(
             "{}:///{}/{}",
@@ -134,32 +190,14 @@ impl ServerHandler for SqlServer {
         .with_instructions(instructions)
     }
 
+    // The handler's futures are boxed: a request's task is as large as the largest future of
+    // the handler, and it is moved a few times per request, a `ping` included.
     async fn list_resources(
         &self,
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
-        let tables = self
-            .database
-            .tables(None)
-            .await
-            .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
-        let resources = tables
-            .into_iter()
-            .map(|t| {
-                let description = t
-                    .comment
-                    .clone()
-                    .unwrap_or_else(|| format!("{} {}.{}", t.kind, t.schema, t.name));
-                Resource::new(
-                    self.resource_uri(&t.schema, &t.name),
-                    format!("{}.{}", t.schema, t.name),
-                )
-                .with_description(description)
-                .with_mime_type("application/json")
-            })
-            .collect();
-        Ok(ListResourcesResult::with_all_items(resources))
+        Box::pin(self.table_resources()).await
     }
 
     async fn read_resource(
@@ -167,36 +205,6 @@ impl ServerHandler for SqlServer {
         request: ReadResourceRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
-        let not_found = || {
-            ErrorData::resource_not_found(
-                format!(
-                    "{} is not a table resource of this server; list resources to see them",
-                    request.uri
-                ),
-                None,
-            )
-        };
-        let path = request
-            .uri
-            .strip_prefix(self.database.scheme())
-            .and_then(|rest| rest.strip_prefix(":///"))
-            .ok_or_else(not_found)?;
-        let (schema, table) = path.split_once('/').ok_or_else(not_found)?;
-        let description = self
-            .database
-            .describe(&decode(table), Some(&decode(schema)))
-            .await
-            .map_err(|_| not_found())?;
-        let text = serde_json::to_string_pretty(&description)
-            .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
-        let contents = ResourceContents::TextResourceContents {
-            uri: request.uri.clone(),
-            mime_type: Some("application/json".to_owned()),
-            text,
-            meta: None,
-        };
-        Ok(ReadResourceResponse::Complete(ReadResourceResult::new(
-            vec![contents],
-        )))
+        Box::pin(self.table_resource(&request.uri)).await
     }
 }

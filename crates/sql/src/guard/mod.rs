@@ -14,12 +14,14 @@ mod function;
 mod refusal;
 mod statement;
 mod text;
+mod verdicts;
 mod walk;
 
 #[cfg(test)]
 mod tests;
 
 use std::fmt;
+use std::sync::Arc;
 
 pub use function::{FunctionName, FunctionPolicy};
 pub use refusal::Refusal;
@@ -27,6 +29,7 @@ pub use refusal::Refusal;
 use function::CompiledPolicy;
 use pg_query::NodeEnum;
 use pg_query::protobuf::{AConst, Integer, LimitOption, a_const};
+use verdicts::Verdicts;
 
 /// The kind of a statement the guard let through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -99,10 +102,12 @@ pub struct Checked {
     pub own_limit: OwnLimit,
 }
 
-/// The statement guard, holding the function policy.
+/// The statement guard, holding the function policy and the statements it let through (shared
+/// by its clones).
 #[derive(Debug, Clone, Default)]
 pub struct Guard {
     policy: CompiledPolicy,
+    passed: Arc<Verdicts>,
 }
 
 impl Guard {
@@ -111,6 +116,7 @@ impl Guard {
     pub fn new(policy: FunctionPolicy) -> Self {
         Self {
             policy: CompiledPolicy::new(&policy),
+            passed: Arc::default(),
         }
     }
 
@@ -122,6 +128,16 @@ impl Guard {
     /// ANALYZE, contains a data-modifying CTE, SELECT INTO or a locking clause, calls a
     /// deny-listed function, or contains a construct outside the whitelist.
     pub fn check(&self, sql: &str) -> Result<Checked, Refusal> {
+        if let Some(checked) = self.passed.get(sql) {
+            return Ok(checked);
+        }
+        let checked = self.decide(sql)?;
+        self.passed.insert(sql, &checked);
+        Ok(checked)
+    }
+
+    /// Parses `sql` and applies every rule.
+    fn decide(&self, sql: &str) -> Result<Checked, Refusal> {
         let parsed = parse(sql)?;
         let raw = match parsed.protobuf.stmts.as_slice() {
             [] => return Err(Refusal::Empty),

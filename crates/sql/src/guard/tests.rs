@@ -611,3 +611,32 @@ fn statement_text_is_exactly_the_statement() {
     );
     assert_eq!(passes("  SHOW ALL  ").sql, "SHOW ALL");
 }
+
+#[test]
+fn a_statement_seen_before_gets_the_same_verdict_under_its_own_guards_policy() {
+    let guard = guard();
+    let denied = "SELECT pg_sleep(1) -- again";
+    let refusal = guard.check(denied).unwrap_err();
+    assert_eq!(
+        guard.check(denied).unwrap_err(),
+        refusal,
+        "a refusal stays one"
+    );
+
+    let sql = "SELECT random(), upper(name) FROM t ORDER BY 1 LIMIT 3;";
+    let first = guard.check(sql).unwrap();
+    assert_eq!(first.unknown_functions, unqualified(&["random"]));
+    assert_eq!(guard.check(sql).unwrap(), first);
+    assert_eq!(guard.clone().check(sql).unwrap(), first, "clones share it");
+
+    let configured = Guard::new(FunctionPolicy {
+        extra_allowed: vec!["random".into()],
+        override_denied: vec!["pg_sleep".into()],
+    });
+    assert_eq!(configured.check(sql).unwrap().unknown_functions, vec![]);
+    assert!(
+        configured.check(denied).is_ok(),
+        "another policy decides anew"
+    );
+    assert_eq!(guard.check(sql).unwrap(), first);
+}

@@ -9,14 +9,19 @@
 //! PostgreSQL reports `default_transaction_read_only` to the client whenever it changes (from
 //! version 14, which is therefore required), and a connection that reports it off is closed, never
 //! used again.
+//!
+//! Each connection also remembers the statements it ran ([`Lease::prepared`]): a text it sees
+//! a second time is prepared there, and from then on runs without being parsed or planned again.
 
 use std::future::Future as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use hashlink::LruCache;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio_postgres::Client;
+use tokio_postgres::types::Type;
+use tokio_postgres::{Client, Statement};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::tls::{TlsSetupError, connector};
@@ -27,6 +32,11 @@ use crate::error::QueryError;
 const POOL_SIZE: usize = 4;
 /// How long establishing one connection may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Statement texts each connection remembers (seen once, or prepared), least recently used first
+/// out; an evicted prepared statement is closed on the server.
+const STATEMENTS: usize = 64;
+/// The longest statement text a connection prepares; longer ones always run unnamed.
+const MAX_PREPARED_TEXT: usize = 4096;
 /// The setting PostgreSQL reports whenever it changes; read-only must stay `on`.
 const READ_ONLY: &str = "default_transaction_read_only";
 
@@ -68,10 +78,12 @@ const VERIFY: &str = "SELECT pg_catalog.current_setting('default_transaction_rea
      (SELECT setting FROM pg_catalog.pg_settings WHERE name = 'lock_timeout'), \
      (SELECT setting FROM pg_catalog.pg_settings WHERE name = 'idle_in_transaction_session_timeout')";
 
-/// One open connection and what its server last reported about read-only.
+/// One open connection, what its server last reported about read-only, and the statements it
+/// ran: `None` for a text seen once, its prepared statement from the second time on.
 struct Session {
     client: Client,
     read_only: Arc<AtomicBool>,
+    statements: LruCache<Box<str>, Option<Statement>>,
 }
 
 impl Session {
@@ -204,7 +216,11 @@ impl Database {
                 self.settings.expected()
             )));
         }
-        Ok(Session { client, read_only })
+        Ok(Session {
+            client,
+            read_only,
+            statements: LruCache::new(STATEMENTS),
+        })
     }
 
     /// The TLS connector, for cancel requests.
@@ -249,6 +265,49 @@ impl Lease<'_> {
     /// Closes the connection instead of returning it (after a timeout or a broken link).
     pub fn discard(mut self) {
         self.session = None;
+    }
+
+    /// `sql` prepared on this connection (with parameters of `types`), if it ran here before.
+    /// The first time a text comes it is only remembered and `None` returned: run it unnamed, in
+    /// one round trip, as a one-off statement should. The second time it is prepared (one round
+    /// trip more, once); from then on the server reuses its parse and plan.
+    ///
+    /// # Errors
+    /// When preparing fails (the statement's own error, as running it would give).
+    pub async fn prepared(
+        &mut self,
+        sql: &str,
+        types: &[Type],
+    ) -> Result<Option<Statement>, tokio_postgres::Error> {
+        if sql.len() > MAX_PREPARED_TEXT {
+            return Ok(None);
+        }
+        let session = self.session_mut();
+        match session.statements.get(sql) {
+            Some(Some(statement)) => return Ok(Some(statement.clone())),
+            Some(None) => {}
+            None => {
+                session.statements.insert(sql.into(), None);
+                return Ok(None);
+            }
+        }
+        let statement = session.client.prepare_typed(sql, types).await?;
+        session
+            .statements
+            .insert(sql.into(), Some(statement.clone()));
+        Ok(Some(statement))
+    }
+
+    /// Drops what this connection remembers of `sql` (its prepared statement failed).
+    pub fn forget(&mut self, sql: &str) {
+        self.session_mut().statements.remove(sql);
+    }
+
+    fn session_mut(&mut self) -> &mut Session {
+        // Only `discard` empties it, and it consumes the lease.
+        self.session
+            .as_mut()
+            .unwrap_or_else(|| unreachable!("a lease always holds its session"))
     }
 }
 

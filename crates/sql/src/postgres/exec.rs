@@ -22,7 +22,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{FromSql, Kind, ToSql, Type};
 use tokio_postgres::{Column, Row};
 
-use super::client::{Database, describe_driver_error};
+use super::client::{Database, Lease, describe_driver_error};
 use super::render;
 use crate::error::{DbError, Engine, QueryError};
 use crate::guard::{Checked, FunctionName, Guard, OwnLimit, StatementKind};
@@ -131,8 +131,8 @@ impl Executor {
         limits: Limits,
         started: Instant,
     ) -> Result<Rows, QueryError> {
-        let conn = self.db.get().await?;
-        let work = read(&conn, checked, params, limits, started);
+        let mut conn = self.db.get().await?;
+        let work = read(&mut conn, checked, params, limits, started);
         match tokio::time::timeout(limits.timeout + CLIENT_GRACE, work).await {
             Ok(Err(error @ QueryError::ConnectionLost(_))) => {
                 conn.discard();
@@ -156,32 +156,36 @@ impl Executor {
 }
 
 /// Reads the statement within the budgets: one round trip, plus one to check functions the guard
-/// did not know, one to describe the columns of an empty result, and a second reading of a
-/// SELECT whose columns include a type without a binary form (or a decoder here), asking for
+/// did not know, one to prepare a statement the connection runs for the second time, one to
+/// describe the columns of an empty result of a statement not prepared, and a second reading of
+/// a SELECT whose columns include a type without a binary form (or a decoder here), asking for
 /// those columns' text form.
 async fn read(
-    client: &tokio_postgres::Client,
+    conn: &mut Lease<'_>,
     checked: &Checked,
     params: &[(&(dyn ToSql + Sync), Type)],
     limits: Limits,
     started: Instant,
 ) -> Result<Rows, QueryError> {
     if !checked.unknown_functions.is_empty() {
-        check_volatility(client, &checked.unknown_functions).await?;
+        check_volatility(conn, &checked.unknown_functions).await?;
     }
     let sql = bounded(checked, limits.max_rows);
-    let (columns, rows) = match collect(client, &sql, params, limits).await {
-        Err(Unread::NeedsText) if checked.kind == StatementKind::Select => {
-            let columns = describe(client, &checked.sql).await?;
+    let (columns, rows) = match collect(conn, &sql, params, limits).await {
+        Err(Unread::NeedsText(columns)) if checked.kind == StatementKind::Select => {
+            let columns = match columns {
+                Some(columns) => columns,
+                None => describe(conn, &checked.sql).await?,
+            };
             let wrapped = as_text(&checked.sql, &columns, limits.max_rows);
-            let (_, rows) = collect(client, &wrapped, params, limits)
+            let (_, rows) = collect(conn, &wrapped, params, limits)
                 .await
                 .map_err(Unread::into_error)?;
             (columns, rows)
         }
         Err(unread) => return Err(unread.into_error()),
         Ok((Some(columns), rows)) => (columns, rows),
-        Ok((None, rows)) => (describe(client, &checked.sql).await?, rows),
+        Ok((None, rows)) => (describe(conn, &checked.sql).await?, rows),
     };
     Ok(rows.finish(columns.iter().map(column_info).collect(), started))
 }
@@ -207,8 +211,12 @@ fn bounded(checked: &Checked, max_rows: usize) -> Cow<'_, str> {
 
 /// Why a statement's rows were not read.
 enum Unread {
-    /// A column's type has no binary form, or no decoder here: read it as text instead.
-    NeedsText,
+    /// A column's type has no binary form, or no decoder here: read it as text instead. The
+    /// columns, when they are known.
+    NeedsText(Option<Vec<Described>>),
+    /// The connection's prepared statement no longer fits its tables (their columns changed):
+    /// run the text afresh.
+    Stale,
     /// Anything else.
     Failed(QueryError),
 }
@@ -219,7 +227,14 @@ impl Unread {
     fn of(error: tokio_postgres::Error, sql: &str) -> Self {
         match db_error(error, sql) {
             QueryError::Database(e) if e.message.contains("no binary output function") => {
-                Self::NeedsText
+                Self::NeedsText(None)
+            }
+            QueryError::Database(e)
+                if e.code == SqlState::FEATURE_NOT_SUPPORTED.code()
+                    && e.message
+                        .starts_with("cached plan must not change result type") =>
+            {
+                Self::Stale
             }
             other => Self::Failed(other),
         }
@@ -227,9 +242,12 @@ impl Unread {
 
     fn into_error(self) -> QueryError {
         match self {
-            Self::NeedsText => QueryError::Unexpected(
+            Self::NeedsText(_) => QueryError::Unexpected(
                 "a column's type has neither a binary decoder nor a text form".to_owned(),
             ),
+            Self::Stale => {
+                QueryError::Unexpected("the statement's tables changed while it ran".to_owned())
+            }
             Self::Failed(error) => error,
         }
     }
@@ -242,19 +260,52 @@ impl From<QueryError> for Unread {
 }
 
 /// Runs `sql` and renders its rows as they arrive until the result or a budget ends; the columns
-/// come with the first row (none for an empty result).
+/// come with the statement when the connection prepared it, else with the first row (none for an
+/// empty result). A statement that fails is forgotten (so it is not prepared), and a prepared one
+/// whose tables changed under it is run afresh, once.
 async fn collect(
-    client: &tokio_postgres::Client,
+    conn: &mut Lease<'_>,
     sql: &str,
     params: &[(&(dyn ToSql + Sync), Type)],
     limits: Limits,
 ) -> Result<(Option<Vec<Described>>, Collector), Unread> {
-    let stream = client
-        .query_typed_raw(sql, params.iter().map(|(v, t)| (*v, t.clone())))
+    match collect_once(conn, sql, params, limits).await {
+        Err(Unread::Stale) => {
+            conn.forget(sql);
+            collect_once(conn, sql, params, limits).await
+        }
+        Err(failed @ Unread::Failed(_)) => {
+            conn.forget(sql);
+            Err(failed)
+        }
+        ok => ok,
+    }
+}
+
+async fn collect_once(
+    conn: &mut Lease<'_>,
+    sql: &str,
+    params: &[(&(dyn ToSql + Sync), Type)],
+    limits: Limits,
+) -> Result<(Option<Vec<Described>>, Collector), Unread> {
+    let types: Vec<Type> = params.iter().map(|(_, ty)| ty.clone()).collect();
+    let prepared = conn
+        .prepared(sql, &types)
         .await
         .map_err(|error| Unread::of(error, sql))?;
+    let (mut columns, stream) = match &prepared {
+        Some(statement) => {
+            let described = supported(statement.columns())?;
+            let values = params.iter().map(|(value, _)| *value);
+            (Some(described), conn.query_raw(statement, values).await)
+        }
+        None => {
+            let typed = params.iter().map(|(value, ty)| (*value, ty.clone()));
+            (None, conn.query_typed_raw(sql, typed).await)
+        }
+    };
+    let stream = stream.map_err(|error| Unread::of(error, sql))?;
     let mut stream = std::pin::pin!(stream);
-    let mut columns = None;
     let mut rows = Collector::new(limits);
     while let Some(row) = stream
         .try_next()
@@ -262,11 +313,7 @@ async fn collect(
         .map_err(|error| Unread::of(error, sql))?
     {
         if columns.is_none() {
-            let described = described(row.columns());
-            if !described.iter().all(|(_, ty)| render::is_supported(ty)) {
-                return Err(Unread::NeedsText);
-            }
-            columns = Some(described);
+            columns = Some(supported(row.columns())?);
         }
         if !rows.take(&row)? {
             // Dropping the stream discards what the server still sends of the bounded result.
@@ -274,6 +321,16 @@ async fn collect(
         }
     }
     Ok((columns, rows))
+}
+
+/// The columns, when every one of them has a binary decoder here.
+fn supported(columns: &[Column]) -> Result<Vec<Described>, Unread> {
+    let described = described(columns);
+    if described.iter().all(|(_, ty)| render::is_supported(ty)) {
+        Ok(described)
+    } else {
+        Err(Unread::NeedsText(Some(described)))
+    }
 }
 
 /// The result columns of `sql` (parse analysis only; nothing is run).

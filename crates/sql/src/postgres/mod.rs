@@ -56,9 +56,10 @@ impl Postgres {
             extra_allowed: config.allow_functions.clone(),
             override_denied: Vec::new(),
         };
+        let guard = Guard::new(policy);
         Ok(Self {
-            executor: Executor::new(db, Guard::new(policy.clone()), limits),
-            guard: Guard::new(policy),
+            executor: Executor::new(db, guard.clone(), limits),
+            guard,
             require_read_only_role: config.require_read_only_role,
             role: OnceCell::new(),
         })
