@@ -12,7 +12,7 @@ use tokio_postgres::Client;
 
 use crate::mcp::Server;
 use crate::pg;
-use crate::stats::{Memory, Summary, cpu_time, mb, us};
+use crate::stats::{Memory, Summary, cpu_time, mb, thread_cpu_time, us};
 use crate::table::{compare, dur, figure, secs};
 
 /// Benchmark of the PostgreSQL MCP server: point-query and `SELECT 1` latency against the floor,
@@ -137,12 +137,29 @@ async fn measure(args: Args, binary: PathBuf, url: String) -> anyhow::Result<Val
         &series.ping,
     );
     let [cpu_ping, cpu_point, cpu_one] = cpu_per_call(&mut server, &args).await?;
+    let [cpu_guard, cpu_client] = cpu_floor_parts(&client, &args).await?;
+    let cpu_floor = cpu_ping + cpu_guard + cpu_client;
     println!(
-        "\nserver CPU per call (user + system from /proc/<pid>/stat, {} calls each in a row)",
+        "\nserver CPU per call (its threads' run time from /proc/<pid>/task/*/schedstat, {} calls \
+         each in a row); floor = ping + the guard's check of the statement + the client side of \
+         the extended statement, both measured here",
         args.cpu_calls
     );
     figure("  ping", &dur(cpu_ping), "", "");
+    figure(
+        "  guard check of a point statement",
+        &dur(cpu_guard),
+        "",
+        "",
+    );
+    figure(
+        "  extended point statement, client side",
+        &dur(cpu_client),
+        "",
+        "",
+    );
     compare("  point query", cpu_point, cpu_ping, "ping", "<= 2x");
+    compare("  point query", cpu_point, cpu_floor, "floor", "");
     compare("  SELECT 1", cpu_one, cpu_ping, "ping", "");
     let after_points = Memory::of(server.pid());
     let (scans, after_first) = scans(&mut server, &client, &args).await?;
@@ -162,7 +179,8 @@ async fn measure(args: Args, binary: PathBuf, url: String) -> anyhow::Result<Val
         "rows": args.rows, "cpus": cpus, "startup": startup.json(),
         "iterations": n, "ping": series.ping.json(), "point": point, "select_1": one,
         "cpu_per_call_us": {"calls": args.cpu_calls, "ping": us(cpu_ping), "point": us(cpu_point),
-                            "select_1": us(cpu_one)},
+                            "select_1": us(cpu_one), "guard_point": us(cpu_guard),
+                            "client_point": us(cpu_client), "floor_point": us(cpu_floor)},
         "server_memory": {"after_start": after_start.json(), "after_points": after_points.json(),
                           "after_first_select_all": after_first.json(),
                           "after_select_all": after_scans.json()},
@@ -325,7 +343,7 @@ async fn points(server: &mut Server, client: &Client, args: &Args) -> anyhow::Re
     })
 }
 
-/// The server's CPU time (user + system, all threads, from `/proc/<pid>/stat`) per call over
+/// The server's CPU time (all its threads' run time, [`cpu_time`]) per call over
 /// `args.cpu_calls` calls of each kind in a row: `ping`, the point query, `SELECT 1`.
 async fn cpu_per_call(server: &mut Server, args: &Args) -> anyhow::Result<[Duration; 3]> {
     let n = args.cpu_calls;
@@ -346,6 +364,34 @@ async fn cpu_per_call(server: &mut Server, args: &Args) -> anyhow::Result<[Durat
         *slot = (cpu_time(server.pid()) - before) / u32::try_from(n)?;
     }
     Ok(per_call)
+}
+
+/// The CPU per point query of the two parts a server taking SQL text cannot skip, over
+/// `args.cpu_calls` statements with the same ids as the server got: the statement guard's check
+/// (PostgreSQL's parser through libpg_query, then the walk over the tree; the server's own code,
+/// run on this thread), and the client side of sending the statement over the extended protocol
+/// and decoding its row (tokio-postgres `query_typed`; this process's run time, which includes
+/// the connection's task).
+async fn cpu_floor_parts(client: &Client, args: &Args) -> anyhow::Result<[Duration; 2]> {
+    let n = args.cpu_calls;
+    let statements: Vec<String> = (0..n as u64)
+        .map(|i| Ok(point_sql(i64::try_from(1 + (i * 7919) % args.rows)?)))
+        .collect::<anyhow::Result<_>>()?;
+    let guard =
+        switchboard_sql::guard::Guard::new(switchboard_sql::guard::FunctionPolicy::default());
+    let before = thread_cpu_time();
+    for sql in &statements {
+        std::hint::black_box(guard.check(std::hint::black_box(sql)))
+            .map_err(|refusal| anyhow!("the guard refused {sql}: {refusal}"))?;
+    }
+    let guard_cpu = (thread_cpu_time() - before) / u32::try_from(n)?;
+    let before = cpu_time(std::process::id());
+    for sql in &statements {
+        let rows = client.query_typed(sql, &[]).await?;
+        ensure!(rows.len() == 1, "{sql} returned {} rows", rows.len());
+    }
+    let client_cpu = (cpu_time(std::process::id()) - before) / u32::try_from(n)?;
+    Ok([guard_cpu, client_cpu])
 }
 
 /// `SELECT * FROM orders` through the server (capped), and once directly in full as the baseline.
