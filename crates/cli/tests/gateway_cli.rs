@@ -98,11 +98,19 @@ async fn serve_over_stdio_aggregates_a_third_party_server() {
         &["audit", "verify", "--config", config.to_str().unwrap()],
     );
     assert!(verify.status.success(), "{}", stderr(&verify));
-    assert!(
-        stdout(&verify).starts_with("ok: 1 records"),
-        "{}",
-        stdout(&verify)
+    // One call, beside the records of the tools pinned at start.
+    let calls = run(
+        dir.path(),
+        &[
+            "audit",
+            "search",
+            "--outcome",
+            "ok",
+            "--config",
+            config.to_str().unwrap(),
+        ],
     );
+    assert_eq!(stdout(&calls).lines().count(), 1, "{}", stdout(&calls));
 }
 
 #[test]
@@ -186,6 +194,92 @@ fn tools_call_and_audit_commands() {
         "{}",
         stderr(&verify)
     );
+}
+
+#[test]
+fn a_changed_tool_is_withheld_until_tools_accept_and_review_shows_the_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), "");
+    let c = config.to_str().unwrap();
+    // The first start pins every tool of the server.
+    let first = run(dir.path(), &["tools", "--config", c]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(stdout(&first).contains("echo"), "{}", stdout(&first));
+    let review = run(dir.path(), &["tools", "review", "--config", c]);
+    assert!(
+        stdout(&review).contains("nothing waits for review"),
+        "{}",
+        stdout(&review)
+    );
+
+    // What the pins remember of `echo` no longer matches what the server lists: as if the
+    // server had changed it since.
+    let pin_file = dir.path().join("audit.pins.json");
+    let mut pins: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&pin_file).unwrap()).unwrap();
+    assert_eq!(pins["tools"]["ev/echo"]["state"], "pinned", "{pins}");
+    let echo = &mut pins["tools"]["ev/echo"];
+    echo["fingerprint"] = serde_json::json!("0".repeat(64));
+    echo["definition"]["description"] = serde_json::json!("Echoes back the input (as pinned)");
+    std::fs::write(&pin_file, pins.to_string()).unwrap();
+
+    let listed = run(dir.path(), &["tools", "--config", c, "--json"]);
+    let names: Vec<String> = serde_json::from_slice::<serde_json::Value>(&listed.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(!names.contains(&"echo".to_owned()), "{names:?}");
+    let call = run(
+        dir.path(),
+        &["call", "echo", r#"{"message": "hi"}"#, "--config", c],
+    );
+    assert_eq!(call.status.code(), Some(1));
+    assert!(stdout(&call).contains("quarantined"), "{}", stdout(&call));
+
+    let review = run(dir.path(), &["tools", "review", "--config", c]);
+    let shown = stdout(&review);
+    assert!(
+        shown.contains("ev/echo: quarantined")
+            && shown.contains("-  \"description\": \"Echoes back the input (as pinned)\"")
+            && shown.contains("+  \"description\":"),
+        "{shown}"
+    );
+    let unknown = run(dir.path(), &["tools", "accept", "nope", "--config", c]);
+    assert_eq!(unknown.status.code(), Some(1), "{}", stderr(&unknown));
+
+    let accept = run(dir.path(), &["tools", "accept", "echo", "--config", c]);
+    assert!(accept.status.success(), "{}", stderr(&accept));
+    assert!(
+        stdout(&accept).contains("accepted ev/echo"),
+        "{}",
+        stdout(&accept)
+    );
+    let call = run(
+        dir.path(),
+        &["call", "echo", r#"{"message": "hi"}"#, "--config", c],
+    );
+    assert!(call.status.success(), "{}", stdout(&call));
+    let search = run(
+        dir.path(),
+        &["audit", "search", "--outcome", "accepted", "--config", c],
+    );
+    let accepted: Vec<serde_json::Value> = stdout(&search)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(accepted.len(), 1, "{}", stdout(&search));
+    assert_eq!(accepted[0]["tool"], "echo");
+    assert!(
+        accepted[0]["client"]
+            .as_str()
+            .unwrap()
+            .starts_with("operator:")
+    );
+    let verify = run(dir.path(), &["audit", "verify", "--config", c]);
+    assert!(verify.status.success(), "{}", stderr(&verify));
 }
 
 #[test]

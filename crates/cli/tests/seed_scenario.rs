@@ -178,6 +178,7 @@ env = {{ SLACK_BOT_TOKEN = "{slack_token}", SLACK_API_URL = "{slack}", SLACK_CHA
         }
     }
 
+    /// The audited calls (the records of tool pins, in the same chain, left out).
     fn audit(&self) -> Vec<AuditRecord> {
         let path = self.audit_path();
         let records = read_records(&path).expect("read the audit log");
@@ -186,6 +187,9 @@ env = {{ SLACK_BOT_TOKEN = "{slack_token}", SLACK_API_URL = "{slack}", SLACK_CHA
             records.len() as u64
         );
         records
+            .into_iter()
+            .filter(|r| r.layer.as_deref() != Some(switchboard_gateway::pins::LAYER))
+            .collect()
     }
 
     /// The only transcript written.

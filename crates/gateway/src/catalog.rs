@@ -59,6 +59,8 @@ pub(crate) struct Source<'a> {
     pub(crate) prefix: bool,
     pub(crate) exclude: &'a [glob::Pattern],
     pub(crate) listing: Listing,
+    /// Tools the pins withhold (upstream name, why), left out of the catalog.
+    pub(crate) withheld: Vec<(String, String)>,
 }
 
 /// The aggregated catalog.
@@ -70,6 +72,8 @@ pub struct Catalog {
     resource_owner: HashMap<String, String>,
     templates: Vec<(String, ResourceTemplate)>,
     prefixed_servers: Vec<String>,
+    /// Tools the pins withhold, by exposed name, with why.
+    withheld: BTreeMap<String, String>,
 }
 
 /// Which of the lists a client sees changed between two catalogs.
@@ -170,6 +174,10 @@ impl Catalog {
                     }),
                 );
             }
+            for (name, reason) in &source.withheld {
+                let exposed = exposed_name(source.server, source.prefix, name);
+                catalog.withheld.insert(exposed, reason.clone());
+            }
             catalog.add_prompts(source, &mut errors);
             catalog.add_resources(source);
         }
@@ -241,6 +249,11 @@ impl Catalog {
     /// The tool exposed as `name`.
     pub fn tool(&self, name: &str) -> Option<Arc<CatalogTool>> {
         self.tools.get(name).cloned()
+    }
+
+    /// Why the tool exposed as `name` is withheld by its pin, if it is.
+    pub fn withheld(&self, name: &str) -> Option<&str> {
+        self.withheld.get(name).map(String::as_str)
     }
 
     /// Every tool, in exposed-name order.
@@ -332,12 +345,14 @@ mod tests {
                 prefix: true,
                 exclude: &[],
                 listing: listing(&["z", "a"]),
+                withheld: Vec::new(),
             },
             Source {
                 server: "a",
                 prefix: true,
                 exclude: &[],
                 listing: listing(&["q"]),
+                withheld: Vec::new(),
             },
         ])
         .unwrap();
@@ -355,12 +370,14 @@ mod tests {
                 prefix: false,
                 exclude: &[],
                 listing: listing(&["x"]),
+                withheld: Vec::new(),
             },
             Source {
                 server: "b",
                 prefix: false,
                 exclude: &[],
                 listing: listing(&["x"]),
+                withheld: Vec::new(),
             },
         ])
         .unwrap_err();
@@ -374,12 +391,14 @@ mod tests {
                 prefix: false,
                 exclude: &[],
                 listing: listing(&["x"]),
+                withheld: Vec::new(),
             },
             Source {
                 server: "a",
                 prefix: false,
                 exclude: &[],
                 listing: listing(&["x"]),
+                withheld: Vec::new(),
             },
         ]);
         assert_eq!(errors.len(), 1);
@@ -394,6 +413,7 @@ mod tests {
             prefix: true,
             exclude: &[],
             listing: listing(&[&long]),
+            withheld: Vec::new(),
         }])
         .unwrap_err();
         assert!(matches!(err, GatewayError::InvalidToolName { .. }));
@@ -403,6 +423,7 @@ mod tests {
             prefix: true,
             exclude: &exclude,
             listing: listing(&["bad.name", "ok"]),
+            withheld: Vec::new(),
         }])
         .unwrap();
         assert_eq!(c.tools().count(), 1);

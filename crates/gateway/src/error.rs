@@ -91,6 +91,9 @@ pub enum GatewayError {
         #[source]
         source: std::io::Error,
     },
+    /// The pin file could not be read.
+    #[error("pins: {0}")]
+    Pins(#[from] crate::pins::PinError),
     /// A listener could not be bound or served.
     #[error("cannot serve on {addr}: {source}")]
     Serve {

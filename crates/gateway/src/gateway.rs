@@ -20,6 +20,7 @@ use crate::catalog::{Catalog, ListChanges, Source};
 use crate::config::{Config, ResolvedConfig, StartMode};
 use crate::error::GatewayError;
 use crate::pending::{Waiter, pending};
+use crate::pins::Pins;
 use crate::policy::approval::ApprovalLayer;
 use crate::policy::audit::{AuditLayer, Redactor};
 use crate::policy::authorize::Authorize;
@@ -67,6 +68,9 @@ pub struct CallRequest {
     pub request_state: Option<String>,
 }
 
+/// How often the pin file is checked for an operator's decision.
+const PIN_CHECK: Duration = Duration::from_secs(1);
+
 /// The health of one upstream.
 #[derive(Debug, Clone)]
 pub struct UpstreamStatus {
@@ -94,6 +98,7 @@ struct Inner {
     tokens: HashMap<String, String>,
     lazy_started: std::sync::atomic::AtomicBool,
     metrics: Arc<Metrics>,
+    pins: Pins,
 }
 
 /// A running gateway. Cheap to clone.
@@ -129,6 +134,7 @@ impl Gateway {
             None => None,
         };
         let cfg = &resolved.config;
+        let pins = Pins::open(cfg.pins.clone(), audit_log.clone())?;
         let clients: HashMap<_, _> = cfg
             .clients
             .iter()
@@ -177,6 +183,7 @@ impl Gateway {
             tokens,
             lazy_started: std::sync::atomic::AtomicBool::new(false),
             metrics,
+            pins,
             config: resolved,
         });
         let gateway = Self { inner };
@@ -216,16 +223,27 @@ impl Gateway {
         Ok(())
     }
 
+    /// Every upstream's listing, its tools checked against the pins.
     fn sources(&self) -> Vec<Source<'_>> {
         let many = self.inner.upstreams.len() > 1;
         self.inner
             .upstreams
             .values()
-            .map(|u| Source {
-                server: &u.name,
-                prefix: u.server.config.prefix.unwrap_or(many),
-                exclude: &u.server.config.exclude_tools,
-                listing: u.listing(),
+            .map(|u| {
+                let exclude = &u.server.config.exclude_tools;
+                let mut listing = u.listing();
+                listing
+                    .tools
+                    .retain(|t| !exclude.iter().any(|p| p.matches(&t.name)));
+                let reviewed = self.inner.pins.review(&u.name, &listing.tools);
+                listing.tools = reviewed.serve;
+                Source {
+                    server: &u.name,
+                    prefix: u.server.config.prefix.unwrap_or(many),
+                    exclude,
+                    listing,
+                    withheld: reviewed.withheld,
+                }
             })
             .collect()
     }
@@ -238,23 +256,36 @@ impl Gateway {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(catalog);
     }
 
+    /// Rebuilds the catalog whenever an upstream's listing changes, or an operator decided on a
+    /// pin (the pin file changed), and tells sessions which lists changed.
     async fn maintain_catalog(self, mut changed: Waiter) {
+        let mut pin_check = tokio::time::interval(PIN_CHECK);
+        pin_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             tokio::select! {
                 () = self.inner.shutdown.cancelled() => return,
                 more = changed.changed() => {
                     if !more { return }
-                    let (catalog, errors) = Catalog::build_lenient(self.sources());
-                    for error in errors {
-                        tracing::error!("{error}; the tool is left out");
-                    }
-                    let changes = catalog.changes_from(&self.catalog());
-                    self.set_catalog(catalog);
-                    if changes.any() {
-                        let _ = self.inner.list_changed.send(changes);
+                    self.rebuild_catalog();
+                }
+                _ = pin_check.tick(), if self.inner.pins.path().is_some() => {
+                    if self.inner.pins.file_changed() {
+                        self.rebuild_catalog();
                     }
                 }
             }
+        }
+    }
+
+    fn rebuild_catalog(&self) {
+        let (catalog, errors) = Catalog::build_lenient(self.sources());
+        for error in errors {
+            tracing::error!("{error}; the tool is left out");
+        }
+        let changes = catalog.changes_from(&self.catalog());
+        self.set_catalog(catalog);
+        if changes.any() {
+            let _ = self.inner.list_changed.send(changes);
         }
     }
 
@@ -422,6 +453,12 @@ impl Gateway {
             received,
             relay,
         };
+        if call.tool.is_none()
+            && call.caller.access.permits(&call.exposed)
+            && let Some(reason) = catalog.withheld(&call.exposed)
+        {
+            return self.inner.pipeline.withheld(&call, reason.to_owned());
+        }
         if call.upstream.is_none() {
             return self.inner.pipeline.unknown(&call);
         }

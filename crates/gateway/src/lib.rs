@@ -17,6 +17,7 @@ pub mod downstream;
 pub mod error;
 mod gateway;
 mod pending;
+pub mod pins;
 pub mod policy;
 pub mod request_ids;
 pub mod secrets;

@@ -14,9 +14,11 @@ fn audit_path(dir: &std::path::Path) -> std::path::PathBuf {
     dir.join("audit.jsonl")
 }
 
+/// The audit log of these tests holds calls only: pins (and their records) are tested in
+/// `pins.rs`.
 fn config(dir: &std::path::Path, extra: &str) -> String {
     format!(
-        "[audit]\npath = {:?}\nredact = [\"a__echo.note\"]\n{}{}{extra}",
+        "[pins]\nenabled = false\n[audit]\npath = {:?}\nredact = [\"a__echo.note\"]\n{}{}{extra}",
         audit_path(dir).display().to_string(),
         fixture_server("a", &[]),
         fixture_server("b", &[]),

@@ -67,7 +67,7 @@ impl Drop for KeySpace {
 fn config(dir: &std::path::Path, store: &str, prefix: &str) -> String {
     format!(
         "[gateway]\nrate_limit_store = {store:?}\nrate_limit_prefix = {prefix:?}\n\
-         [audit]\npath = {:?}\n{}\
+         [pins]\nenabled = false\n[audit]\npath = {:?}\n{}\
          [rate_limits]\n\"echo\" = {{ rate = \"3/minute\" }}\n",
         dir.join("audit.jsonl").display().to_string(),
         fixture_server("a", &[]),

@@ -37,7 +37,7 @@ async fn secrets_are_scrubbed_from_logs_and_audit() {
     let dir = tempfile::tempdir().unwrap();
     let audit = dir.path().join("audit.jsonl");
     let toml = format!(
-        "[audit]\npath = {:?}\n[servers.s]\ncommand = {:?}\nargs = [\"server\"]\n\
+        "[pins]\nenabled = false\n[audit]\npath = {:?}\n[servers.s]\ncommand = {:?}\nargs = [\"server\"]\n\
          env = {{ FIXTURE_STDERR = \"${{env:SB_SECRET}}\" }}\n",
         audit.display().to_string(),
         fixture()

@@ -1,14 +1,26 @@
-//! `switchboard tools`: start the gateway and print its catalog as a table (or JSON).
+//! `switchboard tools`: start the gateway and print its catalog as a table (or JSON); and
+//! `switchboard tools review|accept|reject`: the tool definitions the pins withhold, and an
+//! operator's decision on them.
+//!
+//! Exit codes of `review|accept|reject`: 0 done, 1 nothing of that name waits for review, 2 no
+//! pin file configured or the configuration is invalid.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::Args;
+use clap::{Args, Subcommand};
+use switchboard_gateway::pins::{self, Entry, PinError, State};
 
-use super::serve::ConfigArgs;
+use super::serve::{ConfigArgs, EXIT_CONFIG};
 
 /// Arguments of `switchboard tools`.
 #[derive(Debug, Args)]
 pub(crate) struct ToolsArgs {
+    #[command(subcommand)]
+    action: Option<PinAction>,
+    /// The pin file (default: `[pins] path` of the configuration, or beside the audit log).
+    #[arg(long, global = true, value_name = "FILE")]
+    pins: Option<PathBuf>,
     #[command(flatten)]
     config: ConfigArgs,
     /// Show the catalog as this client sees it (its allow/deny scopes).
@@ -17,6 +29,25 @@ pub(crate) struct ToolsArgs {
     /// Print the tools as JSON (name, description, inputSchema, annotations) instead of a table.
     #[arg(long)]
     json: bool,
+}
+
+/// What to do with the tools the pins withhold.
+#[derive(Debug, Subcommand)]
+enum PinAction {
+    /// List the tools withheld for review (new and flagged, or changed since pinned), with what
+    /// was flagged and the change.
+    Review,
+    /// Pin the definition waiting for review of tool NAME (`server/tool`, or the tool's name on
+    /// its server when unique); a running gateway serves it within a second.
+    Accept {
+        /// The tool.
+        name: String,
+    },
+    /// Keep the tool withheld while its server lists the definition waiting for review.
+    Reject {
+        /// The tool.
+        name: String,
+    },
 }
 
 fn flags(tool: &rmcp::model::Tool) -> String {
@@ -51,8 +82,15 @@ fn first_line(text: &str, width: usize) -> String {
     format!("{cut}…")
 }
 
-/// Prints the catalog.
+/// Prints the catalog, or reviews and decides on withheld tools.
 pub(crate) async fn run(args: ToolsArgs) -> anyhow::Result<ExitCode> {
+    if let Some(action) = &args.action {
+        let path = match pin_file(&args) {
+            Ok(path) => path,
+            Err(code) => return Ok(code),
+        };
+        return Ok(decide(action, &path));
+    }
     let gateway = match args.config.start().await {
         Ok(gateway) => gateway,
         Err(code) => return Ok(code),
@@ -96,4 +134,101 @@ pub(crate) async fn run(args: ToolsArgs) -> anyhow::Result<ExitCode> {
     }
     gateway.shutdown().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The pin file: `--pins`, else the configuration's.
+fn pin_file(args: &ToolsArgs) -> Result<PathBuf, ExitCode> {
+    if let Some(path) = &args.pins {
+        return Ok(path.clone());
+    }
+    let config = args.config.load().map_err(|error| {
+        eprintln!("switchboard: {error}");
+        ExitCode::from(EXIT_CONFIG)
+    })?;
+    match config.pins.path {
+        Some(path) if config.pins.enabled => Ok(path),
+        _ => {
+            eprintln!(
+                "switchboard: no pin file: pass --pins, or set [pins] path or [audit] path (pins are \
+                 kept beside the audit log)"
+            );
+            Err(ExitCode::from(EXIT_CONFIG))
+        }
+    }
+}
+
+fn decide(action: &PinAction, path: &Path) -> ExitCode {
+    let result = match action {
+        PinAction::Review => pins::read(path).map(|file| {
+            review(&file.tools);
+        }),
+        PinAction::Accept { name } | PinAction::Reject { name } => {
+            let accept = matches!(action, PinAction::Accept { .. });
+            let by = std::env::var("USER")
+                .or_else(|_| std::env::var("LOGNAME"))
+                .unwrap_or_else(|_| "unknown".to_owned());
+            pins::decide(path, name, accept, &by).map(|key| {
+                if accept {
+                    println!("accepted {key}: pinned; a running gateway serves it within a second");
+                } else {
+                    println!("rejected {key}: withheld while its server lists this definition");
+                }
+            })
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error @ PinError::Nothing(_)) => {
+            eprintln!("switchboard: {error}");
+            ExitCode::FAILURE
+        }
+        Err(error) => {
+            eprintln!("switchboard: {error}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+    }
+}
+
+/// Prints every tool waiting for review: what was flagged and how its definition changed.
+fn review(tools: &std::collections::BTreeMap<String, Entry>) {
+    let waiting: Vec<(&String, &Entry)> = tools
+        .iter()
+        .filter(|(_, entry)| entry.candidate.is_some() && entry.state != State::Pinned)
+        .collect();
+    if waiting.is_empty() {
+        println!("nothing waits for review ({} tools pinned)", tools.len());
+        return;
+    }
+    for (key, entry) in waiting {
+        let Some(candidate) = &entry.candidate else {
+            continue;
+        };
+        let state = match entry.state {
+            State::Held => "held (new)",
+            State::Quarantined => "quarantined (changed)",
+            State::Rejected => "rejected",
+            State::Pinned => "pinned",
+        };
+        println!("{key}: {state}, seen {}", candidate.seen_at);
+        for flag in &candidate.flags {
+            println!("  flagged {} at {}: {}", flag.rule, flag.at, flag.found);
+        }
+        let pretty = |value: &serde_json::Value| {
+            serde_json::to_string_pretty(value).unwrap_or_default() + "\n"
+        };
+        let before = entry.definition.as_ref().map(pretty).unwrap_or_default();
+        let after = pretty(&candidate.definition);
+        let diff = similar::TextDiff::from_lines(&before, &after);
+        let header = match &entry.pinned_at {
+            Some(at) => format!("pinned {at}"),
+            None => "nothing pinned".to_owned(),
+        };
+        print!(
+            "{}",
+            diff.unified_diff()
+                .context_radius(3)
+                .header(&header, "listed now")
+        );
+        println!();
+    }
 }

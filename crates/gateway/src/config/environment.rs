@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{
-    AuditSettings, BuiltinKind, Config, GatewaySettings, RestartPolicy, ServerConfig,
+    AuditSettings, BuiltinKind, Config, GatewaySettings, PinSettings, RestartPolicy, ServerConfig,
     SessionLimits, StartMode, TransportConfig,
 };
 use crate::secrets::Template;
@@ -95,6 +95,7 @@ pub(super) fn from_environment() -> (Config, Vec<String>) {
             redact: Vec::new(),
             fsync: false,
         },
+        pins: PinSettings::default(),
         servers,
         clients: BTreeMap::new(),
         rate_limits: Vec::new(),

@@ -314,6 +314,33 @@ pub struct AuditSettings {
     pub fsync: bool,
 }
 
+/// `[pins]`: fingerprints of every upstream tool's definition, kept across restarts, so a
+/// definition that changes is withheld until an operator accepts it.
+#[derive(Debug, Clone)]
+pub struct PinSettings {
+    /// Whether definitions are pinned and screened at all.
+    pub enabled: bool,
+    /// The pin file; by default beside the audit log (`audit.jsonl` → `audit.pins.json`). `None`
+    /// keeps pins in memory only (they do not survive a restart).
+    pub path: Option<PathBuf>,
+    /// Whether a tool seen for the first time waits for an operator (`new_tools = "hold"`)
+    /// instead of being pinned and served (`"pin"`, the default).
+    pub hold_new: bool,
+    /// The longest tool description served without review, in characters.
+    pub max_description: usize,
+}
+
+impl Default for PinSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            path: None,
+            hold_new: false,
+            max_description: 4096,
+        }
+    }
+}
+
 /// A validated configuration; secrets are not yet resolved.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -323,6 +350,8 @@ pub struct Config {
     pub gateway: GatewaySettings,
     /// `[audit]`.
     pub audit: AuditSettings,
+    /// `[pins]`.
+    pub pins: PinSettings,
     /// Upstream servers by name.
     pub servers: BTreeMap<String, ServerConfig>,
     /// Downstream clients by name.

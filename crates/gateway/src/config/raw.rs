@@ -14,6 +14,8 @@ pub(crate) struct RawConfig {
     #[serde(default)]
     pub(crate) audit: RawAudit,
     #[serde(default)]
+    pub(crate) pins: RawPins,
+    #[serde(default)]
     pub(crate) servers: BTreeMap<String, RawServer>,
     #[serde(default)]
     pub(crate) clients: BTreeMap<String, RawClient>,
@@ -53,6 +55,16 @@ pub(crate) struct RawAudit {
     pub(crate) redact: Vec<String>,
     #[serde(default)]
     pub(crate) fsync: bool,
+}
+
+/// `[pins]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPins {
+    pub(crate) enabled: Option<bool>,
+    pub(crate) path: Option<String>,
+    pub(crate) new_tools: Option<String>,
+    pub(crate) max_description: Option<usize>,
 }
 
 /// `[servers.<name>]` (TOML), or the gateway options of a JSON server under

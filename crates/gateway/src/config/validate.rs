@@ -4,11 +4,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::raw::{RawClient, RawConfig, RawOAuth, RawRate, RawRestart, RawServer};
+use super::raw::{RawClient, RawConfig, RawOAuth, RawPins, RawRate, RawRestart, RawServer};
 use super::{
     Approval, AuditSettings, BuiltinKind, ClientConfig, Config, GatewaySettings, OAuthConfig,
-    OAuthGrant, RateRule, RestartPolicy, ServerConfig, SessionLimits, StartMode, ToolRule,
-    TransportConfig, parse_duration, parse_rate,
+    OAuthGrant, PinSettings, RateRule, RestartPolicy, ServerConfig, SessionLimits, StartMode,
+    ToolRule, TransportConfig, parse_duration, parse_rate,
 };
 use crate::error::ConfigError;
 use crate::secrets::Template;
@@ -97,6 +97,39 @@ pub(crate) fn valid_name(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
+fn pin_settings(
+    ctx: &Ctx<'_>,
+    base: &Path,
+    raw: RawPins,
+    audit: Option<&Path>,
+) -> Result<PinSettings, ConfigError> {
+    let defaults = PinSettings::default();
+    let hold_new = match raw.new_tools.as_deref() {
+        None | Some("pin") => false,
+        Some("hold") => true,
+        Some(other) => {
+            return Err(ctx.err(
+                "pins.new_tools",
+                format!("must be \"pin\" or \"hold\", not {other:?}"),
+            ));
+        }
+    };
+    let max_description = match raw.max_description {
+        Some(0) => return Err(ctx.err("pins.max_description", "must be at least 1")),
+        Some(max) => max,
+        None => defaults.max_description,
+    };
+    Ok(PinSettings {
+        enabled: raw.enabled.unwrap_or(defaults.enabled),
+        path: match raw.path {
+            Some(path) => Some(absolutize(base, &path)),
+            None => audit.map(|audit| audit.with_extension("pins.json")),
+        },
+        hold_new,
+        max_description,
+    })
+}
+
 pub(super) fn validate(
     raw: RawConfig,
     file: &Path,
@@ -110,6 +143,7 @@ pub(super) fn validate(
         redact: raw.audit.redact,
         fsync: raw.audit.fsync,
     };
+    let pins = pin_settings(&ctx, &base, raw.pins, audit.path.as_deref())?;
     let mut servers = BTreeMap::new();
     for (name, server) in raw.servers {
         let key = format!("{servers_key}.{name}");
@@ -147,6 +181,7 @@ pub(super) fn validate(
         file: file.to_owned(),
         gateway,
         audit,
+        pins,
         servers,
         clients,
         rate_limits,

@@ -242,6 +242,15 @@ impl Pipeline {
         self.audit.call(call, next).await
     }
 
+    /// Audits and refuses a call of a tool its pin withholds (no layer sees it).
+    pub(crate) fn withheld(&self, call: &ToolCall, reason: String) -> Outcome {
+        self.audit.finish(
+            call,
+            Outcome::refused(crate::pins::LAYER, reason),
+            call.received,
+        )
+    }
+
     /// Audits a call of a tool that does not exist (no layer sees it) and answers it.
     pub(crate) fn unknown(&self, call: &ToolCall) -> Outcome {
         let message = authorize::unknown_tool(&call.exposed, &call.caller.client);
