@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::config::ToolSearch;
 use crate::policy::approval::Approver;
 
 /// The tools a client may see and call: exposed-name globs.
@@ -79,6 +80,8 @@ pub struct Caller {
     pub access: Arc<Access>,
     /// How to ask for approval.
     pub approval: ApprovalChannel,
+    /// Whether its `tools/list` offers the search meta tools instead of every tool.
+    pub tool_search: ToolSearch,
 }
 
 impl Caller {
@@ -89,6 +92,7 @@ impl Caller {
             session: session.into(),
             access,
             approval: ApprovalChannel::None,
+            tool_search: ToolSearch::Off,
         }
     }
 

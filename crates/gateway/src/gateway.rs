@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use rmcp::model::{CallToolResult, ErrorData, InputResponses, JsonObject, Tool};
+use rmcp::model::{CallToolResult, ContentBlock, ErrorData, InputResponses, JsonObject, Tool};
+use serde_json::{Value, json};
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -17,7 +18,7 @@ use tracing::Instrument as _;
 use crate::audit::AuditLog;
 use crate::caller::{Access, Caller};
 use crate::catalog::{Catalog, ListChanges, Source};
-use crate::config::{Config, ResolvedConfig, StartMode};
+use crate::config::{Config, ResolvedConfig, StartMode, ToolSearch};
 use crate::error::GatewayError;
 use crate::pending::{Waiter, pending};
 use crate::pins::Pins;
@@ -27,6 +28,7 @@ use crate::policy::authorize::Authorize;
 use crate::policy::limits::Limits;
 use crate::policy::rate_limit::{LocalBackend, RateLimit, RateLimitBackend, RedisBackend};
 use crate::policy::{Outcome, Parts, Pipeline, ToolCall};
+use crate::search;
 use crate::supervisor;
 use crate::telemetry::metrics::{Metrics, Snapshot};
 use crate::upstream::Relay;
@@ -323,7 +325,12 @@ impl Gateway {
             None if clients.is_empty() => Access::all(),
             None => Access::none(),
         };
-        Caller::new(name, session, Arc::new(access))
+        let mut caller = Caller::new(name, session, Arc::new(access));
+        caller.tool_search = clients
+            .get(name)
+            .and_then(|c| c.config.tool_search)
+            .unwrap_or(self.inner.config.config.gateway.tool_search);
+        caller
     }
 
     /// The caller of the stdio connection: `gateway.stdio_client` when set, else `local` with
@@ -331,8 +338,20 @@ impl Gateway {
     pub fn stdio_caller(&self, session: impl Into<String>) -> Caller {
         match &self.inner.config.config.gateway.stdio_client {
             Some(name) => self.caller(name, session),
-            None => Caller::new("local", session, Arc::new(Access::all())),
+            None => {
+                let mut caller = Caller::new("local", session, Arc::new(Access::all()));
+                caller.tool_search = self.inner.config.config.gateway.tool_search;
+                caller
+            }
         }
+    }
+
+    /// The caller of an HTTP request when no client tokens are configured (loopback only):
+    /// `anonymous`, with every tool.
+    pub fn anonymous_caller(&self) -> Caller {
+        let mut caller = Caller::new("anonymous", "", Arc::new(Access::all()));
+        caller.tool_search = self.inner.config.config.gateway.tool_search;
+        caller
     }
 
     /// The caller owning bearer `token`, if any.
@@ -371,14 +390,55 @@ impl Gateway {
         self.set_catalog(catalog);
     }
 
-    /// The tools `caller` may see, in catalog order.
+    /// The tools `caller` may see, in catalog order; or, when tool search applies to it, the
+    /// two meta tools that search them and call one.
     pub async fn list_tools(&self, caller: &Caller) -> Vec<Tool> {
         self.ensure_lazy_started().await;
-        self.catalog()
+        let visible: Vec<Tool> = self
+            .catalog()
             .tools()
             .filter(|t| caller.access.permits(&t.exposed))
             .map(|t| t.tool.clone())
-            .collect()
+            .collect();
+        if caller.tool_search.applies(visible.len()) {
+            return search::meta_tools(visible.len());
+        }
+        visible
+    }
+
+    /// The tools `caller` may see, when tool search applies to it.
+    fn searching(&self, caller: &Caller, catalog: &Catalog) -> Option<Vec<Arc<Tool>>> {
+        if caller.tool_search == ToolSearch::Off {
+            return None;
+        }
+        let visible: Vec<Arc<Tool>> = catalog
+            .tools()
+            .filter(|t| caller.access.permits(&t.exposed))
+            .map(|t| Arc::new(t.tool.clone()))
+            .collect();
+        caller.tool_search.applies(visible.len()).then_some(visible)
+    }
+
+    /// Answers `search_tools` for `caller` (audited like any call).
+    fn search_tools(&self, call: &ToolCall, visible: Vec<Arc<Tool>>) -> Outcome {
+        let outcome = match search::search_arguments(&call.arguments) {
+            Ok((query, limit)) => {
+                let found: Vec<Value> = search::Index::new(visible)
+                    .search(&query, limit)
+                    .iter()
+                    .map(|tool| serde_json::to_value(tool.as_ref()).unwrap_or(Value::Null))
+                    .collect();
+                let answer = json!({ "tools": found });
+                let mut result =
+                    CallToolResult::success(vec![ContentBlock::text(answer.to_string())]);
+                result.structured_content = Some(answer);
+                Outcome::Completed(result)
+            }
+            Err(message) => {
+                Outcome::Completed(CallToolResult::error(vec![ContentBlock::text(message)]))
+            }
+        };
+        self.inner.pipeline.answer(call, outcome)
     }
 
     /// Calls tool `name` for `caller` through the full pipeline and audit.
@@ -430,6 +490,28 @@ impl Gateway {
             self.ensure_lazy_started().await;
         }
         let catalog = self.catalog();
+        let mut request = request;
+        let mut meta = None;
+        if catalog.tool(&request.name).is_none()
+            && let Some(visible) = self.searching(caller, &catalog)
+        {
+            match request.name.as_str() {
+                search::SEARCH_TOOLS => meta = Some(Ok(visible)),
+                search::CALL_TOOL => {
+                    match search::call_arguments(
+                        request.arguments.as_ref().unwrap_or(&JsonObject::new()),
+                    ) {
+                        // The named tool goes through everything below, as if called directly.
+                        Ok((name, arguments)) => {
+                            request.name = name;
+                            request.arguments = arguments;
+                        }
+                        Err(message) => meta = Some(Err(message)),
+                    }
+                }
+                _ => {}
+            }
+        }
         let tool = catalog.tool(&request.name);
         let (server, upstream_name) = match &tool {
             Some(t) => (Some(t.server.clone()), t.upstream_name.clone()),
@@ -453,6 +535,17 @@ impl Gateway {
             received,
             relay,
         };
+        match meta {
+            Some(Ok(visible)) => return self.search_tools(&call, visible),
+            Some(Err(message)) => {
+                let result = CallToolResult::error(vec![ContentBlock::text(message)]);
+                return self
+                    .inner
+                    .pipeline
+                    .answer(&call, Outcome::Completed(result));
+            }
+            None => {}
+        }
         if call.tool.is_none()
             && call.caller.access.permits(&call.exposed)
             && let Some(reason) = catalog.withheld(&call.exposed)

@@ -20,6 +20,7 @@ mod pending;
 pub mod pins;
 pub mod policy;
 pub mod request_ids;
+pub mod search;
 pub mod secrets;
 pub mod signal;
 pub mod stdio;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::{
     AuditSettings, BuiltinKind, Config, GatewaySettings, PinSettings, RestartPolicy, ServerConfig,
-    SessionLimits, StartMode, TransportConfig,
+    SessionLimits, StartMode, ToolSearch, TransportConfig,
 };
 use crate::secrets::Template;
 
@@ -89,6 +89,7 @@ pub(super) fn from_environment() -> (Config, Vec<String>) {
             rate_limit_store: None,
             rate_limit_prefix: "switchboard".to_owned(),
             sessions: SessionLimits::default(),
+            tool_search: ToolSearch::default(),
         },
         audit: AuditSettings {
             path: None,

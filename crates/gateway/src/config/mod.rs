@@ -255,6 +255,32 @@ pub struct ClientConfig {
     pub rate_limit: Option<Rate>,
     /// Its rates per tool.
     pub rate_limits: Vec<RateRule>,
+    /// Whether it gets the search meta tools instead of the full list (`None`: the gateway's
+    /// setting).
+    pub tool_search: Option<ToolSearch>,
+}
+
+/// When a caller's `tools/list` offers the search meta tools instead of every tool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ToolSearch {
+    /// Always the full list.
+    #[default]
+    Off,
+    /// Always the meta tools.
+    On,
+    /// The meta tools when the caller may see more tools than this.
+    Above(usize),
+}
+
+impl ToolSearch {
+    /// Whether a caller who may see `visible` tools gets the meta tools.
+    pub fn applies(self, visible: usize) -> bool {
+        match self {
+            Self::Off => false,
+            Self::On => true,
+            Self::Above(limit) => visible > limit,
+        }
+    }
 }
 
 /// `[gateway]`.
@@ -278,6 +304,8 @@ pub struct GatewaySettings {
     pub rate_limit_prefix: String,
     /// Caps on handshake-era HTTP sessions.
     pub sessions: SessionLimits,
+    /// Tool search for callers without a setting of their own.
+    pub tool_search: ToolSearch,
 }
 
 /// Caps on handshake-era (2025-11-25) HTTP sessions: `[gateway] max_sessions`,

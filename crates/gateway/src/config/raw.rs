@@ -44,6 +44,8 @@ pub(crate) struct RawGateway {
     pub(crate) max_sessions: Option<usize>,
     pub(crate) max_sessions_per_client: Option<usize>,
     pub(crate) session_idle_timeout: Option<String>,
+    pub(crate) tool_search: Option<String>,
+    pub(crate) tool_search_above: Option<usize>,
 }
 
 /// `[audit]`.
@@ -129,6 +131,7 @@ pub(crate) struct RawClient {
     pub(crate) rate_limit: Option<RawRate>,
     #[serde(default)]
     pub(crate) rate_limits: BTreeMap<String, RawRate>,
+    pub(crate) tool_search: Option<String>,
 }
 
 /// `{ rate = "10/minute", burst = 3 }`.

@@ -8,7 +8,7 @@ use super::raw::{RawClient, RawConfig, RawOAuth, RawPins, RawRate, RawRestart, R
 use super::{
     Approval, AuditSettings, BuiltinKind, ClientConfig, Config, GatewaySettings, OAuthConfig,
     OAuthGrant, PinSettings, RateRule, RestartPolicy, ServerConfig, SessionLimits, StartMode,
-    ToolRule, TransportConfig, parse_duration, parse_rate,
+    ToolRule, ToolSearch, TransportConfig, parse_duration, parse_rate,
 };
 use crate::error::ConfigError;
 use crate::secrets::Template;
@@ -228,6 +228,13 @@ fn gateway_settings(
     raw: super::raw::RawGateway,
 ) -> Result<GatewaySettings, ConfigError> {
     let sessions = session_limits(ctx, &raw)?;
+    let tool_search = tool_search(
+        ctx,
+        "gateway.tool_search",
+        raw.tool_search.as_deref(),
+        raw.tool_search_above,
+    )?
+    .unwrap_or_default();
     Ok(GatewaySettings {
         name: raw.name.unwrap_or_else(|| "switchboard".to_owned()),
         drain_timeout: ctx.duration(
@@ -258,6 +265,7 @@ fn gateway_settings(
             None => "switchboard".to_owned(),
         },
         sessions,
+        tool_search,
     })
 }
 
@@ -660,5 +668,33 @@ fn client_config(
             })
             .transpose()?,
         rate_limits: ctx.rate_rules(&format!("{key}.rate_limits"), raw.rate_limits)?,
+        tool_search: tool_search(
+            ctx,
+            &format!("{key}.tool_search"),
+            raw.tool_search.as_deref(),
+            None,
+        )?,
+    })
+}
+
+/// `tool_search = "off" | "on" | "auto"`; `auto` (or `above` alone) switches past `above`
+/// tools (50 by default).
+fn tool_search(
+    ctx: &Ctx<'_>,
+    key: &str,
+    raw: Option<&str>,
+    above: Option<usize>,
+) -> Result<Option<ToolSearch>, ConfigError> {
+    Ok(match raw {
+        None => above.map(ToolSearch::Above),
+        Some("off") => Some(ToolSearch::Off),
+        Some("on") => Some(ToolSearch::On),
+        Some("auto") => Some(ToolSearch::Above(above.unwrap_or(50))),
+        Some(other) => {
+            return Err(ctx.err(
+                key,
+                format!("must be \"off\", \"on\" or \"auto\", not {other:?}"),
+            ));
+        }
     })
 }

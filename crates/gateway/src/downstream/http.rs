@@ -14,7 +14,6 @@ use tokio_util::sync::CancellationToken;
 
 use super::sessions::{Sessions, track};
 use super::{Downstream, Identity};
-use crate::caller::{Access, Caller};
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
 use crate::telemetry::metrics::CONTENT_TYPE;
@@ -200,7 +199,7 @@ async fn authenticate(
             }
         }
     } else {
-        Caller::new("anonymous", "", Arc::new(Access::all()))
+        gateway.anonymous_caller()
     };
     request.extensions_mut().insert(Identity(caller));
     next.run(request).await

@@ -244,11 +244,13 @@ impl Pipeline {
 
     /// Audits and refuses a call of a tool its pin withholds (no layer sees it).
     pub(crate) fn withheld(&self, call: &ToolCall, reason: String) -> Outcome {
-        self.audit.finish(
-            call,
-            Outcome::refused(crate::pins::LAYER, reason),
-            call.received,
-        )
+        self.answer(call, Outcome::refused(crate::pins::LAYER, reason))
+    }
+
+    /// Audits a call the gateway answers itself (a tool search, or a malformed call of a meta
+    /// tool), and returns `outcome`.
+    pub(crate) fn answer(&self, call: &ToolCall, outcome: Outcome) -> Outcome {
+        self.audit.finish(call, outcome, call.received)
     }
 
     /// Audits a call of a tool that does not exist (no layer sees it) and answers it.

@@ -268,6 +268,7 @@ mod tests {
             deny: vec![],
             rate_limit: Some(rate(5, 60, 5)),
             rate_limits: vec![rule("x__*", rate(2, 60, 2))],
+            tool_search: None,
         };
         let layer = RateLimit::new(
             Arc::new(LocalBackend::new()),
