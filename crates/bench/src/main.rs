@@ -11,6 +11,7 @@
 //!
 //! Exit codes: 0 done, 1 failed.
 
+mod catalog;
 mod gateway;
 mod http;
 mod mcp;
@@ -40,6 +41,11 @@ enum Command {
     Gateway(gateway::Args),
     /// The gateway under load and faults for a long time: outcomes, memory, descriptors, audit.
     Soak(soak::Args),
+    /// Tool search over a catalog of 150+ tools: what a client loads first, and top-3 accuracy.
+    Catalog(catalog::Args),
+    /// The generated server of `catalog` (128 tools), over stdio.
+    #[command(hide = true)]
+    GeneratedServer,
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -48,6 +54,8 @@ async fn main() -> ExitCode {
         Command::Postgres(args) => postgres::run(args).await,
         Command::Gateway(args) => gateway::run(args).await,
         Command::Soak(args) => soak::run(args).await,
+        Command::Catalog(args) => catalog::run(args).await,
+        Command::GeneratedServer => catalog::serve_generated(),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -14,7 +14,7 @@
 mod clients;
 mod faults;
 mod report;
-mod setup;
+pub(crate) mod setup;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};

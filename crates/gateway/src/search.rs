@@ -7,7 +7,10 @@
 //! Ranking is BM25 (k1 = 1.2, b = 0.75) over each tool's exposed name, title, description, and
 //! argument names and descriptions, with field weights (a word in the name counts three times, in
 //! an argument's name twice); words are lower-cased, split at punctuation, `_` and camelCase,
-//! stripped of common English stop words and stemmed (Snowball). Equal scores are ordered by
+//! stripped of common English stop words and stemmed (Snowball). A query's everyday verbs also
+//! count as the operation words tool names use ([`VERBS`]: "add", "file", "schedule" as
+//! `create`; "fetch", "look up", "show" as `get`; "change", "edit" as `update`; "remove" as
+//! `delete`; "find" as `search`). Equal scores are ordered by
 //! name, so the same query over the same catalog always gives the same answer. Only the tools the
 //! caller may see are ranked: a hidden tool is never found.
 
@@ -35,6 +38,31 @@ const STOP_WORDS: &[&str] = &[
     "the", "their", "them", "then", "there", "these", "this", "to", "us", "was", "we", "what",
     "when", "which", "who", "will", "with", "you", "your",
 ];
+
+/// Everyday verbs of a query and the operation word tools are named with.
+const VERBS: &[(&str, &[&str])] = &[
+    (
+        "create",
+        &[
+            "add", "new", "make", "open", "file", "register", "submit", "raise", "schedule",
+        ],
+    ),
+    (
+        "get",
+        &["fetch", "retrieve", "show", "view", "look", "read"],
+    ),
+    ("update", &["change", "edit", "modify", "set", "rename"]),
+    ("delete", &["remove", "erase", "drop", "destroy"]),
+    ("search", &["find"]),
+];
+
+/// The operation words a query's `word` (stemmed) also stands for.
+fn operations(word: &str, stemmer: &Stemmer) -> impl Iterator<Item = String> {
+    VERBS
+        .iter()
+        .filter(move |(_, everyday)| everyday.iter().any(|e| stemmer.stem(e) == word))
+        .map(|(operation, _)| stemmer.stem(operation).into_owned())
+}
 
 /// The words of `text`, as ranked.
 fn words(text: &str, stemmer: &Stemmer) -> Vec<String> {
@@ -139,6 +167,11 @@ impl Index {
     pub fn search(&self, query: &str, limit: usize) -> Vec<Arc<Tool>> {
         let stemmer = Stemmer::create(Algorithm::English);
         let mut query_terms = words(query, &stemmer);
+        let operations: Vec<String> = query_terms
+            .iter()
+            .flat_map(|word| operations(word, &stemmer))
+            .collect();
+        query_terms.extend(operations);
         query_terms.sort();
         query_terms.dedup();
         let n = self.documents.len() as f64;
@@ -333,6 +366,31 @@ mod tests {
                 "{query}: {:?}",
                 names(&found)
             );
+        }
+    }
+
+    #[test]
+    fn everyday_verbs_find_the_operation() {
+        let index = Index::new(
+            ["create", "get", "update", "delete", "search"].map(|operation| {
+                tool(
+                    &format!("ops__customer_{operation}"),
+                    &format!("{operation} a customer record"),
+                    json!({}),
+                )
+            }),
+        );
+        for (query, expected) in [
+            ("add a customer", "ops__customer_create"),
+            ("schedule a new customer", "ops__customer_create"),
+            ("fetch the customer", "ops__customer_get"),
+            ("look up a customer", "ops__customer_get"),
+            ("edit a customer", "ops__customer_update"),
+            ("remove a customer", "ops__customer_delete"),
+            ("find customers", "ops__customer_search"),
+        ] {
+            let found = index.search(query, 1);
+            assert_eq!(names(&found), [expected], "{query}");
         }
     }
 
