@@ -113,6 +113,54 @@ async fn serve_over_stdio_aggregates_a_third_party_server() {
     assert_eq!(stdout(&calls).lines().count(), 1, "{}", stdout(&calls));
 }
 
+#[tokio::test]
+async fn serve_endpoint_offers_only_the_endpoints_tools_over_stdio() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(
+        dir.path(),
+        "[endpoints.small]\ntools = [\"echo\", \"get-sum\"]\ninstructions = \"Two tools.\"\n\
+         [endpoints.small.overrides.get-sum]\nrename = \"add\"\n",
+    );
+    let mut command = tokio::process::Command::new(BIN);
+    command
+        .args(["serve", "--endpoint", "small", "--config"])
+        .arg(&config);
+    let client = ().serve(TokioChildProcess::new(command).unwrap()).await.unwrap();
+    let info = client.peer().peer_info().unwrap();
+    assert_eq!(info.instructions.as_deref(), Some("Two tools."));
+    let mut names: Vec<String> = client
+        .list_all_tools()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name.into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["add", "echo"]);
+    let mut params = CallToolRequestParams::new("add");
+    params.arguments = serde_json::json!({"a": 2, "b": 3}).as_object().cloned();
+    let result = client.call_tool(params).await.unwrap();
+    assert!(result.content[0].as_text().unwrap().text.contains('5'));
+    client.cancel().await.unwrap();
+
+    let unknown = run(
+        dir.path(),
+        &[
+            "serve",
+            "--endpoint",
+            "nope",
+            "--config",
+            config.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(unknown.status.code(), Some(2), "{}", stderr(&unknown));
+    assert!(
+        stderr(&unknown).contains("[endpoints.nope]"),
+        "{}",
+        stderr(&unknown)
+    );
+}
+
 #[test]
 fn tools_call_and_audit_commands() {
     let dir = tempfile::tempdir().unwrap();

@@ -32,6 +32,9 @@ pub struct AuditRecord {
     pub session: String,
     /// The exposed tool name the client called.
     pub tool: String,
+    /// The virtual endpoint the call came through (`/mcp/<name>`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
     /// The upstream server, when known.
     pub server: Option<String>,
     /// The tool's name on the upstream, when known.
@@ -304,6 +307,7 @@ mod tests {
             client: "c".into(),
             session: "s".into(),
             tool: tool.into(),
+            endpoint: None,
             server: None,
             upstream_tool: None,
             arguments: serde_json::json!({}),

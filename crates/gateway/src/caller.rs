@@ -82,6 +82,8 @@ pub struct Caller {
     pub approval: ApprovalChannel,
     /// Whether its `tools/list` offers the search meta tools instead of every tool.
     pub tool_search: ToolSearch,
+    /// The virtual endpoint it came through, whose view of the catalog it gets.
+    pub endpoint: Option<Arc<crate::endpoints::Endpoint>>,
 }
 
 impl Caller {
@@ -93,6 +95,7 @@ impl Caller {
             access,
             approval: ApprovalChannel::None,
             tool_search: ToolSearch::Off,
+            endpoint: None,
         }
     }
 

@@ -19,6 +19,7 @@ use crate::audit::AuditLog;
 use crate::caller::{Access, Caller};
 use crate::catalog::{Catalog, ListChanges, Source};
 use crate::config::{Config, ResolvedConfig, StartMode, ToolSearch};
+use crate::endpoints::Endpoint;
 use crate::error::GatewayError;
 use crate::pending::{Waiter, pending};
 use crate::pins::Pins;
@@ -394,12 +395,7 @@ impl Gateway {
     /// two meta tools that search them and call one.
     pub async fn list_tools(&self, caller: &Caller) -> Vec<Tool> {
         self.ensure_lazy_started().await;
-        let visible: Vec<Tool> = self
-            .catalog()
-            .tools()
-            .filter(|t| caller.access.permits(&t.exposed))
-            .map(|t| t.tool.clone())
-            .collect();
+        let visible = visible(caller, &self.catalog());
         if caller.tool_search.applies(visible.len()) {
             return search::meta_tools(visible.len());
         }
@@ -411,12 +407,16 @@ impl Gateway {
         if caller.tool_search == ToolSearch::Off {
             return None;
         }
-        let visible: Vec<Arc<Tool>> = catalog
-            .tools()
-            .filter(|t| caller.access.permits(&t.exposed))
-            .map(|t| Arc::new(t.tool.clone()))
-            .collect();
-        caller.tool_search.applies(visible.len()).then_some(visible)
+        let visible = visible(caller, catalog);
+        caller
+            .tool_search
+            .applies(visible.len())
+            .then(|| visible.into_iter().map(Arc::new).collect())
+    }
+
+    /// The virtual endpoint `name`.
+    pub fn endpoint(&self, name: &str) -> Option<Arc<Endpoint>> {
+        self.inner.config.config.endpoints.get(name).cloned()
     }
 
     /// Answers `search_tools` for `caller` (audited like any call).
@@ -512,6 +512,21 @@ impl Gateway {
                 _ => {}
             }
         }
+        // On a virtual endpoint, the name its clients call, and the arguments it fixes.
+        let mut off_endpoint = false;
+        if meta.is_none()
+            && let Some(endpoint) = &caller.endpoint
+        {
+            match endpoint.resolve(&request.name) {
+                Some((exposed, fixed)) => {
+                    request.name = exposed;
+                    if !fixed.is_empty() {
+                        request.arguments.get_or_insert_default().extend(fixed);
+                    }
+                }
+                None => off_endpoint = true,
+            }
+        }
         let tool = catalog.tool(&request.name);
         let (server, upstream_name) = match &tool {
             Some(t) => (Some(t.server.clone()), t.upstream_name.clone()),
@@ -535,6 +550,9 @@ impl Gateway {
             received,
             relay,
         };
+        if off_endpoint {
+            return self.inner.pipeline.unknown(&call);
+        }
         match meta {
             Some(Ok(visible)) => return self.search_tools(&call, visible),
             Some(Err(message)) => {
@@ -689,6 +707,20 @@ fn rate_limit_backend(
         }
     })?;
     Ok(Arc::new(backend))
+}
+
+/// The tools `caller` may see, in catalog order, as its endpoint (if any) presents them.
+fn visible(caller: &Caller, catalog: &Catalog) -> Vec<Tool> {
+    catalog
+        .tools()
+        .filter(|t| caller.access.permits(&t.exposed))
+        .filter_map(|t| match &caller.endpoint {
+            None => Some(t.tool.clone()),
+            Some(endpoint) => endpoint
+                .includes(&t.exposed)
+                .then(|| endpoint.present(&t.exposed, &t.tool)),
+        })
+        .collect()
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

@@ -14,6 +14,7 @@ pub mod caller;
 pub mod catalog;
 pub mod config;
 pub mod downstream;
+pub mod endpoints;
 pub mod error;
 mod gateway;
 mod pending;

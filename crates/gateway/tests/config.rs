@@ -44,6 +44,28 @@ fn bad_files_name_file_key_and_problem() {
         "only one of",
     );
     expect_error("[servers.a]\n", "servers.a", "needs one of");
+    expect_error("[endpoints.eng]\n", "endpoints.eng.tools", "list the tools");
+    expect_error(
+        "[endpoints.eng]\ntools = [\"*\"]\nclients = [\"nobody\"]\n",
+        "endpoints.eng.clients[0]",
+        "not defined under [clients]",
+    );
+    expect_error(
+        "[endpoints.eng]\ntools = [\"*\"]\n[endpoints.eng.overrides.a]\nrename = \"x\"\n\
+         [endpoints.eng.overrides.b]\nrename = \"x\"\n",
+        "endpoints.eng.overrides.b.rename",
+        "renamed \"x\" too",
+    );
+    expect_error(
+        "[gateway]\ntool_search = \"sometimes\"\n",
+        "gateway.tool_search",
+        "\"off\", \"on\" or \"auto\"",
+    );
+    expect_error(
+        "[pins]\nnew_tools = \"trust\"\n",
+        "pins.new_tools",
+        "\"pin\" or \"hold\"",
+    );
     expect_error(
         "[servers.a]\ncommand = \"x\"\ntimeout = \"soon\"\n",
         "servers.a.timeout",

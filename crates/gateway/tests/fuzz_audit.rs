@@ -20,6 +20,7 @@ fn record(i: usize, text: &str) -> AuditRecord {
         client: format!("client-{}", i % 3),
         session: "s".into(),
         tool: format!("db__{text}"),
+        endpoint: None,
         server: Some("db".into()),
         upstream_tool: None,
         arguments: json!({"sql": text, "n": i}),

@@ -141,6 +141,10 @@ pub(crate) struct ServeArgs {
     /// stdio. A non-loopback address requires client tokens in the configuration.
     #[arg(long, value_name = "ADDR")]
     http: Option<SocketAddr>,
+    /// Serve the virtual endpoint NAME (`[endpoints.NAME]`) on stdio instead of the whole catalog
+    /// (over HTTP every endpoint is served at /mcp/NAME).
+    #[arg(long, value_name = "NAME", conflicts_with = "http")]
+    endpoint: Option<String>,
 }
 
 impl ServeArgs {
@@ -164,6 +168,19 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             switchboard_gateway::format_health(&status.health)
         );
     }
+    let endpoint = match &args.endpoint {
+        Some(name) => match gateway.endpoint(name) {
+            Some(endpoint) => Some(endpoint),
+            None => {
+                eprintln!(
+                    "switchboard: no endpoint {name:?}: define [endpoints.{name}] in the configuration"
+                );
+                gateway.shutdown().await;
+                return Ok(ExitCode::from(EXIT_CONFIG));
+            }
+        },
+        None => None,
+    };
     let shutdown = CancellationToken::new();
     {
         let shutdown = shutdown.clone();
@@ -186,7 +203,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
         None => {
             print_instructions(&origin, None);
-            serve_stdio(gateway.clone(), shutdown).await
+            serve_stdio(gateway.clone(), endpoint, shutdown).await
         }
     };
     gateway.shutdown().await;

@@ -100,6 +100,7 @@ pub(super) fn from_environment() -> (Config, Vec<String>) {
         servers,
         clients: BTreeMap::new(),
         rate_limits: Vec::new(),
+        endpoints: BTreeMap::new(),
         tools: Vec::new(),
         agent: None,
         servers_key: "servers",

@@ -388,6 +388,8 @@ pub struct Config {
     pub rate_limits: Vec<RateRule>,
     /// Per-tool policy.
     pub tools: Vec<ToolRule>,
+    /// Virtual endpoints by name.
+    pub endpoints: BTreeMap<String, std::sync::Arc<crate::endpoints::Endpoint>>,
     /// `[agent]` as written: the settings of `switchboard agent`, which reads and validates them
     /// (the gateway itself has no use for them).
     pub agent: Option<serde_json::Value>,

@@ -23,6 +23,8 @@ pub(crate) struct RawConfig {
     pub(crate) rate_limits: BTreeMap<String, RawRate>,
     #[serde(default)]
     pub(crate) tools: BTreeMap<String, RawToolPolicy>,
+    #[serde(default)]
+    pub(crate) endpoints: BTreeMap<String, RawEndpoint>,
     /// `[agent]`: settings of `switchboard agent`, which validates them.
     pub(crate) agent: Option<serde_json::Value>,
 }
@@ -57,6 +59,31 @@ pub(crate) struct RawAudit {
     pub(crate) redact: Vec<String>,
     #[serde(default)]
     pub(crate) fsync: bool,
+}
+
+/// `[endpoints.<name>]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawEndpoint {
+    #[serde(default)]
+    pub(crate) tools: Vec<String>,
+    #[serde(default)]
+    pub(crate) exclude: Vec<String>,
+    pub(crate) instructions: Option<String>,
+    pub(crate) clients: Option<Vec<String>>,
+    pub(crate) tool_search: Option<String>,
+    #[serde(default)]
+    pub(crate) overrides: BTreeMap<String, RawOverride>,
+}
+
+/// `[endpoints.<name>.overrides."<tool>"]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawOverride {
+    pub(crate) rename: Option<String>,
+    pub(crate) description: Option<String>,
+    #[serde(default)]
+    pub(crate) fixed: serde_json::Map<String, serde_json::Value>,
 }
 
 /// `[pins]`.

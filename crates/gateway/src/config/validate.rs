@@ -4,12 +4,15 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::raw::{RawClient, RawConfig, RawOAuth, RawPins, RawRate, RawRestart, RawServer};
+use super::raw::{
+    RawClient, RawConfig, RawEndpoint, RawOAuth, RawPins, RawRate, RawRestart, RawServer,
+};
 use super::{
     Approval, AuditSettings, BuiltinKind, ClientConfig, Config, GatewaySettings, OAuthConfig,
     OAuthGrant, PinSettings, RateRule, RestartPolicy, ServerConfig, SessionLimits, StartMode,
     ToolRule, ToolSearch, TransportConfig, parse_duration, parse_rate,
 };
+use crate::endpoints::{Endpoint, Override};
 use crate::error::ConfigError;
 use crate::secrets::Template;
 
@@ -177,6 +180,11 @@ pub(super) fn validate(
     }
     let rate_limits = ctx.rate_rules("rate_limits", raw.rate_limits)?;
     let tools = tool_rules(&ctx, raw.tools)?;
+    let mut endpoints = BTreeMap::new();
+    for (name, endpoint) in raw.endpoints {
+        let endpoint = endpoint_config(&ctx, &clients, name.clone(), endpoint)?;
+        endpoints.insert(name, std::sync::Arc::new(endpoint));
+    }
     Ok(Config {
         file: file.to_owned(),
         gateway,
@@ -186,8 +194,81 @@ pub(super) fn validate(
         clients,
         rate_limits,
         tools,
+        endpoints,
         agent: raw.agent,
         servers_key,
+    })
+}
+
+fn endpoint_config(
+    ctx: &Ctx<'_>,
+    clients: &BTreeMap<String, ClientConfig>,
+    name: String,
+    raw: RawEndpoint,
+) -> Result<Endpoint, ConfigError> {
+    let key = format!("endpoints.{name}");
+    if !valid_name(&name) {
+        return Err(ctx.err(
+            key,
+            "endpoint names may contain only lowercase letters, digits and '-' (at most 32)",
+        ));
+    }
+    if raw.tools.is_empty() {
+        return Err(ctx.err(
+            format!("{key}.tools"),
+            "list the tools the endpoint offers (exposed-name globs, e.g. [\"jira__*\"])",
+        ));
+    }
+    if let Some(listed) = &raw.clients {
+        for (i, client) in listed.iter().enumerate() {
+            if !clients.contains_key(client) {
+                return Err(ctx.err(
+                    format!("{key}.clients[{i}]"),
+                    format!("{client:?} is not defined under [clients]"),
+                ));
+            }
+        }
+    }
+    let mut overrides = BTreeMap::new();
+    let mut renamed = BTreeMap::new();
+    for (tool, change) in raw.overrides {
+        let at = format!("{key}.overrides.{tool}");
+        if let Some(rename) = &change.rename {
+            if !crate::catalog::valid_exposed_name(rename) {
+                return Err(ctx.err(
+                    format!("{at}.rename"),
+                    "a tool name must match ^[a-zA-Z0-9_-]{1,64}$",
+                ));
+            }
+            if let Some(first) = renamed.insert(rename.clone(), tool.clone()) {
+                return Err(ctx.err(
+                    format!("{at}.rename"),
+                    format!("{first} is renamed {rename:?} too"),
+                ));
+            }
+        }
+        overrides.insert(
+            tool,
+            Override {
+                rename: change.rename,
+                description: change.description,
+                fixed: change.fixed,
+            },
+        );
+    }
+    Ok(Endpoint {
+        tools: ctx.patterns(&format!("{key}.tools"), &raw.tools)?,
+        exclude: ctx.patterns(&format!("{key}.exclude"), &raw.exclude)?,
+        instructions: raw.instructions,
+        clients: raw.clients,
+        tool_search: tool_search(
+            ctx,
+            &format!("{key}.tool_search"),
+            raw.tool_search.as_deref(),
+            None,
+        )?,
+        overrides,
+        name,
     })
 }
 

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::sessions::{Sessions, track};
 use super::{Downstream, Identity};
+use crate::endpoints::Endpoint;
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
 use crate::telemetry::metrics::CONTENT_TYPE;
@@ -110,13 +111,20 @@ fn router(gateway: Gateway, addr: &SocketAddr, shutdown: CancellationToken) -> a
         .with_allowed_origins(origins)
         .enforce_origin_validation()
         .with_cancellation_token(shutdown);
-    let for_factory = gateway.clone();
     let sessions = Arc::new(Sessions::new(settings.sessions));
-    let mcp = StreamableHttpService::new(
-        move || Ok(Downstream::http(for_factory.clone())),
-        sessions.clone(),
-        config,
-    );
+    // `/mcp`, and `/mcp/<name>` for each virtual endpoint; one session table for all.
+    let service = |endpoint: Option<Arc<Endpoint>>| {
+        let gateway = gateway.clone();
+        StreamableHttpService::new(
+            move || Ok(Downstream::http(gateway.clone(), endpoint.clone())),
+            sessions.clone(),
+            config.clone(),
+        )
+    };
+    let mut routes = axum::Router::new().nest_service("/mcp", service(None));
+    for (name, endpoint) in &gateway.config().config.endpoints {
+        routes = routes.nest_service(&format!("/mcp/{name}"), service(Some(endpoint.clone())));
+    }
     let open = sessions.clone();
     let metrics = axum::routing::get(move |State(gateway): State<Gateway>| async move {
         let text = gateway.metrics_text(&[("2025-11-25", open.open())]);
@@ -124,8 +132,7 @@ fn router(gateway: Gateway, addr: &SocketAddr, shutdown: CancellationToken) -> a
     });
     // Outermost first: who is calling, then which session it may use. `/metrics` is behind the
     // same authentication as `/mcp`.
-    let mcp = axum::Router::new()
-        .nest_service("/mcp", mcp)
+    let mcp = routes
         .layer(axum::middleware::from_fn_with_state(
             sessions.clone(),
             track,

@@ -42,6 +42,7 @@ use inputs::{MAX_INPUT_ROUNDS, answer_inputs};
 use subscriptions::{in_turn, received, subscribe_resource, unsubscribe_resource};
 
 use crate::caller::{ApprovalChannel, Caller};
+use crate::endpoints::Endpoint;
 use crate::gateway::{CallRequest, Gateway};
 use crate::policy::Outcome;
 use crate::policy::approval::ElicitationApprover;
@@ -61,22 +62,26 @@ pub struct Downstream {
     gateway: Gateway,
     /// The caller of a stdio connection; HTTP callers come from each request.
     fixed: Option<Caller>,
+    /// The virtual endpoint served, if any.
+    endpoint: Option<Arc<Endpoint>>,
 }
 
 impl Downstream {
-    /// The handler for a stdio connection.
-    pub fn stdio(gateway: Gateway) -> Self {
+    /// The handler for a stdio connection (to `endpoint`, if given).
+    pub fn stdio(gateway: Gateway, endpoint: Option<Arc<Endpoint>>) -> Self {
         let caller = gateway.stdio_caller(uuid::Uuid::new_v4().to_string());
         Self {
             gateway,
             fixed: Some(caller),
+            endpoint,
         }
     }
 
-    pub(crate) fn http(gateway: Gateway) -> Self {
+    pub(crate) fn http(gateway: Gateway, endpoint: Option<Arc<Endpoint>>) -> Self {
         Self {
             gateway,
             fixed: None,
+            endpoint,
         }
     }
 
@@ -98,6 +103,21 @@ impl Downstream {
                 caller
             }
         };
+        if let Some(endpoint) = &self.endpoint {
+            if !endpoint.admits(&caller.client) {
+                return Err(ErrorData::invalid_request(
+                    format!(
+                        "client {:?} may not use endpoint {:?}",
+                        caller.client, endpoint.name
+                    ),
+                    None,
+                ));
+            }
+            if let Some(search) = endpoint.tool_search {
+                caller.tool_search = search;
+            }
+            caller.endpoint = Some(endpoint.clone());
+        }
         let elicitation = ctx
             .client_capabilities()
             .is_some_and(|c| c.elicitation.is_some());
@@ -182,8 +202,14 @@ impl ServerHandler for Downstream {
         )
         .with_server_info(Implementation::new(name.clone(), env!("CARGO_PKG_VERSION")))
         .with_instructions(
-            "Switchboard gateway: tools of several MCP servers, named <server>__<tool>. Every \
-             call is policed (scopes, rate limits, approvals, timeouts) and audited.",
+            self.endpoint
+                .as_ref()
+                .and_then(|e| e.instructions.clone())
+                .unwrap_or_else(|| {
+                    "Switchboard gateway: tools of several MCP servers, named <server>__<tool>. \
+                     Every call is policed (scopes, rate limits, approvals, timeouts) and audited."
+                        .to_owned()
+                }),
         )
     }
 

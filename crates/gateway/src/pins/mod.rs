@@ -565,6 +565,7 @@ impl Pins {
             client: event.client,
             session: "-".to_owned(),
             tool: event.tool.clone(),
+            endpoint: None,
             server: Some(event.server),
             upstream_tool: Some(event.tool),
             arguments: event.arguments,

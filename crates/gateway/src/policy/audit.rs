@@ -139,6 +139,7 @@ impl AuditLayer {
             client: call.caller.client.clone(),
             session: call.caller.session.clone(),
             tool: call.exposed.clone(),
+            endpoint: call.caller.endpoint.as_ref().map(|e| e.name.clone()),
             server: call.server().map(str::to_owned),
             upstream_tool: call.upstream.as_ref().map(|_| call.upstream_name.clone()),
             arguments: Value::Object(self.redactor.redact_map(&call.exposed, &call.arguments)),
