@@ -23,8 +23,8 @@ use crate::config::{AgentConfig, ConfigError};
 use crate::events::{AgentEvent, EventSink};
 use crate::host::{Approver, HostError, RememberingApprover, ToolHost, ToolSpec};
 use crate::messages::{
-    ApiMessage, ContentBlock, KnownBlock, Message, MessagesRequest, Role, ToolParam, Usage,
-    ephemeral, system_blocks, wire_messages,
+    ApiMessage, ContentBlock, KnownBlock, Message, MessagesRequest, Role, TOOL_SEARCH_BETA,
+    ToolParam, Usage, ephemeral, system_blocks, wire_messages,
 };
 use crate::sse::is_tool_use;
 use crate::summary::{Outcome, RunSummary};
@@ -104,7 +104,7 @@ impl Agent {
     ) -> Result<RunSummary, AgentError> {
         let started = Instant::now();
         let specs = host.tools().await?;
-        let tools = tool_params(&specs)?;
+        let tools = tool_params(&specs, host.defers(specs.len()))?;
         let approver: Arc<dyn Approver> = Arc::new(RememberingApprover::new(approver));
         let runner = ToolRunner {
             host,
@@ -222,6 +222,11 @@ impl Agent {
             tools: tools.to_vec(),
             messages: wire_messages(&state.messages, self.config.cache_conversation),
             stream: self.config.stream,
+            betas: if tools.iter().any(|t| t.defer_loading) {
+                vec![TOOL_SEARCH_BETA]
+            } else {
+                Vec::new()
+            },
         }
     }
 
@@ -368,10 +373,15 @@ fn failed(failure: ApiFailure) -> Outcome {
 }
 
 /// The request's `tools`, checked as the API would check them, with a cache breakpoint on the
-/// last one (the catalog never changes during a run, so it stays cached).
-fn tool_params(specs: &[ToolSpec]) -> Result<Vec<ToolParam>, AgentError> {
+/// last one (the catalog never changes during a run, so it stays cached). With `deferred`, every
+/// tool is sent with `defer_loading` after the API's tool search tool: the model loads the
+/// definitions it finds instead of reading them all.
+fn tool_params(specs: &[ToolSpec], deferred: bool) -> Result<Vec<ToolParam>, AgentError> {
     let mut seen = HashSet::new();
-    let mut tools = Vec::with_capacity(specs.len());
+    let mut tools = Vec::with_capacity(specs.len() + 1);
+    if deferred {
+        tools.push(ToolParam::tool_search());
+    }
     for spec in specs {
         if !valid_tool_name(&spec.name) {
             return Err(AgentError::InvalidCatalog(format!(
@@ -392,9 +402,11 @@ fn tool_params(specs: &[ToolSpec]) -> Result<Vec<ToolParam>, AgentError> {
             )));
         }
         tools.push(ToolParam {
+            kind: None,
             name: spec.name.clone(),
             description: spec.description.clone(),
             input_schema: spec.input_schema.clone(),
+            defer_loading: deferred,
             cache_control: None,
         });
     }
@@ -429,13 +441,16 @@ mod tests {
     #[test]
     fn catalog_is_checked_and_last_tool_cached() {
         let object = json!({"type": "object"});
-        let tools =
-            tool_params(&[spec("a", object.clone()), spec("b-c_1", object.clone())]).unwrap();
+        let tools = tool_params(
+            &[spec("a", object.clone()), spec("b-c_1", object.clone())],
+            false,
+        )
+        .unwrap();
         assert_eq!(tools[0].cache_control, None);
         assert_eq!(tools[1].cache_control, Some(ephemeral()));
-        assert!(tool_params(&[spec("a.b", object.clone())]).is_err());
-        assert!(tool_params(&[spec("a", object.clone()), spec("a", object)]).is_err());
-        assert!(tool_params(&[spec("a", json!({"type": "string"}))]).is_err());
+        assert!(tool_params(&[spec("a.b", object.clone())], false).is_err());
+        assert!(tool_params(&[spec("a", object.clone()), spec("a", object)], false).is_err());
+        assert!(tool_params(&[spec("a", json!({"type": "string"}))], false).is_err());
         assert!(!valid_tool_name(&"x".repeat(65)));
         assert!(!valid_tool_name(""));
     }

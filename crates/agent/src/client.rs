@@ -159,6 +159,9 @@ impl MessagesClient {
         if request.stream {
             builder = builder.header("accept", "text/event-stream");
         }
+        if !request.betas.is_empty() {
+            builder = builder.header("anthropic-beta", request.betas.join(","));
+        }
         let response = builder.send().await.map_err(transport)?;
         let status = response.status();
         let headers = response.headers().clone();

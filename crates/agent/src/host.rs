@@ -79,6 +79,13 @@ pub trait ToolHost: Send + Sync {
     /// [`HostError`] when the catalog cannot be assembled (an upstream server is down, …).
     fn tools(&self) -> BoxFuture<'_, Result<Vec<ToolSpec>, HostError>>;
 
+    /// Whether a catalog of `tools` tools is sent deferred, behind the API's tool search tool
+    /// (the host's threshold); by default never.
+    fn defers(&self, tools: usize) -> bool {
+        let _ = tools;
+        false
+    }
+
     /// Runs one call through the host's policy. Every failure — unknown tool, bad arguments,
     /// policy refusal, denied approval, upstream error — is an outcome with `is_error: true`.
     /// When the policy wants a human to allow the call, the host asks `approver` first and, on

@@ -168,18 +168,44 @@ impl ApiMessage {
     }
 }
 
-/// A tool offered to the model, as sent in the request's `tools` array.
+/// A tool offered to the model, as sent in the request's `tools` array: a client tool, or (with
+/// `kind`) the API's tool search tool.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ToolParam {
+    /// The server tool's type (`tool_search_tool_bm25_20251119`); none for a client tool.
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<&'static str>,
     /// Name matching `^[a-zA-Z0-9_-]{1,64}$`.
     pub name: String,
-    /// What the tool does, for the model.
+    /// What the tool does, for the model (none for a server tool).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub description: String,
-    /// JSON Schema of the input; `type` is `object`.
+    /// JSON Schema of the input; `type` is `object` (none for a server tool).
+    #[serde(skip_serializing_if = "Value::is_null")]
     pub input_schema: Value,
+    /// Left out of the model's context until the tool search tool finds it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub defer_loading: bool,
     /// Prompt-cache breakpoint (set on the last tool only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cache_control: Option<Value>,
+}
+
+/// The beta the tool search tool and `defer_loading` need.
+pub const TOOL_SEARCH_BETA: &str = "advanced-tool-use-2025-11-20";
+
+impl ToolParam {
+    /// The API's BM25 tool search tool, which finds deferred tools by what they do.
+    pub fn tool_search() -> Self {
+        Self {
+            kind: Some("tool_search_tool_bm25_20251119"),
+            name: "tool_search_tool_bm25".to_owned(),
+            description: String::new(),
+            input_schema: Value::Null,
+            defer_loading: false,
+            cache_control: None,
+        }
+    }
 }
 
 /// The body of `POST /v1/messages`.
@@ -199,6 +225,9 @@ pub struct MessagesRequest {
     pub messages: Vec<Value>,
     /// Whether to stream the response as server-sent events.
     pub stream: bool,
+    /// Betas the request needs (`anthropic-beta`).
+    #[serde(skip)]
+    pub betas: Vec<&'static str>,
 }
 
 /// The `cache_control` value marking a prompt-cache breakpoint.

@@ -532,3 +532,54 @@ async fn cancellation_stops_the_run() {
     assert_eq!(summary.outcome, Outcome::Cancelled);
     assert!(started.elapsed().as_secs() < 3);
 }
+
+#[tokio::test]
+async fn a_deferred_catalog_goes_behind_the_api_tool_search_and_its_blocks_go_back_verbatim() {
+    for stream in [true, false] {
+        let fake = FakeAnthropic::start().await.unwrap();
+        // What the API answers when the model searched the deferred tools, then called one.
+        let assistant = json!([
+            text("Let me find a tool."),
+            {"type": "server_tool_use", "id": "srvtoolu_01", "name": "tool_search_tool_bm25",
+             "input": {"query": "return the input"}},
+            {"type": "tool_search_tool_result", "tool_use_id": "srvtoolu_01",
+             "content": {"type": "tool_search_tool_search_result",
+                         "tool_references": [{"type": "tool_reference", "tool_name": "echo"}]}},
+            tool_use("toolu_01", "echo", json!({"q": 1})),
+        ]);
+        fake.push(Reply::message(assistant.clone(), "tool_use"));
+        fake.push(Reply::text("Echoed."));
+        let mut host = TestHost::new();
+        host.defer = true;
+        let settings = AgentSettings {
+            stream: Some(stream),
+            ..AgentSettings::default()
+        };
+        let sink = Collect::default();
+        let summary = run_with(config(&fake, settings), &host, auto(), &sink).await;
+        assert_eq!(summary.outcome, Outcome::Completed, "stream {stream}");
+        assert_eq!(host.call_names(), ["echo"]);
+
+        let requests = fake.requests();
+        assert_eq!(requests.len(), 2);
+        for request in &requests {
+            assert_eq!(request.status, 200, "{}", request.body);
+            assert_eq!(
+                request.header("anthropic-beta"),
+                Some("advanced-tool-use-2025-11-20")
+            );
+            let tools = request.body["tools"].as_array().unwrap();
+            assert_eq!(
+                tools[0],
+                json!({"type": "tool_search_tool_bm25_20251119", "name": "tool_search_tool_bm25"})
+            );
+            assert!(tools[1..].iter().all(|t| t["defer_loading"] == true));
+            assert_eq!(tools.len(), 6);
+        }
+        // The search blocks go back exactly as they came, before the tool's result.
+        let history = &requests[1].body["messages"];
+        assert_eq!(history[1]["role"], "assistant");
+        assert_eq!(history[1]["content"], assistant, "stream {stream}");
+        assert_eq!(history[2]["content"][0]["tool_use_id"], "toolu_01");
+    }
+}

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use rmcp::model::{CallToolResult, ContentBlock, Tool};
 use serde_json::Value;
 use switchboard_agent::{HostError, ToolHost, ToolOutcome, ToolSpec};
+use switchboard_gateway::config::ToolSearch;
 use switchboard_gateway::policy::approval::denial_reason;
 use switchboard_gateway::{
     Approver, CallRequest, Caller, Gateway, Outcome, format_health, needs_approval,
@@ -74,12 +75,20 @@ impl GatewayHost {
 impl ToolHost for GatewayHost {
     fn tools(&self) -> BoxFuture<'_, Result<Vec<ToolSpec>, HostError>> {
         Box::pin(async move {
-            let tools = self.gateway.list_tools(&self.caller).await;
+            // Every tool: with a large catalog the agent defers them behind the API's own tool
+            // search (`defers`) rather than the gateway's meta tools.
+            let mut all = self.caller.clone();
+            all.tool_search = ToolSearch::Off;
+            let tools = self.gateway.list_tools(&all).await;
             if tools.is_empty() {
                 return Err(self.no_tools());
             }
             Ok(tools.into_iter().map(|tool| self.spec(tool)).collect())
         })
+    }
+
+    fn defers(&self, tools: usize) -> bool {
+        self.caller.tool_search.applies(tools)
     }
 
     fn call<'a>(

@@ -40,7 +40,7 @@ use axum::routing::post;
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
-pub use validate::TOOL_NAME_PATTERN;
+pub use validate::{TOOL_NAME_PATTERN, TOOL_SEARCH_BETA};
 
 /// The API key a fake started with [`FakeAnthropic::start`] accepts.
 pub const API_KEY: &str = "sk-ant-api03-fake-test-key-0000000000";
@@ -341,6 +341,17 @@ fn check_headers(
     })
 }
 
+/// The betas a request asks for (`anthropic-beta`, comma-separated, possibly repeated).
+fn betas(headers: &HeaderMap) -> Vec<&str> {
+    headers
+        .get_all("anthropic-beta")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect()
+}
+
 async fn messages(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     let body: Option<Value> = serde_json::from_slice(&body).ok();
     let (request_id, reply, problem) = {
@@ -353,7 +364,7 @@ async fn messages(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: B
                 "invalid_request_error",
                 "There was an error parsing the body of your request: it is not valid JSON".into(),
             )),
-            Some(body) => validate::validate(body, shared.options.strict_roles)
+            Some(body) => validate::validate(body, shared.options.strict_roles, &betas(&headers))
                 .err()
                 .map(|message| (400, "invalid_request_error", message)),
         });

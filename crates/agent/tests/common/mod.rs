@@ -26,6 +26,8 @@ pub struct TestHost {
     pub active: AtomicUsize,
     pub max_active: AtomicUsize,
     pub deleted: AtomicUsize,
+    /// Whether its catalog is sent deferred, behind the API's tool search.
+    pub defer: bool,
 }
 
 impl TestHost {
@@ -35,6 +37,7 @@ impl TestHost {
             active: AtomicUsize::new(0),
             max_active: AtomicUsize::new(0),
             deleted: AtomicUsize::new(0),
+            defer: false,
         }
     }
 
@@ -78,6 +81,10 @@ impl ToolHost for TestHost {
                 ),
             ])
         })
+    }
+
+    fn defers(&self, _tools: usize) -> bool {
+        self.defer
     }
 
     fn call<'a>(

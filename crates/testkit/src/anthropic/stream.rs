@@ -35,7 +35,8 @@ fn block_events(index: usize, block: &Value, out: &mut Vec<String>) {
                 out.push(delta(json!({"type": "text_delta", "text": piece})));
             }
         }
-        Some("tool_use") => {
+        // A server tool's input streams as a client tool's does.
+        Some("tool_use" | "server_tool_use") => {
             let mut start = block.clone();
             start["input"] = json!({});
             out.push(event(

@@ -29,8 +29,18 @@ const KNOWN_FIELDS: &[&str] = &[
     "context_management",
 ];
 
-/// The first problem the API would report for `body`, as its error message.
-pub(crate) fn validate(body: &Value, strict_roles: bool) -> Result<(), String> {
+/// The beta that enables the tool search tool and `defer_loading`.
+pub const TOOL_SEARCH_BETA: &str = "advanced-tool-use-2025-11-20";
+
+/// The tool search tools: `(type, name)`.
+const TOOL_SEARCH_TOOLS: &[(&str, &str)] = &[
+    ("tool_search_tool_bm25_20251119", "tool_search_tool_bm25"),
+    ("tool_search_tool_regex_20251119", "tool_search_tool_regex"),
+];
+
+/// The first problem the API would report for `body`, as its error message. `betas` are the
+/// values of the request's `anthropic-beta` header.
+pub(crate) fn validate(body: &Value, strict_roles: bool, betas: &[&str]) -> Result<(), String> {
     let Some(body) = body.as_object() else {
         return Err("Input should be a valid dictionary".into());
     };
@@ -59,7 +69,7 @@ pub(crate) fn validate(body: &Value, strict_roles: bool) -> Result<(), String> {
         validate_system(system)?;
     }
     if let Some(tools) = body.get("tools") {
-        validate_tools(tools)?;
+        validate_tools(tools, betas)?;
     }
     let messages = match body.get("messages") {
         None => return Err("messages: Field required".into()),
@@ -88,12 +98,48 @@ fn validate_system(system: &Value) -> Result<(), String> {
     }
 }
 
-fn validate_tools(tools: &Value) -> Result<(), String> {
+fn validate_tools(tools: &Value, betas: &[&str]) -> Result<(), String> {
     let Some(tools) = tools.as_array() else {
         return Err("tools: Input should be a valid list".into());
     };
     let mut names = HashSet::new();
+    let (mut searchers, mut deferred) = (0, 0);
     for (i, tool) in tools.iter().enumerate() {
+        if let Some(kind) = tool.get("type").and_then(Value::as_str)
+            && kind != "custom"
+        {
+            let Some((_, name)) = TOOL_SEARCH_TOOLS.iter().find(|(t, _)| *t == kind) else {
+                return Err(format!(
+                    "tools.{i}.type: Input tag '{kind}' found using 'type' does not match any of the expected tags"
+                ));
+            };
+            if !betas.contains(&TOOL_SEARCH_BETA) {
+                return Err(format!(
+                    "tools.{i}: the tool search tool requires the beta header \
+                     `anthropic-beta: {TOOL_SEARCH_BETA}`"
+                ));
+            }
+            if tool.get("name").and_then(Value::as_str) != Some(name) {
+                return Err(format!("tools.{i}.{kind}.name: Input should be '{name}'"));
+            }
+            if tool.get("defer_loading") == Some(&Value::Bool(true)) {
+                return Err(format!(
+                    "tools.{i}: the tool search tool cannot be deferred"
+                ));
+            }
+            searchers += 1;
+            names.insert(*name);
+            continue;
+        }
+        match tool.get("defer_loading") {
+            None | Some(Value::Bool(false)) => {}
+            Some(Value::Bool(true)) => deferred += 1,
+            Some(_) => {
+                return Err(format!(
+                    "tools.{i}.custom.defer_loading: Input should be a valid boolean"
+                ));
+            }
+        }
         let name = match tool.get("name") {
             None => return Err(format!("tools.{i}.custom.name: Field required")),
             Some(Value::String(name)) => name,
@@ -132,6 +178,11 @@ fn validate_tools(tools: &Value) -> Result<(), String> {
     }
     if names.len() != tools.len() {
         return Err("tools: Tool names must be unique.".into());
+    }
+    if deferred > 0 && searchers == 0 {
+        return Err(
+            "tools: tools with defer_loading require a tool search tool in the request".into(),
+        );
     }
     Ok(())
 }
@@ -388,7 +439,7 @@ mod tests {
     }
 
     fn err(body: Value) -> String {
-        validate(&body, true).unwrap_err()
+        validate(&body, true, &[]).unwrap_err()
     }
 
     #[test]
@@ -424,7 +475,7 @@ mod tests {
             {"role": "user", "content": "a"}, {"role": "user", "content": "b"}
         ]));
         assert!(err(doubled.clone()).contains("multiple \"user\" roles in a row"));
-        assert!(validate(&doubled, false).is_ok());
+        assert!(validate(&doubled, false, &[]).is_ok());
         assert_eq!(
             err(base(
                 json!([{"role": "user", "content": "a"}, {"role": "assistant", "content": "b "}])
@@ -436,7 +487,8 @@ mod tests {
                 &base(
                     json!([{"role": "user", "content": "a"}, {"role": "assistant", "content": []}])
                 ),
-                true
+                true,
+                &[]
             )
             .is_ok()
         );
@@ -452,7 +504,7 @@ mod tests {
         let result = |id: &str| json!({"type": "tool_result", "tool_use_id": id, "content": "r"});
         let ok = base(json!([{"role": "user", "content": "q"}, assistant.clone(),
             {"role": "user", "content": [result("toolu_b"), result("toolu_a"), {"type": "text", "text": "more"}]}]));
-        assert!(validate(&ok, true).is_ok());
+        assert!(validate(&ok, true, &[]).is_ok());
         let missing = base(json!([{"role": "user", "content": "q"}, assistant.clone(),
             {"role": "user", "content": [result("toolu_a")]}]));
         assert_eq!(
@@ -464,6 +516,40 @@ mod tests {
         assert!(err(late).starts_with("messages.2: Did not find 2 tool_result block(s)"));
         let stray = base(json!([{"role": "user", "content": [result("toolu_z")]}]));
         assert!(err(stray).starts_with("messages.0.content.0: unexpected `tool_use_id`"));
+    }
+
+    #[test]
+    fn tool_search_needs_its_beta_and_deferred_tools_need_it() {
+        let mut body = base(json!([{"role": "user", "content": "a"}]));
+        let custom = |defer: bool| json!({"name": "q", "description": "d", "input_schema": {"type": "object"}, "defer_loading": defer});
+        let search =
+            json!({"type": "tool_search_tool_bm25_20251119", "name": "tool_search_tool_bm25"});
+        body["tools"] = json!([search, custom(true)]);
+        assert!(validate(&body, true, &[TOOL_SEARCH_BETA]).is_ok());
+        assert!(
+            validate(&body, true, &[])
+                .unwrap_err()
+                .contains(TOOL_SEARCH_BETA)
+        );
+        body["tools"] = json!([custom(true)]);
+        assert!(
+            validate(&body, true, &[TOOL_SEARCH_BETA])
+                .unwrap_err()
+                .contains("tool search tool")
+        );
+        body["tools"] =
+            json!([{"type": "tool_search_tool_bm25_20251119", "name": "other"}, custom(false)]);
+        assert!(
+            validate(&body, true, &[TOOL_SEARCH_BETA])
+                .unwrap_err()
+                .contains("name")
+        );
+        body["tools"] = json!([{"type": "web_searcher", "name": "x"}]);
+        assert!(
+            validate(&body, true, &[TOOL_SEARCH_BETA])
+                .unwrap_err()
+                .contains("tag")
+        );
     }
 
     #[test]
