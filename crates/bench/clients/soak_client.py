@@ -6,8 +6,9 @@ Usage: soak_client.py MODE URL NAME SECONDS
   NAME     this client's name, the prefix of every call's tag
   SECONDS  how long to call
 Prints one JSON line per call: {"tag", "tool", "class", "message"}; class is ok, tool_error,
-rpc_error or transport. Every call's arguments carry its tag, so the audit log and the fakes' state
-can be matched against what the client saw. A broken connection is reopened.
+rpc_error or transport. A call whose arguments carry its tag reports it, so the audit log and the
+fakes' state can be matched against what the client saw call by call; the others (listing
+channels) report no tag and are matched by count. A broken connection is reopened.
 """
 
 import json
@@ -58,6 +59,8 @@ async def session(mode, url, name, deadline, counter):
                 emit(tag=tag, tool=tool, cls="rpc_error", message=str(error)[:300])
                 continue
             text = " ".join(getattr(c, "text", "") for c in result.content)[:300]
+            if tag not in json.dumps(arguments):
+                tag = ""
             emit(tag=tag, tool=tool, cls="tool_error" if result.is_error else "ok",
                  message=text if result.is_error else "")
 

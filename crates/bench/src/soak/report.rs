@@ -94,12 +94,46 @@ pub(crate) async fn report(
         failures.push(format!("audit verify failed: {said}"));
     }
 
-    // Every call the clients got an answer to is audited exactly once.
+    // Every call the clients got an answer to is audited exactly once: by its tag where its
+    // arguments carry one, else by count per tool (between the answered calls and those plus the
+    // calls whose connection broke, which may or may not have reached the gateway).
     let mut audited: HashMap<String, u64> = HashMap::new();
+    let mut untagged: HashMap<String, u64> = HashMap::new();
     for line in std::fs::read_to_string(&audit).unwrap_or_default().lines() {
         let record: Value = serde_json::from_str(line).unwrap_or_default();
-        if let Some(tag) = tag_in(&record["arguments"].to_string()) {
-            *audited.entry(tag).or_default() += 1;
+        if record["layer"] == "pins" {
+            continue;
+        }
+        match tag_in(&record["arguments"].to_string()) {
+            Some(tag) => *audited.entry(tag).or_default() += 1,
+            None => {
+                let tool = record["tool"].as_str().unwrap_or_default().to_owned();
+                *untagged.entry(tool).or_default() += 1;
+            }
+        }
+    }
+    let lost = tally.by_class.get("transport").copied().unwrap_or(0);
+    for (tool, classes) in &tally.by_tool {
+        let tagged = tally
+            .tags
+            .values()
+            .filter(|(t, c)| t == tool && c != "transport")
+            .count();
+        let answered: u64 = classes
+            .iter()
+            .filter(|(class, _)| class.as_str() != "transport")
+            .map(|(_, n)| n)
+            .sum::<u64>()
+            .saturating_sub(tagged as u64);
+        if answered == 0 {
+            continue;
+        }
+        let records = untagged.get(tool).copied().unwrap_or(0);
+        println!("audit: {tool}: {answered} answered calls without a tag, {records} records");
+        if records < answered || records > answered + lost {
+            failures.push(format!(
+                "{tool}: {answered} answered calls without a tag but {records} audit records"
+            ));
         }
     }
     let answered = tally
@@ -116,8 +150,15 @@ pub(crate) async fn report(
         audited.values().sum::<u64>()
     );
     if missing > 0 || twice > 0 {
+        let mut examples: Vec<String> = answered
+            .filter(|(tag, _)| !audited.contains_key(*tag))
+            .map(|(tag, (tool, class))| format!("{tag} ({tool}, {class})"))
+            .collect();
+        examples.sort();
+        examples.truncate(5);
         failures.push(format!(
-            "{missing} answered calls not audited, {twice} audited twice"
+            "{missing} answered calls not audited (e.g. {}), {twice} audited twice",
+            examples.join(", ")
         ));
     }
 
