@@ -162,6 +162,36 @@ async fn serve_endpoint_offers_only_the_endpoints_tools_over_stdio() {
 }
 
 #[test]
+fn tools_lists_the_catalog_even_for_a_client_in_search_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(
+        dir.path(),
+        "[clients.searcher]\nallow = [\"echo\", \"get-sum\"]\ntool_search = \"on\"\n",
+    );
+    let listed = run(
+        dir.path(),
+        &[
+            "tools",
+            "--config",
+            config.to_str().unwrap(),
+            "--client",
+            "searcher",
+            "--json",
+        ],
+    );
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    let tools: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let mut names: Vec<&str> = tools
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["echo", "get-sum"]);
+}
+
+#[test]
 fn tools_call_and_audit_commands() {
     let dir = tempfile::tempdir().unwrap();
     let config = config(

@@ -95,10 +95,12 @@ pub(crate) async fn run(args: ToolsArgs) -> anyhow::Result<ExitCode> {
         Ok(gateway) => gateway,
         Err(code) => return Ok(code),
     };
-    let caller = match &args.client {
+    let mut caller = match &args.client {
         Some(name) => gateway.caller(name, "cli"),
         None => gateway.stdio_caller("cli"),
     };
+    // The catalog itself, even for a client that gets the search meta tools.
+    caller.tool_search = switchboard_gateway::config::ToolSearch::Off;
     let tools = gateway.list_tools(&caller).await;
     let catalog = gateway.catalog();
     if args.json {
