@@ -128,6 +128,31 @@ async fn serve_endpoint_offers_only_the_endpoints_tools_over_stdio() {
     let client = ().serve(TokioChildProcess::new(command).unwrap()).await.unwrap();
     let info = client.peer().peer_info().unwrap();
     assert_eq!(info.instructions.as_deref(), Some("Two tools."));
+    // The 2026-07-28 era sees the same endpoint.
+    let mut modern = tokio::process::Command::new(BIN);
+    modern
+        .args(["serve", "--endpoint", "small", "--config"])
+        .arg(&config);
+    let lifecycle = rmcp::service::ClientLifecycleMode::Discover {
+        preferred_versions: vec![rmcp::model::ProtocolVersion::V_2026_07_28],
+    };
+    let stateless = rmcp::service::ClientServiceExt::serve_with_lifecycle(
+        (),
+        TokioChildProcess::new(modern).unwrap(),
+        lifecycle,
+    )
+    .await
+    .unwrap();
+    let mut listed: Vec<String> = stateless
+        .list_all_tools()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name.into_owned())
+        .collect();
+    listed.sort();
+    assert_eq!(listed, ["add", "echo"]);
+    stateless.cancel().await.unwrap();
     let mut names: Vec<String> = client
         .list_all_tools()
         .await

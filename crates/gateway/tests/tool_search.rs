@@ -36,7 +36,7 @@ fn found(result: &rmcp::model::CallToolResult) -> Vec<String> {
 #[tokio::test]
 async fn a_caller_in_search_mode_finds_and_calls_tools_through_the_pipeline() {
     let dir = tempfile::tempdir().unwrap();
-    let clients = "[clients.narrow]\nallow = [\"a__*\"]\ndeny = [\"a__crash\"]\ntool_search = \"on\"\n\
+    let clients = "[clients.narrow]\nallow = [\"a__*\"]\ndeny = [\"a__crash\"]\ntool_search = true\n\
                    [clients.wide]\n";
     let gateway = start(
         dir.path(),

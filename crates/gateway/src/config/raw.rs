@@ -46,7 +46,7 @@ pub(crate) struct RawGateway {
     pub(crate) max_sessions: Option<usize>,
     pub(crate) max_sessions_per_client: Option<usize>,
     pub(crate) session_idle_timeout: Option<String>,
-    pub(crate) tool_search: Option<String>,
+    pub(crate) tool_search: Option<RawToolSearch>,
     pub(crate) tool_search_above: Option<usize>,
 }
 
@@ -71,7 +71,7 @@ pub(crate) struct RawEndpoint {
     pub(crate) exclude: Vec<String>,
     pub(crate) instructions: Option<String>,
     pub(crate) clients: Option<Vec<String>>,
-    pub(crate) tool_search: Option<String>,
+    pub(crate) tool_search: Option<RawToolSearch>,
     #[serde(default)]
     pub(crate) overrides: BTreeMap<String, RawOverride>,
 }
@@ -84,6 +84,14 @@ pub(crate) struct RawOverride {
     pub(crate) description: Option<String>,
     #[serde(default)]
     pub(crate) fixed: serde_json::Map<String, serde_json::Value>,
+}
+
+/// `tool_search = true | false | "off" | "on" | "auto"`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum RawToolSearch {
+    Switch(bool),
+    Mode(String),
 }
 
 /// `[pins]`.
@@ -158,7 +166,7 @@ pub(crate) struct RawClient {
     pub(crate) rate_limit: Option<RawRate>,
     #[serde(default)]
     pub(crate) rate_limits: BTreeMap<String, RawRate>,
-    pub(crate) tool_search: Option<String>,
+    pub(crate) tool_search: Option<RawToolSearch>,
 }
 
 /// `{ rate = "10/minute", burst = 3 }`.

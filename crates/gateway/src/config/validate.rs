@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::raw::{
     RawClient, RawConfig, RawEndpoint, RawOAuth, RawPins, RawRate, RawRestart, RawServer,
+    RawToolSearch,
 };
 use super::{
     Approval, AuditSettings, BuiltinKind, ClientConfig, Config, GatewaySettings, OAuthConfig,
@@ -264,7 +265,7 @@ fn endpoint_config(
         tool_search: tool_search(
             ctx,
             &format!("{key}.tool_search"),
-            raw.tool_search.as_deref(),
+            raw.tool_search.as_ref(),
             None,
         )?,
         overrides,
@@ -312,7 +313,7 @@ fn gateway_settings(
     let tool_search = tool_search(
         ctx,
         "gateway.tool_search",
-        raw.tool_search.as_deref(),
+        raw.tool_search.as_ref(),
         raw.tool_search_above,
     )?
     .unwrap_or_default();
@@ -752,30 +753,34 @@ fn client_config(
         tool_search: tool_search(
             ctx,
             &format!("{key}.tool_search"),
-            raw.tool_search.as_deref(),
+            raw.tool_search.as_ref(),
             None,
         )?,
     })
 }
 
-/// `tool_search = "off" | "on" | "auto"`; `auto` (or `above` alone) switches past `above`
-/// tools (50 by default).
+/// `tool_search = true | false | "off" | "on" | "auto"`; `auto` (or `above` alone) switches
+/// past `above` tools (50 by default).
 fn tool_search(
     ctx: &Ctx<'_>,
     key: &str,
-    raw: Option<&str>,
+    raw: Option<&RawToolSearch>,
     above: Option<usize>,
 ) -> Result<Option<ToolSearch>, ConfigError> {
     Ok(match raw {
         None => above.map(ToolSearch::Above),
-        Some("off") => Some(ToolSearch::Off),
-        Some("on") => Some(ToolSearch::On),
-        Some("auto") => Some(ToolSearch::Above(above.unwrap_or(50))),
-        Some(other) => {
-            return Err(ctx.err(
-                key,
-                format!("must be \"off\", \"on\" or \"auto\", not {other:?}"),
-            ));
-        }
+        Some(RawToolSearch::Switch(false)) => Some(ToolSearch::Off),
+        Some(RawToolSearch::Switch(true)) => Some(ToolSearch::On),
+        Some(RawToolSearch::Mode(mode)) => match mode.as_str() {
+            "off" => Some(ToolSearch::Off),
+            "on" => Some(ToolSearch::On),
+            "auto" => Some(ToolSearch::Above(above.unwrap_or(50))),
+            other => {
+                return Err(ctx.err(
+                    key,
+                    format!("must be true, false, \"off\", \"on\" or \"auto\", not {other:?}"),
+                ));
+            }
+        },
     })
 }
