@@ -28,6 +28,12 @@ pub struct AuditRecord {
     pub time: String,
     /// The client id.
     pub client: String,
+    /// The person (their token's subject), when a person's token picked the client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// The person's name (e-mail or username), when their token carries one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_name: Option<String>,
     /// The session id.
     pub session: String,
     /// The exposed tool name the client called.
@@ -261,6 +267,8 @@ pub fn verify(path: &Path) -> Result<u64, AuditError> {
 pub struct Filter {
     /// Client id, exact.
     pub client: Option<String>,
+    /// Person (subject or name), exact.
+    pub user: Option<String>,
     /// Exposed tool name glob.
     pub tool: Option<glob::Pattern>,
     /// Outcome, exact (`ok`, `refused`, …).
@@ -275,6 +283,9 @@ impl Filter {
     /// Whether `record` matches.
     pub fn matches(&self, record: &AuditRecord) -> bool {
         self.client.as_ref().is_none_or(|c| *c == record.client)
+            && self.user.as_ref().is_none_or(|u| {
+                record.user.as_ref() == Some(u) || record.user_name.as_ref() == Some(u)
+            })
             && self.tool.as_ref().is_none_or(|t| t.matches(&record.tool))
             && self.outcome.as_ref().is_none_or(|o| *o == record.outcome)
             && self.session.as_ref().is_none_or(|s| *s == record.session)
@@ -305,6 +316,8 @@ mod tests {
             seq: 0,
             time: "2026-01-01T00:00:00Z".into(),
             client: "c".into(),
+            user: None,
+            user_name: None,
             session: "s".into(),
             tool: tool.into(),
             endpoint: None,

@@ -74,6 +74,8 @@ impl std::fmt::Debug for ApprovalChannel {
 pub struct Caller {
     /// The client id (a `[clients]` name, `local` or `anonymous`).
     pub client: String,
+    /// The person, when the client was picked by a person's token (`[auth]`).
+    pub user: Option<Arc<crate::auth::Person>>,
     /// The session (MCP session id, connection id, or a caller-chosen id).
     pub session: String,
     /// What it may see and call.
@@ -91,6 +93,7 @@ impl Caller {
     pub fn new(client: impl Into<String>, session: impl Into<String>, access: Arc<Access>) -> Self {
         Self {
             client: client.into(),
+            user: None,
             session: session.into(),
             access,
             approval: ApprovalChannel::None,

@@ -99,6 +99,7 @@ struct Inner {
     calls: TaskTracker,
     list_changed: broadcast::Sender<ListChanges>,
     tokens: HashMap<String, String>,
+    auth: Option<Arc<crate::auth::Authenticator>>,
     lazy_started: std::sync::atomic::AtomicBool,
     metrics: Arc<Metrics>,
     pins: Pins,
@@ -184,6 +185,12 @@ impl Gateway {
             calls: TaskTracker::new(),
             list_changed: broadcast::channel(16).0,
             tokens,
+            auth: resolved.config.auth.clone().map(|config| {
+                Arc::new(crate::auth::Authenticator::new(
+                    config,
+                    &resolved.introspection_secrets,
+                ))
+            }),
             lazy_started: std::sync::atomic::AtomicBool::new(false),
             metrics,
             pins,
@@ -314,7 +321,35 @@ impl Gateway {
 
     /// Whether any client has a token (then HTTP requires one).
     pub fn requires_tokens(&self) -> bool {
-        !self.inner.tokens.is_empty()
+        !self.inner.tokens.is_empty() || self.inner.auth.is_some()
+    }
+
+    /// The verifier of people's tokens, when `[auth]` is configured.
+    pub fn authenticator(&self) -> Option<&crate::auth::Authenticator> {
+        self.inner.auth.as_deref()
+    }
+
+    /// The caller a bearer token stands for: a client's static token, or a person's token
+    /// from a trusted issuer (`[auth]`) mapped to a client by its claims.
+    ///
+    /// # Errors
+    /// A [`crate::auth::Refusal`] saying which answer the request gets.
+    pub async fn identify(
+        &self,
+        token: &str,
+        session: impl Into<String>,
+    ) -> Result<Caller, crate::auth::Refusal> {
+        let session = session.into();
+        if let Some(caller) = self.authenticate(token, session.clone()) {
+            return Ok(caller);
+        }
+        let Some(auth) = &self.inner.auth else {
+            return Err(crate::auth::Refusal::Invalid("unknown token".into()));
+        };
+        let (client, person) = auth.identify(token).await?;
+        let mut caller = self.caller(&client, session);
+        caller.user = Some(Arc::new(person));
+        Ok(caller)
     }
 
     /// The caller for client `name` (its access from `[clients]`). A name that is not
@@ -578,6 +613,7 @@ impl Gateway {
             tool = %call.exposed,
             upstream = call.server().unwrap_or_default(),
             client = %call.caller.client,
+            user = call.caller.user.as_ref().map(|p| p.subject.as_str()),
             session = %call.caller.session,
         );
         let gateway = self.clone();

@@ -10,6 +10,7 @@
 //! serving), [`Gateway`] (the in-process API).
 
 pub mod audit;
+pub mod auth;
 pub mod caller;
 pub mod catalog;
 pub mod config;

@@ -18,6 +18,8 @@ fn record(i: usize, text: &str) -> AuditRecord {
         seq: 0,
         time: format!("2026-01-01T00:00:{:02}Z", i % 60),
         client: format!("client-{}", i % 3),
+        user: None,
+        user_name: None,
         session: "s".into(),
         tool: format!("db__{text}"),
         endpoint: None,

@@ -36,6 +36,9 @@ enum Action {
         /// Client id.
         #[arg(long)]
         client: Option<String>,
+        /// Person: their token's subject or name (e-mail or username).
+        #[arg(long)]
+        user: Option<String>,
         /// Exposed tool name glob, e.g. `jira__*`.
         #[arg(long)]
         tool: Option<String>,
@@ -91,6 +94,7 @@ pub(crate) async fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
         }),
         Action::Search {
             client,
+            user,
             tool,
             outcome,
             session,
@@ -105,6 +109,7 @@ pub(crate) async fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
             };
             let filter = Filter {
                 client,
+                user,
                 tool,
                 outcome,
                 session,

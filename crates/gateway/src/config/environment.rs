@@ -97,6 +97,7 @@ pub(super) fn from_environment() -> (Config, Vec<String>) {
             fsync: false,
         },
         pins: PinSettings::default(),
+        auth: None,
         servers,
         clients: BTreeMap::new(),
         rate_limits: Vec::new(),

@@ -9,6 +9,7 @@
 //! Errors name the file, the key and what is wrong; a configuration with any error starts
 //! nothing.
 
+mod auth;
 mod environment;
 mod raw;
 mod resolve;
@@ -19,6 +20,7 @@ use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use auth::{AuthConfig, ClaimMatch, IntrospectionConfig, IssuerConfig};
 pub use resolve::{
     ResolvedClient, ResolvedConfig, ResolvedOAuth, ResolvedServer, ResolvedTransport,
 };
@@ -207,6 +209,8 @@ pub struct Rate {
     pub per: Duration,
     /// Bucket size (defaults to `count`).
     pub burst: NonZeroU32,
+    /// Whether each person (a token's subject) has a bucket of their own (`per = "user"`).
+    pub per_user: bool,
 }
 
 /// A rate applying to the tools whose exposed name matches `pattern`.
@@ -384,6 +388,8 @@ pub struct Config {
     pub servers: BTreeMap<String, ServerConfig>,
     /// Downstream clients by name.
     pub clients: BTreeMap<String, ClientConfig>,
+    /// `[auth]`: people's tokens from identity providers, if configured.
+    pub auth: Option<AuthConfig>,
     /// Per-tool rates shared by all clients.
     pub rate_limits: Vec<RateRule>,
     /// Per-tool policy.
@@ -506,7 +512,12 @@ pub(crate) fn parse_rate(rate: &str, burst: Option<u32>) -> Result<Rate, String>
         Some(b) => NonZeroU32::new(b).ok_or_else(|| "burst must be at least 1".to_owned())?,
         None => count,
     };
-    Ok(Rate { count, per, burst })
+    Ok(Rate {
+        count,
+        per,
+        burst,
+        per_user: false,
+    })
 }
 
 #[cfg(test)]

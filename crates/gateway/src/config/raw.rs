@@ -17,8 +17,10 @@ pub(crate) struct RawConfig {
     pub(crate) pins: RawPins,
     #[serde(default)]
     pub(crate) servers: BTreeMap<String, RawServer>,
+    pub(crate) auth: Option<RawAuth>,
+    /// In file order: the first client whose `match` fits a token's claims gets it.
     #[serde(default)]
-    pub(crate) clients: BTreeMap<String, RawClient>,
+    pub(crate) clients: indexmap::IndexMap<String, RawClient>,
     #[serde(default)]
     pub(crate) rate_limits: BTreeMap<String, RawRate>,
     #[serde(default)]
@@ -167,14 +169,61 @@ pub(crate) struct RawClient {
     #[serde(default)]
     pub(crate) rate_limits: BTreeMap<String, RawRate>,
     pub(crate) tool_search: Option<RawToolSearch>,
+    #[serde(rename = "match")]
+    pub(crate) claims: Option<BTreeMap<String, RawClaimValue>>,
 }
 
-/// `{ rate = "10/minute", burst = 3 }`.
+/// A claim value to match: one string, or any of several.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum RawClaimValue {
+    One(String),
+    AnyOf(Vec<String>),
+}
+
+/// `[auth]`: the gateway as an OAuth 2.1 resource server.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAuth {
+    pub(crate) resource: String,
+    #[serde(default)]
+    pub(crate) scopes: Vec<String>,
+    pub(crate) leeway: Option<String>,
+    pub(crate) jwks_refresh: Option<String>,
+    pub(crate) jwks_min_interval: Option<String>,
+    #[serde(default)]
+    pub(crate) issuers: Vec<RawIssuer>,
+}
+
+/// `[[auth.issuers]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawIssuer {
+    pub(crate) issuer: String,
+    pub(crate) audience: Option<String>,
+    pub(crate) jwks_uri: Option<String>,
+    pub(crate) introspection: Option<RawIntrospection>,
+    pub(crate) user_claim: Option<String>,
+    pub(crate) name_claim: Option<String>,
+    pub(crate) groups_claim: Option<String>,
+}
+
+/// `introspection = { client_id, client_secret }` (RFC 7662).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawIntrospection {
+    pub(crate) client_id: String,
+    pub(crate) client_secret: String,
+    pub(crate) endpoint: Option<String>,
+}
+
+/// `{ rate = "10/minute", burst = 3, per = "user" }`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawRate {
     pub(crate) rate: String,
     pub(crate) burst: Option<u32>,
+    pub(crate) per: Option<String>,
 }
 
 /// `[tools."<pattern>"]`.

@@ -131,6 +131,8 @@ pub struct ResolvedConfig {
     pub clients: BTreeMap<String, ResolvedClient>,
     /// The Redis URL of `gateway.rate_limit_store`, resolved (its password is a secret).
     pub rate_limit_store: Option<String>,
+    /// The introspection client secret of each `[[auth.issuers]]` that has one, by issuer.
+    pub introspection_secrets: BTreeMap<String, String>,
     /// Every secret value read, for scrubbing logs and audit records.
     pub secrets: SecretSet,
 }
@@ -205,11 +207,20 @@ impl Config {
             }
             None => None,
         };
+        let mut introspection_secrets = BTreeMap::new();
+        for (i, issuer) in self.auth.iter().flat_map(|a| a.issuers.iter()).enumerate() {
+            if let Some(introspection) = &issuer.introspection {
+                let key = format!("auth.issuers[{i}].introspection.client_secret");
+                let secret = r.one(&key, &introspection.client_secret, true).await?;
+                introspection_secrets.insert(issuer.issuer.clone(), secret);
+            }
+        }
         Ok(ResolvedConfig {
             config: self.clone(),
             servers,
             clients,
             rate_limit_store,
+            introspection_secrets,
             secrets: resolver.secrets(),
         })
     }

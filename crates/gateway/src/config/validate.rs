@@ -4,13 +4,14 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::auth::{AuthConfig, ClaimMatch, IntrospectionConfig, IssuerConfig};
 use super::raw::{
-    RawClient, RawConfig, RawEndpoint, RawOAuth, RawPins, RawRate, RawRestart, RawServer,
-    RawToolSearch,
+    RawAuth, RawClaimValue, RawClient, RawConfig, RawEndpoint, RawOAuth, RawPins, RawRate,
+    RawRestart, RawServer, RawToolSearch,
 };
 use super::{
     Approval, AuditSettings, BuiltinKind, ClientConfig, Config, GatewaySettings, OAuthConfig,
-    OAuthGrant, PinSettings, RateRule, RestartPolicy, ServerConfig, SessionLimits, StartMode,
+    OAuthGrant, PinSettings, Rate, RateRule, RestartPolicy, ServerConfig, SessionLimits, StartMode,
     ToolRule, ToolSearch, TransportConfig, parse_duration, parse_rate,
 };
 use crate::endpoints::{Endpoint, Override};
@@ -75,6 +76,22 @@ impl Ctx<'_> {
             .collect()
     }
 
+    /// `{ rate, burst, per }`; `per = "user"` gives each person (a token's subject) a bucket.
+    fn rate(&self, key: &str, raw: &RawRate) -> Result<Rate, ConfigError> {
+        let mut rate = parse_rate(&raw.rate, raw.burst).map_err(|m| self.err(key, m))?;
+        rate.per_user = match raw.per.as_deref() {
+            None | Some("client") => false,
+            Some("user") => true,
+            Some(other) => {
+                return Err(self.err(
+                    format!("{key}.per"),
+                    format!("must be \"client\" or \"user\", not {other:?}"),
+                ));
+            }
+        };
+        Ok(rate)
+    }
+
     fn rate_rules(
         &self,
         key: &str,
@@ -85,7 +102,7 @@ impl Ctx<'_> {
                 let k = format!("{key}.\"{pattern}\"");
                 Ok(RateRule {
                     pattern: self.pattern(&k, &pattern)?,
-                    rate: parse_rate(&rate.rate, rate.burst).map_err(|m| self.err(&k, m))?,
+                    rate: self.rate(&k, &rate)?,
                 })
             })
             .collect()
@@ -161,7 +178,8 @@ pub(super) fn validate(
         servers.insert(name.clone(), server_config(&ctx, &key, name, server)?);
     }
     let mut clients = BTreeMap::new();
-    for (name, client) in raw.clients {
+    let mut rules = Vec::new();
+    for (name, mut client) in raw.clients {
         let key = format!("clients.{name}");
         if !valid_name(&name) {
             return Err(ctx.err(
@@ -169,8 +187,24 @@ pub(super) fn validate(
                 "client names may contain only lowercase letters, digits and '-' (at most 32)",
             ));
         }
+        if let Some(claims) = client.claims.take() {
+            rules.push((
+                name.clone(),
+                claim_match(&ctx, &format!("{key}.match"), claims)?,
+            ));
+        }
         clients.insert(name.clone(), client_config(&ctx, &key, name, client)?);
     }
+    let auth = match raw.auth {
+        Some(auth) => Some(auth_config(&ctx, auth, rules)?),
+        None if !rules.is_empty() => {
+            return Err(ctx.err(
+                format!("clients.{}.match", rules[0].0),
+                "matching token claims needs [auth] with at least one [[auth.issuers]]",
+            ));
+        }
+        None => None,
+    };
     if let Some(stdio) = &gateway.stdio_client
         && !clients.contains_key(stdio)
     {
@@ -193,6 +227,7 @@ pub(super) fn validate(
         pins,
         servers,
         clients,
+        auth,
         rate_limits,
         tools,
         endpoints,
@@ -745,9 +780,7 @@ fn client_config(
         deny: ctx.patterns(&format!("{key}.deny"), &raw.deny)?,
         rate_limit: raw
             .rate_limit
-            .map(|r| {
-                parse_rate(&r.rate, r.burst).map_err(|m| ctx.err(format!("{key}.rate_limit"), m))
-            })
+            .map(|r| ctx.rate(&format!("{key}.rate_limit"), &r))
             .transpose()?,
         rate_limits: ctx.rate_rules(&format!("{key}.rate_limits"), raw.rate_limits)?,
         tool_search: tool_search(
@@ -756,6 +789,126 @@ fn client_config(
             raw.tool_search.as_ref(),
             None,
         )?,
+    })
+}
+
+fn claim_match(
+    ctx: &Ctx<'_>,
+    key: &str,
+    raw: BTreeMap<String, RawClaimValue>,
+) -> Result<ClaimMatch, ConfigError> {
+    if raw.is_empty() {
+        return Err(ctx.err(key, "an empty match would fit every token: name a claim"));
+    }
+    let mut rule = BTreeMap::new();
+    for (claim, value) in raw {
+        let values = match value {
+            RawClaimValue::One(v) => vec![v],
+            RawClaimValue::AnyOf(v) if v.is_empty() => {
+                return Err(ctx.err(format!("{key}.{claim}"), "list at least one value"));
+            }
+            RawClaimValue::AnyOf(v) => v,
+        };
+        rule.insert(claim, values);
+    }
+    Ok(ClaimMatch(rule))
+}
+
+fn auth_config(
+    ctx: &Ctx<'_>,
+    raw: RawAuth,
+    rules: Vec<(String, ClaimMatch)>,
+) -> Result<AuthConfig, ConfigError> {
+    let resource = url::Url::parse(&raw.resource)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.fragment().is_none())
+        .ok_or_else(|| {
+            ctx.err(
+                "auth.resource",
+                format!(
+                    "{:?} is not an absolute http(s) URL without a fragment (the gateway's MCP \
+                     URL, e.g. https://gw.example.com/mcp)",
+                    raw.resource
+                ),
+            )
+        })?;
+    if raw.issuers.is_empty() {
+        return Err(ctx.err(
+            "auth.issuers",
+            "list at least one [[auth.issuers]] (static tokens need no [auth])",
+        ));
+    }
+    let mut issuers = Vec::new();
+    for (i, issuer) in raw.issuers.into_iter().enumerate() {
+        let key = format!("auth.issuers[{i}]");
+        let url_ok =
+            |v: &str| url::Url::parse(v).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+        if !url_ok(&issuer.issuer) {
+            return Err(ctx.err(
+                format!("{key}.issuer"),
+                format!("{:?} is not an http(s) URL", issuer.issuer),
+            ));
+        }
+        if let Some(uri) = issuer.jwks_uri.as_deref().filter(|u| !url_ok(u)) {
+            return Err(ctx.err(
+                format!("{key}.jwks_uri"),
+                format!("{uri:?} is not an http(s) URL"),
+            ));
+        }
+        let introspection = match issuer.introspection {
+            Some(i) => {
+                if let Some(uri) = i.endpoint.as_deref().filter(|u| !url_ok(u)) {
+                    return Err(ctx.err(
+                        format!("{key}.introspection.endpoint"),
+                        format!("{uri:?} is not an http(s) URL"),
+                    ));
+                }
+                Some(IntrospectionConfig {
+                    client_id: i.client_id,
+                    client_secret: ctx.template(
+                        &format!("{key}.introspection.client_secret"),
+                        &i.client_secret,
+                    )?,
+                    endpoint: i.endpoint,
+                })
+            }
+            None => None,
+        };
+        if issuers
+            .iter()
+            .any(|i: &IssuerConfig| i.issuer == issuer.issuer)
+        {
+            return Err(ctx.err(
+                format!("{key}.issuer"),
+                format!("{:?} is listed twice", issuer.issuer),
+            ));
+        }
+        issuers.push(IssuerConfig {
+            audience: issuer.audience.unwrap_or_else(|| raw.resource.clone()),
+            issuer: issuer.issuer,
+            jwks_uri: issuer.jwks_uri,
+            introspection,
+            user_claim: issuer.user_claim.unwrap_or_else(|| "sub".to_owned()),
+            name_claim: issuer.name_claim,
+            groups_claim: issuer.groups_claim.unwrap_or_else(|| "groups".to_owned()),
+        });
+    }
+    Ok(AuthConfig {
+        resource,
+        scopes: raw.scopes,
+        leeway: ctx.duration("auth.leeway", raw.leeway.as_ref(), Duration::from_secs(60))?,
+        jwks_refresh: ctx.duration(
+            "auth.jwks_refresh",
+            raw.jwks_refresh.as_ref(),
+            Duration::from_secs(600),
+        )?,
+        jwks_min_interval: ctx.duration(
+            "auth.jwks_min_interval",
+            raw.jwks_min_interval.as_ref(),
+            Duration::from_secs(10),
+        )?,
+        issuers,
+        rules,
     })
 }
 

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::sessions::{Sessions, track};
 use super::{Downstream, Identity};
+use crate::auth::Refusal;
 use crate::endpoints::Endpoint;
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
@@ -44,8 +45,9 @@ pub async fn serve_http(
         return Err(GatewayError::Serve {
             addr: addr.to_string(),
             source: std::io::Error::other(
-                "binding a non-loopback address requires client tokens: add [clients.<name>] \
-                 token = \"${env:...}\" entries, or bind 127.0.0.1",
+                "binding a non-loopback address requires client tokens or people's tokens: add \
+                 [clients.<name>] token = \"${env:...}\" entries or [auth] issuers, or bind \
+                 127.0.0.1",
             ),
         });
     }
@@ -143,8 +145,18 @@ fn router(gateway: Gateway, addr: &SocketAddr, shutdown: CancellationToken) -> a
             gateway.clone(),
             authenticate,
         ));
+    let metadata = axum::routing::get(resource_metadata);
     axum::Router::new()
         .route("/healthz", axum::routing::get(|| async { "ok" }))
+        .route("/.well-known/oauth-protected-resource", metadata.clone())
+        .route(
+            "/.well-known/oauth-protected-resource/mcp",
+            metadata.clone(),
+        )
+        .route(
+            "/.well-known/oauth-protected-resource/mcp/{endpoint}",
+            metadata,
+        )
         .route(
             "/readyz",
             axum::routing::get(move |state| readyz(state, sessions.open())),
@@ -192,18 +204,16 @@ async fn authenticate(
             .and_then(|v| {
                 v.strip_prefix("Bearer ")
                     .or_else(|| v.strip_prefix("bearer "))
-            });
-        let Some(token) = token else {
-            return unauthorized("Bearer realm=\"switchboard\"");
+            })
+            .map(str::trim)
+            .filter(|t| !t.is_empty());
+        let identified = match token {
+            Some(token) => gateway.identify(token, "").await,
+            None => Err(Refusal::Missing),
         };
-        match gateway.authenticate(token.trim(), "") {
-            Some(caller) => caller,
-            None => {
-                return unauthorized(
-                    "Bearer realm=\"switchboard\", error=\"invalid_token\", \
-                     error_description=\"unknown token\"",
-                );
-            }
+        match identified {
+            Ok(caller) => caller,
+            Err(refusal) => return refuse(&gateway, &refusal, request.uri().path()),
         }
     } else {
         gateway.anonymous_caller()
@@ -212,15 +222,72 @@ async fn authenticate(
     next.run(request).await
 }
 
-fn unauthorized(challenge: &'static str) -> Response {
+/// The answer to a request whose token was not accepted: `401` with a challenge that points
+/// OAuth clients at the metadata, `403` for a missing scope or no matching client, `503` when
+/// the identity provider cannot be asked.
+fn refuse(gateway: &Gateway, refusal: &Refusal, path: &str) -> Response {
+    let (status, error, description) = match refusal {
+        Refusal::Missing => (
+            StatusCode::UNAUTHORIZED,
+            "invalid_request",
+            "missing bearer token: send Authorization: Bearer <token>".to_owned(),
+        ),
+        Refusal::Invalid(why) => (StatusCode::UNAUTHORIZED, "invalid_token", why.clone()),
+        Refusal::InsufficientScope => (
+            StatusCode::FORBIDDEN,
+            "insufficient_scope",
+            "the token lacks a scope this gateway requires".to_owned(),
+        ),
+        Refusal::NoClient => (
+            StatusCode::FORBIDDEN,
+            "access_denied",
+            "this account is not allowed to use this gateway".to_owned(),
+        ),
+        Refusal::Unavailable(why) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            format!("{why}; try again shortly"),
+        ),
+    };
     let mut response = (
-        StatusCode::UNAUTHORIZED,
-        "missing or invalid bearer token: send Authorization: Bearer <token> of a configured client",
+        status,
+        axum::Json(serde_json::json!({"error": error, "error_description": description})),
     )
         .into_response();
-    response.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static(challenge),
-    );
+    let challenge = match gateway.authenticator() {
+        Some(auth) => auth.challenge(refusal, path),
+        None if *refusal == Refusal::Missing => "Bearer realm=\"switchboard\"".to_owned(),
+        None => "Bearer realm=\"switchboard\", error=\"invalid_token\", \
+                 error_description=\"unknown token\""
+            .to_owned(),
+    };
+    if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN)
+        && let Ok(value) = HeaderValue::from_str(&challenge)
+    {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
+    }
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    }
     response
+}
+
+/// RFC 9728 protected resource metadata, at `/.well-known/oauth-protected-resource` and its
+/// path-suffixed forms (`/mcp`, `/mcp/<name>`); `404` when `[auth]` is not configured.
+async fn resource_metadata(State(gateway): State<Gateway>) -> Response {
+    match gateway.authenticator() {
+        Some(auth) => {
+            let name = &gateway.config().config.gateway.name;
+            (
+                [(header::CACHE_CONTROL, "max-age=300")],
+                axum::Json(auth.metadata(name)),
+            )
+                .into_response()
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }

@@ -563,6 +563,8 @@ impl Pins {
             seq: 0,
             time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             client: event.client,
+            user: None,
+            user_name: None,
             session: "-".to_owned(),
             tool: event.tool.clone(),
             endpoint: None,

@@ -137,6 +137,8 @@ impl AuditLayer {
             seq: 0,
             time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             client: call.caller.client.clone(),
+            user: call.caller.user.as_ref().map(|p| p.subject.clone()),
+            user_name: call.caller.user.as_ref().and_then(|p| p.name.clone()),
             session: call.caller.session.clone(),
             tool: call.exposed.clone(),
             endpoint: call.caller.endpoint.as_ref().map(|e| e.name.clone()),

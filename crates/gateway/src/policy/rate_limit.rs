@@ -132,17 +132,27 @@ impl RateLimit {
     fn buckets(&self, call: &ToolCall) -> Vec<(String, Rate, String)> {
         let tool = &call.exposed;
         let client = &call.caller.client;
+        // A `per = "user"` rate gives each person a bucket of their own (NUL cannot occur in
+        // a client name or rule, so the person's part never blurs into the rule's).
+        let person = |key: String, rate: &Rate| match &call.caller.user {
+            Some(user) if rate.per_user => format!("{key}\0{}", user.subject),
+            _ => key,
+        };
         let mut out = Vec::new();
         for rule in self.tool_rules.iter().filter(|r| r.pattern.matches(tool)) {
             out.push((
-                format!("tool|{}|{tool}", rule.pattern.as_str()),
+                person(format!("tool|{}|{tool}", rule.pattern.as_str()), &rule.rate),
                 rule.rate,
                 format!("tool {tool}"),
             ));
         }
         if let Some(config) = self.clients.get(client) {
             if let Some(rate) = config.rate_limit {
-                out.push((format!("client|{client}"), rate, format!("client {client}")));
+                out.push((
+                    person(format!("client|{client}"), &rate),
+                    rate,
+                    format!("client {client}"),
+                ));
             }
             for rule in config
                 .rate_limits
@@ -150,7 +160,10 @@ impl RateLimit {
                 .filter(|r| r.pattern.matches(tool))
             {
                 out.push((
-                    format!("client-tool|{client}|{}|{tool}", rule.pattern.as_str()),
+                    person(
+                        format!("client-tool|{client}|{}|{tool}", rule.pattern.as_str()),
+                        &rule.rate,
+                    ),
                     rule.rate,
                     format!("client {client} on tool {tool}"),
                 ));
@@ -163,6 +176,7 @@ impl RateLimit {
 /// A bucket's rule, for the metric label: its key without the tool name a glob rule adds (so
 /// the label set stays bounded by the configuration).
 fn bucket_rule(key: &str) -> String {
+    let key = key.split('\0').next().unwrap_or(key);
     match key.split('|').collect::<Vec<_>>().as_slice() {
         ["tool", pattern, _tool] => format!("tool:{pattern}"),
         ["client", client] => format!("client:{client}"),
@@ -216,6 +230,7 @@ mod tests {
             count: NonZeroU32::new(count).unwrap(),
             per: Duration::from_secs(per),
             burst: NonZeroU32::new(burst).unwrap(),
+            per_user: false,
         }
     }
 

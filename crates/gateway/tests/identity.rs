@@ -1,0 +1,492 @@
+//! People as callers, against a real OpenID provider (`oidc-provider`, started per test): RFC 9728
+//! metadata and the `401` challenge, JWT access tokens checked against the provider's JWKS,
+//! opaque tokens by introspection, claims mapped to clients, per-person rate limits, the audit
+//! naming each person, refusals of every kind of bad token, key rotation without a restart, and
+//! the provider being down. Needs Node and oidc-provider under target/test-tools (scripts/setup).
+
+mod common;
+#[path = "common/idp.rs"]
+mod idp;
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use common::{fixture_server, write};
+use idp::{Idp, now};
+use rmcp::model::{CallToolRequestParams, ProtocolVersion};
+use rmcp::service::{ClientLifecycleMode, ClientServiceExt};
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use serde_json::{Value, json};
+use switchboard_gateway::audit::read_records;
+use switchboard_gateway::downstream::serve_http;
+use switchboard_gateway::{Config, Gateway, GatewayOptions};
+use tokio_util::sync::CancellationToken;
+
+const CI_TOKEN: &str = "ci-bot-static-token-0001";
+
+struct Served {
+    gateway: Gateway,
+    url: String,
+    resource: String,
+    audit: std::path::PathBuf,
+    shutdown: CancellationToken,
+}
+
+/// A gateway whose `[auth]` trusts `issuers` (the first with introspection), with analysts
+/// (per-person buckets of 2 calls a minute, `echo` only), ops, and a static-token bot.
+async fn serve(dir: &Path, issuers: &[&str], extra: &str) -> Served {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let resource = format!("http://{addr}/mcp");
+    let audit = dir.join("audit.jsonl");
+    let mut toml = format!(
+        "[pins]\nenabled = false\n[audit]\npath = {audit:?}\n\
+         [auth]\nresource = {resource:?}\nscopes = [\"mcp:tools\"]\n\
+         jwks_refresh = \"1s\"\njwks_min_interval = \"200ms\"\n{extra}"
+    );
+    for (i, issuer) in issuers.iter().enumerate() {
+        toml.push_str(&format!("[[auth.issuers]]\nissuer = {issuer:?}\n"));
+        if i == 0 {
+            toml.push_str(
+                "introspection = { client_id = \"gateway\", client_secret = \"${env:SB_INTROSPECTION_SECRET}\" }\n",
+            );
+        }
+    }
+    toml.push_str(&format!(
+        "[clients.analysts]\nmatch = {{ groups = \"data-analysts\" }}\nallow = [\"echo\"]\n\
+         rate_limit = {{ rate = \"2/minute\", per = \"user\" }}\n\
+         [clients.ops]\nmatch = {{ groups = [\"ops\", \"sre\"] }}\n\
+         [clients.ci-bot]\ntoken = \"${{env:SB_CI_TOKEN}}\"\n{}",
+        fixture_server("f", &[])
+    ));
+    let path = write(dir, "switchboard.toml", &toml);
+    let options = GatewayOptions {
+        env: [
+            ("SB_CI_TOKEN".to_owned(), CI_TOKEN.to_owned()),
+            (
+                "SB_INTROSPECTION_SECRET".to_owned(),
+                "gateway-secret".to_owned(),
+            ),
+        ]
+        .into(),
+        ..GatewayOptions::default()
+    };
+    let gateway = Gateway::start(Config::load(&path).unwrap(), options)
+        .await
+        .unwrap();
+    let shutdown = CancellationToken::new();
+    tokio::spawn(serve_http(gateway.clone(), listener, shutdown.clone()));
+    Served {
+        gateway,
+        url: format!("http://{addr}"),
+        resource,
+        audit,
+        shutdown,
+    }
+}
+
+/// One stateless (2026-07-28) `tools/call` of `echo` with `token`: the HTTP status, the
+/// `WWW-Authenticate` header, and the body.
+async fn call(url: &str, token: &str) -> (u16, String, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{url}/mcp"))
+        .header("accept", "application/json, text/event-stream")
+        .header("authorization", format!("Bearer {token}"))
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", "echo")
+        .json(&json!({
+            "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {
+                "name": "echo", "arguments": {"text": "hi"},
+                "_meta": {
+                    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                    "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "1"},
+                    "io.modelcontextprotocol/clientCapabilities": {},
+                },
+            },
+        }))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let challenge = response
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let text = response.text().await.unwrap();
+    // JSON, or one SSE event carrying JSON.
+    let json = text
+        .lines()
+        .find_map(|l| l.strip_prefix("data: ").or_else(|| l.strip_prefix("data:")))
+        .map_or_else(
+            || serde_json::from_str(&text).unwrap_or(Value::Null),
+            |d| serde_json::from_str(d.trim()).unwrap_or(Value::Null),
+        );
+    (status, challenge, json)
+}
+
+/// Whether a `tools/call` answer is a successful echo.
+fn echoed(body: &Value) -> bool {
+    body["result"]["isError"] != json!(true) && body["result"]["content"][0]["text"] == "hi"
+}
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn people_become_callers_with_their_own_buckets_and_the_audit_names_them() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let _ = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::TRACE)
+        .try_init();
+    let idp = Idp::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let served = serve(dir.path(), &[&idp.issuer], "").await;
+    let (url, resource) = (&served.url, &served.resource);
+
+    // RFC 9728 metadata, at the root and path-suffixed, without a token.
+    for path in [
+        "/.well-known/oauth-protected-resource",
+        "/.well-known/oauth-protected-resource/mcp",
+    ] {
+        let doc: Value = reqwest::get(format!("{url}{path}"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(doc["resource"], json!(resource));
+        assert_eq!(doc["authorization_servers"], json!([idp.issuer]));
+        assert_eq!(doc["scopes_supported"], json!(["mcp:tools"]));
+        assert_eq!(doc["bearer_methods_supported"], json!(["header"]));
+    }
+    // No token: 401 pointing at the metadata, with the scope.
+    let bare = reqwest::Client::new()
+        .post(format!("{url}/mcp"))
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bare.status(), 401);
+    let challenge = bare.headers()["www-authenticate"].to_str().unwrap();
+    assert_eq!(
+        challenge,
+        format!(
+            "Bearer resource_metadata=\"{url}/.well-known/oauth-protected-resource/mcp\", \
+             scope=\"mcp:tools\""
+        )
+    );
+
+    let alice = idp.token("alice-cli", resource, Some("mcp:tools")).await;
+    let bob = idp.token("bob-cli", resource, Some("mcp:tools")).await;
+    let carol = idp.token("carol-cli", resource, Some("mcp:tools")).await;
+    let mallory = idp.token("mallory-cli", resource, Some("mcp:tools")).await;
+    let unscoped = idp.token("alice-cli", resource, None).await;
+    let opaque = idp.token("opaque-bob", resource, Some("mcp:tools")).await;
+    assert!(!opaque.contains('.'), "an opaque token: {opaque}");
+
+    // Two analysts, each with a bucket of 2: the third call of each is limited, not the
+    // second person's first.
+    for token in [&alice, &alice, &bob, &bob] {
+        let (status, _, body) = call(url, token).await;
+        assert_eq!(status, 200);
+        assert!(echoed(&body), "{body}");
+    }
+    for token in [&alice, &bob] {
+        let (_, _, body) = call(url, token).await;
+        assert_eq!(body["result"]["isError"], json!(true), "{body}");
+        assert!(body.to_string().contains("rate limit"), "{body}");
+    }
+    // carol (ops, any of two groups), a machine's static token.
+    assert!(echoed(&call(url, &carol).await.2));
+    assert!(echoed(&call(url, CI_TOKEN).await.2));
+    // An opaque token is introspected; its person (`bob`, the account, not the CLI client)
+    // has a bucket of their own.
+    let (status, _, body) = call(url, &opaque).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(echoed(&body), "{body}");
+    // Outside every rule: 403 naming no internals. Without the scope: 403 insufficient_scope.
+    let (status, _, body) = call(url, &mallory).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("access_denied"))
+    );
+    assert!(!body.to_string().contains("analysts"), "{body}");
+    let (status, challenge, _) = call(url, &unscoped).await;
+    assert_eq!(status, 403);
+    assert!(
+        challenge.contains("error=\"insufficient_scope\"")
+            && challenge.contains("scope=\"mcp:tools\""),
+        "{challenge}"
+    );
+
+    // The audit names each person (subject and e-mail) beside the client.
+    let records = read_records(&served.audit).unwrap();
+    let people: Vec<_> = records
+        .iter()
+        .map(|r| {
+            (
+                r.client.as_str(),
+                r.user.as_deref(),
+                r.user_name.as_deref(),
+                r.outcome.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        people,
+        [
+            (
+                "analysts",
+                Some("alice-cli"),
+                Some("alice@example.com"),
+                "ok"
+            ),
+            (
+                "analysts",
+                Some("alice-cli"),
+                Some("alice@example.com"),
+                "ok"
+            ),
+            ("analysts", Some("bob-cli"), Some("bob@example.com"), "ok"),
+            ("analysts", Some("bob-cli"), Some("bob@example.com"), "ok"),
+            (
+                "analysts",
+                Some("alice-cli"),
+                Some("alice@example.com"),
+                "refused"
+            ),
+            (
+                "analysts",
+                Some("bob-cli"),
+                Some("bob@example.com"),
+                "refused"
+            ),
+            ("ops", Some("carol-cli"), Some("carol@example.com"), "ok"),
+            ("ci-bot", None, None, "ok"),
+            ("analysts", Some("bob"), Some("bob@example.com"), "ok"),
+        ]
+    );
+    let filter = switchboard_gateway::audit::Filter {
+        user: Some("carol@example.com".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        switchboard_gateway::audit::search(&served.audit, &filter)
+            .unwrap()
+            .len(),
+        1
+    );
+
+    served.shutdown.cancel();
+    served.gateway.shutdown().await;
+    // Tokens appear nowhere: not in the audit, not in the logs at TRACE.
+    let audit = std::fs::read_to_string(&served.audit).unwrap();
+    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("tool_call"), "the logs were captured");
+    for token in [&alice, &bob, &carol, &mallory, &unscoped, &opaque] {
+        let signature = token.rsplit('.').next().unwrap();
+        assert!(!audit.contains(signature), "a token in the audit");
+        assert!(!logs.contains(signature), "a token in the logs");
+    }
+    assert!(!logs.contains(CI_TOKEN) && !audit.contains(CI_TOKEN));
+}
+
+#[tokio::test]
+async fn bad_tokens_are_refused_and_a_rotated_key_needs_no_restart() {
+    let idp = Idp::start().await;
+    // A second trusted issuer nobody answers for: its tokens cannot be checked.
+    let down = format!(
+        "http://127.0.0.1:{}",
+        switchboard_testkit::pg::free_port().unwrap()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let served = serve(dir.path(), &[&idp.issuer, &down], "").await;
+    let (url, resource) = (&served.url, served.resource.as_str());
+    let claims = |overrides: Value| {
+        let mut c = json!({
+            "iss": idp.issuer, "sub": "alice", "aud": resource, "scope": "mcp:tools",
+            "groups": ["ops"], "iat": now(0), "exp": now(300),
+        });
+        for (k, v) in overrides.as_object().unwrap() {
+            c[k] = v.clone();
+        }
+        c
+    };
+    let good = idp.sign(claims(json!({}))).await;
+    let first = call(url, &good).await;
+    assert!(echoed(&first.2), "{first:?}");
+
+    let header = |t: &str| t.split('.').next().unwrap().to_owned();
+    let body = |t: &str| t.split('.').nth(1).unwrap().to_owned();
+    let none = format!(
+        "{}.{}.",
+        B64.encode(r#"{"alg":"none","typ":"JWT"}"#),
+        body(&good)
+    );
+    let mut tampered = good.clone();
+    tampered.truncate(tampered.len() - 4);
+    tampered.push_str("AAAA");
+    let swapped = format!(
+        "{}.{}.{}",
+        header(&good),
+        B64.encode(claims(json!({"sub": "root"})).to_string()),
+        good.rsplit('.').next().unwrap()
+    );
+    // HMAC "signed" with the provider's public key as the secret: the classic confusion.
+    let jwks: Value = reqwest::get(format!("{}/jwks", idp.issuer))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let hmac = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims(json!({})),
+        &jsonwebtoken::EncodingKey::from_secret(jwks["keys"][0]["n"].as_str().unwrap().as_bytes())
+            .unwrap(),
+    )
+    .unwrap();
+    let cases = [
+        (
+            "expired",
+            idp.sign(claims(json!({"exp": now(-600)}))).await,
+            "expired",
+        ),
+        (
+            "not yet valid",
+            idp.sign(claims(json!({"nbf": now(600)}))).await,
+            "not valid yet",
+        ),
+        (
+            "wrong aud",
+            idp.sign(claims(json!({"aud": "https://other.example/mcp"})))
+                .await,
+            "aud",
+        ),
+        (
+            "no aud",
+            idp.sign(claims(json!({"aud": null}))).await,
+            "aud",
+        ),
+        (
+            "unknown iss",
+            idp.sign(claims(json!({"iss": "https://evil.example"})))
+                .await,
+            "issuer",
+        ),
+        ("bad signature", tampered, "signature"),
+        ("swapped claims", swapped, "signature"),
+        ("alg none", none, "header"),
+        ("hmac", hmac, "HMAC"),
+        ("garbage", "not-a-token".to_owned(), "not active"),
+    ];
+    for (case, token, why) in cases {
+        let (status, challenge, body) = call(url, &token).await;
+        assert_eq!(status, 401, "{case}: {body}");
+        assert!(
+            challenge.contains("error=\"invalid_token\""),
+            "{case}: {challenge}"
+        );
+        let description = body["error_description"].as_str().unwrap_or_default();
+        assert!(description.contains(why), "{case}: {description}");
+    }
+
+    // Rotation: a token from the new key is accepted at once (its unknown kid fetches the
+    // keys again); once the old key leaves the JWKS, its tokens stop working.
+    idp.rotate().await;
+    let fresh = idp.sign(claims(json!({}))).await;
+    assert_ne!(header(&fresh), header(&good), "a new kid");
+    assert!(echoed(&call(url, &fresh).await.2));
+    assert!(
+        echoed(&call(url, &good).await.2),
+        "the old key is still listed"
+    );
+    idp.retire().await;
+    tokio::time::sleep(Duration::from_millis(1_300)).await;
+    let (status, _, body) = call(url, &good).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(body.to_string().contains("signing key"), "{body}");
+
+    // An issuer that cannot be reached: 503 with Retry-After, at once rather than a hang.
+    let unreachable = idp.sign(claims(json!({"iss": down}))).await;
+    let started = std::time::Instant::now();
+    let response = reqwest::Client::new()
+        .post(format!("{url}/mcp"))
+        .bearer_auth(&unreachable)
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["retry-after"], "5");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    // The provider itself going down: keys already fetched keep checking tokens.
+    idp.stop().await;
+    assert!(echoed(&call(url, &fresh).await.2));
+
+    served.shutdown.cancel();
+    served.gateway.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_rmcp_client_with_a_persons_token_lists_what_its_client_may_see() {
+    let idp = Idp::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let served = serve(dir.path(), &[&idp.issuer], "").await;
+    let token = idp
+        .token("alice-cli", &served.resource, Some("mcp:tools"))
+        .await;
+    for mode in [
+        ClientLifecycleMode::Initialize,
+        ClientLifecycleMode::Discover {
+            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+        },
+    ] {
+        let config = StreamableHttpClientTransportConfig::with_uri(served.resource.clone())
+            .auth_header(token.clone());
+        let client =
+            ().serve_with_lifecycle(StreamableHttpClientTransport::from_config(config), mode)
+                .await
+                .unwrap();
+        let names: Vec<_> = client
+            .list_all_tools()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| t.name.into_owned())
+            .collect();
+        assert_eq!(names, ["echo"]);
+        let result = client
+            .call_tool(
+                CallToolRequestParams::new("echo")
+                    .with_arguments(json!({"text": "hi"}).as_object().unwrap().clone()),
+            )
+            .await
+            .unwrap();
+        assert_eq!(common::text(&result), "hi");
+        client.cancel().await.unwrap();
+    }
+    served.shutdown.cancel();
+    served.gateway.shutdown().await;
+}
