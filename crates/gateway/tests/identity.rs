@@ -490,3 +490,50 @@ async fn an_rmcp_client_with_a_persons_token_lists_what_its_client_may_see() {
     served.shutdown.cancel();
     served.gateway.shutdown().await;
 }
+
+/// The official Python SDK's OAuth client, from the bare `401` to a tool call: it discovers
+/// the metadata and the provider, registers, signs in with the authorization code flow and PKCE
+/// (its browser driven over HTTP), and calls a tool as the person — in both protocol eras.
+#[tokio::test]
+async fn the_python_sdk_oauth_client_signs_in_from_the_bare_401() {
+    let python =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-tools/py/bin/python");
+    assert!(
+        python.is_file(),
+        "the Python MCP SDK is not installed: run scripts/setup"
+    );
+    let idp = Idp::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let served = serve(dir.path(), &[&idp.issuer], "").await;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/python_oauth.py");
+    for (mode, version) in [("legacy", "2025-11-25"), ("auto", "2026-07-28")] {
+        let output = tokio::process::Command::new(&python)
+            .arg(&script)
+            .args([mode, &served.resource, "alice"])
+            .output()
+            .await
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{mode}: {stderr}");
+        let seen: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(
+            seen,
+            json!({
+                "protocol_version": version, "tools": ["echo"], "is_error": false,
+                "text": "hello", "signed_in": true, "resource_in_authorization": true,
+            }),
+            "{mode}: {stderr}"
+        );
+    }
+    let records = read_records(&served.audit).unwrap();
+    let people: Vec<_> = records
+        .iter()
+        .map(|r| (r.client.as_str(), r.user.as_deref(), r.user_name.as_deref()))
+        .collect();
+    assert_eq!(
+        people,
+        [("analysts", Some("alice"), Some("alice@example.com")); 2]
+    );
+    served.shutdown.cancel();
+    served.gateway.shutdown().await;
+}

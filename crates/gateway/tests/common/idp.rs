@@ -58,6 +58,8 @@ impl Idp {
         })
         .await
         .expect("the provider did not start in 30 s");
+        // It prints notices later on: keep reading, or its writes fail and it exits.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         Self {
             issuer,
             child,
