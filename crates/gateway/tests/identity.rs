@@ -537,3 +537,119 @@ async fn the_python_sdk_oauth_client_signs_in_from_the_bare_401() {
     served.shutdown.cancel();
     served.gateway.shutdown().await;
 }
+
+/// An HTTP upstream that answers `who` with the bearer token its call came with.
+#[derive(Clone)]
+struct Acting;
+
+impl rmcp::ServerHandler for Acting {
+    fn get_info(&self) -> rmcp::model::ServerConfig {
+        rmcp::model::ServerConfig::new(
+            rmcp::model::ServerCapabilities::builder()
+                .enable_tools()
+                .build(),
+        )
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<rmcp::model::PaginatedRequestParams>,
+        _context: rmcp::service::RequestContext<rmcp::service::RoleServer>,
+    ) -> Result<rmcp::model::ListToolsResult, rmcp::ErrorData> {
+        let schema = json!({"type": "object"}).as_object().cloned().unwrap();
+        Ok(rmcp::model::ListToolsResult::with_all_items(vec![
+            rmcp::model::Tool::new("who", "the token of this call", Arc::new(schema)),
+        ]))
+    }
+
+    async fn call_tool(
+        &self,
+        _request: CallToolRequestParams,
+        context: rmcp::service::RequestContext<rmcp::service::RoleServer>,
+    ) -> Result<rmcp::model::CallToolResponse, rmcp::ErrorData> {
+        let token = context
+            .extensions
+            .get::<axum::http::request::Parts>()
+            .and_then(|p| p.headers.get("authorization"))
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("none")
+            .to_owned();
+        Ok(
+            rmcp::model::CallToolResult::success(vec![rmcp::model::ContentBlock::text(token)])
+                .into(),
+        )
+    }
+}
+
+fn claims_of(token: &str) -> Value {
+    let payload = token.split('.').nth(1).expect("a JWT");
+    serde_json::from_slice(&B64.decode(payload).unwrap()).unwrap()
+}
+
+/// No token passthrough: a tool call of a person goes to an upstream configured for token
+/// exchange with a token the provider issued for that upstream (RFC 8693), kept per person;
+/// the person's own token never reaches it, and a caller without a person is refused.
+#[tokio::test]
+async fn an_upstream_acting_as_the_person_gets_an_exchanged_token_never_the_callers() {
+    use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+    use rmcp::transport::streamable_http_server::{
+        StreamableHttpServerConfig, StreamableHttpService,
+    };
+    let idp = Idp::start().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let mcp = StreamableHttpService::new(
+        || Ok(Acting),
+        Arc::new(LocalSessionManager::default()),
+        StreamableHttpServerConfig::default(),
+    );
+    tokio::spawn(async move {
+        axum::serve(listener, axum::Router::new().nest_service("/mcp", mcp)).await
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let extra = format!(
+        "[servers.crm]\nurl = {upstream:?}\n\
+         token_exchange = {{ token_url = \"{}/token\", client_id = \"gateway\", \
+         client_secret = \"${{env:SB_INTROSPECTION_SECRET}}\" }}\n",
+        idp.issuer
+    );
+    let served = serve(dir.path(), &[&idp.issuer], &extra).await;
+    let resource = served.resource.clone();
+    let who = |token: String| {
+        let url = served.resource.clone();
+        async move {
+            let config = StreamableHttpClientTransportConfig::with_uri(url).auth_header(token);
+            let client = ()
+                .serve_with_lifecycle(
+                    StreamableHttpClientTransport::from_config(config),
+                    ClientLifecycleMode::Initialize,
+                )
+                .await
+                .unwrap();
+            let result = client
+                .call_tool(CallToolRequestParams::new("crm__who"))
+                .await
+                .unwrap();
+            client.cancel().await.unwrap();
+            (result.is_error == Some(true), common::text(&result))
+        }
+    };
+    let carol = idp.token("carol-cli", &resource, Some("mcp:tools")).await;
+    let (failed, first) = who(carol.clone()).await;
+    assert!(!failed, "{first}");
+    assert_ne!(first, carol, "the person's own token went to the upstream");
+    let claims = claims_of(&first);
+    assert_eq!(claims["iss"], json!(idp.issuer));
+    assert_eq!(claims["sub"], json!("carol-cli"));
+    assert_eq!(claims["aud"], json!(upstream));
+    assert_eq!(claims["act"]["sub"], json!("gateway"));
+    // Kept for the person: the next call goes with the same exchanged token.
+    assert_eq!(who(carol.clone()).await.1, first);
+    // A machine's static token has no person to act as.
+    let (failed, text) = who(CI_TOKEN.to_owned()).await;
+    assert!(failed && text.contains("needs a person's token"), "{text}");
+    assert!(!text.contains(CI_TOKEN));
+    served.shutdown.cancel();
+    served.gateway.shutdown().await;
+}

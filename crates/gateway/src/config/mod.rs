@@ -22,7 +22,8 @@ use std::time::Duration;
 
 pub use auth::{AuthConfig, ClaimMatch, IntrospectionConfig, IssuerConfig};
 pub use resolve::{
-    ResolvedClient, ResolvedConfig, ResolvedOAuth, ResolvedServer, ResolvedTransport,
+    ResolvedClient, ResolvedConfig, ResolvedExchange, ResolvedOAuth, ResolvedServer,
+    ResolvedTransport,
 };
 
 use crate::error::ConfigError;
@@ -81,6 +82,9 @@ pub enum TransportConfig {
         headers: BTreeMap<String, Template>,
         /// OAuth authorization of the gateway to this server, if it needs one.
         oauth: Option<OAuthConfig>,
+        /// Token exchange (RFC 8693): tool calls go with the calling person's token exchanged
+        /// for one audienced to this server.
+        exchange: Option<Box<ExchangeConfig>>,
     },
     /// A built-in server run as a child of this binary.
     Builtin {
@@ -134,6 +138,21 @@ pub struct OAuthConfig {
     pub client_metadata_url: Option<String>,
     /// Client name for dynamic client registration.
     pub client_name: String,
+}
+
+/// `[servers.<name>] token_exchange`, with values still unresolved.
+#[derive(Debug, Clone)]
+pub struct ExchangeConfig {
+    /// The authorization server's token endpoint.
+    pub token_url: String,
+    /// The gateway's client ID there.
+    pub client_id: Template,
+    /// Its secret (a secret reference, normally).
+    pub client_secret: Template,
+    /// The audience asked for (default: the server's URL, sent as the RFC 8707 resource).
+    pub audience: Option<String>,
+    /// Scopes asked for; empty asks for none in particular.
+    pub scopes: Vec<String>,
 }
 
 /// When an upstream is started.

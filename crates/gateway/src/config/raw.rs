@@ -121,6 +121,7 @@ pub(crate) struct RawServer {
     pub(crate) url: Option<String>,
     pub(crate) headers: Option<BTreeMap<String, String>>,
     pub(crate) oauth: Option<RawOAuth>,
+    pub(crate) token_exchange: Option<RawTokenExchange>,
     pub(crate) prefix: Option<bool>,
     pub(crate) start: Option<String>,
     pub(crate) required: Option<bool>,
@@ -155,6 +156,18 @@ pub(crate) struct RawRestart {
     pub(crate) max_failures: Option<u32>,
     pub(crate) window: Option<String>,
     pub(crate) open_for: Option<String>,
+}
+
+/// `token_exchange = { token_url, client_id, client_secret, audience, scopes }` (RFC 8693).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTokenExchange {
+    pub(crate) token_url: String,
+    pub(crate) client_id: String,
+    pub(crate) client_secret: String,
+    pub(crate) audience: Option<String>,
+    #[serde(default)]
+    pub(crate) scopes: Vec<String>,
 }
 
 /// `[clients.<name>]`.

@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::{ClientConfig, Config, OAuthConfig, OAuthGrant, ServerConfig, TransportConfig};
+use super::{
+    ClientConfig, Config, ExchangeConfig, OAuthConfig, OAuthGrant, ServerConfig, TransportConfig,
+};
 use crate::error::ConfigError;
 use crate::secrets::{Resolver, SecretSet, Template};
 
@@ -30,7 +32,35 @@ pub enum ResolvedTransport {
         headers: BTreeMap<String, String>,
         /// OAuth authorization, if the server needs it.
         oauth: Option<ResolvedOAuth>,
+        /// Token exchange for tool calls made by people, if configured.
+        exchange: Option<Box<ResolvedExchange>>,
     },
+}
+
+/// Token exchange settings of one upstream, resolved. `Debug` never shows the client secret.
+#[derive(Clone)]
+pub struct ResolvedExchange {
+    /// The authorization server's token endpoint.
+    pub token_url: String,
+    /// The gateway's client ID there.
+    pub client_id: String,
+    /// Its secret.
+    pub client_secret: String,
+    /// The audience asked for.
+    pub audience: String,
+    /// Scopes asked for.
+    pub scopes: Vec<String>,
+}
+
+impl std::fmt::Debug for ResolvedExchange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResolvedExchange")
+            .field("token_url", &self.token_url)
+            .field("client_id", &self.client_id)
+            .field("audience", &self.audience)
+            .field("scopes", &self.scopes)
+            .finish_non_exhaustive()
+    }
 }
 
 /// OAuth settings of one upstream, resolved. `Debug` never shows the client secret.
@@ -83,11 +113,13 @@ impl std::fmt::Debug for ResolvedTransport {
                 url,
                 headers,
                 oauth,
+                exchange,
             } => f
                 .debug_struct("Http")
                 .field("url", url)
                 .field("headers", &headers.keys().collect::<Vec<_>>())
                 .field("oauth", oauth)
+                .field("exchange", exchange)
                 .finish(),
         }
     }
@@ -283,6 +315,29 @@ impl Res<'_> {
         })
     }
 
+    async fn exchange(
+        &self,
+        key: &str,
+        exchange: &ExchangeConfig,
+        url: &str,
+    ) -> Result<ResolvedExchange, ConfigError> {
+        Ok(ResolvedExchange {
+            token_url: exchange.token_url.clone(),
+            client_id: self
+                .one(&format!("{key}.client_id"), &exchange.client_id, false)
+                .await?,
+            client_secret: self
+                .one(
+                    &format!("{key}.client_secret"),
+                    &exchange.client_secret,
+                    true,
+                )
+                .await?,
+            audience: exchange.audience.clone().unwrap_or_else(|| url.to_owned()),
+            scopes: exchange.scopes.clone(),
+        })
+    }
+
     async fn transport(
         &self,
         key: &str,
@@ -310,14 +365,26 @@ impl Res<'_> {
                 url,
                 headers,
                 oauth,
-            } => ResolvedTransport::Http {
-                url: self.one(&format!("{key}.url"), url, false).await?,
-                headers: self.map(&format!("{key}.headers"), headers).await?,
-                oauth: match oauth {
-                    Some(oauth) => Some(self.oauth(&format!("{key}.oauth"), oauth).await?),
+                exchange,
+            } => {
+                let url = self.one(&format!("{key}.url"), url, false).await?;
+                let exchange = match exchange {
+                    Some(exchange) => Some(Box::new(
+                        self.exchange(&format!("{key}.token_exchange"), exchange, &url)
+                            .await?,
+                    )),
                     None => None,
-                },
-            },
+                };
+                ResolvedTransport::Http {
+                    headers: self.map(&format!("{key}.headers"), headers).await?,
+                    oauth: match oauth {
+                        Some(oauth) => Some(self.oauth(&format!("{key}.oauth"), oauth).await?),
+                        None => None,
+                    },
+                    url,
+                    exchange,
+                }
+            }
             TransportConfig::Builtin { kind, env, args } => {
                 let mut all_args = vec!["server".to_owned(), kind.as_str().to_owned()];
                 all_args.extend(self.list(&format!("{key}.args"), args).await?);

@@ -10,9 +10,9 @@ use super::raw::{
     RawRestart, RawServer, RawToolSearch,
 };
 use super::{
-    Approval, AuditSettings, BuiltinKind, ClientConfig, Config, GatewaySettings, OAuthConfig,
-    OAuthGrant, PinSettings, Rate, RateRule, RestartPolicy, ServerConfig, SessionLimits, StartMode,
-    ToolRule, ToolSearch, TransportConfig, parse_duration, parse_rate,
+    Approval, AuditSettings, BuiltinKind, ClientConfig, Config, ExchangeConfig, GatewaySettings,
+    OAuthConfig, OAuthGrant, PinSettings, Rate, RateRule, RestartPolicy, ServerConfig,
+    SessionLimits, StartMode, ToolRule, ToolSearch, TransportConfig, parse_duration, parse_rate,
 };
 use crate::endpoints::{Endpoint, Override};
 use crate::error::ConfigError;
@@ -479,6 +479,13 @@ fn transport_config(
     if raw.oauth.is_some() && raw.url.is_none() {
         return Err(ctx.err(format!("{key}.oauth"), "oauth applies to url servers only"));
     }
+    if raw.token_exchange.is_some() && raw.url.is_none() {
+        return Err(ctx.err(
+            format!("{key}.token_exchange"),
+            "token_exchange applies to url servers only (a stdio server cannot be sent a \
+             person's token)",
+        ));
+    }
     let kinds = [raw.kind.is_some(), raw.command.is_some(), raw.url.is_some()];
     match kinds.iter().filter(|set| **set).count() {
         0 => Err(ctx.err(
@@ -570,10 +577,33 @@ fn http_transport(
         }
         None => None,
     };
+    let exchange = match &raw.token_exchange {
+        Some(exchange) => {
+            let at = format!("{key}.token_exchange");
+            if !url::Url::parse(&exchange.token_url)
+                .is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
+            {
+                return Err(ctx.err(
+                    format!("{at}.token_url"),
+                    format!("{:?} is not an http(s) URL", exchange.token_url),
+                ));
+            }
+            Some(Box::new(ExchangeConfig {
+                token_url: exchange.token_url.clone(),
+                client_id: ctx.template(&format!("{at}.client_id"), &exchange.client_id)?,
+                client_secret: ctx
+                    .template(&format!("{at}.client_secret"), &exchange.client_secret)?,
+                audience: exchange.audience.clone(),
+                scopes: exchange.scopes.clone(),
+            }))
+        }
+        None => None,
+    };
     Ok(TransportConfig::Http {
         url: template,
         headers,
         oauth,
+        exchange,
     })
 }
 

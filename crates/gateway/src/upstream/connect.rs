@@ -131,6 +131,7 @@ async fn open(
             url,
             headers,
             oauth,
+            ..
         } => {
             let transport = http::transport(name, url, headers, oauth.as_ref(), secrets)
                 .map_err(Opened::Failed)?;

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::relay::Relay;
 use super::routes::{Forwarded, Routes};
-use crate::config::{ResolvedServer, StartMode};
+use crate::config::{ResolvedServer, ResolvedTransport, StartMode};
 use crate::policy::{Outcome, ToolCall};
 
 /// The health of one upstream, as shown by `/readyz` and `switchboard tools`.
@@ -131,6 +131,8 @@ pub(crate) struct Upstream {
     pub(crate) legacy_only: AtomicBool,
     /// Restarts after a failure since the gateway started.
     pub(crate) restarts: AtomicU64,
+    /// Token exchange for people's tool calls, when configured.
+    exchanger: Option<super::exchange::Exchanger>,
 }
 
 impl Upstream {
@@ -139,7 +141,18 @@ impl Upstream {
             StartMode::Boot => Health::Starting,
             StartMode::Lazy => Health::Idle,
         };
+        let exchanger = match &server.transport {
+            ResolvedTransport::Http {
+                exchange: Some(settings),
+                ..
+            } => Some(super::exchange::Exchanger::new(
+                &server.config.name,
+                (**settings).clone(),
+            )),
+            _ => None,
+        };
         Arc::new(Self {
+            exchanger,
             name: server.config.name.clone(),
             semaphore: Arc::new(Semaphore::new(server.config.max_concurrency)),
             server,
@@ -289,7 +302,23 @@ impl Upstream {
         params.arguments = Some(call.arguments);
         params.input_responses = call.input_responses;
         params.request_state = call.request_state;
-        let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
+        let mut request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
+        if let Some(exchanger) = &self.exchanger {
+            let Some(person) = &call.caller.user else {
+                return Outcome::UpstreamFailed(format!(
+                    "server {} acts as the person calling and needs a person's token (OAuth); \
+                     client {} called without one",
+                    self.name, call.caller.client
+                ));
+            };
+            match exchanger.token_for(person).await {
+                Ok(token) => {
+                    rmcp::model::GetExtensions::extensions_mut(&mut request)
+                        .insert(super::exchange::ActingAs(token));
+                }
+                Err(message) => return Outcome::UpstreamFailed(message),
+            }
+        }
         match self.forward(request, call.relay, budget).await {
             Ok(ServerResult::CallToolResult(result)) => Outcome::Completed(result),
             Ok(ServerResult::InputRequiredResult(result)) => {

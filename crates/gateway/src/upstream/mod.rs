@@ -16,11 +16,12 @@
 //! Files: [`relay`] (the client end of a request), [`routes`] (where traffic for clients goes),
 //! [`handler`] (the client side of a session), [`connect`] (opening one) and [`error`] (why that
 //! failed), [`handle`] (the
-//! supervised [`Upstream`] and its requests), one transport each in [`stdio`] and [`http`], and
-//! [`oauth`].
+//! supervised [`Upstream`] and its requests), one transport each in [`stdio`] and [`http`],
+//! [`oauth`], and [`exchange`] (acting as the person calling).
 
 mod connect;
 mod error;
+pub(crate) mod exchange;
 mod handle;
 mod handler;
 pub(crate) mod http;

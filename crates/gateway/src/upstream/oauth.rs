@@ -34,6 +34,7 @@ use rmcp::transport::streamable_http_client::{
 use tokio::sync::Mutex;
 
 use super::ConnectError;
+use super::exchange::acting_as;
 use crate::config::{OAuthGrant, ResolvedOAuth};
 use crate::secrets::SecretSet;
 
@@ -81,11 +82,22 @@ impl UpstreamHttpClient {
 
     /// Runs `call` with the current token (or `given`, the transport's static bearer token, when
     /// OAuth is off), handling one `401` or `403 insufficient_scope` by authorizing and retrying.
-    async fn authorized<T, F, Fut>(&self, given: Option<String>, call: F) -> Result<T, HttpError>
+    ///
+    /// A request made for a person (`acting`, an exchanged token, see [`super::exchange`]) goes
+    /// with that token alone: the gateway's own credentials never stand in for a person's.
+    async fn authorized<T, F, Fut>(
+        &self,
+        given: Option<String>,
+        acting: Option<String>,
+        call: F,
+    ) -> Result<T, HttpError>
     where
         F: Fn(Option<String>) -> Fut,
         Fut: Future<Output = Result<T, HttpError>>,
     {
+        if acting.is_some() {
+            return call(acting).await;
+        }
         let Some(auth) = &self.oauth else {
             return call(given).await;
         };
@@ -412,7 +424,7 @@ impl StreamableHttpClient for UpstreamHttpClient {
         auth_token: Option<String>,
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> Result<StreamableHttpPostResponse, HttpError> {
-        self.authorized(auth_token, |token| {
+        self.authorized(auth_token, acting_as(&message), |token| {
             self.http.post_message(
                 uri.clone(),
                 message.clone(),
@@ -433,7 +445,7 @@ impl StreamableHttpClient for UpstreamHttpClient {
         custom_headers: HashMap<HeaderName, HeaderValue>,
         max_sse_event_size: usize,
     ) -> Result<StreamableHttpPostResponse, HttpError> {
-        self.authorized(auth_token, |token| {
+        self.authorized(auth_token, acting_as(&message), |token| {
             self.http.post_message_with_max_sse_event_size(
                 uri.clone(),
                 message.clone(),
@@ -455,7 +467,7 @@ impl StreamableHttpClient for UpstreamHttpClient {
         custom_headers: HashMap<HeaderName, HeaderValue>,
         limits: StreamableHttpResponseLimits,
     ) -> Result<StreamableHttpPostResponse, HttpError> {
-        self.authorized(auth_token, |token| {
+        self.authorized(auth_token, acting_as(&message), |token| {
             self.http.post_message_with_response_limits(
                 uri.clone(),
                 message.clone(),
@@ -475,7 +487,7 @@ impl StreamableHttpClient for UpstreamHttpClient {
         auth_token: Option<String>,
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> Result<(), HttpError> {
-        self.authorized(auth_token, |token| {
+        self.authorized(auth_token, None, |token| {
             self.http.delete_session(
                 uri.clone(),
                 session_id.clone(),
@@ -494,7 +506,7 @@ impl StreamableHttpClient for UpstreamHttpClient {
         auth_token: Option<String>,
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> Result<BoxStream<'static, Result<sse_stream::Sse, sse_stream::Error>>, HttpError> {
-        self.authorized(auth_token, |token| {
+        self.authorized(auth_token, None, |token| {
             self.http.get_stream(
                 uri.clone(),
                 session_id.clone(),
@@ -515,7 +527,7 @@ impl StreamableHttpClient for UpstreamHttpClient {
         custom_headers: HashMap<HeaderName, HeaderValue>,
         max_sse_event_size: usize,
     ) -> Result<BoxStream<'static, Result<sse_stream::Sse, sse_stream::Error>>, HttpError> {
-        self.authorized(auth_token, |token| {
+        self.authorized(auth_token, None, |token| {
             self.http.get_stream_with_max_sse_event_size(
                 uri.clone(),
                 session_id.clone(),
