@@ -102,6 +102,15 @@ impl Caller {
         }
     }
 
+    /// Who owns what this caller opens (sessions): the client, or for a person's token the
+    /// client and the person, so people sharing a client never share sessions.
+    pub fn principal(&self) -> String {
+        match &self.user {
+            Some(person) => format!("{}:{}@{}", self.client, person.subject, person.issuer),
+            None => self.client.clone(),
+        }
+    }
+
     /// The same caller, asking `approver` when a call needs approval.
     pub fn with_approver(mut self, approver: Arc<dyn Approver>) -> Self {
         self.approval = ApprovalChannel::Approver(approver);

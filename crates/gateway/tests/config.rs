@@ -289,3 +289,64 @@ async fn vault_references_resolve_and_failures_are_clear() {
         "never echoes the token: {message}"
     );
 }
+
+#[test]
+fn auth_settings_are_validated_and_match_rules_keep_file_order() {
+    let auth = "[auth]\nresource = \"https://gw.example.com/mcp\"\n\
+                [[auth.issuers]]\nissuer = \"https://login.example.com\"\n";
+    let config = load_toml(&format!(
+        "{auth}[clients.zz]\nmatch = {{ groups = \"ops\" }}\n\
+         [clients.aa]\nmatch = {{ roles = [\"admin\", \"dev\"], issuer = \"https://login.example.com\" }}\n\
+         rate_limit = {{ rate = \"5/minute\", per = \"user\" }}\n[clients.bot]\ntoken = \"t\"\n"
+    ))
+    .unwrap();
+    let auth_config = config.auth.unwrap();
+    let order: Vec<_> = auth_config.rules.iter().map(|(c, _)| c.as_str()).collect();
+    assert_eq!(
+        order,
+        ["zz", "aa"],
+        "first match wins in file order, not by name"
+    );
+    assert_eq!(
+        auth_config.issuers[0].audience,
+        "https://gw.example.com/mcp"
+    );
+    assert_eq!(auth_config.issuers[0].groups_claim, "groups");
+    assert!(config.clients["aa"].rate_limit.unwrap().per_user);
+
+    expect_error(
+        "[clients.a]\nmatch = { groups = \"x\" }\n",
+        "clients.a.match",
+        "[auth]",
+    );
+    expect_error(
+        "[auth]\nresource = \"gw.example.com\"\n[[auth.issuers]]\nissuer = \"https://i\"\n",
+        "auth.resource",
+        "absolute",
+    );
+    expect_error(
+        "[auth]\nresource = \"https://gw/mcp\"\n",
+        "auth.issuers",
+        "at least one",
+    );
+    expect_error(
+        &format!("{auth}[[auth.issuers]]\nissuer = \"https://login.example.com\"\n"),
+        "auth.issuers[1].issuer",
+        "listed twice",
+    );
+    expect_error(
+        &format!("{auth}[clients.a]\nmatch = {{}}\n"),
+        "clients.a.match",
+        "every token",
+    );
+    expect_error(
+        "[clients.a]\nrate_limit = { rate = \"5/minute\", per = \"team\" }\n",
+        "clients.a.rate_limit.per",
+        "\"user\"",
+    );
+    expect_error(
+        "[servers.s]\ncommand = \"x\"\ntoken_exchange = { token_url = \"https://t\", client_id = \"c\", client_secret = \"s\" }\n",
+        "servers.s.token_exchange",
+        "url servers only",
+    );
+}

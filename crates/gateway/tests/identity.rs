@@ -240,6 +240,51 @@ async fn people_become_callers_with_their_own_buckets_and_the_audit_names_them()
         "{challenge}"
     );
 
+    // Sessions belong to the person, not the client: bob cannot use alice's.
+    let initialize = json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {},
+                   "clientInfo": {"name": "t", "version": "1"}},
+    });
+    let opened = reqwest::Client::new()
+        .post(format!("{url}/mcp"))
+        .header("accept", "application/json, text/event-stream")
+        .bearer_auth(&alice)
+        .json(&initialize)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opened.status(), 200);
+    let session = opened.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
+    for (token, status) in [(&bob, 404), (&alice, 202)] {
+        let response = reqwest::Client::new()
+            .post(format!("{url}/mcp"))
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-session-id", &session)
+            .header("mcp-protocol-version", "2025-11-25")
+            .bearer_auth(token)
+            .json(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status);
+    }
+    let listed = reqwest::Client::new()
+        .post(format!("{url}/mcp"))
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-session-id", &session)
+        .header("mcp-protocol-version", "2025-11-25")
+        .bearer_auth(&alice)
+        .json(&list)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), 200);
+
     // The audit names each person (subject and e-mail) beside the client.
     let records = read_records(&served.audit).unwrap();
     let people: Vec<_> = records
@@ -414,7 +459,7 @@ async fn bad_tokens_are_refused_and_a_rotated_key_needs_no_restart() {
 
     // Rotation: a token from the new key is accepted at once (its unknown kid fetches the
     // keys again); once the old key leaves the JWKS, its tokens stop working.
-    idp.rotate().await;
+    idp.rotate("RS256").await;
     let fresh = idp.sign(claims(json!({}))).await;
     assert_ne!(header(&fresh), header(&good), "a new kid");
     assert!(echoed(&call(url, &fresh).await.2));
@@ -422,6 +467,39 @@ async fn bad_tokens_are_refused_and_a_rotated_key_needs_no_restart() {
         echoed(&call(url, &good).await.2),
         "the old key is still listed"
     );
+    // A flood of tokens naming unknown keys fetches the JWKS at most once per
+    // jwks_min_interval (200 ms here), not once per token.
+    let before = idp.jwks_fetches().await;
+    let started = std::time::Instant::now();
+    for i in 0..40 {
+        let forged = format!(
+            "{}.{}.{}",
+            B64.encode(format!(r#"{{"alg":"RS256","kid":"forged-{i}"}}"#)),
+            body(&good),
+            good.rsplit('.').next().unwrap()
+        );
+        let (status, _, answer) = call(url, &forged).await;
+        assert_eq!(status, 401, "{answer}");
+    }
+    let fetched = idp.jwks_fetches().await - before;
+    let allowed = started.elapsed().as_millis() / 200 + 1;
+    assert!(
+        u128::from(fetched) <= allowed,
+        "{fetched} fetches in {:?}",
+        started.elapsed()
+    );
+    // The other asymmetric algorithms, each from a key the provider just rotated in (past
+    // jwks_min_interval, so the unknown kid may fetch the keys again).
+    for alg in ["ES256", "PS256", "EdDSA"] {
+        idp.rotate(alg).await;
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let token = idp.sign(claims(json!({}))).await;
+        let (status, _, answer) = call(url, &token).await;
+        assert!(echoed(&answer), "{alg}: {status} {answer}");
+    }
+    idp.rotate("RS256").await;
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let fresh = idp.sign(claims(json!({}))).await;
     idp.retire().await;
     tokio::time::sleep(Duration::from_millis(1_300)).await;
     let (status, _, body) = call(url, &good).await;

@@ -11,6 +11,10 @@
 //! - when the client has none idle, the new session is refused with `503` and `Retry-After`.
 //!   Another client's session is never closed for it, so one client cannot push others out.
 //!
+//! A "client" here is a caller's principal: the client name, or for a person's token (`[auth]`)
+//! the client and the person, so the caps are per person and people who share a client never
+//! share (or see) each other's sessions.
+//!
 //! Opening, closing, evicting and refusing are logged as events (target `switchboard::sessions`),
 //! not per request. Stateless 2026-07-28 requests have no session and pass straight through.
 
@@ -366,8 +370,7 @@ pub async fn track(
     let client = request
         .extensions()
         .get::<Identity>()
-        .map_or(LOCAL, |i| i.0.client.as_str())
-        .to_owned();
+        .map_or_else(|| LOCAL.to_owned(), |i| i.0.principal());
     let session = request
         .headers()
         .get("mcp-session-id")

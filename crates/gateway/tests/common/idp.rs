@@ -115,9 +115,16 @@ impl Idp {
             .to_owned()
     }
 
-    /// Puts a new signing key first in the JWKS (the old one stays).
-    pub async fn rotate(&self) {
-        self.control("rotate", json!({})).await;
+    /// Puts a new `alg` signing key first in the JWKS (the old one stays).
+    pub async fn rotate(&self, alg: &str) {
+        self.control("rotate", json!({ "alg": alg })).await;
+    }
+
+    /// How often the JWKS has been fetched.
+    pub async fn jwks_fetches(&self) -> u64 {
+        self.control("stats", json!({})).await["jwks_fetches"]
+            .as_u64()
+            .unwrap()
     }
 
     /// Leaves only the newest key in the JWKS.

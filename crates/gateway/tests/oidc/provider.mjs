@@ -5,10 +5,12 @@
 // `ready <issuer>`.
 //
 // Test controls under /__test/ (this process exists only for tests):
-//   POST /__test/rotate   a new signing key comes first in the JWKS; the old one stays
+//   POST /__test/rotate   {alg?} a new signing key (RS256, PS256, ES256, EdDSA) comes first in
+//                         the JWKS; the old one stays
 //   POST /__test/retire   only the newest key stays in the JWKS
-//   POST /__test/sign     {claims, alg?} → a token signed with the current key (to build
+//   POST /__test/sign     {claims} → a token signed with the current key (to build
 //                         expired, wrong-audience, … tokens the provider would never issue)
+//   POST /__test/stats    how often the JWKS was fetched
 //
 // Accounts: any login name works; the groups of `alice`, `bob` (data-analysts) and `carol`
 // (ops) are fixed, everyone else has none. Client-credentials clients named after an account
@@ -28,14 +30,15 @@ const issuer = `http://127.0.0.1:${server.address().port}`;
 
 let keys = [await newKey()]; // private JWKs, signing key first
 
-async function newKey() {
-  const { privateKey } = await jose.generateKeyPair('RS256', { extractable: true });
+async function newKey(alg = 'RS256') {
+  const options = alg === 'EdDSA' ? { crv: 'Ed25519', extractable: true } : { extractable: true };
+  const { privateKey } = await jose.generateKeyPair(alg, options);
   const jwk = await jose.exportJWK(privateKey);
-  return { ...jwk, kid: `k${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`, alg: 'RS256', use: 'sig' };
+  return { ...jwk, kid: `k${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`, alg, use: 'sig' };
 }
 
 function publicKey(jwk) {
-  const { d, p, q, dp, dq, qi, ...pub } = jwk;
+  const { d, p, q, dp, dq, qi, ...pub } = jwk; // eslint-disable-line no-unused-vars
   return pub;
 }
 
@@ -120,10 +123,10 @@ async function exchange(ctx) {
   ctx.body = { access_token: token, issued_token_type: ACCESS_TOKEN_TYPE, token_type: 'Bearer', expires_in: 300 };
 }
 
-async function sign(claims, alg = 'RS256') {
+async function sign(claims) {
   const key = keys[0];
-  const privateKey = await jose.importJWK(key, 'RS256');
-  return new jose.SignJWT(claims).setProtectedHeader({ alg, kid: key.kid, typ: 'at+jwt' }).sign(privateKey);
+  const privateKey = await jose.importJWK(key, key.alg);
+  return new jose.SignJWT(claims).setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' }).sign(privateKey);
 }
 
 async function body(req) {
@@ -132,12 +135,16 @@ async function body(req) {
   return text ? JSON.parse(text) : {};
 }
 
+let jwksFetches = 0;
+
 async function handle(req, res) {
+  if (req.url.startsWith('/jwks')) jwksFetches += 1;
   if (!req.url.startsWith('/__test/')) return provider.callback()(req, res);
   try {
     let answer = {};
     if (req.url === '/__test/rotate') {
-      keys = [await newKey(), ...keys];
+      const { alg } = await body(req);
+      keys = [await newKey(alg), ...keys];
       provider = build();
     } else if (req.url === '/__test/retire') {
       keys = keys.slice(0, 1);
@@ -145,11 +152,12 @@ async function handle(req, res) {
     } else if (req.url === '/__test/sign') {
       const { claims } = await body(req);
       answer = { token: await sign(claims) };
-    } else {
+    } else if (req.url !== '/__test/stats') {
       res.writeHead(404).end();
       return;
     }
     answer.kids = keys.map((k) => k.kid);
+    answer.jwks_fetches = jwksFetches;
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
   } catch (e) {
     res.writeHead(500).end(String(e));
