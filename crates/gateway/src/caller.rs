@@ -111,6 +111,18 @@ impl Caller {
         }
     }
 
+    /// The caller for people to read: the client, and the person's name when there is one.
+    pub fn describe(&self) -> String {
+        match &self.user {
+            Some(person) => format!(
+                "{} ({})",
+                self.client,
+                person.name.as_deref().unwrap_or(&person.subject)
+            ),
+            None => self.client.clone(),
+        }
+    }
+
     /// The same caller, asking `approver` when a call needs approval.
     pub fn with_approver(mut self, approver: Arc<dyn Approver>) -> Self {
         self.approval = ApprovalChannel::Approver(approver);

@@ -331,7 +331,7 @@ impl ApprovalLayer {
         self.lock()
             .remove(state)
             .filter(|p| {
-                p.client == call.caller.client
+                p.client == call.caller.principal()
                     && p.tool == call.exposed
                     && p.digest == digest
                     && p.expires > now
@@ -347,7 +347,7 @@ impl ApprovalLayer {
         pending.insert(
             state.clone(),
             Pending {
-                client: call.caller.client.clone(),
+                client: call.caller.principal(),
                 tool: call.exposed.clone(),
                 digest,
                 expires: now + PENDING_TTL,
@@ -412,7 +412,7 @@ impl Layer for ApprovalLayer {
                 return next.run(call).await;
             }
             let request = ApprovalRequest {
-                client: call.caller.client.clone(),
+                client: call.caller.describe(),
                 tool: call.exposed.clone(),
                 server: call.server().unwrap_or_default().to_owned(),
                 arguments: serde_json::Value::Object(call.arguments.clone()),
