@@ -295,6 +295,12 @@ impl Authenticator {
     /// path-suffixed `/.well-known/oauth-protected-resource` form on the resource's origin.
     pub fn metadata_url(&self, path: &str) -> String {
         let origin = self.config.resource.origin().ascii_serialization();
+        // `/metrics` and the like have no metadata of their own: point at the root document.
+        let path = if path == "/mcp" || path.starts_with("/mcp/") {
+            path
+        } else {
+            ""
+        };
         format!("{origin}/.well-known/oauth-protected-resource{path}")
     }
 
