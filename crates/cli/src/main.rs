@@ -34,6 +34,8 @@ enum Command {
     Call(commands::call::CallArgs),
     /// Read and verify the gateway's audit log.
     Audit(commands::audit::AuditArgs),
+    /// List, approve or deny the calls waiting for an operator on a running gateway.
+    Approvals(commands::approvals::ApprovalsArgs),
     /// Run a task with Claude over the gateway's tools (every call policed and audited), or
     /// --replay a saved run.
     Agent(commands::agent::AgentArgs),
@@ -72,6 +74,7 @@ fn main() -> ExitCode {
             Command::Tools(args) => commands::tools::run(args).await,
             Command::Call(args) => commands::call::run(args).await,
             Command::Audit(args) => commands::audit::run(args).await,
+            Command::Approvals(args) => commands::approvals::run(args).await,
             Command::Agent(args) => commands::agent::run(args).await,
         }
     });

@@ -515,3 +515,191 @@ async fn reqwest_status(url: &str, token: Option<&str>) -> u16 {
     stream.read_to_string(&mut response).await.unwrap();
     response.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
+
+/// A stateless `tools/call` of `echo` over HTTP with `token` and a progress token, from a client
+/// that declares no elicitation: the JSON-RPC answer, and the messages of the progress
+/// notifications that came before it.
+async fn call_echo(url: String, token: &str, message: &str) -> (serde_json::Value, Vec<String>) {
+    let response = reqwest::Client::new()
+        .post(&url)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", "echo")
+        .bearer_auth(token)
+        .json(&serde_json::json!({
+            "jsonrpc": "2.0", "id": 7, "method": "tools/call",
+            "params": {
+                "name": "echo", "arguments": {"message": message},
+                "_meta": {
+                    "progressToken": "p1",
+                    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                    "io.modelcontextprotocol/clientInfo": {"name": "ci-job", "version": "1"},
+                    "io.modelcontextprotocol/clientCapabilities": {},
+                },
+            },
+        }))
+        .send()
+        .await
+        .unwrap();
+    let text = response.text().await.unwrap();
+    let mut messages: Vec<serde_json::Value> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .filter_map(|d| serde_json::from_str(d.trim()).ok())
+        .collect();
+    if messages.is_empty() {
+        messages.push(serde_json::from_str(&text).unwrap());
+    }
+    let answer = messages.pop().unwrap();
+    let progress = messages
+        .iter()
+        .filter(|m| m["method"] == "notifications/progress")
+        .map(|m| {
+            m["params"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    (answer, progress)
+}
+
+/// A call that needs approval from a client that cannot be asked waits for an operator, who
+/// approves or denies it with `switchboard approvals`; the audit record says who decided.
+#[tokio::test]
+async fn a_call_waits_for_an_operator_who_decides_with_switchboard_approvals() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(
+        dir.path(),
+        "[approvals]\ntimeout = \"60s\"\n[tools.\"echo\"]\napproval = \"required\"\n\
+         [clients.ops]\ntoken = \"ops-token-0001\"\nadmin = true\n\
+         [clients.ci]\ntoken = \"ci-token-0001\"\n",
+    );
+    let mut child = tokio::process::Command::new(BIN)
+        .args(["serve", "--http", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let url = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        loop {
+            let line = lines
+                .next_line()
+                .await
+                .unwrap()
+                .expect("serve exited early");
+            if let Some(url) = line.strip_prefix("switchboard: serving MCP on ") {
+                return url.to_owned();
+            }
+        }
+    })
+    .await
+    .unwrap();
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let approvals = |args: &[&str], token: &str| {
+        Command::new(BIN)
+            .args(["approvals", "--url", &url])
+            .args(args)
+            .env("SWITCHBOARD_TOKEN", token)
+            .output()
+            .unwrap()
+    };
+    // Waits for the one call in the queue and returns its id.
+    let waiting = async || {
+        for _ in 0..100 {
+            let listed = approvals(&["list", "--json"], "ops-token-0001");
+            assert!(listed.status.success(), "{}", stderr(&listed));
+            if let Some(line) = stdout(&listed).lines().next() {
+                let entry: serde_json::Value = serde_json::from_str(line).unwrap();
+                assert_eq!(entry["tool"], "echo");
+                assert_eq!(entry["client"], "ci");
+                return entry["id"].as_str().unwrap().to_owned();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("no call showed up in the queue");
+    };
+
+    let call = tokio::spawn(call_echo(url.clone(), "ci-token-0001", "ship it"));
+    let id = waiting().await;
+    // Only operators may see or decide.
+    let refused = approvals(&["approve", &id], "ci-token-0001");
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(stderr(&refused).contains("403"), "{}", stderr(&refused));
+    let approved = approvals(&["approve", &id], "ops-token-0001");
+    assert!(approved.status.success(), "{}", stderr(&approved));
+    let (answer, _) = call.await.unwrap();
+    assert_ne!(
+        answer["result"]["isError"],
+        serde_json::json!(true),
+        "{answer}"
+    );
+    assert!(answer.to_string().contains("ship it"), "{answer}");
+    // Deciding again: the id is gone.
+    assert_eq!(
+        approvals(&["deny", &id], "ops-token-0001").status.code(),
+        Some(1)
+    );
+
+    let call = tokio::spawn(call_echo(url.clone(), "ci-token-0001", "and this"));
+    let id = waiting().await;
+    // A client that asked for progress hears that its call waits (every 5 s).
+    tokio::time::sleep(std::time::Duration::from_millis(5_500)).await;
+    let denied = approvals(
+        &["deny", &id, "--reason", "not during the freeze"],
+        "ops-token-0001",
+    );
+    assert!(denied.status.success(), "{}", stderr(&denied));
+    let (answer, progress) = call.await.unwrap();
+    assert_eq!(
+        answer["result"]["isError"],
+        serde_json::json!(true),
+        "{answer}"
+    );
+    assert!(
+        progress
+            .iter()
+            .any(|m| m.contains("waiting for an operator") && m.contains(&id)),
+        "{progress:?}"
+    );
+    assert!(
+        answer
+            .to_string()
+            .contains("denied by ops: not during the freeze"),
+        "{answer}"
+    );
+
+    let records =
+        switchboard_gateway::audit::read_records(&dir.path().join("audit.jsonl")).unwrap();
+    let decided: Vec<_> = records
+        .iter()
+        .filter(|r| r.tool == "echo" && r.layer.as_deref() != Some("pins"))
+        .map(|r| {
+            let note = r.approval.as_ref().expect("the decision is in the record");
+            (
+                r.outcome.as_str(),
+                note.decision.as_str(),
+                note.by.as_deref(),
+                note.reason.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        decided,
+        [
+            ("ok", "approved", Some("ops"), None),
+            (
+                "refused",
+                "denied",
+                Some("ops"),
+                Some("not during the freeze")
+            ),
+        ]
+    );
+    child.kill().await.unwrap();
+}

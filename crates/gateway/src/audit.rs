@@ -57,6 +57,9 @@ pub struct AuditRecord {
     pub latency_ms: u64,
     /// Size of the serialized result returned to the client, in bytes.
     pub result_bytes: u64,
+    /// An operator's answer, when the call waited in the approval queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<crate::policy::queue::ApprovalNote>,
     /// SHA-256 (hex) of the previous record's line, or [`GENESIS`].
     pub prev: String,
 }
@@ -329,6 +332,7 @@ mod tests {
             message: None,
             latency_ms: 1,
             result_bytes: 2,
+            approval: None,
             prev: String::new(),
         }
     }

@@ -159,7 +159,18 @@ impl Gateway {
                 clients,
                 metrics.clone(),
             ),
-            approval: ApprovalLayer::new(cfg.tools.clone()),
+            approval: {
+                let layer = ApprovalLayer::new(cfg.tools.clone());
+                // Calls wait for an operator only where one can answer.
+                if cfg.clients.values().any(|c| c.admin) {
+                    layer.with_queue(
+                        cfg.approval_timeout,
+                        Redactor::new(&cfg.audit.redact, resolved.secrets.clone()),
+                    )
+                } else {
+                    layer
+                }
+            },
             limits: Limits {
                 rules: cfg.tools.clone(),
                 draining: draining.clone(),
@@ -322,6 +333,54 @@ impl Gateway {
     /// Whether any client has a token (then HTTP requires one).
     pub fn requires_tokens(&self) -> bool {
         !self.inner.tokens.is_empty() || self.inner.auth.is_some()
+    }
+
+    /// Whether `caller` is an operator (`admin = true` on its client).
+    pub fn is_admin(&self, caller: &Caller) -> bool {
+        self.inner
+            .config
+            .config
+            .clients
+            .get(&caller.client)
+            .is_some_and(|c| c.admin)
+    }
+
+    /// The calls waiting for an operator's approval, oldest first (`None`: no queue, because no
+    /// client is an operator).
+    pub fn approvals(&self) -> Option<Vec<crate::policy::queue::QueuedApproval>> {
+        self.inner.pipeline.approval().queue().map(|q| q.list())
+    }
+
+    /// An operator's answer to the queued call `id`: it runs (`approve`) or is refused with
+    /// `reason`; the call's audit record names `by`.
+    ///
+    /// # Errors
+    /// [`crate::policy::queue::DecideError::Unknown`] when nothing waits under `id`.
+    pub fn decide_approval(
+        &self,
+        id: &str,
+        approve: bool,
+        reason: Option<String>,
+        by: &Caller,
+    ) -> Result<(), crate::policy::queue::DecideError> {
+        use crate::policy::queue::{ApprovalNote, DecideError, now_rfc3339};
+        let queue = self
+            .inner
+            .pipeline
+            .approval()
+            .queue()
+            .ok_or(DecideError::Unknown)?;
+        let note = ApprovalNote {
+            decision: if approve { "approved" } else { "denied" }.to_owned(),
+            by: Some(by.describe()),
+            at: now_rfc3339(),
+            reason: reason.filter(|r| !r.is_empty()),
+        };
+        tracing::info!(
+            target: "switchboard::approvals",
+            id, decision = %note.decision, by = %by.describe(), "an operator decided"
+        );
+        queue.decide(id, note)
     }
 
     /// The verifier of people's tokens, when `[auth]` is configured.
@@ -584,6 +643,7 @@ impl Gateway {
             request_state: request.request_state,
             received,
             relay,
+            decided: Arc::default(),
         };
         if off_endpoint {
             return self.inner.pipeline.unknown(&call);

@@ -31,6 +31,7 @@ fn record(i: usize, text: &str) -> AuditRecord {
         message: i.is_multiple_of(4).then(|| format!("message {text}")),
         latency_ms: i as u64,
         result_bytes: 3,
+        approval: None,
         prev: String::new(),
     }
 }

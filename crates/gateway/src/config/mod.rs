@@ -281,6 +281,8 @@ pub struct ClientConfig {
     /// Whether it gets the search meta tools instead of the full list (`None`: the gateway's
     /// setting).
     pub tool_search: Option<ToolSearch>,
+    /// Whether it is an operator: it may decide queued approvals (`/admin/approvals`).
+    pub admin: bool,
 }
 
 /// When a caller's `tools/list` offers the search meta tools instead of every tool.
@@ -407,6 +409,8 @@ pub struct Config {
     pub servers: BTreeMap<String, ServerConfig>,
     /// Downstream clients by name.
     pub clients: BTreeMap<String, ClientConfig>,
+    /// `[approvals] timeout`: how long a call waits in the approval queue for an operator.
+    pub approval_timeout: Duration,
     /// `[auth]`: people's tokens from identity providers, if configured.
     pub auth: Option<AuthConfig>,
     /// Per-tool rates shared by all clients.

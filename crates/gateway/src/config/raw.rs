@@ -14,6 +14,8 @@ pub(crate) struct RawConfig {
     #[serde(default)]
     pub(crate) audit: RawAudit,
     #[serde(default)]
+    pub(crate) approvals: RawApprovals,
+    #[serde(default)]
     pub(crate) pins: RawPins,
     #[serde(default)]
     pub(crate) servers: BTreeMap<String, RawServer>,
@@ -170,6 +172,13 @@ pub(crate) struct RawTokenExchange {
     pub(crate) scopes: Vec<String>,
 }
 
+/// `[approvals]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawApprovals {
+    pub(crate) timeout: Option<String>,
+}
+
 /// `[clients.<name>]`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -184,6 +193,8 @@ pub(crate) struct RawClient {
     pub(crate) tool_search: Option<RawToolSearch>,
     #[serde(rename = "match")]
     pub(crate) claims: Option<BTreeMap<String, RawClaimValue>>,
+    #[serde(default)]
+    pub(crate) admin: bool,
 }
 
 /// A claim value to match: one string, or any of several.

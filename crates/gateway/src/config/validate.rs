@@ -227,6 +227,11 @@ pub(super) fn validate(
         pins,
         servers,
         clients,
+        approval_timeout: ctx.duration(
+            "approvals.timeout",
+            raw.approvals.timeout.as_ref(),
+            Duration::from_secs(300),
+        )?,
         auth,
         rate_limits,
         tools,
@@ -819,6 +824,7 @@ fn client_config(
             raw.tool_search.as_ref(),
             None,
         )?,
+        admin: raw.admin,
     })
 }
 

@@ -140,6 +140,11 @@ fn router(gateway: Gateway, addr: &SocketAddr, shutdown: CancellationToken) -> a
             track,
         ))
         .route("/metrics", metrics)
+        .route("/admin/approvals", axum::routing::get(list_approvals))
+        .route(
+            "/admin/approvals/{id}",
+            axum::routing::post(decide_approval),
+        )
         .with_state(gateway.clone())
         .layer(axum::middleware::from_fn_with_state(
             gateway.clone(),
@@ -274,6 +279,81 @@ fn refuse(gateway: &Gateway, refusal: &Refusal, path: &str) -> Response {
             .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
     }
     response
+}
+
+/// The operator's view of the approval queue: `GET /admin/approvals` lists the waiting calls;
+/// `POST /admin/approvals/{id}` with `{"decision": "approve" | "deny", "reason": "…"}` decides one.
+/// Only callers whose client has `admin = true` get past [`not_an_operator`].
+async fn list_approvals(
+    State(gateway): State<Gateway>,
+    axum::Extension(Identity(caller)): axum::Extension<Identity>,
+) -> Response {
+    if let Some(refused) = not_an_operator(&gateway, &caller) {
+        return refused;
+    }
+    axum::Json(serde_json::json!({"approvals": gateway.approvals().unwrap_or_default()}))
+        .into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct DecisionBody {
+    decision: String,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+async fn decide_approval(
+    State(gateway): State<Gateway>,
+    axum::Extension(Identity(caller)): axum::Extension<Identity>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    body: Result<axum::Json<DecisionBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    if let Some(refused) = not_an_operator(&gateway, &caller) {
+        return refused;
+    }
+    let problem = |status: StatusCode, message: String| {
+        (status, axum::Json(serde_json::json!({"error": message}))).into_response()
+    };
+    let Ok(axum::Json(body)) = body else {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "send {\"decision\": \"approve\" | \"deny\", \"reason\": \"…\"} as JSON".into(),
+        );
+    };
+    let approve = match body.decision.as_str() {
+        "approve" => true,
+        "deny" => false,
+        other => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                format!("decision must be \"approve\" or \"deny\", not {other:?}"),
+            );
+        }
+    };
+    match gateway.decide_approval(&id, approve, body.reason, &caller) {
+        Ok(()) => {
+            axum::Json(serde_json::json!({"id": id, "decision": body.decision})).into_response()
+        }
+        Err(_) => problem(
+            StatusCode::NOT_FOUND,
+            format!("no call waits for approval under {id:?} (decided already, or timed out)"),
+        ),
+    }
+}
+
+/// The `403` to answer a caller that is not an operator with; `None` for an operator.
+fn not_an_operator(gateway: &Gateway, caller: &crate::Caller) -> Option<Response> {
+    if gateway.is_admin(caller) {
+        None
+    } else {
+        Some((
+            StatusCode::FORBIDDEN,
+            axum::Json(serde_json::json!({
+                "error": "only operators (a client with admin = true) may see and decide approvals"
+            })),
+        )
+            .into_response())
+    }
 }
 
 /// RFC 9728 protected resource metadata, at `/.well-known/oauth-protected-resource` and its

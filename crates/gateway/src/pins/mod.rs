@@ -576,6 +576,7 @@ impl Pins {
             message: Some(event.message),
             latency_ms: 0,
             result_bytes: 0,
+            approval: None,
             prev: String::new(),
         };
         if let Err(error) = log.append(record) {

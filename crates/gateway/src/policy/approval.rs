@@ -9,7 +9,9 @@
 //!   the approved call's upstream answers `input_required` of its own, its `requestState` is kept
 //!   here behind another one-time state of the gateway's, so the rounds that follow go through
 //!   without asking the human again and reach the upstream with the upstream's own state;
-//! - anyone else is refused with a message saying approval is required.
+//! - anyone else waits in the approval queue ([`super::queue`]) for an operator, when the gateway
+//!   has one (a client with `admin = true`), with progress notifications while it waits; without
+//!   an operator it is refused with a message saying approval is required.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -19,13 +21,16 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use rmcp::model::{
     ClientResult, ElicitRequest, ElicitRequestParams, ElicitResult, ElicitationAction,
-    InputRequest, InputRequests, InputRequiredResult, ServerRequest,
+    InputRequest, InputRequests, InputRequiredResult, ProgressNotificationParam, ServerRequest,
 };
 use rmcp::service::{Peer, RoleServer};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
+use super::audit::Redactor;
+use super::queue::{ApprovalQueue, QueuedApproval};
 use super::{Layer, Next, Outcome, ToolCall};
 use crate::caller::ApprovalChannel;
 use crate::catalog::CatalogTool;
@@ -214,6 +219,8 @@ enum Stage {
 /// The approval layer.
 pub(crate) struct ApprovalLayer {
     rules: Vec<ToolRule>,
+    /// Where calls from clients that cannot be asked wait for an operator, when there is one.
+    queue: Option<(ApprovalQueue, Redactor)>,
     pending: Mutex<HashMap<String, Pending>>,
     /// Approval requests sent to a person through the caller's approver, not answered yet.
     asking: AtomicUsize,
@@ -221,14 +228,29 @@ pub(crate) struct ApprovalLayer {
 
 const INPUT_KEY: &str = "approval";
 const PENDING_TTL: Duration = Duration::from_secs(600);
+/// How often a call waiting in the queue tells its client (when it asked for progress).
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
 impl ApprovalLayer {
     pub(crate) fn new(rules: Vec<ToolRule>) -> Self {
         Self {
             rules,
+            queue: None,
             pending: Mutex::new(HashMap::new()),
             asking: AtomicUsize::new(0),
         }
+    }
+
+    /// The layer with an approval queue: calls from clients that cannot be asked wait up to
+    /// `timeout` for an operator; the queue shows their arguments through `redactor`.
+    pub(crate) fn with_queue(mut self, timeout: Duration, redactor: Redactor) -> Self {
+        self.queue = Some((ApprovalQueue::new(timeout), redactor));
+        self
+    }
+
+    /// The approval queue, when the gateway has one.
+    pub(crate) fn queue(&self) -> Option<&ApprovalQueue> {
+        self.queue.as_ref().map(|(q, _)| q)
     }
 
     /// Approval requests waiting for a person: asked through an approver, or sent to a
@@ -242,7 +264,75 @@ impl ApprovalLayer {
             .values()
             .filter(|p| p.expires > now && matches!(p.stage, Stage::Asked))
             .count();
-        sent + self.asking.load(Ordering::Relaxed)
+        sent + self.asking.load(Ordering::Relaxed) + self.queue().map_or(0, ApprovalQueue::len)
+    }
+
+    /// Waits for an operator's answer to `call` in the queue; the call's audit record keeps it.
+    async fn wait_for_operator(
+        &self,
+        queue: &ApprovalQueue,
+        redactor: &Redactor,
+        call: &ToolCall,
+    ) -> Result<(), Outcome> {
+        let shown = QueuedApproval {
+            id: String::new(),
+            client: call.caller.describe(),
+            user: call.caller.user.as_ref().map(|p| p.subject.clone()),
+            tool: call.exposed.clone(),
+            server: call.server().unwrap_or_default().to_owned(),
+            arguments: redactor.redact(&call.exposed, &Value::Object(call.arguments.clone())),
+            asked_at: String::new(),
+            expires_in_s: 0,
+        };
+        let total = queue.timeout().as_secs_f64();
+        let relay = call.relay.clone();
+        let note = queue
+            .wait(shown, PROGRESS_EVERY, |waited, id| {
+                let relay = relay.clone();
+                let message = format!(
+                    "waiting for an operator to approve {} (switchboard approvals approve {id})",
+                    call.exposed
+                );
+                async move {
+                    if let Some(relay) = relay
+                        && let Some(token) = relay.progress_token.clone()
+                    {
+                        let _ = relay
+                            .peer
+                            .notify_progress(
+                                ProgressNotificationParam::new(token, waited.as_secs_f64())
+                                    .with_total(total)
+                                    .with_message(message),
+                            )
+                            .await;
+                    }
+                }
+            })
+            .await;
+        let _ = call.decided.set(note.clone());
+        match note.decision.as_str() {
+            "approved" => Ok(()),
+            "denied" => Err(Outcome::refused(
+                "approval",
+                denial_message(
+                    &call.exposed,
+                    &format!(
+                        "denied by {}{}",
+                        note.by.as_deref().unwrap_or("an operator"),
+                        note.reason.map(|r| format!(": {r}")).unwrap_or_default()
+                    ),
+                ),
+            )),
+            _ => Err(Outcome::refused(
+                "approval",
+                format!(
+                    "{} requires approval by a person, and no operator approved it within {}s; \
+                     call it again to ask anew",
+                    call.exposed,
+                    queue.timeout().as_secs()
+                ),
+            )),
+        }
     }
 
     /// Asks `approver`, counted in [`Self::waiting`] until it answers.
@@ -440,14 +530,22 @@ impl Layer for ApprovalLayer {
                     }
                     Err(outcome) => outcome,
                 },
-                ApprovalChannel::None => Outcome::refused(
-                    "approval",
-                    format!(
-                        "{} requires approval by a person, and this client cannot be asked (it \
-                         does not support elicitation); ask an operator to run it",
-                        call.exposed
+                ApprovalChannel::None => match &self.queue {
+                    Some((queue, redactor)) => {
+                        match self.wait_for_operator(queue, redactor, &call).await {
+                            Ok(()) => next.run(call).await,
+                            Err(refused) => refused,
+                        }
+                    }
+                    None => Outcome::refused(
+                        "approval",
+                        format!(
+                            "{} requires approval by a person, and this client cannot be asked \
+                             (it does not support elicitation); ask an operator to run it",
+                            call.exposed
+                        ),
                     ),
-                ),
+                },
             }
         })
     }

@@ -150,6 +150,7 @@ impl AuditLayer {
             message: message.map(|m| self.redactor.scrub(&m)),
             latency_ms: u64::try_from(call.received.elapsed().as_millis()).unwrap_or(u64::MAX),
             result_bytes,
+            approval: call.decided.get().cloned(),
             prev: String::new(),
         }
     }

@@ -8,6 +8,7 @@ pub mod approval;
 pub(crate) mod audit;
 pub(crate) mod authorize;
 pub(crate) mod limits;
+pub mod queue;
 pub mod rate_limit;
 
 use std::sync::Arc;
@@ -48,6 +49,9 @@ pub struct ToolCall {
     /// The client end, when an MCP client sent the call: what the upstream sends while serving
     /// it (progress, log messages, requests) goes back through it.
     pub(crate) relay: Option<Arc<Relay>>,
+    /// An operator's answer to this call, when it waited in the approval queue (shared by the
+    /// call's clones, so the audit stage sees what the approval layer set).
+    pub(crate) decided: Arc<std::sync::OnceLock<queue::ApprovalNote>>,
 }
 
 impl ToolCall {
@@ -229,6 +233,11 @@ impl Pipeline {
     }
 
     /// Approval requests waiting for a person.
+    /// The approval layer (its queue, what it has waiting).
+    pub(crate) fn approval(&self) -> &approval::ApprovalLayer {
+        &self.approval
+    }
+
     pub(crate) fn approvals_waiting(&self) -> usize {
         self.approval.waiting()
     }

@@ -256,6 +256,7 @@ mod tests {
             request_state: None,
             received: tokio::time::Instant::now(),
             relay: None,
+            decided: Arc::default(),
         }
     }
 
@@ -284,6 +285,7 @@ mod tests {
             rate_limit: Some(rate(5, 60, 5)),
             rate_limits: vec![rule("x__*", rate(2, 60, 2))],
             tool_search: None,
+            admin: false,
         };
         let layer = RateLimit::new(
             Arc::new(LocalBackend::new()),
