@@ -1,21 +1,40 @@
 //! Log setup: human-readable lines on stderr (stdout may carry the MCP protocol), filtered by
 //! `RUST_LOG` (default `info`, with rmcp's per-session lines at `warn`: over stateless HTTP every
-//! request is a session of its own).
+//! request is a session of its own) — and, when OpenTelemetry's environment asks for them, the
+//! same spans exported as traces over OTLP (`switchboard_telemetry`).
 
+use switchboard_telemetry::Traces;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
-/// Installs the global subscriber. Safe to call once per process.
-pub(crate) fn init() {
-    init_with_default("info,rmcp=warn");
+/// Installs the global subscriber; `service` names the process in traces. Safe to call once per
+/// process. Keep what it returns until the process ends.
+pub(crate) fn init(service: &str) -> Option<Traces> {
+    init_with_default("info,rmcp=warn", service)
 }
 
 /// [`init`] with another level when `RUST_LOG` is unset: the agent shows its own progress on
 /// stderr, so it defaults to `warn` and keeps the gateway's routine lines off the terminal.
-pub(crate) fn init_with_default(filter: &str) {
+pub(crate) fn init_with_default(filter: &str, service: &str) -> Option<Traces> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(filter));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let lines = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .init();
+        .with_ansi(false);
+    let registry = tracing_subscriber::registry().with(filter).with(lines);
+    match switchboard_telemetry::layer(service) {
+        Ok(Some((traces, guard))) => {
+            registry.with(traces).init();
+            Some(guard)
+        }
+        Ok(None) => {
+            registry.init();
+            None
+        }
+        Err(error) => {
+            registry.init();
+            tracing::warn!("{error}; continuing without traces");
+            None
+        }
+    }
 }

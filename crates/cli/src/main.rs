@@ -43,10 +43,12 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Agent(_) => logging::init_with_default("warn"),
-        _ => logging::init(),
-    }
+    // Kept to the end of `main`: dropping it sends the spans still buffered.
+    let _traces = match &cli.command {
+        Command::Agent(_) => logging::init_with_default("warn", "switchboard-agent"),
+        Command::Server(_) => logging::init("switchboard-server"),
+        _ => logging::init("switchboard"),
+    };
     // A server or gateway on stdio has one client: one thread spares every await a hand-off
     // between threads (a sixth of a point query's latency in `switchboard-bench postgres`).
     // Serving HTTP, or driving a gateway from the command line, gets a worker per core.

@@ -69,6 +69,9 @@ pub struct CallRequest {
     pub input_responses: Option<InputResponses>,
     /// The echoed `requestState`.
     pub request_state: Option<String>,
+    /// The caller's W3C trace context (`params._meta` or the HTTP headers): the call's spans
+    /// continue its trace.
+    pub trace: Option<switchboard_telemetry::TraceContext>,
 }
 
 /// How often the pin file is checked for an operator's decision.
@@ -632,6 +635,7 @@ impl Gateway {
                 None => (None, request.name.clone()),
             },
         };
+        let trace = request.trace;
         let call = ToolCall {
             caller: caller.clone(),
             exposed: request.name,
@@ -675,7 +679,31 @@ impl Gateway {
             client = %call.caller.client,
             user = call.caller.user.as_ref().map(|p| p.subject.as_str()),
             session = %call.caller.session,
+            otel.name = tracing::field::Empty,
+            otel.kind = tracing::field::Empty,
         );
+        if switchboard_telemetry::enabled() {
+            // OpenTelemetry's MCP conventions: `tools/call <tool>`, a server span.
+            span.record("otel.name", format!("tools/call {}", call.exposed));
+            span.record("otel.kind", "server");
+            switchboard_telemetry::set_parent(
+                &span,
+                trace.as_ref().map(|t| t.traceparent.as_str()),
+                trace.as_ref().and_then(|t| t.tracestate.as_deref()),
+            );
+            for (key, value) in [
+                ("mcp.method.name", "tools/call".to_owned()),
+                ("gen_ai.operation.name", "execute_tool".to_owned()),
+                ("gen_ai.tool.name", call.exposed.clone()),
+                ("mcp.session.id", call.caller.session.clone()),
+                ("switchboard.client", call.caller.client.clone()),
+            ] {
+                switchboard_telemetry::attribute(&span, key, value);
+            }
+            if let Some(person) = &call.caller.user {
+                switchboard_telemetry::attribute(&span, "user.id", person.subject.clone());
+            }
+        }
         let gateway = self.clone();
         self.inner
             .calls

@@ -315,6 +315,26 @@ impl Res<'_> {
         })
     }
 
+    /// A built-in server exports its traces where the gateway does: OpenTelemetry's variables
+    /// (headers are secrets), with the server's name as its service unless its `env` says.
+    /// Other servers get only what their `env` declares.
+    fn trace_export(&self, key: &str, env: &mut BTreeMap<String, String>) {
+        if !switchboard_telemetry::configured() {
+            return;
+        }
+        for (name, value) in std::env::vars() {
+            if name.starts_with("OTEL_") && name != "OTEL_SERVICE_NAME" {
+                if name.ends_with("_HEADERS") {
+                    self.resolver.secrets().add(&value);
+                }
+                env.entry(name).or_insert(value);
+            }
+        }
+        let server = key.rsplit('.').next().unwrap_or(key);
+        env.entry("OTEL_SERVICE_NAME".to_owned())
+            .or_insert_with(|| format!("switchboard-{server}"));
+    }
+
     async fn exchange(
         &self,
         key: &str,
@@ -388,10 +408,12 @@ impl Res<'_> {
             TransportConfig::Builtin { kind, env, args } => {
                 let mut all_args = vec!["server".to_owned(), kind.as_str().to_owned()];
                 all_args.extend(self.list(&format!("{key}.args"), args).await?);
+                let mut env = self.map(&format!("{key}.env"), env).await?;
+                self.trace_export(key, &mut env);
                 ResolvedTransport::Stdio {
                     program: builtin_exe.to_string_lossy().into_owned(),
                     args: all_args,
-                    env: self.map(&format!("{key}.env"), env).await?,
+                    env,
                     cwd: None,
                 }
             }

@@ -316,6 +316,7 @@ impl ServerHandler for Downstream {
             arguments: request.arguments,
             input_responses: request.input_responses,
             request_state: request.request_state,
+            trace: trace_context(&context),
         };
         let relay = Relay::of(&context);
         let modern = relay.modern();
@@ -554,4 +555,31 @@ impl ServerHandler for Downstream {
         .await
         .map(drop)
     }
+}
+
+/// The caller's W3C trace context: `traceparent` (and `tracestate`) in the request's `_meta`, as
+/// the 2026-07-28 revision carries it, else in the HTTP request's headers.
+fn trace_context(
+    context: &RequestContext<RoleServer>,
+) -> Option<switchboard_telemetry::TraceContext> {
+    if let Some(traceparent) = context.meta.get_traceparent() {
+        return Some(switchboard_telemetry::TraceContext {
+            traceparent: traceparent.to_owned(),
+            tracestate: context.meta.get_tracestate().map(str::to_owned),
+        });
+    }
+    let headers = &context
+        .extensions
+        .get::<axum::http::request::Parts>()?
+        .headers;
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    Some(switchboard_telemetry::TraceContext {
+        traceparent: header("traceparent")?,
+        tracestate: header("tracestate"),
+    })
 }

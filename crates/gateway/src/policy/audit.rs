@@ -203,6 +203,18 @@ impl AuditLayer {
                 layer, latency_ms, "tool call"
             );
         }
+        if switchboard_telemetry::enabled() {
+            // The call's span says how it ended and, for a refusal, which stage decided.
+            let span = tracing::Span::current();
+            switchboard_telemetry::attribute(&span, "switchboard.outcome", record.outcome.clone());
+            if let Some(layer) = &record.layer {
+                switchboard_telemetry::attribute(&span, "switchboard.decided_by", layer.clone());
+            }
+            if record.outcome != "ok" {
+                switchboard_telemetry::attribute(&span, "error.type", record.outcome.clone());
+                switchboard_telemetry::error(&span, record.message.clone().unwrap_or_default());
+            }
+        }
         let tool = if call.tool.is_some() {
             call.exposed.as_str()
         } else {

@@ -19,6 +19,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::relay::Relay;
 use super::routes::{Forwarded, Routes};
+use tracing::Instrument;
+
 use crate::config::{ResolvedServer, ResolvedTransport, StartMode};
 use crate::policy::{Outcome, ToolCall};
 
@@ -298,7 +300,7 @@ impl Upstream {
     /// Calls the tool of `call` (the pipeline's last step), within `budget` for a start in
     /// progress.
     pub(crate) async fn call_tool(&self, call: ToolCall, budget: Duration) -> Outcome {
-        let mut params = CallToolRequestParams::new(call.upstream_name);
+        let mut params = CallToolRequestParams::new(call.upstream_name.clone());
         params.arguments = Some(call.arguments);
         params.input_responses = call.input_responses;
         params.request_state = call.request_state;
@@ -319,7 +321,26 @@ impl Upstream {
                 Err(message) => return Outcome::UpstreamFailed(message),
             }
         }
-        match self.forward(request, call.relay, budget).await {
+        // The request to the upstream is a client span of its own; the upstream's spans (the
+        // built-in servers read the context from `_meta`) are its children.
+        let span = tracing::info_span!(
+            "upstream_call",
+            server = %self.name,
+            otel.name = tracing::field::Empty,
+            otel.kind = tracing::field::Empty,
+        );
+        if switchboard_telemetry::enabled() {
+            span.record("otel.name", format!("tools/call {}", call.upstream_name));
+            span.record("otel.kind", "client");
+            switchboard_telemetry::attribute(&span, "mcp.method.name", "tools/call");
+            switchboard_telemetry::attribute(&span, "gen_ai.tool.name", call.upstream_name.clone());
+            switchboard_telemetry::attribute(&span, "server.address", self.name.clone());
+        }
+        let forwarded = self
+            .forward(request, call.relay, budget)
+            .instrument(span)
+            .await;
+        match forwarded {
             Ok(ServerResult::CallToolResult(result)) => Outcome::Completed(result),
             Ok(ServerResult::InputRequiredResult(result)) => {
                 Outcome::InputRequired(Box::new(result))
@@ -351,6 +372,18 @@ impl Upstream {
                 .get_meta_mut()
                 .extend(relay.upstream_meta(legacy_only));
             rmcp::model::GetExtensions::extensions_mut(&mut request).insert(forwarded.clone());
+        }
+        // Sent within a span this process exports: the upstream continues the gateway's trace
+        // (otherwise the client's own context, copied above, goes through unchanged).
+        if let Some(trace) = switchboard_telemetry::context_of(&tracing::Span::current()) {
+            let meta = request.get_meta_mut();
+            meta.set_traceparent(&trace.traceparent);
+            match &trace.tracestate {
+                Some(state) => meta.set_tracestate(state),
+                None => {
+                    meta.remove("tracestate");
+                }
+            }
         }
         let mut pending = InFlight {
             peer: peer.clone(),

@@ -5,6 +5,10 @@ use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use rmcp::model::RequestMetaObject;
+use tracing::Instrument;
+
+use crate::error::Engine;
 use crate::model::Rows;
 use crate::server::SqlServer;
 use crate::tools::tool_error;
@@ -51,11 +55,62 @@ integers as exact strings, timestamps as RFC 3339, json as JSON.",
     pub(crate) async fn query(
         &self,
         Parameters(args): Parameters<QueryArgs>,
+        meta: RequestMetaObject,
     ) -> Result<Json<Rows>, String> {
-        self.database()
+        let span = self.query_span(&args.sql, &meta);
+        let result = self
+            .database()
             .query(&args.sql, args.max_rows)
-            .await
-            .map(Json)
-            .map_err(tool_error)
+            .instrument(span.clone())
+            .await;
+        if switchboard_telemetry::enabled() {
+            match &result {
+                Ok(rows) => {
+                    switchboard_telemetry::attribute(
+                        &span,
+                        "db.response.returned_rows",
+                        i64::try_from(rows.row_count).unwrap_or(i64::MAX),
+                    );
+                    switchboard_telemetry::attribute(
+                        &span,
+                        "switchboard.truncated",
+                        rows.truncated,
+                    );
+                }
+                Err(error) => switchboard_telemetry::error(&span, error.to_string()),
+            }
+        }
+        result.map(Json).map_err(tool_error)
+    }
+}
+
+impl SqlServer {
+    /// The span of one statement, a child of the caller's span named in `_meta` (the gateway's,
+    /// through it): engine, rows, truncation, and the statement's text only with
+    /// `SWITCHBOARD_SQL_TRACE_STATEMENTS=1`. No span at all when traces are not exported.
+    fn query_span(&self, sql: &str, meta: &RequestMetaObject) -> tracing::Span {
+        if !switchboard_telemetry::enabled() {
+            return tracing::Span::none();
+        }
+        let engine = match self.database().engine() {
+            Engine::Postgres => "postgresql",
+            Engine::Sqlite => "sqlite",
+        };
+        let span = tracing::info_span!(
+            "sql_query",
+            otel.name = "tools/call query",
+            otel.kind = "server",
+        );
+        switchboard_telemetry::set_parent(&span, meta.get_traceparent(), meta.get_tracestate());
+        switchboard_telemetry::attribute(&span, "mcp.method.name", "tools/call");
+        switchboard_telemetry::attribute(&span, "gen_ai.tool.name", "query");
+        switchboard_telemetry::attribute(&span, "db.system.name", engine);
+        static STATEMENTS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        if *STATEMENTS.get_or_init(|| {
+            std::env::var("SWITCHBOARD_SQL_TRACE_STATEMENTS").is_ok_and(|v| v == "1" || v == "true")
+        }) {
+            switchboard_telemetry::attribute(&span, "db.query.text", sql.to_owned());
+        }
+        span
     }
 }

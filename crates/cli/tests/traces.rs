@@ -1,0 +1,235 @@
+//! One trace per call across processes: a client's W3C trace context (an HTTP header, or
+//! `params._meta` as the 2026-07-28 revision carries it) is continued by the gateway's span, its
+//! request to the upstream, and the built-in SQL server's span for the statement — exported over
+//! OTLP (HTTP/protobuf) to a receiver built on the official OTLP definitions
+//! (`opentelemetry-proto`).
+
+use std::collections::HashMap;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
+use prost::Message;
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
+
+/// One received span, flattened.
+#[derive(Debug, Clone)]
+struct Span {
+    service: String,
+    name: String,
+    kind: i32,
+    trace_id: String,
+    span_id: String,
+    parent: String,
+    attributes: HashMap<String, String>,
+}
+
+type Received = Arc<Mutex<Vec<Span>>>;
+
+fn text(value: Option<&opentelemetry_proto::tonic::common::v1::AnyValue>) -> String {
+    match value.and_then(|v| v.value.as_ref()) {
+        Some(AnyValue::StringValue(s)) => s.clone(),
+        Some(AnyValue::IntValue(i)) => i.to_string(),
+        Some(AnyValue::BoolValue(b)) => b.to_string(),
+        Some(AnyValue::DoubleValue(d)) => d.to_string(),
+        _ => String::new(),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn export(State(received): State<Received>, body: Bytes) -> &'static str {
+    let request = ExportTraceServiceRequest::decode(body).expect("an OTLP protobuf export");
+    let mut spans = received.lock().unwrap();
+    for resource in request.resource_spans {
+        let service = resource
+            .resource
+            .iter()
+            .flat_map(|r| &r.attributes)
+            .find(|a| a.key == "service.name")
+            .map(|a| text(a.value.as_ref()))
+            .unwrap_or_default();
+        for scope in resource.scope_spans {
+            for span in scope.spans {
+                spans.push(Span {
+                    service: service.clone(),
+                    name: span.name,
+                    kind: span.kind,
+                    trace_id: hex(&span.trace_id),
+                    span_id: hex(&span.span_id),
+                    parent: hex(&span.parent_span_id),
+                    attributes: span
+                        .attributes
+                        .iter()
+                        .map(|a| (a.key.clone(), text(a.value.as_ref())))
+                        .collect(),
+                });
+            }
+        }
+    }
+    ""
+}
+
+/// A stateless `tools/call` of `query`, with the trace context in the header or in `_meta`.
+async fn query(url: &str, traceparent: &str, in_meta: bool) -> serde_json::Value {
+    let mut meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "1"},
+        "io.modelcontextprotocol/clientCapabilities": {},
+    });
+    let mut request = reqwest::Client::new()
+        .post(url)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", "query");
+    if in_meta {
+        meta["traceparent"] = json!(traceparent);
+    } else {
+        request = request.header("traceparent", traceparent);
+    }
+    let text = request
+        .json(&json!({
+            "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": "query", "arguments": {"sql": "SELECT count(*) AS n FROM t"}, "_meta": meta},
+        }))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let json = text
+        .lines()
+        .find_map(|l| l.strip_prefix("data:"))
+        .unwrap_or(&text);
+    serde_json::from_str(json.trim()).unwrap()
+}
+
+#[tokio::test]
+async fn a_call_is_one_trace_across_the_gateway_and_the_sql_server() {
+    let received: Received = Arc::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let receiver = format!("http://{}", listener.local_addr().unwrap());
+    let app = axum::Router::new()
+        .route("/v1/traces", axum::routing::post(export))
+        .with_state(received.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("shop.db");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1), (2), (3);")
+        .unwrap();
+    drop(conn);
+    let config = dir.path().join("switchboard.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[pins]\nenabled = false\n[servers.db]\nkind = \"postgres\"\nenv = {{ DATABASE_URL = \"sqlite://{}\", SWITCHBOARD_SQL_TRACE_STATEMENTS = \"1\" }}\n",
+            db.display()
+        ),
+    )
+    .unwrap();
+    let mut child = tokio::process::Command::new(BIN)
+        .args(["serve", "--http", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &receiver)
+        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
+        .env(
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "deployment.environment.name=test",
+        )
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let url = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let line = lines
+                .next_line()
+                .await
+                .unwrap()
+                .expect("serve exited early");
+            if let Some(url) = line.strip_prefix("switchboard: serving MCP on ") {
+                return url.to_owned();
+            }
+        }
+    })
+    .await
+    .unwrap();
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+
+    let header_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let meta_trace = "0af7651916cd43dd8448eb211c80319c";
+    let client_span = "00f067aa0ba902b7";
+    for (trace, in_meta) in [(header_trace, false), (meta_trace, true)] {
+        let answer = query(&url, &format!("00-{trace}-{client_span}-01"), in_meta).await;
+        assert_eq!(
+            answer["result"]["structuredContent"]["rows"],
+            json!([[3]]),
+            "{answer}"
+        );
+    }
+
+    // Three spans per call: the gateway's, its request upstream, the SQL server's.
+    let spans = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let spans = received.lock().unwrap().clone();
+            if spans
+                .iter()
+                .filter(|s| s.service == "switchboard-db")
+                .count()
+                >= 2
+                && spans.iter().filter(|s| s.service == "switchboard").count() >= 4
+            {
+                return spans;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("the gateway and the server exported their spans");
+    for trace in [header_trace, meta_trace] {
+        let of = |service: &str, kind: i32| {
+            spans
+                .iter()
+                .find(|s| s.trace_id == trace && s.service == service && s.kind == kind)
+                .unwrap_or_else(|| {
+                    panic!("no {service} span of kind {kind} in trace {trace}: {spans:#?}")
+                })
+        };
+        // Span kinds: 2 server, 3 client.
+        let gateway = of("switchboard", 2);
+        let upstream = of("switchboard", 3);
+        let server = of("switchboard-db", 2);
+        assert_eq!(gateway.name, "tools/call query");
+        assert_eq!(
+            gateway.parent, client_span,
+            "the client's span is the parent"
+        );
+        assert_eq!(gateway.attributes["mcp.method.name"], "tools/call");
+        assert_eq!(gateway.attributes["gen_ai.tool.name"], "query");
+        assert_eq!(gateway.attributes["switchboard.outcome"], "ok");
+        assert_eq!(upstream.parent, gateway.span_id);
+        assert_eq!(server.parent, upstream.span_id);
+        assert_eq!(server.attributes["db.system.name"], "sqlite");
+        assert_eq!(server.attributes["db.response.returned_rows"], "1");
+        assert_eq!(
+            server.attributes["db.query.text"],
+            "SELECT count(*) AS n FROM t"
+        );
+    }
+    child.kill().await.unwrap();
+}
