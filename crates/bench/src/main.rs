@@ -8,6 +8,8 @@
 //! - `switchboard-bench soak --minutes N`: the gateway over the three built-in servers and a
 //!   third-party one under mixed load from real clients and a fault schedule; memory, descriptors
 //!   and outcomes over time, then the audit and side-effect count checks.
+//! - `switchboard-bench traces`: a gateway exporting its spans over OTLP against one that does
+//!   not, call by call.
 //!
 //! Exit codes: 0 done, 1 failed.
 
@@ -20,6 +22,7 @@ mod postgres;
 mod soak;
 mod stats;
 mod table;
+mod traces;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,6 +46,8 @@ enum Command {
     Soak(soak::Args),
     /// Tool search over a catalog of 150+ tools: what a client loads first, and top-3 accuracy.
     Catalog(catalog::Args),
+    /// What exporting traces costs a call: a gateway exporting over OTLP against one that is not.
+    Traces(traces::Args),
     /// The generated server of `catalog` (128 tools), over stdio.
     #[command(hide = true)]
     GeneratedServer,
@@ -55,6 +60,7 @@ async fn main() -> ExitCode {
         Command::Gateway(args) => gateway::run(args).await,
         Command::Soak(args) => soak::run(args).await,
         Command::Catalog(args) => catalog::run(args).await,
+        Command::Traces(args) => traces::run(args).await,
         Command::GeneratedServer => catalog::serve_generated(),
     };
     match outcome {

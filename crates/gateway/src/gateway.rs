@@ -103,6 +103,8 @@ struct Inner {
     list_changed: broadcast::Sender<ListChanges>,
     tokens: HashMap<String, String>,
     auth: Option<Arc<crate::auth::Authenticator>>,
+    /// The HTTP session table, once HTTP serving has started (for `/metrics`).
+    http_sessions: std::sync::OnceLock<Arc<crate::downstream::sessions::Sessions>>,
     lazy_started: std::sync::atomic::AtomicBool,
     metrics: Arc<Metrics>,
     pins: Pins,
@@ -199,6 +201,7 @@ impl Gateway {
             calls: TaskTracker::new(),
             list_changed: broadcast::channel(16).0,
             tokens,
+            http_sessions: std::sync::OnceLock::new(),
             auth: resolved.config.auth.clone().map(|config| {
                 Arc::new(crate::auth::Authenticator::new(
                     config,
@@ -753,6 +756,17 @@ impl Gateway {
 
     /// The Prometheus text exposition of the gateway's metrics; `sessions` are the open
     /// sessions of each era, as the serving code counts them.
+    /// The Prometheus exposition now, with the open HTTP sessions when HTTP serving runs.
+    pub fn metrics_now(&self) -> String {
+        let open = self.inner.http_sessions.get().map_or(0, |s| s.open());
+        self.metrics_text(&[("2025-11-25", open)])
+    }
+
+    /// Records the HTTP session table `/metrics` reports.
+    pub(crate) fn set_http_sessions(&self, sessions: Arc<crate::downstream::sessions::Sessions>) {
+        let _ = self.inner.http_sessions.set(sessions);
+    }
+
     pub fn metrics_text(&self, sessions: &[(&'static str, usize)]) -> String {
         let upstreams = self
             .upstreams()

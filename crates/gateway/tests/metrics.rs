@@ -179,3 +179,39 @@ async fn prometheus_scrapes_the_gateway_and_answers_promql() {
     shutdown.cancel();
     gateway.shutdown().await;
 }
+
+/// `[telemetry] metrics_addr`: `/metrics` on a listener of its own answers without a token,
+/// with the same figures (a Prometheus that cannot present a client's token scrapes it there).
+#[tokio::test]
+async fn the_metrics_listener_needs_no_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let (gateway, addr, shutdown) = gateway(dir.path()).await;
+    call(&gateway, "echo", serde_json::json!({"text": "x"})).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let metrics_addr = listener.local_addr().unwrap();
+    tokio::spawn(switchboard_gateway::downstream::serve_metrics(
+        gateway.clone(),
+        listener,
+        shutdown.clone(),
+    ));
+    let open = reqwest::get(format!("http://{metrics_addr}/metrics"))
+        .await
+        .unwrap();
+    assert_eq!(open.status(), 200);
+    let text = open.text().await.unwrap();
+    assert!(
+        text.contains("switchboard_tool_calls_total{client=\"ops\",outcome=\"ok\",tool=\"echo\",upstream=\"f\"} 1"),
+        "{text}"
+    );
+    // The serving listener's /metrics still wants the token, and nothing else is on this one.
+    let guarded = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .unwrap();
+    assert_eq!(guarded.status(), 401);
+    let mcp = reqwest::get(format!("http://{metrics_addr}/mcp"))
+        .await
+        .unwrap();
+    assert_eq!(mcp.status(), 404);
+    shutdown.cancel();
+    gateway.shutdown().await;
+}

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
-use switchboard_gateway::downstream::{serve_http, serve_stdio, shutdown_signal};
+use switchboard_gateway::downstream::{serve_http, serve_metrics, serve_stdio, shutdown_signal};
 use switchboard_gateway::{Config, Gateway, GatewayOptions};
 use tokio_util::sync::CancellationToken;
 
@@ -189,6 +189,14 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             tracing::info!("shutting down: draining calls in flight");
             shutdown.cancel();
         });
+    }
+    if let Some(addr) = gateway.config().config.metrics_addr {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr} ([telemetry] metrics_addr)"))?;
+        let local = listener.local_addr().context("listener address")?;
+        eprintln!("switchboard: metrics on http://{local}/metrics");
+        tokio::spawn(serve_metrics(gateway.clone(), listener, shutdown.clone()));
     }
     let result = match args.http {
         Some(addr) => {

@@ -99,6 +99,7 @@ pub(super) fn from_environment() -> (Config, Vec<String>) {
         pins: PinSettings::default(),
         auth: None,
         approval_timeout: Duration::from_secs(300),
+        metrics_addr: None,
         servers,
         clients: BTreeMap::new(),
         rate_limits: Vec::new(),

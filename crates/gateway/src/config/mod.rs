@@ -409,6 +409,8 @@ pub struct Config {
     pub servers: BTreeMap<String, ServerConfig>,
     /// Downstream clients by name.
     pub clients: BTreeMap<String, ClientConfig>,
+    /// `[telemetry] metrics_addr`: a listener of its own for `/metrics`, without authentication.
+    pub metrics_addr: Option<std::net::SocketAddr>,
     /// `[approvals] timeout`: how long a call waits in the approval queue for an operator.
     pub approval_timeout: Duration,
     /// `[auth]`: people's tokens from identity providers, if configured.

@@ -16,6 +16,8 @@ pub(crate) struct RawConfig {
     #[serde(default)]
     pub(crate) approvals: RawApprovals,
     #[serde(default)]
+    pub(crate) telemetry: RawTelemetry,
+    #[serde(default)]
     pub(crate) pins: RawPins,
     #[serde(default)]
     pub(crate) servers: BTreeMap<String, RawServer>,
@@ -170,6 +172,13 @@ pub(crate) struct RawTokenExchange {
     pub(crate) audience: Option<String>,
     #[serde(default)]
     pub(crate) scopes: Vec<String>,
+}
+
+/// `[telemetry]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTelemetry {
+    pub(crate) metrics_addr: Option<String>,
 }
 
 /// `[approvals]`.

@@ -227,6 +227,18 @@ pub(super) fn validate(
         pins,
         servers,
         clients,
+        metrics_addr: raw
+            .telemetry
+            .metrics_addr
+            .map(|a| {
+                a.parse().map_err(|_| {
+                    ctx.err(
+                        "telemetry.metrics_addr",
+                        format!("{a:?} is not an address with a port, e.g. 127.0.0.1:9464"),
+                    )
+                })
+            })
+            .transpose()?,
         approval_timeout: ctx.duration(
             "approvals.timeout",
             raw.approvals.timeout.as_ref(),

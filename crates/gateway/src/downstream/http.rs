@@ -127,11 +127,8 @@ fn router(gateway: Gateway, addr: &SocketAddr, shutdown: CancellationToken) -> a
     for (name, endpoint) in &gateway.config().config.endpoints {
         routes = routes.nest_service(&format!("/mcp/{name}"), service(Some(endpoint.clone())));
     }
-    let open = sessions.clone();
-    let metrics = axum::routing::get(move |State(gateway): State<Gateway>| async move {
-        let text = gateway.metrics_text(&[("2025-11-25", open.open())]);
-        ([(header::CONTENT_TYPE, CONTENT_TYPE)], text)
-    });
+    gateway.set_http_sessions(sessions.clone());
+    let metrics = axum::routing::get(metrics);
     // Outermost first: who is calling, then which session it may use. `/metrics` is behind the
     // same authentication as `/mcp`.
     let mcp = routes
@@ -168,6 +165,36 @@ fn router(gateway: Gateway, addr: &SocketAddr, shutdown: CancellationToken) -> a
         )
         .with_state(gateway)
         .merge(mcp)
+}
+
+async fn metrics(State(gateway): State<Gateway>) -> Response {
+    (
+        [(header::CONTENT_TYPE, CONTENT_TYPE)],
+        gateway.metrics_now(),
+    )
+        .into_response()
+}
+
+/// Serves `GET /metrics` alone on `listener`, without authentication (`[telemetry]
+/// metrics_addr`: for a Prometheus that cannot present a client's token), until `shutdown`.
+///
+/// # Errors
+/// [`GatewayError::Serve`] when the server fails.
+pub async fn serve_metrics(
+    gateway: Gateway,
+    listener: tokio::net::TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), GatewayError> {
+    let addr = listener
+        .local_addr()
+        .map_or_else(|_| "metrics listener".to_owned(), |a| a.to_string());
+    let router = axum::Router::new()
+        .route("/metrics", axum::routing::get(metrics))
+        .with_state(gateway);
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+        .map_err(|source| GatewayError::Serve { addr, source })
 }
 
 async fn readyz(State(gateway): State<Gateway>, sessions: usize) -> Response {

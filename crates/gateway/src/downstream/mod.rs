@@ -20,7 +20,7 @@ mod stdio;
 mod subscriptions;
 
 pub use crate::signal::shutdown_signal;
-pub use http::{is_loopback, serve_http};
+pub use http::{is_loopback, serve_http, serve_metrics};
 pub use stdio::serve_stdio;
 
 use std::sync::Arc;
