@@ -91,6 +91,9 @@ pub enum GatewayError {
         #[source]
         source: std::io::Error,
     },
+    /// The audit database could not be used (the message names it, never its password).
+    #[error("{0}")]
+    AuditSink(String),
     /// The pin file could not be read.
     #[error("pins: {0}")]
     Pins(#[from] crate::pins::PinError),

@@ -15,7 +15,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument as _;
 
-use crate::audit::AuditLog;
+use crate::audit::postgres::PostgresSink;
+use crate::audit::{AuditLog, AuditSink};
 use crate::caller::{Access, Caller};
 use crate::catalog::{Catalog, ListChanges, Source};
 use crate::config::{Config, ResolvedConfig, StartMode, ToolSearch};
@@ -131,16 +132,21 @@ impl Gateway {
         let resolved = config
             .resolve_with(&options.builtin_exe, options.env.clone())
             .await?;
-        let audit_log = match &resolved.config.audit.path {
-            Some(path) => Some(Arc::new(
+        let audit_log = match (&resolved.audit_sink, &resolved.config.audit.path) {
+            (Some(url), _) => Some(Arc::new(AuditSink::Postgres(
+                PostgresSink::open(url, &resolved.config.audit.replica)
+                    .await
+                    .map_err(GatewayError::AuditSink)?,
+            ))),
+            (None, Some(path)) => Some(Arc::new(AuditSink::File(
                 AuditLog::open(path, resolved.config.audit.fsync).map_err(|source| {
                     GatewayError::Audit {
                         path: path.clone(),
                         source,
                     }
                 })?,
-            )),
-            None => None,
+            ))),
+            (None, None) => None,
         };
         let cfg = &resolved.config;
         let pins = Pins::open(cfg.pins.clone(), audit_log.clone())?;
@@ -520,7 +526,7 @@ impl Gateway {
     }
 
     /// Answers `search_tools` for `caller` (audited like any call).
-    fn search_tools(&self, call: &ToolCall, visible: Vec<Arc<Tool>>) -> Outcome {
+    async fn search_tools(&self, call: &ToolCall, visible: Vec<Arc<Tool>>) -> Outcome {
         let outcome = match search::search_arguments(&call.arguments) {
             Ok((query, limit)) => {
                 let found: Vec<Value> = search::Index::new(visible)
@@ -538,7 +544,7 @@ impl Gateway {
                 Outcome::Completed(CallToolResult::error(vec![ContentBlock::text(message)]))
             }
         };
-        self.inner.pipeline.answer(call, outcome)
+        self.inner.pipeline.answer(call, outcome).await
     }
 
     /// Calls tool `name` for `caller` through the full pipeline and audit.
@@ -653,16 +659,17 @@ impl Gateway {
             decided: Arc::default(),
         };
         if off_endpoint {
-            return self.inner.pipeline.unknown(&call);
+            return self.inner.pipeline.unknown(&call).await;
         }
         match meta {
-            Some(Ok(visible)) => return self.search_tools(&call, visible),
+            Some(Ok(visible)) => return self.search_tools(&call, visible).await,
             Some(Err(message)) => {
                 let result = CallToolResult::error(vec![ContentBlock::text(message)]);
                 return self
                     .inner
                     .pipeline
-                    .answer(&call, Outcome::Completed(result));
+                    .answer(&call, Outcome::Completed(result))
+                    .await;
             }
             None => {}
         }
@@ -670,10 +677,10 @@ impl Gateway {
             && call.caller.access.permits(&call.exposed)
             && let Some(reason) = catalog.withheld(&call.exposed)
         {
-            return self.inner.pipeline.withheld(&call, reason.to_owned());
+            return self.inner.pipeline.withheld(&call, reason.to_owned()).await;
         }
         if call.upstream.is_none() {
-            return self.inner.pipeline.unknown(&call);
+            return self.inner.pipeline.unknown(&call).await;
         }
         let span = tracing::info_span!(
             "tool_call",

@@ -16,6 +16,7 @@ use switchboard_testkit::fuzz;
 fn record(i: usize, text: &str) -> AuditRecord {
     AuditRecord {
         seq: 0,
+        replica: None,
         time: format!("2026-01-01T00:00:{:02}Z", i % 60),
         client: format!("client-{}", i % 3),
         user: None,

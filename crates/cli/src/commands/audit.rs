@@ -1,4 +1,5 @@
-//! `switchboard audit tail|search|verify`: read and check the gateway's hash-chained audit log.
+//! `switchboard audit tail|search|verify`: read and check the gateway's hash-chained audit log —
+//! the file, or every replica's chain in the PostgreSQL table.
 //!
 //! Exit codes: 0 success (verify: the chain is intact), 1 the chain is broken or unreadable,
 //! 2 no audit file configured.
@@ -16,7 +17,8 @@ use super::serve::{ConfigArgs, EXIT_CONFIG};
 pub(crate) struct AuditArgs {
     #[command(subcommand)]
     action: Action,
-    /// The audit file (default: `[audit] path` of the configuration).
+    /// The audit file (default: `[audit] sink` of the configuration, a PostgreSQL table, or
+    /// its `[audit] path`).
     #[arg(long, global = true, value_name = "FILE")]
     file: Option<PathBuf>,
     #[command(flatten)]
@@ -56,28 +58,44 @@ enum Action {
     Verify,
 }
 
+/// Where the records are.
+enum Source {
+    File(PathBuf),
+    Postgres(String),
+}
+
+/// The source: `--file`, else the configuration's `[audit] sink` (resolved), else its `path`.
+async fn source(args: &AuditArgs) -> Result<Source, String> {
+    if let Some(path) = &args.file {
+        return Ok(Source::File(path.clone()));
+    }
+    let config = args.config.load().map_err(|e| e.to_string())?;
+    if let Some(sink) = &config.audit.sink {
+        let url = switchboard_gateway::secrets::Resolver::new()
+            .resolve(sink, true)
+            .await
+            .map_err(|e| format!("{}: audit.sink: {e}", config.file.display()))?;
+        return Ok(Source::Postgres(url));
+    }
+    config
+        .audit
+        .path
+        .map(Source::File)
+        .ok_or_else(|| "no audit log: pass --file, or set [audit] path or sink".to_owned())
+}
+
 /// Runs the audit subcommand.
 pub(crate) async fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
-    let path = match args.file.clone() {
-        Some(path) => path,
-        None => {
-            let config = match args.config.load() {
-                Ok(config) => config,
-                Err(error) => {
-                    eprintln!("switchboard: {error}");
-                    return Ok(ExitCode::from(EXIT_CONFIG));
-                }
-            };
-            let Some(path) = config.audit.path else {
-                eprintln!("switchboard: no audit file: pass --file or set [audit] path");
-                return Ok(ExitCode::from(EXIT_CONFIG));
-            };
-            path
+    let source = match source(&args).await {
+        Ok(source) => source,
+        Err(error) => {
+            eprintln!("switchboard: {error}");
+            return Ok(ExitCode::from(EXIT_CONFIG));
         }
     };
-    let records = match args.action {
-        Action::Verify => {
-            return Ok(match audit::verify(&path) {
+    if let Action::Verify = args.action {
+        return Ok(match &source {
+            Source::File(path) => match audit::verify(path) {
                 Ok(count) => {
                     println!("ok: {count} records, chain intact ({})", path.display());
                     ExitCode::SUCCESS
@@ -86,20 +104,34 @@ pub(crate) async fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
                     eprintln!("switchboard: {error}");
                     ExitCode::FAILURE
                 }
-            });
+            },
+            Source::Postgres(url) => verify_table(url).await,
+        });
+    }
+    let records = match &source {
+        Source::File(path) => audit::read_records(path).map_err(|e| e.to_string()),
+        Source::Postgres(url) => audit::postgres::records(url).await,
+    };
+    let records = match (args.action, records) {
+        (_, Err(error)) => {
+            eprintln!("switchboard: {error}");
+            return Ok(ExitCode::FAILURE);
         }
-        Action::Tail { lines } => audit::read_records(&path).map(|records| {
+        (Action::Tail { lines }, Ok(records)) => {
             let skip = records.len().saturating_sub(lines);
             records.into_iter().skip(skip).collect::<Vec<_>>()
-        }),
-        Action::Search {
-            client,
-            user,
-            tool,
-            outcome,
-            session,
-            since,
-        } => {
+        }
+        (
+            Action::Search {
+                client,
+                user,
+                tool,
+                outcome,
+                session,
+                since,
+            },
+            Ok(records),
+        ) => {
             let tool = match tool.map(|t| audit::Pattern::new(&t)).transpose() {
                 Ok(tool) => tool,
                 Err(error) => {
@@ -115,19 +147,46 @@ pub(crate) async fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
                 session,
                 since,
             };
-            audit::search(&path, &filter)
+            records.into_iter().filter(|r| filter.matches(r)).collect()
         }
+        (Action::Verify, Ok(_)) => unreachable!("verify returned above"),
     };
-    match records {
-        Ok(records) => {
-            for record in records {
-                println!("{}", serde_json::to_string(&record)?);
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+    for record in records {
+        println!("{}", serde_json::to_string(&record)?);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Checks every replica's chain in the table; exit 1 when any has a gap or a broken link.
+async fn verify_table(url: &str) -> ExitCode {
+    match audit::postgres::verify(url).await {
         Err(error) => {
             eprintln!("switchboard: {error}");
-            Ok(ExitCode::FAILURE)
+            ExitCode::FAILURE
+        }
+        Ok(reports) => {
+            let mut intact = true;
+            for (replica, report) in &reports {
+                if report.problems.is_empty() {
+                    println!(
+                        "ok: replica {replica}: {} records, chain intact",
+                        report.records
+                    );
+                } else {
+                    intact = false;
+                    for problem in &report.problems {
+                        println!("broken: replica {replica}: {problem}");
+                    }
+                }
+            }
+            if reports.is_empty() {
+                println!("ok: no records yet");
+            }
+            if intact {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

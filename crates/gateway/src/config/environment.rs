@@ -95,6 +95,8 @@ pub(super) fn from_environment() -> (Config, Vec<String>) {
             path: None,
             redact: Vec::new(),
             fsync: false,
+            sink: None,
+            replica: "gateway".to_owned(),
         },
         pins: PinSettings::default(),
         auth: None,

@@ -365,6 +365,10 @@ pub struct AuditSettings {
     pub redact: Vec<String>,
     /// Whether each record is also fsync'ed (durable across power loss, slower).
     pub fsync: bool,
+    /// `sink = "postgres://…"`: records go to a PostgreSQL table instead of the file.
+    pub sink: Option<Template>,
+    /// This gateway's name in the table (default: the host name, e.g. the Kubernetes pod).
+    pub replica: String,
 }
 
 /// `[pins]`: fingerprints of every upstream tool's definition, kept across restarts, so a

@@ -61,6 +61,8 @@ pub(crate) struct RawGateway {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawAudit {
     pub(crate) path: Option<String>,
+    pub(crate) sink: Option<String>,
+    pub(crate) replica: Option<String>,
     #[serde(default)]
     pub(crate) redact: Vec<String>,
     #[serde(default)]

@@ -163,6 +163,8 @@ pub struct ResolvedConfig {
     pub clients: BTreeMap<String, ResolvedClient>,
     /// The Redis URL of `gateway.rate_limit_store`, resolved (its password is a secret).
     pub rate_limit_store: Option<String>,
+    /// `[audit] sink`, resolved (its password is a secret).
+    pub audit_sink: Option<String>,
     /// The introspection client secret of each `[[auth.issuers]]` that has one, by issuer.
     pub introspection_secrets: BTreeMap<String, String>,
     /// Every secret value read, for scrubbing logs and audit records.
@@ -225,16 +227,15 @@ impl Config {
         let rate_limit_store = match &self.gateway.rate_limit_store {
             Some(t) => {
                 let url = r.one("gateway.rate_limit_store", t, true).await?;
-                if let Some(password) = url::Url::parse(&url)
-                    .ok()
-                    .and_then(|u| u.password().map(str::to_owned))
-                {
-                    // As written in the URL, and as the server sees it.
-                    resolver.secrets().add(&password);
-                    resolver
-                        .secrets()
-                        .add(&percent_encoding::percent_decode_str(&password).decode_utf8_lossy());
-                }
+                r.url_password(&url);
+                Some(url)
+            }
+            None => None,
+        };
+        let audit_sink = match &self.audit.sink {
+            Some(t) => {
+                let url = r.one("audit.sink", t, true).await?;
+                r.url_password(&url);
                 Some(url)
             }
             None => None,
@@ -252,6 +253,7 @@ impl Config {
             servers,
             clients,
             rate_limit_store,
+            audit_sink,
             introspection_secrets,
             secrets: resolver.secrets(),
         })
@@ -333,6 +335,20 @@ impl Res<'_> {
         let server = key.rsplit('.').next().unwrap_or(key);
         env.entry("OTEL_SERVICE_NAME".to_owned())
             .or_insert_with(|| format!("switchboard-{server}"));
+    }
+
+    /// Records the password of `url` as a secret: as written in the URL, and as the server
+    /// sees it.
+    fn url_password(&self, url: &str) {
+        if let Some(password) = url::Url::parse(url)
+            .ok()
+            .and_then(|u| u.password().map(str::to_owned))
+        {
+            self.resolver.secrets().add(&password);
+            self.resolver
+                .secrets()
+                .add(&percent_encoding::percent_decode_str(&password).decode_utf8_lossy());
+        }
     }
 
     async fn exchange(

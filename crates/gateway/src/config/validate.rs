@@ -109,6 +109,16 @@ impl Ctx<'_> {
     }
 }
 
+/// A replica's default name: `HOSTNAME` (a Kubernetes pod's name), else the host's name.
+fn default_replica() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "gateway".to_owned())
+}
+
 /// Whether `name` is a valid server or client name: `[a-z0-9-]`, 1 to 32 characters.
 pub(crate) fn valid_name(name: &str) -> bool {
     !name.is_empty()
@@ -159,10 +169,32 @@ pub(super) fn validate(
     let ctx = Ctx { file };
     let base = file.parent().map(Path::to_owned).unwrap_or_default();
     let gateway = gateway_settings(&ctx, raw.gateway)?;
+    if raw.audit.sink.is_some() && raw.audit.path.is_some() {
+        return Err(ctx.err(
+            "audit.sink",
+            "set either path (a file) or sink (a database), not both",
+        ));
+    }
+    let sink = match &raw.audit.sink {
+        Some(sink) => {
+            let template = ctx.template("audit.sink", sink)?;
+            let postgres = sink.starts_with("postgres://") || sink.starts_with("postgresql://");
+            if !(template.has_references() || postgres) {
+                return Err(ctx.err(
+                    "audit.sink",
+                    "must be a postgres:// URL (the file sink is [audit] path)",
+                ));
+            }
+            Some(template)
+        }
+        None => None,
+    };
     let audit = AuditSettings {
         path: raw.audit.path.map(|p| absolutize(&base, &p)),
         redact: raw.audit.redact,
         fsync: raw.audit.fsync,
+        sink,
+        replica: raw.audit.replica.unwrap_or_else(default_replica),
     };
     let pins = pin_settings(&ctx, &base, raw.pins, audit.path.as_deref())?;
     let mut servers = BTreeMap::new();

@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::audit::{AuditLog, AuditRecord};
+use crate::audit::{AuditRecord, AuditSink};
 use crate::config::PinSettings;
 pub use screen::Flag;
 
@@ -330,7 +330,7 @@ pub struct Pins {
     state: Mutex<PinFile>,
     /// The file's modification time when last read or written.
     stamp: Mutex<Option<SystemTime>>,
-    audit: Option<Arc<AuditLog>>,
+    audit: Option<Arc<AuditSink>>,
 }
 
 impl std::fmt::Debug for Pins {
@@ -356,7 +356,7 @@ impl Pins {
     ///
     /// # Errors
     /// When the pin file exists but cannot be read or is not a pin file.
-    pub fn open(settings: PinSettings, audit: Option<Arc<AuditLog>>) -> Result<Self, PinError> {
+    pub fn open(settings: PinSettings, audit: Option<Arc<AuditSink>>) -> Result<Self, PinError> {
         let state = match &settings.path {
             Some(path) if settings.enabled => read(path)?,
             _ => PinFile::default(),
@@ -561,6 +561,7 @@ impl Pins {
         let Some(log) = &self.audit else { return };
         let record = AuditRecord {
             seq: 0,
+            replica: None,
             time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             client: event.client,
             user: None,
@@ -579,9 +580,7 @@ impl Pins {
             approval: None,
             prev: String::new(),
         };
-        if let Err(error) = log.append(record) {
-            tracing::error!(%error, "the audit log cannot be written");
-        }
+        log.append_detached(record);
     }
 }
 

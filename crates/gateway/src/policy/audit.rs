@@ -11,7 +11,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::{Layer, Next, Outcome, ToolCall};
-use crate::audit::{AuditLog, AuditRecord};
+use crate::audit::{AuditRecord, AuditSink};
 use crate::secrets::{REDACTED, SecretSet};
 use crate::telemetry::metrics::Metrics;
 
@@ -96,7 +96,7 @@ impl Redactor {
 
 /// The audit layer.
 pub(crate) struct AuditLayer {
-    pub(crate) log: Option<Arc<AuditLog>>,
+    pub(crate) log: Option<Arc<AuditSink>>,
     pub(crate) redactor: Redactor,
     pub(crate) metrics: Arc<Metrics>,
 }
@@ -135,6 +135,7 @@ impl AuditLayer {
         };
         AuditRecord {
             seq: 0,
+            replica: None,
             time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             client: call.caller.client.clone(),
             user: call.caller.user.as_ref().map(|p| p.subject.clone()),
@@ -186,7 +187,12 @@ fn first_text(result: &rmcp::model::CallToolResult) -> String {
 impl AuditLayer {
     /// Records `outcome` of `call` (logged, and appended to the audit log when there is one)
     /// and returns it — or a refusal when the record cannot be written.
-    pub(crate) fn finish(&self, call: &ToolCall, outcome: Outcome, started: Instant) -> Outcome {
+    pub(crate) async fn finish(
+        &self,
+        call: &ToolCall,
+        outcome: Outcome,
+        started: Instant,
+    ) -> Outcome {
         let record = self.record(call, &outcome);
         // With an audit log the record is the account of the call: the log line (one more
         // formatted write per call) is for debugging. Without one, it is the only account.
@@ -232,12 +238,12 @@ impl AuditLayer {
             return outcome;
         };
         let writing = std::time::Instant::now();
-        let written = log.append(record);
+        let written = log.append(record).await;
         self.metrics.audit_write(writing.elapsed());
         match written {
             Ok(_) => outcome,
             Err(e) => {
-                tracing::error!(path = %log.path().display(), "cannot write the audit log: {e}");
+                tracing::error!(sink = %log.describe(), "cannot write the audit log: {e}");
                 Outcome::refused(
                     "audit",
                     "the call's audit record could not be written, so its result is withheld; \
@@ -253,7 +259,7 @@ impl Layer for AuditLayer {
         Box::pin(async move {
             let started = Instant::now();
             let outcome = next.run(call.clone()).await;
-            self.finish(&call, outcome, started)
+            self.finish(&call, outcome, started).await
         })
     }
 }

@@ -252,20 +252,22 @@ impl Pipeline {
     }
 
     /// Audits and refuses a call of a tool its pin withholds (no layer sees it).
-    pub(crate) fn withheld(&self, call: &ToolCall, reason: String) -> Outcome {
+    pub(crate) async fn withheld(&self, call: &ToolCall, reason: String) -> Outcome {
         self.answer(call, Outcome::refused(crate::pins::LAYER, reason))
+            .await
     }
 
     /// Audits a call the gateway answers itself (a tool search, or a malformed call of a meta
     /// tool), and returns `outcome`.
-    pub(crate) fn answer(&self, call: &ToolCall, outcome: Outcome) -> Outcome {
-        self.audit.finish(call, outcome, call.received)
+    pub(crate) async fn answer(&self, call: &ToolCall, outcome: Outcome) -> Outcome {
+        self.audit.finish(call, outcome, call.received).await
     }
 
     /// Audits a call of a tool that does not exist (no layer sees it) and answers it.
-    pub(crate) fn unknown(&self, call: &ToolCall) -> Outcome {
+    pub(crate) async fn unknown(&self, call: &ToolCall) -> Outcome {
         let message = authorize::unknown_tool(&call.exposed, &call.caller.client);
         self.audit
             .finish(call, Outcome::Unknown(message), call.received)
+            .await
     }
 }

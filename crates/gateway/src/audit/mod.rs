@@ -22,8 +22,11 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 /// One audited call.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditRecord {
-    /// Position in the log, from 1.
+    /// Position in the log, from 1 (in its replica's chain, with the PostgreSQL sink).
     pub seq: u64,
+    /// The gateway replica whose chain holds it (PostgreSQL sink only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica: Option<String>,
     /// When the call finished (RFC 3339, UTC).
     pub time: String,
     /// The client id.
@@ -99,6 +102,53 @@ pub enum AuditError {
         /// That record's seq.
         seq: u64,
     },
+}
+
+pub mod postgres;
+
+/// Where a gateway's audit records go: the JSON-lines file (the default) or a PostgreSQL table.
+#[derive(Debug)]
+pub enum AuditSink {
+    /// `[audit] path`.
+    File(AuditLog),
+    /// `[audit] sink = "postgres://…"`.
+    Postgres(postgres::PostgresSink),
+}
+
+impl AuditSink {
+    /// Writes `record` — handed to the OS (file) or committed (PostgreSQL) — and returns it with
+    /// its place in the chain.
+    ///
+    /// # Errors
+    /// What failed; the chain is unchanged.
+    pub async fn append(&self, record: AuditRecord) -> Result<AuditRecord, String> {
+        match self {
+            Self::File(log) => log.append(record).map_err(|e| e.to_string()),
+            Self::Postgres(sink) => sink.append(record).await,
+        }
+    }
+
+    /// Writes `record` without waiting for the database (events that answer no call).
+    pub fn append_detached(&self, record: AuditRecord) {
+        match self {
+            Self::File(log) => {
+                if let Err(error) = log.append(record) {
+                    tracing::error!(%error, "the audit log cannot be written");
+                }
+            }
+            Self::Postgres(sink) => sink.append_detached(record),
+        }
+    }
+
+    /// Where records go, for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::File(log) => log.path().display().to_string(),
+            Self::Postgres(sink) => {
+                format!("table {} (replica {})", postgres::TABLE, sink.replica())
+            }
+        }
+    }
 }
 
 /// SHA-256 of one line (without its newline), hex.
@@ -317,6 +367,7 @@ mod tests {
     fn record(tool: &str) -> AuditRecord {
         AuditRecord {
             seq: 0,
+            replica: None,
             time: "2026-01-01T00:00:00Z".into(),
             client: "c".into(),
             user: None,

@@ -1,0 +1,315 @@
+//! The PostgreSQL audit sink (`[audit] sink = "postgres://…"`): one table for every replica,
+//! each replica keeping its own hash chain.
+//!
+//! A row holds the record's JSON line exactly as the file sink would write it (`line`), its
+//! SHA-256 (`hash`), and the chain's position (`replica`, `seq`, `prev`). The line is what is
+//! hashed, so a verifier needs nothing but the table. One writer task per gateway owns the
+//! connection and the chain's head; a call's record is inserted — committed — before its result
+//! is returned, and a failed insert withholds the result, exactly as a failed file write does.
+//!
+//! The table (created when missing, if the role may; otherwise create it with this SQL):
+//!
+//! ```sql
+//! CREATE TABLE IF NOT EXISTS switchboard_audit (
+//!     replica text   NOT NULL,
+//!     seq     bigint NOT NULL,
+//!     time    timestamptz NOT NULL,
+//!     prev    text   NOT NULL,
+//!     hash    text   NOT NULL,
+//!     line    text   NOT NULL,
+//!     PRIMARY KEY (replica, seq)
+//! );
+//! -- the gateway's role: append and read its own chain's head, nothing else
+//! GRANT INSERT, SELECT ON switchboard_audit TO switchboard_gateway;
+//! ```
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio_postgres::NoTls;
+
+use super::{AuditRecord, GENESIS, line_hash};
+
+/// The table's name.
+pub const TABLE: &str = "switchboard_audit";
+
+const CREATE: &str = "CREATE TABLE IF NOT EXISTS switchboard_audit (
+    replica text NOT NULL, seq bigint NOT NULL, time timestamptz NOT NULL,
+    prev text NOT NULL, hash text NOT NULL, line text NOT NULL,
+    PRIMARY KEY (replica, seq))";
+
+const HEAD: &str = "SELECT seq, hash FROM switchboard_audit WHERE replica = $1 \
+                    ORDER BY seq DESC LIMIT 1";
+
+const INSERT: &str = "INSERT INTO switchboard_audit (replica, seq, time, prev, hash, line) \
+                      VALUES ($1, $2, $3::text::timestamptz, $4, $5, $6)";
+
+/// Records waiting for the writer at once; a call past that waits for room.
+const QUEUE: usize = 1024;
+
+type Reply = oneshot::Sender<Result<AuditRecord, String>>;
+
+/// The sink's handle: records go to the writer task.
+#[derive(Debug, Clone)]
+pub struct PostgresSink {
+    replica: String,
+    queue: mpsc::Sender<(AuditRecord, Option<Reply>)>,
+}
+
+/// `url` without its password, for messages.
+pub fn display(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            let _ = u.set_password(None);
+            u.set_query(None);
+            u.to_string()
+        }
+        Err(_) => "the configured postgres:// URL".to_owned(),
+    }
+}
+
+async fn connect(url: &str) -> Result<tokio_postgres::Client, String> {
+    let connecting = tokio_postgres::connect(url, NoTls);
+    let (client, connection) = tokio::time::timeout(Duration::from_secs(10), connecting)
+        .await
+        .map_err(|_| "connecting timed out".to_owned())?
+        .map_err(|e| e.to_string())?;
+    tokio::spawn(async move {
+        if let Err(error) = connection.await {
+            tracing::warn!(%error, "the audit database connection ended");
+        }
+    });
+    Ok(client)
+}
+
+impl PostgresSink {
+    /// Connects, creates the table when it is missing (and the role may), reads this replica's
+    /// chain head and starts the writer.
+    ///
+    /// # Errors
+    /// A message naming the database (never its password) and what failed.
+    pub async fn open(url: &str, replica: &str) -> Result<Self, String> {
+        let failed = |e: String| format!("audit database {}: {e}", display(url));
+        let client = connect(url).await.map_err(failed)?;
+        if let Err(error) = client.batch_execute(CREATE).await {
+            // A role that may only insert cannot create: the table must already exist.
+            tracing::debug!(%error, "cannot create the audit table; checking it exists");
+        }
+        let head = client
+            .query_opt(HEAD, &[&replica])
+            .await
+            .map_err(|e| failed(format!("cannot read table {TABLE}: {e}")))?;
+        let (seq, prev) = match head {
+            Some(row) => (
+                u64::try_from(row.get::<_, i64>(0)).unwrap_or(0),
+                row.get::<_, String>(1),
+            ),
+            None => (0, GENESIS.to_owned()),
+        };
+        let (queue, incoming) = mpsc::channel(QUEUE);
+        tokio::spawn(write(
+            url.to_owned(),
+            replica.to_owned(),
+            Some(client),
+            seq,
+            prev,
+            incoming,
+        ));
+        Ok(Self {
+            replica: replica.to_owned(),
+            queue,
+        })
+    }
+
+    /// The replica whose chain this sink extends.
+    pub fn replica(&self) -> &str {
+        &self.replica
+    }
+
+    /// Inserts `record` (its `seq`, `prev` and `replica` filled in) and returns it once
+    /// committed.
+    ///
+    /// # Errors
+    /// What failed; the chain is unchanged.
+    pub async fn append(&self, record: AuditRecord) -> Result<AuditRecord, String> {
+        let (reply, written) = oneshot::channel();
+        self.queue
+            .send((record, Some(reply)))
+            .await
+            .map_err(|_| "the audit writer has stopped".to_owned())?;
+        written
+            .await
+            .map_err(|_| "the audit writer has stopped".to_owned())?
+    }
+
+    /// Queues `record` without waiting for it (events that answer no call, e.g. pins).
+    pub fn append_detached(&self, record: AuditRecord) {
+        if let Err(error) = self.queue.try_send((record, None)) {
+            tracing::error!(%error, "an audit record could not be queued");
+        }
+    }
+}
+
+/// The writer: one insert at a time, in order; a lost connection is opened again for the next
+/// record.
+async fn write(
+    url: String,
+    replica: String,
+    mut client: Option<tokio_postgres::Client>,
+    mut seq: u64,
+    mut prev: String,
+    mut incoming: mpsc::Receiver<(AuditRecord, Option<Reply>)>,
+) {
+    while let Some((mut record, reply)) = incoming.recv().await {
+        record.seq = seq + 1;
+        record.prev.clone_from(&prev);
+        record.replica = Some(replica.clone());
+        let result = insert(&url, &replica, &mut client, &record).await;
+        let result = result.map(|hash| {
+            seq = record.seq;
+            prev = hash;
+            record
+        });
+        if let Err(error) = &result {
+            tracing::error!(database = %display(&url), "cannot write the audit record: {error}");
+        }
+        if let Some(reply) = reply {
+            let _ = reply.send(result);
+        }
+    }
+}
+
+async fn insert(
+    url: &str,
+    replica: &str,
+    client: &mut Option<tokio_postgres::Client>,
+    record: &AuditRecord,
+) -> Result<String, String> {
+    let line = serde_json::to_string(record).map_err(|e| e.to_string())?;
+    let hash = line_hash(&line);
+    if client
+        .as_ref()
+        .is_none_or(tokio_postgres::Client::is_closed)
+    {
+        *client = Some(connect(url).await?);
+    }
+    let Some(db) = client.as_ref() else {
+        return Err("no connection".into());
+    };
+    let seq = i64::try_from(record.seq).map_err(|e| e.to_string())?;
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] =
+        [&replica, &seq, &record.time, &record.prev, &hash, &line];
+    let inserted = db.execute(INSERT, &params).await;
+    match inserted {
+        Ok(_) => Ok(hash),
+        Err(error) => {
+            if db.is_closed() {
+                *client = None;
+            }
+            Err(error.to_string())
+        }
+    }
+}
+
+/// What `switchboard audit verify` found for one replica's chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainReport {
+    /// Records in the chain.
+    pub records: u64,
+    /// Problems, first to last: gaps in `seq`, broken links, altered lines.
+    pub problems: Vec<String>,
+}
+
+/// Reads every replica's records in chain order.
+///
+/// # Errors
+/// A message naming the database and what failed.
+pub async fn read(
+    url: &str,
+) -> Result<BTreeMap<String, Vec<(u64, String, String, String)>>, String> {
+    let failed = |e: String| format!("audit database {}: {e}", display(url));
+    let client = connect(url).await.map_err(failed)?;
+    let rows = client
+        .query(
+            "SELECT replica, seq, prev, hash, line FROM switchboard_audit ORDER BY replica, seq",
+            &[],
+        )
+        .await
+        .map_err(|e| failed(e.to_string()))?;
+    let mut chains: BTreeMap<String, Vec<(u64, String, String, String)>> = BTreeMap::new();
+    for row in rows {
+        let seq = u64::try_from(row.get::<_, i64>(1)).unwrap_or(0);
+        chains
+            .entry(row.get(0))
+            .or_default()
+            .push((seq, row.get(2), row.get(3), row.get(4)));
+    }
+    Ok(chains)
+}
+
+/// Checks every replica's chain: `seq` from 1 without gaps, each `prev` the hash of the record
+/// before, each `hash` the SHA-256 of its line, and the line saying the same as its columns.
+///
+/// # Errors
+/// As [`read`].
+pub async fn verify(url: &str) -> Result<BTreeMap<String, ChainReport>, String> {
+    let mut reports = BTreeMap::new();
+    for (replica, rows) in read(url).await? {
+        let mut report = ChainReport {
+            records: rows.len() as u64,
+            problems: Vec::new(),
+        };
+        let (mut expected_seq, mut expected_prev) = (1, GENESIS.to_owned());
+        for (seq, prev, hash, line) in rows {
+            if seq != expected_seq {
+                report.problems.push(format!(
+                    "records {expected_seq}..{} are missing",
+                    seq.saturating_sub(1)
+                ));
+            }
+            if line_hash(&line) != hash {
+                report
+                    .problems
+                    .push(format!("record {seq}: the line does not match its hash"));
+            }
+            match serde_json::from_str::<AuditRecord>(&line) {
+                Ok(record)
+                    if record.seq == seq
+                        && record.prev == prev
+                        && record.replica.as_deref() == Some(replica.as_str()) => {}
+                _ => report.problems.push(format!(
+                    "record {seq}: the line does not say the same as its columns"
+                )),
+            }
+            if prev != expected_prev && seq == expected_seq {
+                report.problems.push(format!(
+                    "record {seq}: prev is not the hash of record {}",
+                    seq.saturating_sub(1)
+                ));
+            }
+            expected_seq = seq + 1;
+            expected_prev = hash;
+        }
+        reports.insert(replica, report);
+    }
+    Ok(reports)
+}
+
+/// Every record of every replica, for `audit tail` and `audit search`.
+///
+/// # Errors
+/// As [`read`], or a line that is not a record.
+pub async fn records(url: &str) -> Result<Vec<AuditRecord>, String> {
+    let mut out = Vec::new();
+    for (replica, rows) in read(url).await? {
+        for (seq, _, _, line) in rows {
+            out.push(
+                serde_json::from_str(&line)
+                    .map_err(|e| format!("replica {replica}, record {seq}: not a record: {e}"))?,
+            );
+        }
+    }
+    out.sort_by(|a: &AuditRecord, b| a.time.cmp(&b.time));
+    Ok(out)
+}
