@@ -10,6 +10,8 @@ use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
 use rmcp::transport::TokioChildProcess;
 
+mod support;
+
 const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
 
 /// The pinned release of server-everything the tests run.
@@ -432,34 +434,10 @@ fn without_configuration_serve_reports_which_builtins_it_starts() {
 
 #[tokio::test]
 async fn serve_http_requires_tokens_and_stops_on_sigterm() {
-    use tokio::io::{AsyncBufReadExt, BufReader};
     let dir = tempfile::tempdir().unwrap();
     let config = config(dir.path(), "[clients.ci]\ntoken = \"${env:SB_CI_TOKEN}\"\n");
-    let mut child = tokio::process::Command::new(BIN)
-        .args(["serve", "--http", "127.0.0.1:0", "--config"])
-        .arg(&config)
-        .env("SB_CI_TOKEN", "ci-token-777777")
-        .stdin(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let url = tokio::time::timeout(std::time::Duration::from_secs(30), async {
-        loop {
-            let line = lines
-                .next_line()
-                .await
-                .unwrap()
-                .expect("serve exited early");
-            if let Some(url) = line.strip_prefix("switchboard: serving MCP on ") {
-                return url.to_owned();
-            }
-        }
-    })
-    .await
-    .unwrap();
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let (mut child, url) =
+        support::serve_http(&config, &[("SB_CI_TOKEN", "ci-token-777777")]).await;
 
     let denied = reqwest_status(&url, None).await;
     assert_eq!(denied, 401);
@@ -569,7 +547,6 @@ async fn call_echo(url: String, token: &str, message: &str) -> (serde_json::Valu
 /// approves or denies it with `switchboard approvals`; the audit record says who decided.
 #[tokio::test]
 async fn a_call_waits_for_an_operator_who_decides_with_switchboard_approvals() {
-    use tokio::io::{AsyncBufReadExt, BufReader};
     let dir = tempfile::tempdir().unwrap();
     let config = config(
         dir.path(),
@@ -577,30 +554,7 @@ async fn a_call_waits_for_an_operator_who_decides_with_switchboard_approvals() {
          [clients.ops]\ntoken = \"ops-token-0001\"\nadmin = true\n\
          [clients.ci]\ntoken = \"ci-token-0001\"\n",
     );
-    let mut child = tokio::process::Command::new(BIN)
-        .args(["serve", "--http", "127.0.0.1:0", "--config"])
-        .arg(&config)
-        .stdin(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let url = tokio::time::timeout(std::time::Duration::from_secs(30), async {
-        loop {
-            let line = lines
-                .next_line()
-                .await
-                .unwrap()
-                .expect("serve exited early");
-            if let Some(url) = line.strip_prefix("switchboard: serving MCP on ") {
-                return url.to_owned();
-            }
-        }
-    })
-    .await
-    .unwrap();
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let (mut child, url) = support::serve_http(&config, &[]).await;
     let approvals = |args: &[&str], token: &str| {
         Command::new(BIN)
             .args(["approvals", "--url", &url])

@@ -5,7 +5,6 @@
 //! (`opentelemetry-proto`).
 
 use std::collections::HashMap;
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,9 +14,8 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use prost::Message;
 use serde_json::json;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
-const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
+mod support;
 
 /// One received span, flattened.
 #[derive(Debug, Clone)]
@@ -140,36 +138,18 @@ async fn a_call_is_one_trace_across_the_gateway_and_the_sql_server() {
         ),
     )
     .unwrap();
-    let mut child = tokio::process::Command::new(BIN)
-        .args(["serve", "--http", "127.0.0.1:0", "--config"])
-        .arg(&config)
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &receiver)
-        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
-        .env(
-            "OTEL_RESOURCE_ATTRIBUTES",
-            "deployment.environment.name=test",
-        )
-        .stdin(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let url = tokio::time::timeout(Duration::from_secs(30), async {
-        loop {
-            let line = lines
-                .next_line()
-                .await
-                .unwrap()
-                .expect("serve exited early");
-            if let Some(url) = line.strip_prefix("switchboard: serving MCP on ") {
-                return url.to_owned();
-            }
-        }
-    })
-    .await
-    .unwrap();
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let (mut child, url) = support::serve_http(
+        &config,
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.as_str()),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+            (
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "deployment.environment.name=test",
+            ),
+        ],
+    )
+    .await;
 
     let header_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
     let meta_trace = "0af7651916cd43dd8448eb211c80319c";

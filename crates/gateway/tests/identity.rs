@@ -8,14 +8,13 @@ mod common;
 #[path = "common/idp.rs"]
 mod idp;
 
-use std::io::Write;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use common::{fixture_server, write};
+use common::{Captured, fixture_server, write};
 use idp::{Idp, now};
 use rmcp::model::{CallToolRequestParams, ProtocolVersion};
 use rmcp::service::{ClientLifecycleMode, ClientServiceExt};
@@ -135,19 +134,6 @@ async fn call(url: &str, token: &str) -> (u16, String, Value) {
 /// Whether a `tools/call` answer is a successful echo.
 fn echoed(body: &Value) -> bool {
     body["result"]["isError"] != json!(true) && body["result"]["content"][0]["text"] == "hi"
-}
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 #[tokio::test]

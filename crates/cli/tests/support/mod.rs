@@ -62,3 +62,35 @@ pub fn corpus(name: &str) -> Vec<(String, String)> {
         })
         .collect()
 }
+
+/// `switchboard serve --http 127.0.0.1:0 --config <config>` with `env`, started and running: the
+/// process (killed when dropped) and the MCP URL it printed. Its stderr keeps being read.
+pub async fn serve_http(config: &Path, env: &[(&str, &str)]) -> (tokio::process::Child, String) {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut child = tokio::process::Command::new(binary())
+        .args(["serve", "--http", "127.0.0.1:0", "--config"])
+        .arg(config)
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let url = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        loop {
+            let line = lines
+                .next_line()
+                .await
+                .unwrap()
+                .expect("serve exited early");
+            if let Some(url) = line.strip_prefix("switchboard: serving MCP on ") {
+                return url.to_owned();
+            }
+        }
+    })
+    .await
+    .expect("serve did not start in 30 s");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, url)
+}
