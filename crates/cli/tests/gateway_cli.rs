@@ -657,3 +657,79 @@ async fn a_call_waits_for_an_operator_who_decides_with_switchboard_approvals() {
     );
     child.kill().await.unwrap();
 }
+
+/// `[audit] stream = "stdout"`: every call's record also goes to stdout as a JSON line, the same
+/// record the audit file holds; over stdio (where stdout is MCP) it is refused at start.
+#[tokio::test]
+async fn audit_records_stream_to_stdout_when_serving_http() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), "");
+    // The same file with the stream switched on.
+    let text = std::fs::read_to_string(&config).unwrap().replacen(
+        "[audit]\n",
+        "[audit]\nstream = \"stdout\"\n",
+        1,
+    );
+    std::fs::write(&config, text).unwrap();
+    let over_stdio = run(dir.path(), &["serve", "--config", config.to_str().unwrap()]);
+    assert_eq!(over_stdio.status.code(), Some(2), "{}", stderr(&over_stdio));
+    assert!(
+        stderr(&over_stdio).contains("needs --http"),
+        "{}",
+        stderr(&over_stdio)
+    );
+
+    let mut child = tokio::process::Command::new(BIN)
+        .args(["serve", "--http", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut errors = BufReader::new(child.stderr.take().unwrap()).lines();
+    let url = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        loop {
+            let line = errors
+                .next_line()
+                .await
+                .unwrap()
+                .expect("serve exited early");
+            if let Some(url) = line.strip_prefix("switchboard: serving MCP on ") {
+                return url.to_owned();
+            }
+        }
+    })
+    .await
+    .unwrap();
+    tokio::spawn(async move { while let Ok(Some(_)) = errors.next_line().await {} });
+    let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (answer, _) = call_echo(url, "none", "to the siem").await;
+    assert!(answer.to_string().contains("to the siem"), "{answer}");
+    let streamed = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            let line = out.next_line().await.unwrap().expect("stdout ended");
+            let record: switchboard_gateway::audit::AuditRecord =
+                serde_json::from_str(&line).expect("each stdout line is an audit record");
+            if record.tool == "echo" && record.layer.as_deref() != Some("pins") {
+                return record;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    child.kill().await.unwrap();
+    let records =
+        switchboard_gateway::audit::read_records(&dir.path().join("audit.jsonl")).unwrap();
+    let in_file = records
+        .iter()
+        .find(|r| r.tool == "echo" && r.layer.as_deref() != Some("pins"))
+        .unwrap();
+    assert_eq!(
+        serde_json::to_value(&streamed).unwrap(),
+        serde_json::to_value(in_file).unwrap(),
+        "the stream carries the file's record, chain fields included"
+    );
+}

@@ -159,6 +159,7 @@ impl Gateway {
         let metrics = Arc::new(Metrics::new());
         let parts = Parts {
             audit: AuditLayer {
+                stream: cfg.audit.stream_stdout,
                 log: audit_log,
                 redactor: Redactor::new(&cfg.audit.redact, resolved.secrets.clone()),
                 metrics: metrics.clone(),

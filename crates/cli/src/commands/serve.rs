@@ -190,6 +190,14 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             shutdown.cancel();
         });
     }
+    if gateway.config().config.audit.stream_stdout && args.http.is_none() {
+        eprintln!(
+            "switchboard: [audit] stream = \"stdout\" needs --http: over stdio, stdout carries \
+             the MCP protocol"
+        );
+        gateway.shutdown().await;
+        return Ok(ExitCode::from(EXIT_CONFIG));
+    }
     if let Some(addr) = gateway.config().config.metrics_addr {
         let listener = tokio::net::TcpListener::bind(addr)
             .await

@@ -97,6 +97,7 @@ pub(super) fn from_environment() -> (Config, Vec<String>) {
             fsync: false,
             sink: None,
             replica: "gateway".to_owned(),
+            stream_stdout: false,
         },
         pins: PinSettings::default(),
         auth: None,

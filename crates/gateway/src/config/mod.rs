@@ -369,6 +369,9 @@ pub struct AuditSettings {
     pub sink: Option<Template>,
     /// This gateway's name in the table (default: the host name, e.g. the Kubernetes pod).
     pub replica: String,
+    /// `stream = "stdout"`: every call's record also goes to stdout as a JSON line (for a log
+    /// collector or SIEM; HTTP serving only, as stdio serving speaks MCP on stdout).
+    pub stream_stdout: bool,
 }
 
 /// `[pins]`: fingerprints of every upstream tool's definition, kept across restarts, so a

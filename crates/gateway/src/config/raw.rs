@@ -63,6 +63,7 @@ pub(crate) struct RawAudit {
     pub(crate) path: Option<String>,
     pub(crate) sink: Option<String>,
     pub(crate) replica: Option<String>,
+    pub(crate) stream: Option<String>,
     #[serde(default)]
     pub(crate) redact: Vec<String>,
     #[serde(default)]

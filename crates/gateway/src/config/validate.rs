@@ -195,6 +195,13 @@ pub(super) fn validate(
         fsync: raw.audit.fsync,
         sink,
         replica: raw.audit.replica.unwrap_or_else(default_replica),
+        stream_stdout: match raw.audit.stream.as_deref() {
+            None => false,
+            Some("stdout") => true,
+            Some(other) => {
+                return Err(ctx.err("audit.stream", format!("must be \"stdout\", not {other:?}")));
+            }
+        },
     };
     let pins = pin_settings(&ctx, &base, raw.pins, audit.path.as_deref())?;
     let mut servers = BTreeMap::new();

@@ -97,6 +97,8 @@ impl Redactor {
 /// The audit layer.
 pub(crate) struct AuditLayer {
     pub(crate) log: Option<Arc<AuditSink>>,
+    /// `[audit] stream = "stdout"`: each call's record also goes to stdout as a JSON line.
+    pub(crate) stream: bool,
     pub(crate) redactor: Redactor,
     pub(crate) metrics: Arc<Metrics>,
 }
@@ -154,6 +156,20 @@ impl AuditLayer {
             approval: call.decided.get().cloned(),
             prev: String::new(),
         }
+    }
+}
+
+/// Writes `record` to stdout as one JSON line (a log collector's or SIEM's feed), whole lines
+/// only: stdout is locked for the write.
+fn stream(record: &AuditRecord) {
+    use std::io::Write;
+    let Ok(mut line) = serde_json::to_vec(record) else {
+        return;
+    };
+    line.push(b'\n');
+    let mut out = std::io::stdout().lock();
+    if let Err(error) = out.write_all(&line).and_then(|()| out.flush()) {
+        tracing::warn!(%error, "cannot stream the audit record to stdout");
     }
 }
 
@@ -234,23 +250,29 @@ impl AuditLayer {
             record.layer.as_deref(),
             call.received.elapsed(),
         );
-        let Some(log) = &self.log else {
-            return outcome;
-        };
-        let writing = std::time::Instant::now();
-        let written = log.append(record).await;
-        self.metrics.audit_write(writing.elapsed());
-        match written {
-            Ok(_) => outcome,
-            Err(e) => {
-                tracing::error!(sink = %log.describe(), "cannot write the audit log: {e}");
-                Outcome::refused(
-                    "audit",
-                    "the call's audit record could not be written, so its result is withheld; \
-                 tell the gateway's operator",
-                )
+        let record = match &self.log {
+            Some(log) => {
+                let writing = std::time::Instant::now();
+                let written = log.append(record).await;
+                self.metrics.audit_write(writing.elapsed());
+                match written {
+                    Ok(record) => record,
+                    Err(e) => {
+                        tracing::error!(sink = %log.describe(), "cannot write the audit log: {e}");
+                        return Outcome::refused(
+                            "audit",
+                            "the call's audit record could not be written, so its result is \
+                             withheld; tell the gateway's operator",
+                        );
+                    }
+                }
             }
+            None => record,
+        };
+        if self.stream {
+            stream(&record);
         }
+        outcome
     }
 }
 
