@@ -498,37 +498,20 @@ async fn reqwest_status(url: &str, token: Option<&str>) -> u16 {
 /// that declares no elicitation: the JSON-RPC answer, and the messages of the progress
 /// notifications that came before it.
 async fn call_echo(url: String, token: &str, message: &str) -> (serde_json::Value, Vec<String>) {
-    let response = reqwest::Client::new()
-        .post(&url)
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2026-07-28")
-        .header("mcp-method", "tools/call")
-        .header("mcp-name", "echo")
-        .bearer_auth(token)
-        .json(&serde_json::json!({
-            "jsonrpc": "2.0", "id": 7, "method": "tools/call",
-            "params": {
-                "name": "echo", "arguments": {"message": message},
-                "_meta": {
-                    "progressToken": "p1",
-                    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-                    "io.modelcontextprotocol/clientInfo": {"name": "ci-job", "version": "1"},
-                    "io.modelcontextprotocol/clientCapabilities": {},
-                },
-            },
-        }))
-        .send()
-        .await
-        .unwrap();
-    let text = response.text().await.unwrap();
-    let mut messages: Vec<serde_json::Value> = text
-        .lines()
-        .filter_map(|l| l.strip_prefix("data:"))
-        .filter_map(|d| serde_json::from_str(d.trim()).ok())
-        .collect();
-    if messages.is_empty() {
-        messages.push(serde_json::from_str(&text).unwrap());
-    }
+    let text = switchboard_testkit::stateless::tools_call(
+        &url,
+        "echo",
+        serde_json::json!({"message": message}),
+        serde_json::json!({"progressToken": "p1"}),
+    )
+    .bearer_auth(token)
+    .send()
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    let mut messages = switchboard_testkit::stateless::messages(&text);
     let answer = messages.pop().unwrap();
     let progress = messages
         .iter()
@@ -680,31 +663,7 @@ async fn audit_records_stream_to_stdout_when_serving_http() {
         stderr(&over_stdio)
     );
 
-    let mut child = tokio::process::Command::new(BIN)
-        .args(["serve", "--http", "127.0.0.1:0", "--config"])
-        .arg(&config)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut errors = BufReader::new(child.stderr.take().unwrap()).lines();
-    let url = tokio::time::timeout(std::time::Duration::from_secs(30), async {
-        loop {
-            let line = errors
-                .next_line()
-                .await
-                .unwrap()
-                .expect("serve exited early");
-            if let Some(url) = line.strip_prefix("switchboard: serving MCP on ") {
-                return url.to_owned();
-            }
-        }
-    })
-    .await
-    .unwrap();
-    tokio::spawn(async move { while let Ok(Some(_)) = errors.next_line().await {} });
+    let (mut child, url) = support::serve_http(&config, &[]).await;
     let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
     let (answer, _) = call_echo(url, "none", "to the siem").await;
     assert!(answer.to_string().contains("to the siem"), "{answer}");

@@ -14,6 +14,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use prost::Message;
 use serde_json::json;
+use switchboard_testkit::stateless;
 
 mod support;
 
@@ -79,38 +80,14 @@ async fn export(State(received): State<Received>, body: Bytes) -> &'static str {
 
 /// A stateless `tools/call` of `query`, with the trace context in the header or in `_meta`.
 async fn query(url: &str, traceparent: &str, in_meta: bool) -> serde_json::Value {
-    let mut meta = json!({
-        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-        "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "1"},
-        "io.modelcontextprotocol/clientCapabilities": {},
-    });
-    let mut request = reqwest::Client::new()
-        .post(url)
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2026-07-28")
-        .header("mcp-method", "tools/call")
-        .header("mcp-name", "query");
-    if in_meta {
-        meta["traceparent"] = json!(traceparent);
+    let arguments = json!({"sql": "SELECT count(*) AS n FROM t"});
+    let request = if in_meta {
+        stateless::tools_call(url, "query", arguments, json!({"traceparent": traceparent}))
     } else {
-        request = request.header("traceparent", traceparent);
-    }
-    let text = request
-        .json(&json!({
-            "jsonrpc": "2.0", "id": 1, "method": "tools/call",
-            "params": {"name": "query", "arguments": {"sql": "SELECT count(*) AS n FROM t"}, "_meta": meta},
-        }))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let json = text
-        .lines()
-        .find_map(|l| l.strip_prefix("data:"))
-        .unwrap_or(&text);
-    serde_json::from_str(json.trim()).unwrap()
+        stateless::tools_call(url, "query", arguments, json!({})).header("traceparent", traceparent)
+    };
+    let text = request.send().await.unwrap().text().await.unwrap();
+    stateless::messages(&text).pop().unwrap()
 }
 
 #[tokio::test]

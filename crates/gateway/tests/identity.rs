@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 use switchboard_gateway::audit::read_records;
 use switchboard_gateway::downstream::serve_http;
 use switchboard_gateway::{Config, Gateway, GatewayOptions};
+use switchboard_testkit::stateless;
 use tokio_util::sync::CancellationToken;
 
 const CI_TOKEN: &str = "ci-bot-static-token-0001";
@@ -92,43 +93,24 @@ async fn serve(dir: &Path, issuers: &[&str], extra: &str) -> Served {
 /// One stateless (2026-07-28) `tools/call` of `echo` with `token`: the HTTP status, the
 /// `WWW-Authenticate` header, and the body.
 async fn call(url: &str, token: &str) -> (u16, String, Value) {
-    let response = reqwest::Client::new()
-        .post(format!("{url}/mcp"))
-        .header("accept", "application/json, text/event-stream")
-        .header("authorization", format!("Bearer {token}"))
-        .header("mcp-protocol-version", "2026-07-28")
-        .header("mcp-method", "tools/call")
-        .header("mcp-name", "echo")
-        .json(&json!({
-            "jsonrpc": "2.0", "id": 1, "method": "tools/call",
-            "params": {
-                "name": "echo", "arguments": {"text": "hi"},
-                "_meta": {
-                    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-                    "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "1"},
-                    "io.modelcontextprotocol/clientCapabilities": {},
-                },
-            },
-        }))
-        .send()
-        .await
-        .unwrap();
+    let response = stateless::tools_call(
+        &format!("{url}/mcp"),
+        "echo",
+        json!({"text": "hi"}),
+        json!({}),
+    )
+    .bearer_auth(token)
+    .send()
+    .await
+    .unwrap();
     let status = response.status().as_u16();
     let challenge = response
         .headers()
         .get("www-authenticate")
         .map(|v| v.to_str().unwrap().to_owned())
         .unwrap_or_default();
-    let text = response.text().await.unwrap();
-    // JSON, or one SSE event carrying JSON.
-    let json = text
-        .lines()
-        .find_map(|l| l.strip_prefix("data: ").or_else(|| l.strip_prefix("data:")))
-        .map_or_else(
-            || serde_json::from_str(&text).unwrap_or(Value::Null),
-            |d| serde_json::from_str(d.trim()).unwrap_or(Value::Null),
-        );
-    (status, challenge, json)
+    let answer = stateless::messages(&response.text().await.unwrap()).pop();
+    (status, challenge, answer.unwrap_or(Value::Null))
 }
 
 /// Whether a `tools/call` answer is a successful echo.

@@ -9,3 +9,4 @@ pub mod pg;
 pub mod raw;
 pub mod slack;
 pub mod sqlite;
+pub mod stateless;

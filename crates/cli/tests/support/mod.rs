@@ -64,7 +64,8 @@ pub fn corpus(name: &str) -> Vec<(String, String)> {
 }
 
 /// `switchboard serve --http 127.0.0.1:0 --config <config>` with `env`, started and running: the
-/// process (killed when dropped) and the MCP URL it printed. Its stderr keeps being read.
+/// process (killed when dropped; its stdout piped, for the caller to read) and the MCP URL it
+/// printed. Its stderr keeps being read.
 pub async fn serve_http(config: &Path, env: &[(&str, &str)]) -> (tokio::process::Child, String) {
     use tokio::io::{AsyncBufReadExt, BufReader};
     let mut child = tokio::process::Command::new(binary())
@@ -72,6 +73,7 @@ pub async fn serve_http(config: &Path, env: &[(&str, &str)]) -> (tokio::process:
         .arg(config)
         .envs(env.iter().copied())
         .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()

@@ -299,8 +299,27 @@ impl Upstream {
 
     /// Calls the tool of `call` (the pipeline's last step), within `budget` for a start in
     /// progress.
+    /// The request's own client span when traces are exported (the upstream's spans — the
+    /// built-in servers read the context from `_meta` — are its children); none otherwise.
+    fn upstream_span(&self, tool: &str) -> tracing::Span {
+        if !switchboard_telemetry::enabled() {
+            return tracing::Span::none();
+        }
+        let span = tracing::info_span!(
+            "upstream_call",
+            server = %self.name,
+            otel.name = format!("tools/call {tool}"),
+            otel.kind = "client",
+        );
+        switchboard_telemetry::attribute(&span, "mcp.method.name", "tools/call");
+        switchboard_telemetry::attribute(&span, "gen_ai.tool.name", tool.to_owned());
+        switchboard_telemetry::attribute(&span, "server.address", self.name.clone());
+        span
+    }
+
     pub(crate) async fn call_tool(&self, call: ToolCall, budget: Duration) -> Outcome {
-        let mut params = CallToolRequestParams::new(call.upstream_name.clone());
+        let span = self.upstream_span(&call.upstream_name);
+        let mut params = CallToolRequestParams::new(call.upstream_name);
         params.arguments = Some(call.arguments);
         params.input_responses = call.input_responses;
         params.request_state = call.request_state;
@@ -320,21 +339,6 @@ impl Upstream {
                 }
                 Err(message) => return Outcome::UpstreamFailed(message),
             }
-        }
-        // The request to the upstream is a client span of its own; the upstream's spans (the
-        // built-in servers read the context from `_meta`) are its children.
-        let span = tracing::info_span!(
-            "upstream_call",
-            server = %self.name,
-            otel.name = tracing::field::Empty,
-            otel.kind = tracing::field::Empty,
-        );
-        if switchboard_telemetry::enabled() {
-            span.record("otel.name", format!("tools/call {}", call.upstream_name));
-            span.record("otel.kind", "client");
-            switchboard_telemetry::attribute(&span, "mcp.method.name", "tools/call");
-            switchboard_telemetry::attribute(&span, "gen_ai.tool.name", call.upstream_name.clone());
-            switchboard_telemetry::attribute(&span, "server.address", self.name.clone());
         }
         let forwarded = self
             .forward(request, call.relay, budget)
@@ -375,7 +379,9 @@ impl Upstream {
         }
         // Sent within a span this process exports: the upstream continues the gateway's trace
         // (otherwise the client's own context, copied above, goes through unchanged).
-        if let Some(trace) = switchboard_telemetry::context_of(&tracing::Span::current()) {
+        if switchboard_telemetry::enabled()
+            && let Some(trace) = switchboard_telemetry::context_of(&tracing::Span::current())
+        {
             let meta = request.get_meta_mut();
             meta.set_traceparent(&trace.traceparent);
             match &trace.tracestate {
