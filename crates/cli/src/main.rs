@@ -36,6 +36,9 @@ enum Command {
     Audit(commands::audit::AuditArgs),
     /// List, approve or deny the calls waiting for an operator on a running gateway.
     Approvals(commands::approvals::ApprovalsArgs),
+    /// Make a running gateway reread its configuration file and apply what changed (as
+    /// SIGHUP does), without dropping sessions or calls in flight.
+    Reload(commands::reload::ReloadArgs),
     /// Run a task with Claude over the gateway's tools (every call policed and audited), or
     /// --replay a saved run.
     Agent(commands::agent::AgentArgs),
@@ -77,6 +80,7 @@ fn main() -> ExitCode {
             Command::Call(args) => commands::call::run(args).await,
             Command::Audit(args) => commands::audit::run(args).await,
             Command::Approvals(args) => commands::approvals::run(args).await,
+            Command::Reload(args) => commands::reload::run(args).await,
             Command::Agent(args) => commands::agent::run(args).await,
         }
     });

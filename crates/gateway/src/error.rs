@@ -109,4 +109,10 @@ pub enum GatewayError {
     /// Serving over stdio failed.
     #[error("stdio transport failed: {0}")]
     Stdio(String),
+    /// A reload was asked for, but the gateway was not started from a configuration file.
+    #[error(
+        "nothing to reload: the gateway was started from the environment, not a configuration \
+         file (start it with --config FILE)"
+    )]
+    NoConfigFile,
 }

@@ -16,13 +16,13 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument as _;
 
 use crate::audit::postgres::PostgresSink;
-use crate::audit::{AuditLog, AuditSink};
+use crate::audit::{AuditLog, AuditRecord, AuditSink};
 use crate::caller::{Access, Caller};
 use crate::catalog::{Catalog, ListChanges, Source};
 use crate::config::{Config, ResolvedConfig, StartMode, ToolSearch};
 use crate::endpoints::Endpoint;
 use crate::error::GatewayError;
-use crate::pending::{Waiter, pending};
+use crate::pending::{Notifier, Waiter, pending};
 use crate::pins::Pins;
 use crate::policy::approval::ApprovalLayer;
 use crate::policy::audit::{AuditLayer, Redactor};
@@ -30,6 +30,7 @@ use crate::policy::authorize::Authorize;
 use crate::policy::limits::Limits;
 use crate::policy::rate_limit::{LocalBackend, RateLimit, RateLimitBackend, RedisBackend};
 use crate::policy::{Outcome, Parts, Pipeline, ToolCall};
+use crate::reload::{self, ReloadReport};
 use crate::search;
 use crate::supervisor;
 use crate::telemetry::metrics::{Metrics, Snapshot};
@@ -91,23 +92,53 @@ pub struct UpstreamStatus {
     pub tools: usize,
 }
 
-struct Inner {
-    config: ResolvedConfig,
+/// Everything one configuration decides. A reload builds a new one and swaps it in whole; the
+/// calls that started under the old one finish with it.
+struct Live {
+    config: Arc<ResolvedConfig>,
     upstreams: BTreeMap<String, Arc<Upstream>>,
-    catalog: RwLock<Arc<Catalog>>,
     pipeline: Pipeline,
-    shutdown: CancellationToken,
+    /// Client name by static bearer token.
+    tokens: HashMap<String, String>,
+    /// What each configured client may see and call.
+    access: HashMap<String, Arc<Access>>,
+    auth: Option<Arc<crate::auth::Authenticator>>,
+}
+
+/// The configuration in force and the catalog built from its upstreams, read together so a
+/// call never pairs a catalog with another configuration's upstreams.
+#[derive(Clone)]
+struct Current {
+    live: Arc<Live>,
+    catalog: Arc<Catalog>,
+}
+
+/// What outlives a reload: the audit log, the secrets seen (for scrubbing), the rate-limit
+/// buckets, the metrics.
+struct Shared {
+    audit_log: Option<Arc<AuditSink>>,
+    secrets: crate::secrets::SecretSet,
+    rate_limits: Arc<dyn RateLimitBackend>,
+    metrics: Arc<Metrics>,
     /// Cancelled when shutdown begins: new calls are refused (and audited) from then on.
     draining: CancellationToken,
+}
+
+struct Inner {
+    current: RwLock<Current>,
+    shared: Shared,
+    options: GatewayOptions,
+    shutdown: CancellationToken,
     supervisors: TaskTracker,
     calls: TaskTracker,
     list_changed: broadcast::Sender<ListChanges>,
-    tokens: HashMap<String, String>,
-    auth: Option<Arc<crate::auth::Authenticator>>,
+    /// Tells the catalog task an upstream's listing changed (handed to every supervisor).
+    changed: Notifier,
+    /// One reload at a time.
+    reloading: tokio::sync::Mutex<()>,
     /// The HTTP session table, once HTTP serving has started (for `/metrics`).
     http_sessions: std::sync::OnceLock<Arc<crate::downstream::sessions::Sessions>>,
     lazy_started: std::sync::atomic::AtomicBool,
-    metrics: Arc<Metrics>,
     pins: Pins,
 }
 
@@ -115,6 +146,131 @@ struct Inner {
 #[derive(Clone)]
 pub struct Gateway {
     inner: Arc<Inner>,
+}
+
+impl Live {
+    /// The pipeline, clients and upstreams of `resolved`. Upstreams whose settings and values
+    /// are unchanged from `previous` are carried over (running); the others are new, and not
+    /// yet supervised.
+    fn new(
+        resolved: ResolvedConfig,
+        shared: &Shared,
+        previous: Option<&Self>,
+        shutdown: &CancellationToken,
+    ) -> Self {
+        let cfg = &resolved.config;
+        let redactor = || Redactor::new(&cfg.audit.redact, shared.secrets.clone());
+        let approval = {
+            let before = previous.map(|p| p.pipeline.approval());
+            let layer = match before {
+                Some(before) => before.successor(cfg.tools.clone()),
+                None => ApprovalLayer::new(cfg.tools.clone()),
+            };
+            // Calls wait for an operator only where one can answer.
+            if cfg.clients.values().any(|c| c.admin) {
+                layer.with_queue(cfg.approval_timeout, redactor(), before)
+            } else {
+                layer
+            }
+        };
+        let pipeline = Pipeline::new(Parts {
+            audit: AuditLayer {
+                stream: cfg.audit.stream_stdout,
+                log: shared.audit_log.clone(),
+                redactor: redactor(),
+                metrics: shared.metrics.clone(),
+            },
+            authorize: Authorize,
+            rate_limit: RateLimit::new(
+                shared.rate_limits.clone(),
+                cfg.rate_limits.clone(),
+                cfg.clients
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+                shared.metrics.clone(),
+            ),
+            approval,
+            limits: Limits {
+                rules: cfg.tools.clone(),
+                draining: shared.draining.clone(),
+            },
+        });
+        let upstreams = resolved
+            .servers
+            .values()
+            .map(|server| {
+                let kept = previous
+                    .and_then(|p| p.upstreams.get(&server.config.name))
+                    .filter(|u| u.server == *server);
+                let upstream = match kept {
+                    Some(u) => u.clone(),
+                    None => Upstream::new(server.clone(), shutdown.child_token()),
+                };
+                (server.config.name.clone(), upstream)
+            })
+            .collect();
+        let tokens = resolved
+            .clients
+            .values()
+            .filter_map(|c| c.token.clone().map(|t| (t, c.config.name.clone())))
+            .collect();
+        let access = resolved
+            .clients
+            .values()
+            .map(|c| {
+                let access = Access::new(c.config.allow.clone(), c.config.deny.clone());
+                (c.config.name.clone(), Arc::new(access))
+            })
+            .collect();
+        let auth = cfg.auth.as_ref().map(|config| {
+            let same = previous
+                .and_then(|p| p.auth.as_ref().map(|a| (p, a)))
+                .filter(|(p, _)| {
+                    p.config.config.auth.as_ref() == Some(config)
+                        && p.config.introspection_secrets == resolved.introspection_secrets
+                });
+            match same {
+                Some((_, auth)) => auth.clone(),
+                None => Arc::new(crate::auth::Authenticator::new(
+                    config.clone(),
+                    &resolved.introspection_secrets,
+                )),
+            }
+        });
+        Self {
+            config: Arc::new(resolved),
+            upstreams,
+            pipeline,
+            tokens,
+            access,
+            auth,
+        }
+    }
+
+    /// Every upstream's listing, its tools checked against the pins.
+    fn sources<'a>(&'a self, pins: &Pins) -> Vec<Source<'a>> {
+        let many = self.upstreams.len() > 1;
+        self.upstreams
+            .values()
+            .map(|u| {
+                let exclude = &u.server.config.exclude_tools;
+                let mut listing = u.listing();
+                listing
+                    .tools
+                    .retain(|t| !exclude.iter().any(|p| p.matches(&t.name)));
+                let reviewed = pins.review(&u.name, &listing.tools);
+                listing.tools = reviewed.serve;
+                Source {
+                    server: &u.name,
+                    prefix: u.server.config.prefix.unwrap_or(many),
+                    exclude,
+                    listing,
+                    withheld: reviewed.withheld,
+                }
+            })
+            .collect()
+    }
 }
 
 impl Gateway {
@@ -148,146 +304,103 @@ impl Gateway {
             ))),
             (None, None) => None,
         };
-        let cfg = &resolved.config;
-        let pins = Pins::open(cfg.pins.clone(), audit_log.clone())?;
-        let clients: HashMap<_, _> = cfg
-            .clients
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        let draining = CancellationToken::new();
-        let metrics = Arc::new(Metrics::new());
-        let parts = Parts {
-            audit: AuditLayer {
-                stream: cfg.audit.stream_stdout,
-                log: audit_log,
-                redactor: Redactor::new(&cfg.audit.redact, resolved.secrets.clone()),
-                metrics: metrics.clone(),
-            },
-            authorize: Authorize,
-            rate_limit: RateLimit::new(
-                rate_limit_backend(&options, &resolved)?,
-                cfg.rate_limits.clone(),
-                clients,
-                metrics.clone(),
-            ),
-            approval: {
-                let layer = ApprovalLayer::new(cfg.tools.clone());
-                // Calls wait for an operator only where one can answer.
-                if cfg.clients.values().any(|c| c.admin) {
-                    layer.with_queue(
-                        cfg.approval_timeout,
-                        Redactor::new(&cfg.audit.redact, resolved.secrets.clone()),
-                    )
-                } else {
-                    layer
-                }
-            },
-            limits: Limits {
-                rules: cfg.tools.clone(),
-                draining: draining.clone(),
-            },
+        let pins = Pins::open(resolved.config.pins.clone(), audit_log.clone())?;
+        let shared = Shared {
+            rate_limits: rate_limit_backend(&options, &resolved)?,
+            audit_log,
+            secrets: resolved.secrets.clone(),
+            metrics: Arc::new(Metrics::new()),
+            draining: CancellationToken::new(),
         };
-        let upstreams: BTreeMap<_, _> = resolved
-            .servers
-            .values()
-            .map(|s| (s.config.name.clone(), Upstream::new(s.clone())))
-            .collect();
-        let tokens = resolved
-            .clients
-            .values()
-            .filter_map(|c| c.token.clone().map(|t| (t, c.config.name.clone())))
-            .collect();
+        let shutdown = CancellationToken::new();
+        let live = Live::new(resolved, &shared, None, &shutdown);
+        let (changed, changed_rx) = pending();
         let inner = Arc::new(Inner {
-            pipeline: Pipeline::new(parts),
-            upstreams,
-            catalog: RwLock::new(Arc::new(Catalog::default())),
-            shutdown: CancellationToken::new(),
-            draining,
+            current: RwLock::new(Current {
+                live: Arc::new(live),
+                catalog: Arc::new(Catalog::default()),
+            }),
+            shared,
+            options,
+            shutdown,
             supervisors: TaskTracker::new(),
             calls: TaskTracker::new(),
             list_changed: broadcast::channel(16).0,
-            tokens,
+            changed,
+            reloading: tokio::sync::Mutex::new(()),
             http_sessions: std::sync::OnceLock::new(),
-            auth: resolved.config.auth.clone().map(|config| {
-                Arc::new(crate::auth::Authenticator::new(
-                    config,
-                    &resolved.introspection_secrets,
-                ))
-            }),
             lazy_started: std::sync::atomic::AtomicBool::new(false),
-            metrics,
             pins,
-            config: resolved,
         });
         let gateway = Self { inner };
-        gateway.boot().await?;
+        gateway.boot(changed_rx).await?;
         Ok(gateway)
     }
 
-    async fn boot(&self) -> Result<(), GatewayError> {
-        let inner = &self.inner;
-        let (changed_tx, changed_rx) = pending();
-        for upstream in inner.upstreams.values() {
-            inner.supervisors.spawn(supervisor::supervise(
-                upstream.clone(),
-                inner.config.secrets.clone(),
-                changed_tx.clone(),
-                inner.shutdown.clone(),
-            ));
-        }
-        let limit = inner.config.config.gateway.startup_timeout;
-        let waits = inner
-            .upstreams
-            .values()
-            .filter(|u| u.server.config.start == StartMode::Boot)
-            .map(|u| u.wait_settled(limit));
-        futures::future::join_all(waits).await;
-        match Catalog::build(self.sources()) {
-            Ok(catalog) => self.set_catalog(catalog),
+    async fn boot(&self, changed: Waiter) -> Result<(), GatewayError> {
+        let live = self.live();
+        let fresh: Vec<_> = live.upstreams.values().cloned().collect();
+        self.supervise(&fresh, live.config.config.gateway.startup_timeout)
+            .await;
+        match Catalog::build(live.sources(&self.inner.pins)) {
+            Ok(catalog) => {
+                self.set_catalog(&live, catalog);
+            }
             Err(error) => {
                 self.shutdown().await;
                 return Err(error);
             }
         }
         let gateway = self.clone();
-        inner
+        self.inner
             .supervisors
-            .spawn(gateway.maintain_catalog(changed_rx));
+            .spawn(gateway.maintain_catalog(changed));
         Ok(())
     }
 
-    /// Every upstream's listing, its tools checked against the pins.
-    fn sources(&self) -> Vec<Source<'_>> {
-        let many = self.inner.upstreams.len() > 1;
-        self.inner
-            .upstreams
-            .values()
-            .map(|u| {
-                let exclude = &u.server.config.exclude_tools;
-                let mut listing = u.listing();
-                listing
-                    .tools
-                    .retain(|t| !exclude.iter().any(|p| p.matches(&t.name)));
-                let reviewed = self.inner.pins.review(&u.name, &listing.tools);
-                listing.tools = reviewed.serve;
-                Source {
-                    server: &u.name,
-                    prefix: u.server.config.prefix.unwrap_or(many),
-                    exclude,
-                    listing,
-                    withheld: reviewed.withheld,
-                }
-            })
-            .collect()
+    /// Starts supervising `upstreams` and waits (up to `gateway.startup_timeout`) for the
+    /// boot-time ones among them to come up or fail.
+    async fn supervise(&self, upstreams: &[Arc<Upstream>], limit: Duration) {
+        let inner = &self.inner;
+        for upstream in upstreams {
+            inner.supervisors.spawn(supervisor::supervise(
+                upstream.clone(),
+                inner.shared.secrets.clone(),
+                inner.changed.clone(),
+                upstream.stop.clone(),
+            ));
+        }
+        let waits = upstreams
+            .iter()
+            .filter(|u| u.server.config.start == StartMode::Boot)
+            .map(|u| u.wait_settled(limit));
+        futures::future::join_all(waits).await;
     }
 
-    fn set_catalog(&self, catalog: Catalog) {
-        *self
+    /// The configuration in force and its catalog.
+    fn current(&self) -> Current {
+        self.inner
+            .current
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn live(&self) -> Arc<Live> {
+        self.current().live
+    }
+
+    /// Replaces the catalog, unless a reload replaced `live` meanwhile (it built its own).
+    fn set_catalog(&self, live: &Arc<Live>, catalog: Catalog) -> Option<Arc<Catalog>> {
+        let mut current = self
             .inner
-            .catalog
+            .current
             .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(catalog);
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !Arc::ptr_eq(&current.live, live) {
+            return None;
+        }
+        Some(std::mem::replace(&mut current.catalog, Arc::new(catalog)))
     }
 
     /// Rebuilds the catalog whenever an upstream's listing changes, or an operator decided on a
@@ -312,29 +425,192 @@ impl Gateway {
     }
 
     fn rebuild_catalog(&self) {
-        let (catalog, errors) = Catalog::build_lenient(self.sources());
+        let live = self.live();
+        let (catalog, errors) = Catalog::build_lenient(live.sources(&self.inner.pins));
         for error in errors {
             tracing::error!("{error}; the tool is left out");
         }
-        let changes = catalog.changes_from(&self.catalog());
-        self.set_catalog(catalog);
+        let Some(before) = self.set_catalog(&live, catalog) else {
+            return;
+        };
+        let changes = self.catalog().changes_from(&before);
         if changes.any() {
             let _ = self.inner.list_changed.send(changes);
         }
     }
 
-    /// The current catalog.
-    pub fn catalog(&self) -> Arc<Catalog> {
-        self.inner
-            .catalog
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+    /// Reloads the configuration file the gateway started from. The new file is parsed,
+    /// validated and resolved completely first; if anything is wrong, the running configuration
+    /// stays and the error names the file and key. Otherwise the difference is applied: new
+    /// upstreams are started (and waited for, as at start), changed ones replaced, removed ones
+    /// drained and stopped; clients, scopes, rate limits, approvals and tool settings apply to
+    /// the next call, while calls in flight finish under the rules they started with. Sessions
+    /// stay, and are told when a list they see may have changed. `by` (who asked: `signal`,
+    /// `watch`, a client) and the changed keys — never values — go to the audit log.
+    ///
+    /// # Errors
+    /// The reason the file was not taken: [`GatewayError::Config`], a tool-name collision, or
+    /// [`GatewayError::NoConfigFile`].
+    pub async fn reload(&self, by: &str) -> Result<ReloadReport, GatewayError> {
+        let _one_at_a_time = self.inner.reloading.lock().await;
+        let result = self.apply_file().await;
+        let file = self.live().config.config.file.display().to_string();
+        let (outcome, message, arguments) = match &result {
+            Ok(report) => (
+                "ok",
+                report.summary(),
+                serde_json::to_value(report).unwrap_or_default(),
+            ),
+            Err(error) => (
+                "refused",
+                self.inner.shared.secrets.scrub(&error.to_string()),
+                Value::Null,
+            ),
+        };
+        match &result {
+            Ok(_) => {
+                tracing::info!(target: "switchboard::reload", by, "reloaded {file}: {message}")
+            }
+            Err(_) => tracing::error!(
+                target: "switchboard::reload",
+                by,
+                "{message}; the running configuration stays"
+            ),
+        }
+        if let Some(log) = &self.inner.shared.audit_log {
+            let record = AuditRecord::event(
+                by.to_owned(),
+                "reload".to_owned(),
+                None,
+                "config",
+                outcome,
+                message,
+                arguments,
+            );
+            log.append_detached(record);
+        }
+        result
     }
 
-    /// The resolved configuration.
-    pub fn config(&self) -> &ResolvedConfig {
-        &self.inner.config
+    async fn apply_file(&self) -> Result<ReloadReport, GatewayError> {
+        let old = self.live();
+        if old.config.config.source.is_null() {
+            return Err(GatewayError::NoConfigFile);
+        }
+        let options = &self.inner.options;
+        let config = Config::load(&old.config.config.file)?;
+        let mut resolved = config
+            .resolve_with(&options.builtin_exe, options.env.clone())
+            .await?;
+        let changed = reload::changed_keys(&old.config.config.source, &resolved.config.source);
+        let restart_needed = changed
+            .iter()
+            .filter(|k| reload::needs_restart(k))
+            .cloned()
+            .collect();
+        reload::keep_running(&old.config, &mut resolved);
+        let guarded = |c: &ResolvedConfig| {
+            c.config.auth.is_some() || c.clients.values().any(|c| c.token.is_some())
+        };
+        if guarded(&old.config) && !guarded(&resolved) {
+            // Without tokens, HTTP would admit anyone who can reach it.
+            return Err(crate::error::ConfigError::Invalid {
+                file: resolved.config.file.clone(),
+                key: "clients".to_owned(),
+                message: "the running gateway requires tokens and this file gives no client a \
+                          token (nor [auth]); a reload cannot open it up — restart it for that"
+                    .to_owned(),
+            }
+            .into());
+        }
+        let secrets = resolved.secrets.clone();
+        let new = Arc::new(Live::new(
+            resolved,
+            &self.inner.shared,
+            Some(&old),
+            &self.inner.shutdown,
+        ));
+        let kept = |a: &BTreeMap<String, Arc<Upstream>>, u: &Arc<Upstream>| {
+            a.get(&u.name).is_some_and(|v| Arc::ptr_eq(v, u))
+        };
+        let fresh: Vec<_> = new
+            .upstreams
+            .values()
+            .filter(|u| !kept(&old.upstreams, u))
+            .cloned()
+            .collect();
+        let retired: Vec<_> = old
+            .upstreams
+            .values()
+            .filter(|u| !kept(&new.upstreams, u))
+            .cloned()
+            .collect();
+        if self
+            .inner
+            .lazy_started
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            for upstream in &fresh {
+                upstream.trigger_start();
+            }
+        }
+        self.supervise(&fresh, new.config.config.gateway.startup_timeout)
+            .await;
+        let catalog = match Catalog::build(new.sources(&self.inner.pins)) {
+            Ok(catalog) => catalog,
+            Err(error) => {
+                for upstream in &fresh {
+                    upstream.stop.cancel();
+                }
+                return Err(error);
+            }
+        };
+        self.inner.shared.secrets.take_over(&secrets);
+        let before = std::mem::replace(
+            &mut *self
+                .inner
+                .current
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+            Current {
+                live: new.clone(),
+                catalog: Arc::new(catalog),
+            },
+        );
+        let mut changes = self.catalog().changes_from(&before.catalog);
+        changes.tools |= changed.iter().any(|k| reload::affects_views(k));
+        if changes.any() {
+            let _ = self.inner.list_changed.send(changes);
+        }
+        let drain = new.config.config.gateway.drain_timeout;
+        for upstream in &retired {
+            self.inner
+                .supervisors
+                .spawn(retire(upstream.clone(), drain));
+        }
+        let names = |list: &[Arc<Upstream>], among: &BTreeMap<String, Arc<Upstream>>, is: bool| {
+            list.iter()
+                .filter(|u| among.contains_key(&u.name) == is)
+                .map(|u| u.name.clone())
+                .collect()
+        };
+        Ok(ReloadReport {
+            changed,
+            restart_needed,
+            started: names(&fresh, &old.upstreams, false),
+            restarted: names(&fresh, &old.upstreams, true),
+            stopped: names(&retired, &new.upstreams, false),
+        })
+    }
+
+    /// The current catalog.
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.current().catalog
+    }
+
+    /// The resolved configuration in force.
+    pub fn config(&self) -> Arc<ResolvedConfig> {
+        self.live().config.clone()
     }
 
     /// Notified whenever the catalog changes (an upstream came up, sent a `list_changed`, …),
@@ -345,12 +621,13 @@ impl Gateway {
 
     /// Whether any client has a token (then HTTP requires one).
     pub fn requires_tokens(&self) -> bool {
-        !self.inner.tokens.is_empty() || self.inner.auth.is_some()
+        let live = self.live();
+        !live.tokens.is_empty() || live.auth.is_some()
     }
 
     /// Whether `caller` is an operator (`admin = true` on its client).
     pub fn is_admin(&self, caller: &Caller) -> bool {
-        self.inner
+        self.live()
             .config
             .config
             .clients
@@ -361,7 +638,7 @@ impl Gateway {
     /// The calls waiting for an operator's approval, oldest first (`None`: no queue, because no
     /// client is an operator).
     pub fn approvals(&self) -> Option<Vec<crate::policy::queue::QueuedApproval>> {
-        self.inner.pipeline.approval().queue().map(|q| q.list())
+        self.live().pipeline.approval().queue().map(|q| q.list())
     }
 
     /// An operator's answer to the queued call `id`: it runs (`approve`) or is refused with
@@ -377,8 +654,8 @@ impl Gateway {
         by: &Caller,
     ) -> Result<(), crate::policy::queue::DecideError> {
         use crate::policy::queue::{ApprovalNote, DecideError, now_rfc3339};
-        let queue = self
-            .inner
+        let live = self.live();
+        let queue = live
             .pipeline
             .approval()
             .queue()
@@ -397,8 +674,8 @@ impl Gateway {
     }
 
     /// The verifier of people's tokens, when `[auth]` is configured.
-    pub fn authenticator(&self) -> Option<&crate::auth::Authenticator> {
-        self.inner.auth.as_deref()
+    pub fn authenticator(&self) -> Option<Arc<crate::auth::Authenticator>> {
+        self.live().auth.clone()
     }
 
     /// The caller a bearer token stands for: a client's static token, or a person's token
@@ -415,7 +692,7 @@ impl Gateway {
         if let Some(caller) = self.authenticate(token, session.clone()) {
             return Ok(caller);
         }
-        let Some(auth) = &self.inner.auth else {
+        let Some(auth) = self.live().auth.clone() else {
             return Err(crate::auth::Refusal::Invalid("unknown token".into()));
         };
         let (client, person) = auth.identify(token).await?;
@@ -427,28 +704,30 @@ impl Gateway {
     /// The caller for client `name` (its access from `[clients]`). A name that is not
     /// configured gets every tool when no clients are configured at all, and none otherwise.
     pub fn caller(&self, name: &str, session: impl Into<String>) -> Caller {
-        let clients = &self.inner.config.clients;
-        let access = match clients.get(name) {
-            Some(c) => Access::new(c.config.allow.clone(), c.config.deny.clone()),
-            None if clients.is_empty() => Access::all(),
-            None => Access::none(),
+        let live = self.live();
+        let clients = &live.config.clients;
+        let access = match live.access.get(name) {
+            Some(access) => access.clone(),
+            None if clients.is_empty() => Arc::new(Access::all()),
+            None => Arc::new(Access::none()),
         };
-        let mut caller = Caller::new(name, session, Arc::new(access));
+        let mut caller = Caller::new(name, session, access);
         caller.tool_search = clients
             .get(name)
             .and_then(|c| c.config.tool_search)
-            .unwrap_or(self.inner.config.config.gateway.tool_search);
+            .unwrap_or(live.config.config.gateway.tool_search);
         caller
     }
 
     /// The caller of the stdio connection: `gateway.stdio_client` when set, else `local` with
     /// every tool (stdio is the local user's own process).
     pub fn stdio_caller(&self, session: impl Into<String>) -> Caller {
-        match &self.inner.config.config.gateway.stdio_client {
+        let settings = &self.live().config.config.gateway;
+        match &settings.stdio_client {
             Some(name) => self.caller(name, session),
             None => {
                 let mut caller = Caller::new("local", session, Arc::new(Access::all()));
-                caller.tool_search = self.inner.config.config.gateway.tool_search;
+                caller.tool_search = settings.tool_search;
                 caller
             }
         }
@@ -458,7 +737,7 @@ impl Gateway {
     /// `anonymous`, with every tool.
     pub fn anonymous_caller(&self) -> Caller {
         let mut caller = Caller::new("anonymous", "", Arc::new(Access::all()));
-        caller.tool_search = self.inner.config.config.gateway.tool_search;
+        caller.tool_search = self.live().config.config.gateway.tool_search;
         caller
     }
 
@@ -466,7 +745,7 @@ impl Gateway {
     pub fn authenticate(&self, token: &str, session: impl Into<String>) -> Option<Caller> {
         // Compare every token in constant time per byte, so timing does not reveal prefixes.
         let mut found = None;
-        for (candidate, name) in &self.inner.tokens {
+        for (candidate, name) in &self.live().tokens {
             if constant_time_eq(candidate.as_bytes(), token.as_bytes()) {
                 found = Some(name.clone());
             }
@@ -480,8 +759,8 @@ impl Gateway {
         if self.inner.lazy_started.swap(true, Ordering::SeqCst) {
             return;
         }
-        let lazy: Vec<_> = self
-            .inner
+        let live = self.live();
+        let lazy: Vec<_> = live
             .upstreams
             .values()
             .filter(|u| u.server.config.start == StartMode::Lazy)
@@ -489,13 +768,13 @@ impl Gateway {
         for u in &lazy {
             u.trigger_start();
         }
-        let limit = self.inner.config.config.gateway.startup_timeout;
+        let limit = live.config.config.gateway.startup_timeout;
         futures::future::join_all(lazy.iter().map(|u| u.wait_settled(limit))).await;
-        let (catalog, errors) = Catalog::build_lenient(self.sources());
+        let (catalog, errors) = Catalog::build_lenient(live.sources(&self.inner.pins));
         for error in errors {
             tracing::error!("{error}; the tool is left out");
         }
-        self.set_catalog(catalog);
+        self.set_catalog(&live, catalog);
     }
 
     /// The tools `caller` may see, in catalog order; or, when tool search applies to it, the
@@ -523,11 +802,11 @@ impl Gateway {
 
     /// The virtual endpoint `name`.
     pub fn endpoint(&self, name: &str) -> Option<Arc<Endpoint>> {
-        self.inner.config.config.endpoints.get(name).cloned()
+        self.live().config.config.endpoints.get(name).cloned()
     }
 
     /// Answers `search_tools` for `caller` (audited like any call).
-    async fn search_tools(&self, call: &ToolCall, visible: Vec<Arc<Tool>>) -> Outcome {
+    async fn search_tools(live: &Live, call: &ToolCall, visible: Vec<Arc<Tool>>) -> Outcome {
         let outcome = match search::search_arguments(&call.arguments) {
             Ok((query, limit)) => {
                 let found: Vec<Value> = search::Index::new(visible)
@@ -545,7 +824,7 @@ impl Gateway {
                 Outcome::Completed(CallToolResult::error(vec![ContentBlock::text(message)]))
             }
         };
-        self.inner.pipeline.answer(call, outcome).await
+        live.pipeline.answer(call, outcome).await
     }
 
     /// Calls tool `name` for `caller` through the full pipeline and audit.
@@ -596,7 +875,7 @@ impl Gateway {
         if !self.inner.calls.is_closed() {
             self.ensure_lazy_started().await;
         }
-        let catalog = self.catalog();
+        let Current { live, catalog } = self.current();
         let mut request = request;
         let mut meta = None;
         if catalog.tool(&request.name).is_none()
@@ -650,7 +929,7 @@ impl Gateway {
             caller: caller.clone(),
             exposed: request.name,
             tool,
-            upstream: server.and_then(|s| self.inner.upstreams.get(&s).cloned()),
+            upstream: server.and_then(|s| live.upstreams.get(&s).cloned()),
             upstream_name,
             arguments: request.arguments.unwrap_or_default(),
             input_responses: request.input_responses,
@@ -660,14 +939,13 @@ impl Gateway {
             decided: Arc::default(),
         };
         if off_endpoint {
-            return self.inner.pipeline.unknown(&call).await;
+            return live.pipeline.unknown(&call).await;
         }
         match meta {
-            Some(Ok(visible)) => return self.search_tools(&call, visible).await,
+            Some(Ok(visible)) => return Self::search_tools(&live, &call, visible).await,
             Some(Err(message)) => {
                 let result = CallToolResult::error(vec![ContentBlock::text(message)]);
-                return self
-                    .inner
+                return live
                     .pipeline
                     .answer(&call, Outcome::Completed(result))
                     .await;
@@ -678,10 +956,10 @@ impl Gateway {
             && call.caller.access.permits(&call.exposed)
             && let Some(reason) = catalog.withheld(&call.exposed)
         {
-            return self.inner.pipeline.withheld(&call, reason.to_owned()).await;
+            return live.pipeline.withheld(&call, reason.to_owned()).await;
         }
         if call.upstream.is_none() {
-            return self.inner.pipeline.unknown(&call).await;
+            return live.pipeline.unknown(&call).await;
         }
         let span = tracing::info_span!(
             "tool_call",
@@ -715,10 +993,10 @@ impl Gateway {
                 switchboard_telemetry::attribute(&span, "user.id", person.subject.clone());
             }
         }
-        let gateway = self.clone();
+        // The call finishes under the configuration it started with, whatever a reload does.
         self.inner
             .calls
-            .track_future(async move { gateway.inner.pipeline.run(call).await })
+            .track_future(async move { live.pipeline.run(call).await })
             .instrument(span)
             .await
     }
@@ -732,9 +1010,8 @@ impl Gateway {
 
     /// Every upstream's health.
     pub fn status(&self) -> Vec<UpstreamStatus> {
-        let catalog = self.catalog();
-        self.inner
-            .upstreams
+        let Current { live, catalog } = self.current();
+        live.upstreams
             .values()
             .map(|u| UpstreamStatus {
                 name: u.name.clone(),
@@ -753,13 +1030,13 @@ impl Gateway {
     }
 
     /// Every upstream, in name order.
-    pub(crate) fn upstreams(&self) -> impl Iterator<Item = &Arc<Upstream>> {
-        self.inner.upstreams.values()
+    pub(crate) fn upstreams(&self) -> Vec<Arc<Upstream>> {
+        self.live().upstreams.values().cloned().collect()
     }
 
     /// The upstream (for resources and prompts).
     pub(crate) fn upstream(&self, name: &str) -> Option<Arc<Upstream>> {
-        self.inner.upstreams.get(name).cloned()
+        self.live().upstreams.get(name).cloned()
     }
 
     /// The Prometheus text exposition of the gateway's metrics; `sessions` are the open
@@ -778,6 +1055,7 @@ impl Gateway {
     pub fn metrics_text(&self, sessions: &[(&'static str, usize)]) -> String {
         let upstreams = self
             .upstreams()
+            .iter()
             .map(|u| {
                 let health = u.health();
                 (
@@ -788,10 +1066,10 @@ impl Gateway {
                 )
             })
             .collect();
-        self.inner.metrics.render(&Snapshot {
+        self.inner.shared.metrics.render(&Snapshot {
             upstreams,
             sessions: sessions.to_vec(),
-            approvals_pending: self.inner.pipeline.approvals_waiting(),
+            approvals_pending: self.live().pipeline.approvals_waiting(),
         })
     }
 
@@ -803,9 +1081,9 @@ impl Gateway {
     /// Waits for the calls in flight to finish, at most `gateway.drain_timeout`.
     pub async fn drain(&self) {
         let inner = &self.inner;
-        inner.draining.cancel();
+        inner.shared.draining.cancel();
         inner.calls.close();
-        let drain = inner.config.config.gateway.drain_timeout;
+        let drain = self.live().config.config.gateway.drain_timeout;
         if tokio::time::timeout(drain, inner.calls.wait())
             .await
             .is_err()
@@ -830,6 +1108,22 @@ impl Gateway {
             tracing::warn!("some upstreams did not stop within 10s");
         }
     }
+}
+
+/// Stops an upstream a reload removed or replaced, once the calls it is serving have finished
+/// (at most `drain` later).
+async fn retire(upstream: Arc<Upstream>, drain: Duration) {
+    let all = u32::try_from(upstream.server.config.max_concurrency).unwrap_or(u32::MAX);
+    if tokio::time::timeout(drain, upstream.semaphore.acquire_many(all))
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            upstream = %upstream.name,
+            "calls still in flight after {drain:?}; stopping the old upstream anyway"
+        );
+    }
+    upstream.stop.cancel();
 }
 
 /// The buckets: the embedder's backend, else Redis when `gateway.rate_limit_store` names it, else

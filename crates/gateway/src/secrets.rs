@@ -325,6 +325,9 @@ pub struct SecretSet {
 #[derive(Default)]
 struct Known {
     fixed: Vec<String>,
+    /// Values the configuration no longer uses since the last reload, still scrubbed: a late
+    /// message may carry one (until the next reload).
+    retired: Vec<String>,
     slots: std::collections::BTreeMap<String, std::collections::VecDeque<String>>,
     /// Every value of both, longest first, so a secret containing another is replaced whole.
     all: Vec<String>,
@@ -335,6 +338,7 @@ impl Known {
         let mut all: Vec<String> = self
             .fixed
             .iter()
+            .chain(&self.retired)
             .chain(self.slots.values().flatten())
             .cloned()
             .collect();
@@ -358,6 +362,23 @@ pub const REDACTED: &str = "[REDACTED]";
 const SLOT_VALUES: usize = 2;
 
 impl SecretSet {
+    /// Takes the configuration values of `reloaded` (a reload's resolution) as this set's:
+    /// the values no longer used are still scrubbed until the next reload, and the
+    /// short-lived ones (tokens) are kept.
+    pub fn take_over(&self, reloaded: &Self) {
+        if Arc::ptr_eq(&self.inner, &reloaded.inner) {
+            return;
+        }
+        let fresh = reloaded.lock().fixed.clone();
+        let mut known = self.lock();
+        known.retired = std::mem::take(&mut known.fixed)
+            .into_iter()
+            .filter(|v| !fresh.contains(v))
+            .collect();
+        known.fixed = fresh;
+        known.rebuild();
+    }
+
     /// Remembers `value` as secret. Values shorter than 4 characters are ignored: scrubbing them
     /// would mangle ordinary text and they are not meaningful secrets.
     pub fn add(&self, value: &str) {

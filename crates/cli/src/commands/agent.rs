@@ -171,12 +171,8 @@ fn caller(gateway: &Gateway, client: Option<&str>, session: &str) -> Option<Call
             Some(gateway.caller(name, session))
         }
         Some(name) => {
-            let known: Vec<&str> = gateway
-                .config()
-                .clients
-                .keys()
-                .map(String::as_str)
-                .collect();
+            let config = gateway.config();
+            let known: Vec<&str> = config.clients.keys().map(String::as_str).collect();
             eprintln!(
                 "switchboard: --client {name:?} is not in the configuration's [clients] ({})",
                 if known.is_empty() {

@@ -3,23 +3,16 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::{Args, Subcommand};
-use serde_json::{Value, json};
+use serde_json::json;
 use switchboard_gateway::policy::queue::QueuedApproval;
 
-/// Exit code when the gateway refused the request (not an operator, unknown id, …).
-const EXIT_REFUSED: u8 = 1;
+use super::admin::AdminArgs;
 
 #[derive(Debug, Args)]
 pub(crate) struct ApprovalsArgs {
-    /// The gateway's HTTP address, as given to `serve --http`.
-    #[arg(long, env = "SWITCHBOARD_URL", default_value = "http://127.0.0.1:8080")]
-    url: String,
-    /// A bearer token of an operator: a client with `admin = true`, or a person whose token
-    /// maps to one.
-    #[arg(long, env = "SWITCHBOARD_TOKEN", hide_env_values = true)]
-    token: Option<String>,
+    #[command(flatten)]
+    admin: AdminArgs,
     #[command(subcommand)]
     action: Action,
 }
@@ -49,40 +42,21 @@ enum Action {
 
 /// Runs the approvals subcommand.
 pub(crate) async fn run(args: ApprovalsArgs) -> anyhow::Result<ExitCode> {
-    let base = args.url.trim_end_matches('/').trim_end_matches("/mcp");
-    let http = reqwest::Client::new();
-    let with_token = |request: reqwest::RequestBuilder| match &args.token {
-        Some(token) => request.bearer_auth(token),
-        None => request,
+    let (path, id) = match &args.action {
+        Action::List { .. } => ("approvals".to_owned(), None),
+        Action::Approve { id } | Action::Deny { id, .. } => (format!("approvals/{id}"), Some(id)),
     };
-    let (request, id) = match &args.action {
-        Action::List { .. } => (http.get(format!("{base}/admin/approvals")), None),
-        Action::Approve { id } => (
-            http.post(format!("{base}/admin/approvals/{id}"))
-                .json(&json!({"decision": "approve"})),
-            Some(id),
-        ),
-        Action::Deny { id, reason } => (
-            http.post(format!("{base}/admin/approvals/{id}"))
-                .json(&json!({"decision": "deny", "reason": reason})),
-            Some(id),
-        ),
+    let sent = args.admin.send(&path, |http, url| match &args.action {
+        Action::List { .. } => http.get(url),
+        Action::Approve { .. } => http.post(url).json(&json!({"decision": "approve"})),
+        Action::Deny { reason, .. } => http
+            .post(url)
+            .json(&json!({"decision": "deny", "reason": reason})),
+    });
+    let body = match sent.await? {
+        Ok(body) => body,
+        Err(code) => return Ok(code),
     };
-    let response = with_token(request)
-        .send()
-        .await
-        .with_context(|| format!("cannot reach the gateway at {base}"))?;
-    let status = response.status();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
-    if !status.is_success() {
-        let why = body
-            .get("error_description")
-            .or_else(|| body.get("error"))
-            .and_then(Value::as_str)
-            .unwrap_or("no details");
-        eprintln!("switchboard: the gateway answered {status}: {why}");
-        return Ok(ExitCode::from(EXIT_REFUSED));
-    }
     match (&args.action, id) {
         (Action::List { json }, _) => {
             let approvals: Vec<QueuedApproval> =

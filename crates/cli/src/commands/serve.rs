@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
@@ -145,6 +146,10 @@ pub(crate) struct ServeArgs {
     /// (over HTTP every endpoint is served at /mcp/NAME).
     #[arg(long, value_name = "NAME", conflicts_with = "http")]
     endpoint: Option<String>,
+    /// Reload the configuration whenever its file changes (checked every second), as SIGHUP
+    /// and `switchboard reload` do.
+    #[arg(long)]
+    watch: bool,
 }
 
 impl ServeArgs {
@@ -190,6 +195,11 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             shutdown.cancel();
         });
     }
+    tokio::spawn(reload_when_asked(
+        gateway.clone(),
+        args.watch,
+        shutdown.clone(),
+    ));
     if gateway.config().config.audit.stream_stdout && args.http.is_none() {
         eprintln!(
             "switchboard: [audit] stream = \"stdout\" needs --http: over stdio, stdout carries \
@@ -225,6 +235,41 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     gateway.shutdown().await;
     result?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Reloads the configuration on SIGHUP and, with `watch`, whenever the file's content changes.
+/// A bad file is logged and the running configuration stays (see `Gateway::reload`).
+async fn reload_when_asked(gateway: Gateway, watch: bool, shutdown: CancellationToken) {
+    #[cfg(unix)]
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    let file = gateway.config().config.file.clone();
+    let read = || std::fs::read(&file).ok();
+    let mut seen = read();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        let hung_up = async {
+            #[cfg(unix)]
+            if let Some(hangup) = hangup.as_mut() {
+                return hangup.recv().await;
+            }
+            std::future::pending().await
+        };
+        let by = tokio::select! {
+            () = shutdown.cancelled() => return,
+            Some(()) = hung_up => "signal",
+            _ = tick.tick(), if watch => {
+                let now = read();
+                if now == seen {
+                    continue;
+                }
+                "watch"
+            }
+        };
+        // The outcome is logged and audited by the gateway.
+        let _ = gateway.reload(by).await;
+        seen = read();
+    }
 }
 
 /// After a start without configuration, prints how to connect (see [`crate::sample`]).

@@ -67,6 +67,42 @@ pub struct AuditRecord {
     pub prev: String,
 }
 
+impl AuditRecord {
+    /// A record of something the gateway did rather than a call (a pin decided, a reload):
+    /// `client` did it, `layer` names the part, `arguments` says what (never a secret value).
+    pub(crate) fn event(
+        client: String,
+        tool: String,
+        server: Option<String>,
+        layer: &str,
+        outcome: &str,
+        message: String,
+        arguments: serde_json::Value,
+    ) -> Self {
+        Self {
+            seq: 0,
+            replica: None,
+            time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            client,
+            user: None,
+            user_name: None,
+            session: "-".to_owned(),
+            upstream_tool: server.as_ref().map(|_| tool.clone()),
+            tool,
+            endpoint: None,
+            server,
+            arguments,
+            outcome: outcome.to_owned(),
+            layer: Some(layer.to_owned()),
+            message: Some(message),
+            latency_ms: 0,
+            result_bytes: 0,
+            approval: None,
+            prev: String::new(),
+        }
+    }
+}
+
 /// Reading or verifying an audit log failed.
 #[derive(Debug, Error)]
 pub enum AuditError {

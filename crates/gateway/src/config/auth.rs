@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::secrets::Template;
 
 /// `[auth]`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AuthConfig {
     /// The audience tokens must carry (RFC 8707), announced as `resource` in the metadata.
     pub resource: url::Url,
@@ -27,7 +27,7 @@ pub struct AuthConfig {
 }
 
 /// `[[auth.issuers]]`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct IssuerConfig {
     /// The issuer identifier, compared exactly with `iss`.
     pub issuer: String,
@@ -46,7 +46,7 @@ pub struct IssuerConfig {
 }
 
 /// `introspection = { client_id, client_secret, endpoint }`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct IntrospectionConfig {
     /// The gateway's client ID at the issuer.
     pub client_id: String,
@@ -59,5 +59,5 @@ pub struct IntrospectionConfig {
 /// `match = { groups = "data-analysts", … }`: every key must fit. `groups` reads the issuer's
 /// groups claim, `issuer` the token's issuer; any other key is a claim name. A claim may be a
 /// string or an array; it fits when it is, or contains, one of the listed values.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ClaimMatch(pub BTreeMap<String, Vec<String>>);

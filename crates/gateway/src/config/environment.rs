@@ -110,6 +110,7 @@ pub(super) fn from_environment() -> (Config, Vec<String>) {
         tools: Vec::new(),
         agent: None,
         servers_key: "servers",
+        source: serde_json::Value::Null,
     };
     (config, notes)
 }

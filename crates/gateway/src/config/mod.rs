@@ -61,7 +61,7 @@ impl BuiltinKind {
 }
 
 /// How an upstream server is reached, with values still unresolved.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum TransportConfig {
     /// A child process speaking MCP over stdio.
     Stdio {
@@ -119,7 +119,7 @@ impl OAuthGrant {
 }
 
 /// `[servers.<name>.oauth]`, with values still unresolved.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct OAuthConfig {
     /// The grant.
     pub grant: OAuthGrant,
@@ -141,7 +141,7 @@ pub struct OAuthConfig {
 }
 
 /// `[servers.<name>] token_exchange`, with values still unresolved.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ExchangeConfig {
     /// The authorization server's token endpoint.
     pub token_url: String,
@@ -192,7 +192,7 @@ impl Default for RestartPolicy {
 }
 
 /// One upstream server, validated.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ServerConfig {
     /// Its name (`[a-z0-9-]`), the prefix of its tools.
     pub name: String,
@@ -433,6 +433,9 @@ pub struct Config {
     pub agent: Option<serde_json::Value>,
     /// `servers` (TOML) or `mcpServers` (JSON): the key servers are named under in messages.
     pub(crate) servers_key: &'static str,
+    /// The file's tree as written (`null` when built from the environment): a reload reports
+    /// what changed by key from it.
+    pub(crate) source: serde_json::Value,
 }
 
 impl Config {
@@ -462,11 +465,15 @@ impl Config {
     /// # Errors
     /// [`ConfigError`] naming the file, the key and the problem.
     pub fn from_toml_str(text: &str, file: &Path) -> Result<Self, ConfigError> {
-        let raw: raw::RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+        let syntax = |e: toml::de::Error| ConfigError::Syntax {
             file: file.to_owned(),
             message: e.to_string().trim_end().to_owned(),
-        })?;
-        validate::validate(raw, file, "servers")
+        };
+        let raw: raw::RawConfig = toml::from_str(text).map_err(syntax)?;
+        let mut config = validate::validate(raw, file, "servers")?;
+        let tree: toml::Table = toml::from_str(text).map_err(syntax)?;
+        config.source = serde_json::to_value(tree).unwrap_or_default();
+        Ok(config)
     }
 
     /// Parses and validates a Claude Desktop / Claude Code JSON file's text.
@@ -474,17 +481,20 @@ impl Config {
     /// # Errors
     /// [`ConfigError`] naming the file, the key and the problem.
     pub fn from_json_str(text: &str, file: &Path) -> Result<Self, ConfigError> {
-        let json: raw::RawJsonFile =
-            serde_json::from_str(text).map_err(|e| ConfigError::Syntax {
-                file: file.to_owned(),
-                message: format!("invalid JSON: {e}"),
-            })?;
+        let syntax = |e: serde_json::Error| ConfigError::Syntax {
+            file: file.to_owned(),
+            message: format!("invalid JSON: {e}"),
+        };
+        let json: raw::RawJsonFile = serde_json::from_str(text).map_err(syntax)?;
+        let source: serde_json::Value = serde_json::from_str(text).map_err(syntax)?;
         let mut raw = json.switchboard.unwrap_or_default();
         for (name, server) in json.mcp_servers {
             let options = raw.servers.remove(&name).unwrap_or_default();
             raw.servers.insert(name, options.merge_json(server));
         }
-        validate::validate(raw, file, "mcpServers")
+        let mut config = validate::validate(raw, file, "mcpServers")?;
+        config.source = source;
+        Ok(config)
     }
 
     /// The configuration used when no file is given: the built-in servers whose settings are

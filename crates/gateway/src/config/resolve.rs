@@ -11,7 +11,7 @@ use crate::error::ConfigError;
 use crate::secrets::{Resolver, SecretSet, Template};
 
 /// How to reach one upstream, with every value resolved.
-#[derive(Clone)]
+#[derive(Clone, PartialEq)]
 pub enum ResolvedTransport {
     /// A child process.
     Stdio {
@@ -38,7 +38,7 @@ pub enum ResolvedTransport {
 }
 
 /// Token exchange settings of one upstream, resolved. `Debug` never shows the client secret.
-#[derive(Clone)]
+#[derive(Clone, PartialEq)]
 pub struct ResolvedExchange {
     /// The authorization server's token endpoint.
     pub token_url: String,
@@ -64,7 +64,7 @@ impl std::fmt::Debug for ResolvedExchange {
 }
 
 /// OAuth settings of one upstream, resolved. `Debug` never shows the client secret.
-#[derive(Clone)]
+#[derive(Clone, PartialEq)]
 pub struct ResolvedOAuth {
     /// The grant.
     pub grant: OAuthGrant,
@@ -126,7 +126,7 @@ impl std::fmt::Debug for ResolvedTransport {
 }
 
 /// One upstream, resolved.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ResolvedServer {
     /// Its validated settings.
     pub config: ServerConfig,

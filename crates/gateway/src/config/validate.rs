@@ -289,6 +289,7 @@ pub(super) fn validate(
         endpoints,
         agent: raw.agent,
         servers_key,
+        source: serde_json::Value::Null,
     })
 }
 

@@ -142,6 +142,7 @@ fn router(gateway: Gateway, addr: &SocketAddr, shutdown: CancellationToken) -> a
             "/admin/approvals/{id}",
             axum::routing::post(decide_approval),
         )
+        .route("/admin/reload", axum::routing::post(reload))
         .with_state(gateway.clone())
         .layer(axum::middleware::from_fn_with_state(
             gateway.clone(),
@@ -368,6 +369,27 @@ async fn decide_approval(
     }
 }
 
+/// `POST /admin/reload`: the gateway reloads its configuration file (see [`Gateway::reload`])
+/// and answers with what changed, or `422` with why the file was not taken.
+async fn reload(
+    State(gateway): State<Gateway>,
+    axum::Extension(Identity(caller)): axum::Extension<Identity>,
+) -> Response {
+    if let Some(refused) = not_an_operator(&gateway, &caller) {
+        return refused;
+    }
+    match gateway.reload(&caller.describe()).await {
+        Ok(report) => axum::Json(report).into_response(),
+        Err(error) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            axum::Json(serde_json::json!({
+                "error": format!("{error}; the running configuration stays")
+            })),
+        )
+            .into_response(),
+    }
+}
+
 /// The `403` to answer a caller that is not an operator with; `None` for an operator.
 fn not_an_operator(gateway: &Gateway, caller: &crate::Caller) -> Option<Response> {
     if gateway.is_admin(caller) {
@@ -376,7 +398,8 @@ fn not_an_operator(gateway: &Gateway, caller: &crate::Caller) -> Option<Response
         Some((
             StatusCode::FORBIDDEN,
             axum::Json(serde_json::json!({
-                "error": "only operators (a client with admin = true) may see and decide approvals"
+                "error": "only operators (a client with admin = true) may do this: see and decide \
+                          approvals, reload the configuration"
             })),
         )
             .into_response())

@@ -60,8 +60,9 @@ pub(crate) struct Identity(pub(crate) Caller);
 #[derive(Clone)]
 pub struct Downstream {
     gateway: Gateway,
-    /// The caller of a stdio connection; HTTP callers come from each request.
-    fixed: Option<Caller>,
+    /// The session of a stdio connection, whose caller follows the configuration in force;
+    /// HTTP callers come from each request.
+    stdio_session: Option<String>,
     /// The virtual endpoint served, if any.
     endpoint: Option<Arc<Endpoint>>,
 }
@@ -69,10 +70,9 @@ pub struct Downstream {
 impl Downstream {
     /// The handler for a stdio connection (to `endpoint`, if given).
     pub fn stdio(gateway: Gateway, endpoint: Option<Arc<Endpoint>>) -> Self {
-        let caller = gateway.stdio_caller(uuid::Uuid::new_v4().to_string());
         Self {
             gateway,
-            fixed: Some(caller),
+            stdio_session: Some(uuid::Uuid::new_v4().to_string()),
             endpoint,
         }
     }
@@ -80,14 +80,14 @@ impl Downstream {
     pub(crate) fn http(gateway: Gateway, endpoint: Option<Arc<Endpoint>>) -> Self {
         Self {
             gateway,
-            fixed: None,
+            stdio_session: None,
             endpoint,
         }
     }
 
     fn caller(&self, ctx: &RequestContext<RoleServer>) -> Result<Caller, ErrorData> {
-        let mut caller = match &self.fixed {
-            Some(c) => c.clone(),
+        let mut caller = match &self.stdio_session {
+            Some(session) => self.gateway.stdio_caller(session.clone()),
             None => {
                 let parts = ctx.extensions.get::<::http::request::Parts>();
                 let identity = parts.and_then(|p| p.extensions.get::<Identity>());
@@ -518,7 +518,7 @@ impl ServerHandler for Downstream {
             }
             let params = SetLevelRequestParams::new(request.level);
             let request = ClientRequest::SetLevelRequest(SetLevelRequest::new(params));
-            forward(upstream, request, &context).await?;
+            forward(&upstream, request, &context).await?;
         }
         Ok(())
     }

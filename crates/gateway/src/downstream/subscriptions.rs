@@ -138,8 +138,8 @@ impl Downstream {
             None => self
                 .gateway
                 .upstreams()
+                .into_iter()
                 .filter(|u| u.has_resources() && self.gateway.sees_server(caller, &u.name))
-                .cloned()
                 .collect(),
         };
         if upstreams.is_empty() {
@@ -157,8 +157,8 @@ impl Downstream {
         let holding: Vec<_> = self
             .gateway
             .upstreams()
+            .into_iter()
             .filter(|u| u.routes.is_subscribed(uri, &caller.session))
-            .cloned()
             .collect();
         if holding.is_empty() {
             self.resource_upstreams(caller, uri)

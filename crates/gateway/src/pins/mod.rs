@@ -559,27 +559,15 @@ impl Pins {
             "{}", event.message
         );
         let Some(log) = &self.audit else { return };
-        let record = AuditRecord {
-            seq: 0,
-            replica: None,
-            time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            client: event.client,
-            user: None,
-            user_name: None,
-            session: "-".to_owned(),
-            tool: event.tool.clone(),
-            endpoint: None,
-            server: Some(event.server),
-            upstream_tool: Some(event.tool),
-            arguments: event.arguments,
-            outcome: event.outcome.to_owned(),
-            layer: Some(LAYER.to_owned()),
-            message: Some(event.message),
-            latency_ms: 0,
-            result_bytes: 0,
-            approval: None,
-            prev: String::new(),
-        };
+        let record = AuditRecord::event(
+            event.client,
+            event.tool,
+            Some(event.server),
+            LAYER,
+            event.outcome,
+            event.message,
+            event.arguments,
+        );
         log.append_detached(record);
     }
 }

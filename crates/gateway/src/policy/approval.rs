@@ -14,8 +14,8 @@
 //!   an operator it is refused with a message saying approval is required.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -220,10 +220,12 @@ enum Stage {
 pub(crate) struct ApprovalLayer {
     rules: Vec<ToolRule>,
     /// Where calls from clients that cannot be asked wait for an operator, when there is one.
-    queue: Option<(ApprovalQueue, Redactor)>,
-    pending: Mutex<HashMap<String, Pending>>,
+    queue: Option<(Arc<ApprovalQueue>, Redactor)>,
+    /// Shared with the layers of later configurations (after a reload), so an approval asked
+    /// for under one is answered under the next.
+    pending: Arc<Mutex<HashMap<String, Pending>>>,
     /// Approval requests sent to a person through the caller's approver, not answered yet.
-    asking: AtomicUsize,
+    asking: Arc<AtomicUsize>,
 }
 
 const INPUT_KEY: &str = "approval";
@@ -236,21 +238,45 @@ impl ApprovalLayer {
         Self {
             rules,
             queue: None,
-            pending: Mutex::new(HashMap::new()),
-            asking: AtomicUsize::new(0),
+            pending: Arc::default(),
+            asking: Arc::default(),
+        }
+    }
+
+    /// The layer of a reloaded configuration: its `rules`, and the approvals this one has in
+    /// progress (the queue too, when the new configuration still has an operator).
+    pub(crate) fn successor(&self, rules: Vec<ToolRule>) -> Self {
+        Self {
+            rules,
+            queue: None,
+            pending: self.pending.clone(),
+            asking: self.asking.clone(),
         }
     }
 
     /// The layer with an approval queue: calls from clients that cannot be asked wait up to
-    /// `timeout` for an operator; the queue shows their arguments through `redactor`.
-    pub(crate) fn with_queue(mut self, timeout: Duration, redactor: Redactor) -> Self {
-        self.queue = Some((ApprovalQueue::new(timeout), redactor));
+    /// `timeout` for an operator; the queue shows their arguments through `redactor`. The
+    /// queue of `previous` (the layer before a reload) is kept, with the new timeout.
+    pub(crate) fn with_queue(
+        mut self,
+        timeout: Duration,
+        redactor: Redactor,
+        previous: Option<&Self>,
+    ) -> Self {
+        let queue = match previous.and_then(|p| p.queue.as_ref()) {
+            Some((queue, _)) => {
+                queue.set_timeout(timeout);
+                queue.clone()
+            }
+            None => Arc::new(ApprovalQueue::new(timeout)),
+        };
+        self.queue = Some((queue, redactor));
         self
     }
 
     /// The approval queue, when the gateway has one.
     pub(crate) fn queue(&self) -> Option<&ApprovalQueue> {
-        self.queue.as_ref().map(|(q, _)| q)
+        self.queue.as_ref().map(|(q, _)| q.as_ref())
     }
 
     /// Approval requests waiting for a person: asked through an approver, or sent to a

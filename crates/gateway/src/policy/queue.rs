@@ -63,7 +63,8 @@ struct Entry {
 
 /// The calls waiting for an operator, oldest first.
 pub(crate) struct ApprovalQueue {
-    timeout: Duration,
+    /// How long a call waits, in milliseconds (a reload may change it).
+    timeout_ms: std::sync::atomic::AtomicU64,
     entries: Mutex<IndexMap<String, Entry>>,
 }
 
@@ -83,7 +84,9 @@ pub(crate) fn now_rfc3339() -> String {
 impl ApprovalQueue {
     pub(crate) fn new(timeout: Duration) -> Self {
         Self {
-            timeout,
+            timeout_ms: u64::try_from(timeout.as_millis())
+                .unwrap_or(u64::MAX)
+                .into(),
             entries: Mutex::new(IndexMap::new()),
         }
     }
@@ -96,7 +99,14 @@ impl ApprovalQueue {
 
     /// How long a call waits.
     pub(crate) fn timeout(&self) -> Duration {
-        self.timeout
+        Duration::from_millis(self.timeout_ms.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// Calls that start waiting from now on wait up to `timeout`.
+    pub(crate) fn set_timeout(&self, timeout: Duration) {
+        let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        self.timeout_ms
+            .store(ms, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The calls waiting now.
@@ -142,7 +152,7 @@ impl ApprovalQueue {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let (answer, answered) = oneshot::channel();
         let started = tokio::time::Instant::now();
-        let expires = started + self.timeout;
+        let expires = started + self.timeout();
         shown.id.clone_from(&id);
         shown.asked_at = now_rfc3339();
         tracing::info!(

@@ -125,6 +125,8 @@ pub(crate) struct Upstream {
     state: watch::Sender<State>,
     listing: RwLock<Listing>,
     pub(crate) start_now: CancellationToken,
+    /// Stops its supervisor: at shutdown, or when a reload removes or replaces it.
+    pub(crate) stop: CancellationToken,
     /// Where the upstream's traffic for clients goes.
     pub(crate) routes: Arc<Routes>,
     /// Whether requests go without the 2026-07-28 revision's `_meta` keys: over a handshake-era
@@ -138,7 +140,8 @@ pub(crate) struct Upstream {
 }
 
 impl Upstream {
-    pub(crate) fn new(server: ResolvedServer) -> Arc<Self> {
+    /// An upstream whose supervisor runs until `stop` is cancelled.
+    pub(crate) fn new(server: ResolvedServer, stop: CancellationToken) -> Arc<Self> {
         let initial = match server.config.start {
             StartMode::Boot => Health::Starting,
             StartMode::Lazy => Health::Idle,
@@ -161,6 +164,7 @@ impl Upstream {
             state: watch::channel(State::Health(initial)).0,
             listing: RwLock::new(Listing::default()),
             start_now: CancellationToken::new(),
+            stop,
             routes: Arc::default(),
             legacy_only: AtomicBool::new(false),
             restarts: AtomicU64::new(0),
