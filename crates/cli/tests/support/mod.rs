@@ -67,10 +67,20 @@ pub fn corpus(name: &str) -> Vec<(String, String)> {
 /// process (killed when dropped; its stdout piped, for the caller to read) and the MCP URL it
 /// printed. Its stderr keeps being read.
 pub async fn serve_http(config: &Path, env: &[(&str, &str)]) -> (tokio::process::Child, String) {
+    serve_http_with(config, env, &[]).await
+}
+
+/// [`serve_http`] with more arguments for `serve`.
+pub async fn serve_http_with(
+    config: &Path,
+    env: &[(&str, &str)],
+    more: &[&str],
+) -> (tokio::process::Child, String) {
     use tokio::io::{AsyncBufReadExt, BufReader};
     let mut child = tokio::process::Command::new(binary())
         .args(["serve", "--http", "127.0.0.1:0", "--config"])
         .arg(config)
+        .args(more)
         .envs(env.iter().copied())
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
