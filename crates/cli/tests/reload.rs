@@ -2,7 +2,7 @@
 //! `switchboard reload`, and with `--watch` when the file changes. Sessions stay open; a hundred
 //! reloads under load fail no call and leave the gateway's memory where it was.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 

@@ -788,6 +788,34 @@ impl Gateway {
         visible
     }
 
+    /// A fingerprint of what `caller`'s `tools/list` shows now, under the configuration in
+    /// force (its scopes as they are now, not as when it connected).
+    pub(crate) fn view(&self, caller: &Caller) -> u64 {
+        use std::hash::{Hash as _, Hasher as _};
+        let live = self.live();
+        let mut caller = caller.clone();
+        if let Some(client) = live.config.clients.get(&caller.client) {
+            caller.access = live.access[&caller.client].clone();
+            caller.tool_search = client
+                .config
+                .tool_search
+                .unwrap_or(live.config.config.gateway.tool_search);
+        }
+        if let Some(search) = caller.endpoint.as_ref().and_then(|e| e.tool_search) {
+            caller.tool_search = search;
+        }
+        let visible = visible(&caller, &self.catalog());
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        if caller.tool_search.applies(visible.len()) {
+            "search".hash(&mut hasher);
+        } else {
+            serde_json::to_string(&visible)
+                .unwrap_or_default()
+                .hash(&mut hasher);
+        }
+        hasher.finish()
+    }
+
     /// The tools `caller` may see, when tool search applies to it.
     fn searching(&self, caller: &Caller, catalog: &Catalog) -> Option<Vec<Arc<Tool>>> {
         if caller.tool_search == ToolSearch::Off {

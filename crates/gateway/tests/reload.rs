@@ -242,3 +242,83 @@ async fn what_only_a_restart_applies_is_kept_and_said() {
     assert_eq!(reloads(dir.path()).len(), 1, "recorded in the running log");
     gateway.shutdown().await;
 }
+
+/// Counts the `tools/list_changed` notifications a session hears.
+#[derive(Clone, Default)]
+struct Listener(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl rmcp::ClientHandler for Listener {
+    async fn on_tool_list_changed(
+        &self,
+        _context: rmcp::service::NotificationContext<rmcp::service::RoleClient>,
+    ) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Listener {
+    fn heard(&self) -> usize {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_sessions_whose_list_changed_are_told() {
+    use rmcp::ServiceExt as _;
+    use rmcp::transport::StreamableHttpClientTransport;
+    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+    let dir = tempfile::tempdir().unwrap();
+    let clients = |ops: &str| {
+        format!(
+            "[clients.ops]\ntoken = \"ops-token-1234\"\nallow = [{ops}]\n\
+             [clients.bot]\ntoken = \"bot-token-1234\"\nallow = [\"db__echo\"]\n"
+        )
+    };
+    let servers = [db()];
+    let gateway = start(
+        dir.path(),
+        &config(dir.path(), &clients("\"db__echo\""), &servers),
+    )
+    .await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(switchboard_gateway::downstream::serve_http(
+        gateway.clone(),
+        listener,
+        shutdown.clone(),
+    ));
+    let connect = async |token: &str| {
+        let listener = Listener::default();
+        let config = StreamableHttpClientTransportConfig::with_uri(url.clone())
+            .auth_header(token.to_owned());
+        let client = listener
+            .clone()
+            .serve(StreamableHttpClientTransport::from_config(config))
+            .await
+            .unwrap();
+        (client, listener)
+    };
+    let (ops, ops_heard) = connect("ops-token-1234").await;
+    let (bot, bot_heard) = connect("bot-token-1234").await;
+    assert_eq!(ops.list_all_tools().await.unwrap().len(), 1);
+
+    write(
+        dir.path(),
+        "switchboard.toml",
+        &config(dir.path(), &clients("\"db__echo\", \"db__pid\""), &servers),
+    );
+    gateway.reload("test").await.unwrap();
+    assert!(
+        common::eventually(Duration::from_secs(5), async || ops_heard.heard() == 1).await,
+        "ops, whose list grew, is told"
+    );
+    assert_eq!(ops.list_all_tools().await.unwrap().len(), 2);
+    // A reload that changes nothing bot sees, and a change of a tool bot cannot see.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(bot_heard.heard(), 0, "bot's list is as it was");
+    ops.cancel().await.unwrap();
+    bot.cancel().await.unwrap();
+    shutdown.cancel();
+    gateway.shutdown().await;
+}

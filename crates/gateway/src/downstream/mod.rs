@@ -42,6 +42,7 @@ use inputs::{MAX_INPUT_ROUNDS, answer_inputs};
 use subscriptions::{in_turn, received, subscribe_resource, unsubscribe_resource};
 
 use crate::caller::{ApprovalChannel, Caller};
+use crate::catalog::ListChanges;
 use crate::endpoints::Endpoint;
 use crate::gateway::{CallRequest, Gateway};
 use crate::policy::Outcome;
@@ -86,10 +87,31 @@ impl Downstream {
     }
 
     fn caller(&self, ctx: &RequestContext<RoleServer>) -> Result<Caller, ErrorData> {
+        let mut caller = self.viewer(&ctx.extensions)?;
+        let elicitation = ctx
+            .client_capabilities()
+            .is_some_and(|c| c.elicitation.is_some());
+        let modern = ctx
+            .protocol_version()
+            .is_some_and(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str());
+        caller.approval = match (elicitation, modern) {
+            (false, _) => caller.approval,
+            (true, true) => ApprovalChannel::InputRequired,
+            (true, false) => ApprovalChannel::Approver(Arc::new(ElicitationApprover::new(
+                ctx.peer.clone(),
+                APPROVAL_TIMEOUT,
+            ))),
+        };
+        Ok(caller)
+    }
+
+    /// Who sent a message (`extensions` of its request or notification), with the view of
+    /// the catalog this connection's endpoint gives.
+    fn viewer(&self, extensions: &rmcp::model::Extensions) -> Result<Caller, ErrorData> {
         let mut caller = match &self.stdio_session {
             Some(session) => self.gateway.stdio_caller(session.clone()),
             None => {
-                let parts = ctx.extensions.get::<::http::request::Parts>();
+                let parts = extensions.get::<::http::request::Parts>();
                 let identity = parts.and_then(|p| p.extensions.get::<Identity>());
                 let Some(Identity(caller)) = identity else {
                     return Err(ErrorData::invalid_request("request has no identity", None));
@@ -118,21 +140,36 @@ impl Downstream {
             }
             caller.endpoint = Some(endpoint.clone());
         }
-        let elicitation = ctx
-            .client_capabilities()
-            .is_some_and(|c| c.elicitation.is_some());
-        let modern = ctx
-            .protocol_version()
-            .is_some_and(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str());
-        caller.approval = match (elicitation, modern) {
-            (false, _) => caller.approval,
-            (true, true) => ApprovalChannel::InputRequired,
-            (true, false) => ApprovalChannel::Approver(Arc::new(ElicitationApprover::new(
-                ctx.peer.clone(),
-                APPROVAL_TIMEOUT,
-            ))),
-        };
         Ok(caller)
+    }
+}
+
+/// The tool list one session sees, to tell it of the changes that concern it: a change of tools
+/// it cannot see, or a reload that leaves its scopes as they were, is not news to it.
+struct View {
+    gateway: Gateway,
+    caller: Option<Caller>,
+    seen: u64,
+}
+
+impl View {
+    fn new(gateway: &Gateway, caller: Option<Caller>) -> Self {
+        let seen = caller.as_ref().map_or(0, |c| gateway.view(c));
+        Self {
+            gateway: gateway.clone(),
+            caller,
+            seen,
+        }
+    }
+
+    /// `changes`, without the tool list when this session's is what it was.
+    fn concerns(&mut self, mut changes: ListChanges) -> ListChanges {
+        if let (true, Some(caller)) = (changes.tools, &self.caller) {
+            let now = self.gateway.view(caller);
+            changes.tools = now != self.seen;
+            self.seen = now;
+        }
+        changes
     }
 }
 
@@ -216,13 +253,16 @@ impl ServerHandler for Downstream {
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
         let mut changes = self.gateway.subscribe_list_changed();
         let shutdown = self.gateway.shutdown_token();
+        let mut view = View::new(&self.gateway, self.viewer(&context.extensions).ok());
         let peer = context.peer;
         tokio::spawn(async move {
             loop {
                 tokio::select! {
                     () = shutdown.cancelled() => return,
                     change = changes.recv() => {
-                        let Some(changes) = received(change) else { return };
+                        let Some(changes) = received(change).map(|c| view.concerns(c)) else {
+                            return;
+                        };
                         let sent = async {
                             if changes.tools {
                                 peer.notify_tool_list_changed().await?;
@@ -269,12 +309,16 @@ impl ServerHandler for Downstream {
         let _resources = self.listen_to_resources(&context).await?;
         let mut changes = self.gateway.subscribe_list_changed();
         let shutdown = self.gateway.shutdown_token();
+        let viewer = self.viewer(&context.request_context().extensions).ok();
+        let mut view = View::new(&self.gateway, viewer);
         loop {
             tokio::select! {
                 () = context.cancelled() => return Ok(()),
                 () = shutdown.cancelled() => return Ok(()),
                 change = changes.recv() => {
-                    let Some(changes) = received(change) else { return Ok(()) };
+                    let Some(changes) = received(change).map(|c| view.concerns(c)) else {
+                        return Ok(());
+                    };
                     let accepted = context.accepted();
                     let wanted = [
                         (changes.tools && accepted.tools_list_changed == Some(true),
