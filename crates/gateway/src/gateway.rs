@@ -467,6 +467,7 @@ impl Gateway {
                 Value::Null,
             ),
         };
+        self.inner.shared.metrics.reloaded(result.is_ok());
         match &result {
             Ok(_) => {
                 tracing::info!(target: "switchboard::reload", by, "reloaded {file}: {message}")

@@ -128,6 +128,15 @@ async fn servers_are_added_removed_and_restarted_and_a_call_in_flight_completes(
         ("test", "ok")
     );
     assert_eq!(records[0].arguments["stopped"], serde_json::json!(["gone"]));
+    let metrics = gateway.metrics_now();
+    assert!(
+        !metrics.contains("switchboard_upstream_up{upstream=\"gone\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("switchboard_upstream_up{upstream=\"added\"} 1"),
+        "{metrics}"
+    );
     gateway.shutdown().await;
 }
 
@@ -221,6 +230,11 @@ async fn a_broken_file_leaves_the_running_configuration_serving() {
     assert!(
         records.iter().all(|r| r.outcome == "refused"),
         "{records:?}"
+    );
+    let metrics = gateway.metrics_now();
+    assert!(
+        metrics.contains("switchboard_config_reloads_total{outcome=\"refused\"} 4"),
+        "{metrics}"
     );
     gateway.shutdown().await;
 }

@@ -48,6 +48,7 @@ pub struct Metrics {
     circuit_open: IntGaugeVec,
     sessions: IntGaugeVec,
     approvals_pending: IntGauge,
+    reloads: IntCounterVec,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -134,6 +135,14 @@ impl Metrics {
             "Approval requests waiting for a person",
         )
         .expect("valid metric");
+        let reloads = IntCounterVec::new(
+            Opts::new(
+                "switchboard_config_reloads_total",
+                "Configuration reloads: ok (applied) or refused (the running one stayed)",
+            ),
+            &["outcome"],
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(calls.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(duration.clone()),
@@ -145,6 +154,7 @@ impl Metrics {
             Box::new(circuit_open.clone()),
             Box::new(sessions.clone()),
             Box::new(approvals_pending.clone()),
+            Box::new(reloads.clone()),
         ] {
             registry
                 .register(collector)
@@ -168,7 +178,14 @@ impl Metrics {
             circuit_open,
             sessions,
             approvals_pending,
+            reloads,
         }
+    }
+
+    /// A reload of the configuration: applied, or refused.
+    pub fn reloaded(&self, applied: bool) {
+        let outcome = if applied { "ok" } else { "refused" };
+        self.reloads.with_label_values(&[outcome]).inc();
     }
 
     /// One call's outcome: `outcome` as audited, `layer` when a layer refused it.
@@ -204,6 +221,9 @@ impl Metrics {
 
     /// The Prometheus text exposition of every metric, with `snapshot`'s state.
     pub fn render(&self, snapshot: &Snapshot) -> String {
+        // Only the upstreams configured now (a reload may have removed some).
+        self.upstream_up.reset();
+        self.circuit_open.reset();
         for (name, up, open, restarts) in &snapshot.upstreams {
             let set = |g: &IntGaugeVec, v: i64| g.with_label_values(&[name.as_str()]).set(v);
             set(&self.upstream_up, i64::from(*up));
@@ -253,6 +273,7 @@ mod tests {
             Duration::from_micros(40),
         );
         metrics.rate_limited("client:analyst");
+        metrics.reloaded(false);
         let text = metrics.render(&Snapshot {
             upstreams: vec![("db".into(), true, false, 2)],
             sessions: vec![("2025-11-25", 3)],
@@ -267,6 +288,7 @@ mod tests {
             "switchboard_upstream_restarts_total{upstream=\"db\"} 2",
             "switchboard_sessions{era=\"2025-11-25\"} 3",
             "switchboard_approvals_pending 1",
+            "switchboard_config_reloads_total{outcome=\"refused\"} 1",
         ] {
             assert!(text.contains(line), "{line} missing from\n{text}");
         }
