@@ -136,6 +136,8 @@ struct Inner {
     changed: Notifier,
     /// One reload at a time.
     reloading: tokio::sync::Mutex<()>,
+    /// Why the last refresh of the secrets failed, while it has not succeeded since.
+    stale_secrets: std::sync::Mutex<Option<String>>,
     /// The HTTP session table, once HTTP serving has started (for `/metrics`).
     http_sessions: std::sync::OnceLock<Arc<crate::downstream::sessions::Sessions>>,
     lazy_started: std::sync::atomic::AtomicBool,
@@ -328,6 +330,7 @@ impl Gateway {
             list_changed: broadcast::channel(16).0,
             changed,
             reloading: tokio::sync::Mutex::new(()),
+            stale_secrets: std::sync::Mutex::default(),
             http_sessions: std::sync::OnceLock::new(),
             lazy_started: std::sync::atomic::AtomicBool::new(false),
             pins,
@@ -355,7 +358,30 @@ impl Gateway {
         self.inner
             .supervisors
             .spawn(gateway.maintain_catalog(changed));
+        self.inner
+            .supervisors
+            .spawn(self.clone().refresh_periodically());
         Ok(())
+    }
+
+    /// Refreshes the secrets every `[secrets] refresh` (as the configuration in force says).
+    async fn refresh_periodically(self) {
+        loop {
+            let every = self.live().config.config.secrets_refresh;
+            let wait = if every.is_zero() {
+                Duration::from_secs(60)
+            } else {
+                every
+            };
+            tokio::select! {
+                () = self.inner.shutdown.cancelled() => return,
+                () = tokio::time::sleep(wait) => {}
+            }
+            if !every.is_zero() {
+                // The outcome is logged, counted and (when something changed) audited.
+                let _ = self.refresh_secrets().await;
+            }
+        }
     }
 
     /// Starts supervising `upstreams` and waits (up to `gateway.startup_timeout`) for the
@@ -454,8 +480,69 @@ impl Gateway {
     pub async fn reload(&self, by: &str) -> Result<ReloadReport, GatewayError> {
         let _one_at_a_time = self.inner.reloading.lock().await;
         let result = self.apply_file().await;
+        self.record_reload(by, &result);
+        result
+    }
+
+    /// Reads every secret reference of the configuration in force again (`[secrets] refresh`
+    /// does, on its own) and applies the values that changed as a reload would: an upstream whose
+    /// header, OAuth client secret or environment changed gets a new connection or process, the
+    /// old one drained; a client's new token is accepted at once. When a reference cannot be
+    /// read, everything keeps its last good value, and `/readyz` and
+    /// `switchboard_secrets_stale` say so until a refresh succeeds.
+    ///
+    /// # Errors
+    /// The reference that could not be read (never a value).
+    pub async fn refresh_secrets(&self) -> Result<ReloadReport, GatewayError> {
+        let _one_at_a_time = self.inner.reloading.lock().await;
+        let old = self.live();
+        let options = &self.inner.options;
+        let result = match old
+            .config
+            .config
+            .resolve_with(&options.builtin_exe, options.env.clone())
+            .await
+        {
+            Ok(resolved) => {
+                let changed = reload::changed_values(&old.config, &resolved);
+                if changed.is_empty() {
+                    Ok(ReloadReport::default())
+                } else {
+                    self.apply(&old, resolved, changed).await
+                }
+            }
+            Err(error) => Err(error.into()),
+        };
+        let stale = result
+            .as_ref()
+            .err()
+            .map(|e| self.inner.shared.secrets.scrub(&e.to_string()));
+        self.inner.shared.metrics.secrets_stale(stale.is_some());
+        *self
+            .inner
+            .stale_secrets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = stale;
+        if result.as_ref().map_or(true, ReloadReport::any) {
+            self.record_reload("refresh", &result);
+        }
+        result
+    }
+
+    /// Why the last refresh of the secrets failed, while the values in use are the last good
+    /// ones.
+    pub fn stale_secrets(&self) -> Option<String> {
+        self.inner
+            .stale_secrets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Logs, counts and audits a reload's outcome.
+    fn record_reload(&self, by: &str, result: &Result<ReloadReport, GatewayError>) {
         let file = self.live().config.config.file.display().to_string();
-        let (outcome, message, arguments) = match &result {
+        let (outcome, message, arguments) = match result {
             Ok(report) => (
                 "ok",
                 report.summary(),
@@ -468,7 +555,7 @@ impl Gateway {
             ),
         };
         self.inner.shared.metrics.reloaded(result.is_ok());
-        match &result {
+        match result {
             Ok(_) => {
                 tracing::info!(target: "switchboard::reload", by, "reloaded {file}: {message}")
             }
@@ -490,7 +577,6 @@ impl Gateway {
             );
             log.append_detached(record);
         }
-        result
     }
 
     async fn apply_file(&self) -> Result<ReloadReport, GatewayError> {
@@ -500,10 +586,20 @@ impl Gateway {
         }
         let options = &self.inner.options;
         let config = Config::load(&old.config.config.file)?;
-        let mut resolved = config
+        let resolved = config
             .resolve_with(&options.builtin_exe, options.env.clone())
             .await?;
         let changed = reload::changed_keys(&old.config.config.source, &resolved.config.source);
+        self.apply(&old, resolved, changed).await
+    }
+
+    /// Applies `resolved` in place of `old`; `changed` are the keys whose values differ.
+    async fn apply(
+        &self,
+        old: &Arc<Live>,
+        mut resolved: ResolvedConfig,
+        changed: Vec<String>,
+    ) -> Result<ReloadReport, GatewayError> {
         let restart_needed = changed
             .iter()
             .filter(|k| reload::needs_restart(k))
@@ -528,7 +624,7 @@ impl Gateway {
         let new = Arc::new(Live::new(
             resolved,
             &self.inner.shared,
-            Some(&old),
+            Some(old),
             &self.inner.shutdown,
         ));
         let kept = |a: &BTreeMap<String, Arc<Upstream>>, u: &Arc<Upstream>| {

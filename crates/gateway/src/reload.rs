@@ -110,6 +110,41 @@ pub(crate) fn keep_running(old: &ResolvedConfig, new: &mut ResolvedConfig) {
     new.audit_sink = old.audit_sink.clone();
 }
 
+/// What differs between two resolutions of the same configuration (a refresh of its secrets):
+/// the upstreams whose values changed, the clients whose token did, and the restart-only values,
+/// by key.
+pub(crate) fn changed_values(old: &ResolvedConfig, new: &ResolvedConfig) -> Vec<String> {
+    let key = old.config.servers_key;
+    let mut changed: Vec<String> = new
+        .servers
+        .iter()
+        .filter(|(name, server)| old.servers.get(*name) != Some(server))
+        .map(|(name, _)| format!("{key}.{name}"))
+        .collect();
+    changed.extend(
+        new.clients
+            .iter()
+            .filter(|(name, c)| old.clients.get(*name).map(|o| &o.token) != Some(&c.token))
+            .map(|(name, _)| format!("clients.{name}.token")),
+    );
+    for (differs, key) in [
+        (
+            old.introspection_secrets != new.introspection_secrets,
+            "auth.issuers",
+        ),
+        (
+            old.rate_limit_store != new.rate_limit_store,
+            "gateway.rate_limit_store",
+        ),
+        (old.audit_sink != new.audit_sink, "audit.sink"),
+    ] {
+        if differs {
+            changed.push(key.to_owned());
+        }
+    }
+    changed
+}
+
 /// Whether a change of `key` may change what some client sees in `tools/list` even when no
 /// upstream changed (its scopes, its tool search, who a person's token makes it).
 pub(crate) fn affects_views(key: &str) -> bool {

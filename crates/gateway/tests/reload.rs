@@ -336,3 +336,90 @@ async fn only_the_sessions_whose_list_changed_are_told() {
     shutdown.cancel();
     gateway.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotated_secrets_reach_their_users_and_a_failed_read_keeps_the_last_good_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let env_secret = write(dir.path(), "db-password", "first-password-1");
+    let token_secret = write(dir.path(), "ops-token", "ops-token-first");
+    let clients = format!(
+        "[secrets]\nrefresh = \"1s\"\n[clients.ops]\ntoken = \"${{file:{}}}\"\n",
+        token_secret.display()
+    );
+    let server = format!(
+        "{}env = {{ PASSWORD = \"${{file:{}}}\" }}\n",
+        db(),
+        env_secret.display()
+    );
+    let gateway = start(dir.path(), &config(dir.path(), &clients, &[server])).await;
+    let ops = gateway.authenticate("ops-token-first", "s").unwrap();
+    let first = text(&gateway.call_tool(&ops, "db__pid", None).await);
+
+    // Rotated: the periodic refresh restarts the child whose environment uses it, and swaps
+    // the client's token.
+    std::fs::write(&env_secret, "second-password-2").unwrap();
+    std::fs::write(&token_secret, "ops-token-second").unwrap();
+    assert!(
+        common::eventually(Duration::from_secs(10), async || {
+            gateway.authenticate("ops-token-second", "s").is_some()
+        })
+        .await,
+        "the new token is accepted within the refresh"
+    );
+    assert!(gateway.authenticate("ops-token-first", "s").is_none());
+    let ops = gateway.authenticate("ops-token-second", "s").unwrap();
+    let second = text(&gateway.call_tool(&ops, "db__pid", None).await);
+    assert_ne!(first, second, "the child was replaced");
+    let records = reloads(dir.path());
+    assert_eq!(records[0].client, "refresh");
+    assert_eq!(
+        records[0].arguments["changed"],
+        serde_json::json!(["servers.db", "clients.ops.token"])
+    );
+    assert_eq!(records[0].arguments["restarted"], serde_json::json!(["db"]));
+
+    // The secret store fails: the last good values stay in use, and it is said.
+    std::fs::remove_file(&env_secret).unwrap();
+    let error = gateway.refresh_secrets().await.unwrap_err().to_string();
+    assert!(
+        error.contains("db-password"),
+        "names the reference: {error}"
+    );
+    let stale = gateway.stale_secrets().expect("reported");
+    assert!(
+        !stale.contains("second-password"),
+        "never the value: {stale}"
+    );
+    assert!(
+        gateway
+            .metrics_now()
+            .contains("switchboard_secrets_stale 1")
+    );
+    assert_eq!(
+        text(&gateway.call_tool(&ops, "db__pid", None).await),
+        second
+    );
+    assert!(gateway.ready());
+
+    std::fs::write(&env_secret, "second-password-2").unwrap();
+    let report = gateway.refresh_secrets().await.unwrap();
+    assert!(!report.any(), "nothing changed: {report:?}");
+    assert!(gateway.stale_secrets().is_none());
+    assert!(
+        gateway
+            .metrics_now()
+            .contains("switchboard_secrets_stale 0")
+    );
+    let records = reloads(dir.path());
+    assert!(
+        records
+            .iter()
+            .any(|r| r.client == "refresh" && r.outcome == "refused"),
+        "{records:?}"
+    );
+    let text = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
+    for value in ["first-password-1", "second-password-2", "ops-token-second"] {
+        assert!(!text.contains(value), "{value} in the audit log");
+    }
+    gateway.shutdown().await;
+}

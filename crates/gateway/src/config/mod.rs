@@ -420,6 +420,9 @@ pub struct Config {
     pub metrics_addr: Option<std::net::SocketAddr>,
     /// `[approvals] timeout`: how long a call waits in the approval queue for an operator.
     pub approval_timeout: Duration,
+    /// `[secrets] refresh`: how often every reference is read again (`0s`: never); a changed
+    /// value is applied as a reload applies it.
+    pub secrets_refresh: Duration,
     /// `[auth]`: people's tokens from identity providers, if configured.
     pub auth: Option<AuthConfig>,
     /// Per-tool rates shared by all clients.
@@ -504,6 +507,9 @@ impl Config {
         environment::from_environment()
     }
 }
+
+/// `[secrets] refresh` when the file does not say.
+pub(crate) const DEFAULT_SECRETS_REFRESH: Duration = Duration::from_secs(300);
 
 /// Parses durations such as `500ms`, `30s`, `2m`, `1h`.
 pub(crate) fn parse_duration(value: &str) -> Result<Duration, String> {

@@ -18,6 +18,8 @@ pub(crate) struct RawConfig {
     #[serde(default)]
     pub(crate) telemetry: RawTelemetry,
     #[serde(default)]
+    pub(crate) secrets: RawSecrets,
+    #[serde(default)]
     pub(crate) pins: RawPins,
     #[serde(default)]
     pub(crate) servers: BTreeMap<String, RawServer>,
@@ -182,6 +184,13 @@ pub(crate) struct RawTokenExchange {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawTelemetry {
     pub(crate) metrics_addr: Option<String>,
+}
+
+/// `[secrets]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSecrets {
+    pub(crate) refresh: Option<String>,
 }
 
 /// `[approvals]`.

@@ -10,9 +10,10 @@ use super::raw::{
     RawRestart, RawServer, RawToolSearch,
 };
 use super::{
-    Approval, AuditSettings, BuiltinKind, ClientConfig, Config, ExchangeConfig, GatewaySettings,
-    OAuthConfig, OAuthGrant, PinSettings, Rate, RateRule, RestartPolicy, ServerConfig,
-    SessionLimits, StartMode, ToolRule, ToolSearch, TransportConfig, parse_duration, parse_rate,
+    Approval, AuditSettings, BuiltinKind, ClientConfig, Config, DEFAULT_SECRETS_REFRESH,
+    ExchangeConfig, GatewaySettings, OAuthConfig, OAuthGrant, PinSettings, Rate, RateRule,
+    RestartPolicy, ServerConfig, SessionLimits, StartMode, ToolRule, ToolSearch, TransportConfig,
+    parse_duration, parse_rate,
 };
 use crate::endpoints::{Endpoint, Override};
 use crate::error::ConfigError;
@@ -282,6 +283,11 @@ pub(super) fn validate(
             "approvals.timeout",
             raw.approvals.timeout.as_ref(),
             Duration::from_secs(300),
+        )?,
+        secrets_refresh: ctx.duration(
+            "secrets.refresh",
+            raw.secrets.refresh.as_ref(),
+            DEFAULT_SECRETS_REFRESH,
         )?,
         auth,
         rate_limits,

@@ -215,13 +215,14 @@ async fn readyz(State(gateway): State<Gateway>, sessions: usize) -> Response {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (
-        status,
-        axum::Json(serde_json::json!({
-            "ready": ready, "upstreams": upstreams, "sessions": sessions,
-        })),
-    )
-        .into_response()
+    let mut body = serde_json::json!({
+        "ready": ready, "upstreams": upstreams, "sessions": sessions,
+    });
+    if let Some(why) = gateway.stale_secrets() {
+        // Still ready: everything runs on the last good values.
+        body["secrets"] = serde_json::json!({"stale": true, "error": why});
+    }
+    (status, axum::Json(body)).into_response()
 }
 
 async fn authenticate(

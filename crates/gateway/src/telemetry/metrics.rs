@@ -49,6 +49,7 @@ pub struct Metrics {
     sessions: IntGaugeVec,
     approvals_pending: IntGauge,
     reloads: IntCounterVec,
+    secrets_stale: IntGauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -143,6 +144,11 @@ impl Metrics {
             &["outcome"],
         )
         .expect("valid metric");
+        let secrets_stale = IntGauge::new(
+            "switchboard_secrets_stale",
+            "1 while the last refresh of the secrets failed and the last good values are in use",
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(calls.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(duration.clone()),
@@ -155,6 +161,7 @@ impl Metrics {
             Box::new(sessions.clone()),
             Box::new(approvals_pending.clone()),
             Box::new(reloads.clone()),
+            Box::new(secrets_stale.clone()),
         ] {
             registry
                 .register(collector)
@@ -179,7 +186,13 @@ impl Metrics {
             sessions,
             approvals_pending,
             reloads,
+            secrets_stale,
         }
+    }
+
+    /// Whether the secrets in use are the last good ones, after a failed refresh.
+    pub fn secrets_stale(&self, stale: bool) {
+        self.secrets_stale.set(i64::from(stale));
     }
 
     /// A reload of the configuration: applied, or refused.
