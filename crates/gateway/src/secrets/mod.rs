@@ -1,6 +1,7 @@
 //! Values with references: `${VAR}`, `${VAR:-default}` (Claude Desktop / Claude Code style) and
-//! the secret references `${env:NAME}`, `${file:/path}` and `${vault:mount/data/path#field}`
-//! (HashiCorp Vault KV v2 over its HTTP API, `VAULT_ADDR` + `VAULT_TOKEN`).
+//! the secret references `${env:NAME}`, `${file:/path}`, `${vault:mount/data/path#field}`
+//! (HashiCorp Vault KV v2 over its HTTP API, `VAULT_ADDR` + `VAULT_TOKEN`) and
+//! `${aws-sm:SECRET_ID#field}` (AWS Secrets Manager, `aws.rs`).
 //!
 //! Parsing happens when the configuration is validated, so a malformed reference is a config
 //! error before anything starts; resolution happens once, when the configuration is resolved.
@@ -13,6 +14,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Deserialize;
+
+mod aws;
+
+pub use aws::AwsSecretRef;
 
 /// One piece of a [`Template`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +44,8 @@ pub enum SecretRef {
         /// The key inside the secret's `data`.
         field: String,
     },
+    /// `${aws-sm:prod/db#password}`: an AWS Secrets Manager secret, or one field of it.
+    AwsSm(AwsSecretRef),
 }
 
 /// A configuration string that may contain references; parsed at validation time.
@@ -98,6 +105,9 @@ fn parse_reference(inner: &str) -> Result<Piece, String> {
         }
         return Ok(Piece::Secret(SecretRef::File(PathBuf::from(path))));
     }
+    if let Some(spec) = inner.strip_prefix("aws-sm:") {
+        return Ok(Piece::Secret(SecretRef::AwsSm(AwsSecretRef::parse(spec)?)));
+    }
     if let Some(spec) = inner.strip_prefix("vault:") {
         let (path, field) = spec.split_once('#').ok_or_else(|| {
             format!("vault reference {spec:?} needs a field: ${{vault:secret/data/app#field}}")
@@ -144,6 +154,7 @@ pub struct Resolver {
     overrides: std::collections::BTreeMap<String, String>,
     http: reqwest::Client,
     vault_cache: Mutex<HashMap<String, Arc<serde_json::Map<String, serde_json::Value>>>>,
+    aws: aws::AwsSecrets,
     secrets: SecretSet,
 }
 
@@ -169,6 +180,7 @@ impl Resolver {
                 .build()
                 .unwrap_or_default(),
             vault_cache: Mutex::new(HashMap::new()),
+            aws: aws::AwsSecrets::default(),
             secrets: SecretSet::default(),
         }
     }
@@ -230,6 +242,7 @@ impl Resolver {
                 .map(|text| text.trim_end_matches(['\n', '\r']).to_owned())
                 .map_err(|e| format!("secret ${{file:{}}}: {e}", path.display())),
             SecretRef::Vault { path, field } => self.vault_field(path, field).await,
+            SecretRef::AwsSm(reference) => self.aws.value(reference).await,
         }
     }
 
