@@ -70,12 +70,15 @@ impl std::fmt::Display for AwsSecretRef {
     }
 }
 
+/// A secret and a version stage.
+type Version = (String, Option<String>);
+
 /// The reads of one resolution: one SDK client (credentials and region resolved once), and each
 /// secret version read once however many references name it.
 #[derive(Default)]
 pub(crate) struct AwsSecrets {
     client: tokio::sync::OnceCell<aws_sdk_secretsmanager::Client>,
-    read: Mutex<HashMap<(String, Option<String>), Arc<String>>>,
+    read: Mutex<HashMap<Version, Arc<String>>>,
 }
 
 impl AwsSecrets {
