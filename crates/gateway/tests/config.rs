@@ -6,6 +6,8 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::http::{HeaderMap, StatusCode};
 use common::{fixture, text, write};
@@ -288,6 +290,160 @@ async fn vault_references_resolve_and_failures_are_clear() {
         !message.contains("wrong"),
         "never echoes the token: {message}"
     );
+}
+
+/// A fake of Vault's login, renewal and KV APIs, as documented: `POST /v1/auth/approle/login`
+/// (`role_id`, `secret_id`) and `POST /v1/auth/kubernetes/login` (`role`, `jwt`) answer an `auth`
+/// with `client_token`, `lease_duration` and `renewable`; `POST /v1/auth/token/renew-self` the
+/// same for the calling token; `GET /v1/kv/app` is a KV v1 secret (`data` holds the fields) and
+/// `GET /v1/secret/data/app` a KV v2 one. Counts logins and renewals.
+#[derive(Clone, Default)]
+struct Logins {
+    approle: Arc<AtomicUsize>,
+    kubernetes: Arc<AtomicUsize>,
+    renewals: Arc<AtomicUsize>,
+}
+
+async fn fake_vault_with_logins(logins: Logins) -> String {
+    use axum::extract::State;
+    use serde_json::{Value, json};
+    fn auth(token: &str, lease: u64, renewable: bool) -> axum::Json<Value> {
+        axum::Json(json!({"auth": {
+            "client_token": token, "accessor": "a", "policies": ["default"],
+            "lease_duration": lease, "renewable": renewable,
+        }}))
+    }
+    fn denied() -> (StatusCode, axum::Json<Value>) {
+        (
+            StatusCode::FORBIDDEN,
+            axum::Json(json!({"errors": ["permission denied"]})),
+        )
+    }
+    let approle = async |State(l): State<Logins>, axum::Json(body): axum::Json<Value>| {
+        if body != json!({"role_id": "role-1", "secret_id": "secret-1"}) {
+            return denied();
+        }
+        l.approle.fetch_add(1, Ordering::SeqCst);
+        (StatusCode::OK, auth("approle-token", 3, true))
+    };
+    let kubernetes = async |State(l): State<Logins>, axum::Json(body): axum::Json<Value>| {
+        if body != json!({"role": "gateway", "jwt": "service-account-jwt"}) {
+            return denied();
+        }
+        l.kubernetes.fetch_add(1, Ordering::SeqCst);
+        (StatusCode::OK, auth("k8s-token", 3600, false))
+    };
+    let renew = async |State(l): State<Logins>, headers: HeaderMap| {
+        if headers.get("x-vault-token").and_then(|v| v.to_str().ok()) != Some("approle-token") {
+            return denied();
+        }
+        l.renewals.fetch_add(1, Ordering::SeqCst);
+        (StatusCode::OK, auth("approle-token", 3, true))
+    };
+    let read = |data: Value| {
+        async move |headers: HeaderMap| {
+            let token = headers.get("x-vault-token").and_then(|v| v.to_str().ok());
+            if !matches!(token, Some("approle-token" | "k8s-token")) {
+                return denied();
+            }
+            (
+                StatusCode::OK,
+                axum::Json(json!({"lease_duration": 0, "data": data})),
+            )
+        }
+    };
+    let app = axum::Router::new()
+        .route("/v1/auth/approle/login", axum::routing::post(approle))
+        .route("/v1/auth/kubernetes/login", axum::routing::post(kubernetes))
+        .route("/v1/auth/token/renew-self", axum::routing::post(renew))
+        .route(
+            "/v1/kv/app",
+            axum::routing::get(read(json!({"api_key": "kv1-secret-1234"}))),
+        )
+        .route(
+            "/v1/secret/data/app",
+            axum::routing::get(read(json!({
+                "data": {"api_key": "kv2-secret-5678"},
+                "metadata": {"version": 3, "destroyed": false},
+            }))),
+        )
+        .with_state(logins);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn vault_logins_by_approle_and_kubernetes_are_renewed_and_kv_v1_reads() {
+    let logins = Logins::default();
+    let vault = fake_vault_with_logins(logins.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let toml = format!(
+        "[servers.s]\ncommand = {:?}\nenv = {{ V1 = \"${{vault:kv/app#api_key}}\", \
+         V2 = \"${{vault:secret/data/app#api_key}}\" }}\n",
+        fixture()
+    );
+    let config = Config::load(&write(dir.path(), "switchboard.toml", &toml)).unwrap();
+    let resolve = async |env: &[(&str, &str)]| {
+        let options = options(env);
+        let resolved = config
+            .resolve_with(&options.builtin_exe, options.env)
+            .await?;
+        let switchboard_gateway::config::ResolvedTransport::Stdio { env, .. } =
+            &resolved.servers["s"].transport
+        else {
+            panic!("a stdio server");
+        };
+        Ok::<_, ConfigError>((env["V1"].clone(), env["V2"].clone()))
+    };
+    let approle = [
+        ("VAULT_ADDR", vault.as_str()),
+        ("VAULT_ROLE_ID", "role-1"),
+        ("VAULT_SECRET_ID", "secret-1"),
+    ];
+    let values = resolve(&approle).await.unwrap();
+    assert_eq!(values, ("kv1-secret-1234".into(), "kv2-secret-5678".into()));
+    resolve(&approle).await.unwrap();
+    assert_eq!(
+        logins.approle.load(Ordering::SeqCst),
+        1,
+        "the token is kept"
+    );
+    assert_eq!(logins.renewals.load(Ordering::SeqCst), 0);
+    // Two thirds of the 3 s lease later, the token is renewed rather than replaced.
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    resolve(&approle).await.unwrap();
+    assert_eq!(logins.renewals.load(Ordering::SeqCst), 1);
+    assert_eq!(logins.approle.load(Ordering::SeqCst), 1);
+
+    let jwt = write(dir.path(), "sa-token", "service-account-jwt\n");
+    let jwt = jwt.display().to_string();
+    let kubernetes = [
+        ("VAULT_ADDR", vault.as_str()),
+        ("VAULT_K8S_ROLE", "gateway"),
+        ("VAULT_K8S_TOKEN_FILE", jwt.as_str()),
+    ];
+    let values = resolve(&kubernetes).await.unwrap();
+    assert_eq!(values.1, "kv2-secret-5678");
+    assert_eq!(logins.kubernetes.load(Ordering::SeqCst), 1);
+
+    let wrong = [
+        ("VAULT_ADDR", vault.as_str()),
+        ("VAULT_ROLE_ID", "role-1"),
+        ("VAULT_SECRET_ID", "not-the-secret"),
+    ];
+    let message = resolve(&wrong).await.unwrap_err().to_string();
+    assert!(
+        message.contains("servers.s.env")
+            && message.contains("approle/login")
+            && message.contains("403"),
+        "{message}"
+    );
+    assert!(!message.contains("not-the-secret"), "{message}");
+    let none = [("VAULT_ADDR", vault.as_str())];
+    let message = resolve(&none).await.unwrap_err().to_string();
+    assert!(message.contains("no Vault credentials"), "{message}");
 }
 
 #[test]

@@ -8,14 +8,12 @@
 //! Every value that came from a reference is remembered in a [`SecretSet`] so the audit log and
 //! error messages can scrub it.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::Deserialize;
-
 mod aws;
+mod vault;
 
 pub use aws::AwsSecretRef;
 
@@ -152,8 +150,7 @@ fn check_var_name(name: &str) -> Result<(), String> {
 /// Resolves templates against the process environment, files and Vault, caching Vault reads.
 pub struct Resolver {
     overrides: std::collections::BTreeMap<String, String>,
-    http: reqwest::Client,
-    vault_cache: Mutex<HashMap<String, Arc<serde_json::Map<String, serde_json::Value>>>>,
+    vault: vault::Vault,
     aws: aws::AwsSecrets,
     secrets: SecretSet,
 }
@@ -175,11 +172,12 @@ impl Resolver {
     pub fn with_overrides(overrides: std::collections::BTreeMap<String, String>) -> Self {
         Self {
             overrides,
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .build()
-                .unwrap_or_default(),
-            vault_cache: Mutex::new(HashMap::new()),
+            vault: vault::Vault::new(
+                reqwest::Client::builder()
+                    .timeout(Duration::from_secs(10))
+                    .build()
+                    .unwrap_or_default(),
+            ),
             aws: aws::AwsSecrets::default(),
             secrets: SecretSet::default(),
         }
@@ -241,90 +239,13 @@ impl Resolver {
                 .await
                 .map(|text| text.trim_end_matches(['\n', '\r']).to_owned())
                 .map_err(|e| format!("secret ${{file:{}}}: {e}", path.display())),
-            SecretRef::Vault { path, field } => self.vault_field(path, field).await,
+            SecretRef::Vault { path, field } => {
+                let settings = vault::Settings::from_env(|name| self.var(name));
+                self.vault.field(settings, path, field).await
+            }
             SecretRef::AwsSm(reference) => self.aws.value(reference).await,
         }
     }
-
-    async fn vault_field(&self, path: &str, field: &str) -> Result<String, String> {
-        let data = self.vault_read(path).await?;
-        match data.get(field) {
-            Some(serde_json::Value::String(value)) => Ok(value.clone()),
-            Some(other) => Ok(other.to_string()),
-            None => Err(format!(
-                "secret ${{vault:{path}#{field}}}: the secret has no field {field:?}"
-            )),
-        }
-    }
-
-    async fn vault_read(
-        &self,
-        path: &str,
-    ) -> Result<Arc<serde_json::Map<String, serde_json::Value>>, String> {
-        if let Some(hit) = self.lock_cache().get(path) {
-            return Ok(hit.clone());
-        }
-        let what = format!("secret ${{vault:{path}}}");
-        let addr = self
-            .var("VAULT_ADDR")
-            .ok_or_else(|| format!("{what}: VAULT_ADDR is not set"))?;
-        let token = self
-            .var("VAULT_TOKEN")
-            .ok_or_else(|| format!("{what}: VAULT_TOKEN is not set"))?;
-        let url = format!("{}/v1/{path}", addr.trim_end_matches('/'));
-        let mut request = self.http.get(&url).header("X-Vault-Token", token);
-        if let Some(namespace) = self.var("VAULT_NAMESPACE") {
-            request = request.header("X-Vault-Namespace", namespace);
-        }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| format!("{what}: cannot reach Vault at {addr}: {}", e.without_url()))?;
-        let status = response.status();
-        let body: VaultResponse = response
-            .json()
-            .await
-            .map_err(|e| format!("{what}: Vault answered {status} with an unreadable body: {e}"))?;
-        if !status.is_success() {
-            let detail = if body.errors.is_empty() {
-                "no such secret".to_owned()
-            } else {
-                body.errors.join("; ")
-            };
-            return Err(format!("{what}: Vault answered {status}: {detail}"));
-        }
-        let data = body.data.and_then(|d| d.data).ok_or_else(|| {
-            format!(
-                "{what}: the response has no data.data (is it a KV v2 path like secret/data/app?)"
-            )
-        })?;
-        let data = Arc::new(data);
-        self.lock_cache().insert(path.to_owned(), data.clone());
-        Ok(data)
-    }
-
-    fn lock_cache(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<String, Arc<serde_json::Map<String, serde_json::Value>>>>
-    {
-        self.vault_cache
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
-
-#[derive(Deserialize)]
-struct VaultResponse {
-    #[serde(default)]
-    data: Option<VaultData>,
-    #[serde(default)]
-    errors: Vec<String>,
-}
-
-#[derive(Deserialize)]
-struct VaultData {
-    #[serde(default)]
-    data: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// The set of secret values known to the gateway, used to scrub logs, errors and audit records.
