@@ -1,0 +1,215 @@
+//! Three `switchboard serve` replicas behind a real HAProxy, round robin, sharing their
+//! rate-limit buckets in Redis: a handshake-era session keeps working through the balancer (it
+//! sticks on `Mcp-Session-Id`, learnt from the `initialize` response), the limits hold exactly
+//! across replicas, and a replica killed with SIGKILL is routed around.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use switchboard_testkit::stateless::{messages, tools_call};
+
+mod support;
+
+const APP: &str = "app-token-0001";
+const OPS: &str = "ops-token-0001";
+const REDIS: &str = "redis://127.0.0.1:6379/0";
+
+/// Redis keys under a prefix of this test's own, deleted when dropped.
+struct KeySpace(String);
+
+impl Drop for KeySpace {
+    fn drop(&mut self) {
+        if let Ok(mut connection) = redis::Client::open(REDIS).and_then(|c| c.get_connection()) {
+            let keys: Vec<String> =
+                redis::Commands::keys(&mut connection, format!("{}:*", self.0)).unwrap_or_default();
+            if !keys.is_empty() {
+                let _: Result<(), _> = redis::Commands::del(&mut connection, keys);
+            }
+        }
+    }
+}
+
+/// One replica's configuration: its own audit log, the fleet's Redis buckets.
+fn replica_config(dir: &Path, db: &Path, prefix: &str) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join("switchboard.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[gateway]\nrate_limit_store = {REDIS:?}\nrate_limit_prefix = {prefix:?}\n\
+             [pins]\nenabled = false\n[audit]\npath = {:?}\n\
+             [clients.app]\ntoken = \"{APP}\"\nrate_limit = {{ rate = \"20/minute\" }}\n\
+             [clients.ops]\ntoken = \"{OPS}\"\n\
+             [servers.db]\nkind = \"postgres\"\nenv = {{ DATABASE_URL = \"sqlite://{}\" }}\n",
+            dir.join("audit.jsonl"),
+            db.display()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// HAProxy in front of `backends`, on a free port; killed when dropped.
+struct Balancer {
+    _child: tokio::process::Child,
+    url: String,
+}
+
+impl Balancer {
+    async fn start(dir: &Path, backends: &[String]) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let servers: String = backends
+            .iter()
+            .enumerate()
+            .map(|(i, b)| format!("  server g{i} {b} check inter 200ms fall 1 rise 1\n"))
+            .collect();
+        // The documented settings (README, "Running a fleet"): round robin, and a session
+        // sticks to the replica whose `initialize` response named it.
+        let config = format!(
+            "global\n  maxconn 512\n\
+             defaults\n  mode http\n  timeout connect 1s\n  timeout client 30s\n  \
+             timeout server 30s\n  retries 2\n  option redispatch\n\
+             frontend mcp\n  bind 127.0.0.1:{port}\n  default_backend gateways\n\
+             backend gateways\n  balance roundrobin\n  option httpchk GET /healthz\n  \
+             stick-table type string len 64 size 100k expire 30m\n  \
+             stick match req.hdr(mcp-session-id)\n  \
+             stick store-response res.hdr(mcp-session-id)\n{servers}"
+        );
+        let file = dir.join("haproxy.cfg");
+        std::fs::write(&file, config).unwrap();
+        let child = tokio::process::Command::new("haproxy")
+            .args(["-db", "-f"])
+            .arg(&file)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("haproxy (scripts/setup installs it)");
+        let url = format!("http://127.0.0.1:{port}");
+        for _ in 0..100 {
+            if reqwest::get(format!("{url}/healthz"))
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return Self { _child: child, url };
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("haproxy did not start on {url}");
+    }
+}
+
+/// A 2025-11-25 request through the balancer.
+async fn rpc(url: &str, session: Option<&str>, body: Value) -> (u16, Vec<Value>, Option<String>) {
+    let mut request = reqwest::Client::new()
+        .post(url)
+        .bearer_auth(OPS)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-11-25")
+        .json(&body);
+    if let Some(session) = session {
+        request = request.header("mcp-session-id", session);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let id = response
+        .headers()
+        .get("mcp-session-id")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (status, messages(&response.text().await.unwrap()), id)
+}
+
+/// A stateless call of `query` through the balancer as `token`: whether it ran (`false` when
+/// the rate limit refused it).
+async fn query(url: &str, token: &str) -> bool {
+    let text = tools_call(url, "query", json!({"sql": "SELECT 1"}), json!({}))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let answer = messages(&text).pop().unwrap();
+    let result = &answer["result"];
+    if result["isError"] == json!(false) {
+        return true;
+    }
+    assert!(
+        result.to_string().contains("rate limit"),
+        "only the limit refuses: {answer}"
+    );
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_replicas_behind_haproxy_share_limits_keep_sessions_and_survive_a_kill() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("shop.db");
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch("CREATE TABLE t (x INTEGER)")
+        .unwrap();
+    let space = KeySpace(format!("sb-fleet-{}", uuid::Uuid::new_v4()));
+    let mut replicas = Vec::new();
+    let mut backends = Vec::new();
+    for i in 0..3 {
+        let config = replica_config(&dir.path().join(format!("r{i}")), &db, &space.0);
+        let (child, url) = support::serve_http(&config, &[]).await;
+        backends.push(
+            url.trim_start_matches("http://")
+                .trim_end_matches("/mcp")
+                .to_owned(),
+        );
+        replicas.push(child);
+    }
+    let balancer = Balancer::start(dir.path(), &backends).await;
+    let mcp = format!("{}/mcp", balancer.url);
+
+    // A handshake-era session through the balancer: every request reaches its replica.
+    let initialize = json!({
+        "jsonrpc": "2.0", "id": 0, "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {},
+                   "clientInfo": {"name": "test", "version": "1"}},
+    });
+    let (status, _, session) = rpc(&mcp, None, initialize).await;
+    assert_eq!(status, 200);
+    let session = session.expect("a session id");
+    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    rpc(&mcp, Some(&session), initialized).await;
+    for i in 1..=12 {
+        let list = json!({"jsonrpc": "2.0", "id": i, "method": "tools/list"});
+        let (status, answer, _) = rpc(&mcp, Some(&session), list).await;
+        assert_eq!(status, 200, "request {i} reached the session's replica");
+        assert!(answer.last().unwrap()["result"]["tools"].is_array());
+    }
+
+    // One bucket for the fleet: 20 a minute, whichever replica a call lands on.
+    let mut ran = 0;
+    for _ in 0..30 {
+        if query(&mcp, APP).await {
+            ran += 1;
+        }
+    }
+    assert_eq!(ran, 20, "exactly the limit across three replicas");
+
+    // A replica dies without a word: the balancer routes around it.
+    let victim = replicas.remove(1);
+    let pid = victim.id().unwrap().to_string();
+    std::process::Command::new("kill")
+        .args(["-9", &pid])
+        .status()
+        .unwrap();
+    for _ in 0..20 {
+        assert!(query(&mcp, OPS).await, "calls keep working");
+    }
+    drop(victim);
+    for mut replica in replicas {
+        replica.kill().await.unwrap();
+    }
+}
