@@ -1,7 +1,8 @@
 //! Three `switchboard serve` replicas behind a real HAProxy, round robin, sharing their
 //! rate-limit buckets in Redis: a handshake-era session keeps working through the balancer (it
 //! sticks on `Mcp-Session-Id`, learnt from the `initialize` response), the limits hold exactly
-//! across replicas, and a replica killed with SIGKILL is routed around.
+//! across replicas, a call waiting for approval on one replica is approved through another,
+//! and a replica killed with SIGKILL is routed around.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -13,6 +14,7 @@ mod support;
 
 const APP: &str = "app-token-0001";
 const OPS: &str = "ops-token-0001";
+const CI: &str = "ci-token-0001";
 const REDIS: &str = "redis://127.0.0.1:6379/0";
 
 /// Redis keys under a prefix of this test's own, deleted when dropped.
@@ -40,7 +42,8 @@ fn replica_config(dir: &Path, db: &Path, prefix: &str) -> PathBuf {
             "[gateway]\nrate_limit_store = {REDIS:?}\nrate_limit_prefix = {prefix:?}\n\
              [pins]\nenabled = false\n[audit]\npath = {:?}\n\
              [clients.app]\ntoken = \"{APP}\"\nrate_limit = {{ rate = \"20/minute\" }}\n\
-             [clients.ops]\ntoken = \"{OPS}\"\n\
+             [clients.ops]\ntoken = \"{OPS}\"\nadmin = true\n[clients.ci]\ntoken = \"{CI}\"\n\
+             [approvals]\ntimeout = \"60s\"\n[tools.\"list_tables\"]\napproval = \"required\"\n\
              [servers.db]\nkind = \"postgres\"\nenv = {{ DATABASE_URL = \"sqlite://{}\" }}\n",
             dir.join("audit.jsonl"),
             db.display()
@@ -148,7 +151,7 @@ async fn query(url: &str, token: &str) -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_replicas_behind_haproxy_share_limits_keep_sessions_and_survive_a_kill() {
+async fn three_replicas_behind_haproxy_share_limits_approvals_sessions_and_survive_a_kill() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("shop.db");
     rusqlite::Connection::open(&db)
@@ -197,6 +200,80 @@ async fn three_replicas_behind_haproxy_share_limits_keep_sessions_and_survive_a_
         }
     }
     assert_eq!(ran, 20, "exactly the limit across three replicas");
+
+    // A call waiting for approval on one replica, seen and approved through another.
+    let waiting = {
+        let mcp = mcp.clone();
+        tokio::spawn(async move {
+            let text = tools_call(&mcp, "list_tables", json!({}), json!({}))
+                .bearer_auth(CI)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            messages(&text).pop().unwrap()
+        })
+    };
+    let admin = reqwest::Client::new();
+    let mut holder = None;
+    for _ in 0..100 {
+        for (i, backend) in backends.iter().enumerate() {
+            let metrics = admin
+                .get(format!("http://{backend}/metrics"))
+                .bearer_auth(OPS)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            if metrics.contains("switchboard_approvals_pending 1") {
+                holder = Some(i);
+            }
+        }
+        if holder.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let holder = holder.expect("the call waits on some replica");
+    let other = &backends[(holder + 1) % 3];
+    let listed: Value = admin
+        .get(format!("http://{other}/admin/approvals"))
+        .bearer_auth(OPS)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let queued = listed["approvals"].as_array().unwrap();
+    assert_eq!(queued.len(), 1, "every replica lists it: {listed}");
+    let id = queued[0]["id"].as_str().unwrap();
+    let decided = admin
+        .post(format!("http://{other}/admin/approvals/{id}"))
+        .bearer_auth(OPS)
+        .json(&json!({"decision": "approve"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(decided.status(), 200);
+    let third = &backends[(holder + 2) % 3];
+    let again = admin
+        .post(format!("http://{third}/admin/approvals/{id}"))
+        .bearer_auth(OPS)
+        .json(&json!({"decision": "deny"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 404, "decided once, fleet-wide");
+    let answer = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("the approval reaches the replica holding the call")
+        .unwrap();
+    assert_eq!(answer["result"]["isError"], json!(false), "{answer}");
 
     // A replica dies without a word: the balancer routes around it.
     let victim = replicas.remove(1);

@@ -145,7 +145,7 @@ fn text(bytes: &[u8]) -> String {
 async fn signal_command_and_watch_reload_and_sessions_stay_open() {
     let setup = Setup::new();
     let config = setup.write(false, "\"db__*\"");
-    let (mut child, url) = support::serve_http_with(&config, &[], &["--watch"]).await;
+    let (mut child, url) = support::serve_http(&config, &[]).await;
     let root = open_session(&url, ROOT).await;
     let app = open_session(&url, APP).await;
     assert!(
@@ -210,7 +210,18 @@ async fn signal_command_and_watch_reload_and_sessions_stay_open() {
             .contains(&"more__query".to_owned())
     );
 
-    // --watch: the file changed, nobody asked.
+    // --watch (on a gateway of its own, so that nothing else reloads meanwhile): the file
+    // changed, nobody asked.
+    child.kill().await.unwrap();
+    setup.write(true, "\"db__*\", \"more__query\"");
+    let (mut child, url) = support::serve_http_with(&config, &[], &["--watch"]).await;
+    let root = open_session(&url, ROOT).await;
+    let app = open_session(&url, APP).await;
+    assert!(
+        listed(&url, APP, &app)
+            .await
+            .contains(&"more__query".to_owned())
+    );
     setup.write(false, "\"db__*\"");
     until_listed(&url, ROOT, &root, "more__", false).await;
     until_listed(&url, APP, &app, "more__", false).await;

@@ -28,6 +28,7 @@ use crate::policy::approval::ApprovalLayer;
 use crate::policy::audit::{AuditLayer, Redactor};
 use crate::policy::authorize::Authorize;
 use crate::policy::limits::Limits;
+use crate::policy::queue::ApprovalQueue;
 use crate::policy::rate_limit::{LocalBackend, RateLimit, RateLimitBackend, RedisBackend};
 use crate::policy::{Outcome, Parts, Pipeline, ToolCall};
 use crate::reload::{self, ReloadReport};
@@ -122,6 +123,9 @@ struct Shared {
     metrics: Arc<Metrics>,
     /// Cancelled when shutdown begins: new calls are refused (and audited) from then on.
     draining: CancellationToken,
+    /// Where calls wait for an operator (shared with the other replicas through the state
+    /// store, when there is one).
+    approvals: Arc<ApprovalQueue>,
 }
 
 struct Inner {
@@ -170,7 +174,7 @@ impl Live {
             };
             // Calls wait for an operator only where one can answer.
             if cfg.clients.values().any(|c| c.admin) {
-                layer.with_queue(cfg.approval_timeout, redactor(), before)
+                layer.with_queue(shared.approvals.clone(), cfg.approval_timeout, redactor())
             } else {
                 layer
             }
@@ -307,8 +311,15 @@ impl Gateway {
             (None, None) => None,
         };
         let pins = Pins::open(resolved.config.pins.clone(), audit_log.clone())?;
+        let rate_limits = rate_limit_backend(&options, &resolved)?;
+        let approvals = Arc::new(ApprovalQueue::new(resolved.config.approval_timeout));
+        let queue_store = queue_store(&resolved)?;
+        if let Some(store) = &queue_store {
+            approvals.share(store.clone());
+        }
         let shared = Shared {
-            rate_limits: rate_limit_backend(&options, &resolved)?,
+            approvals: approvals.clone(),
+            rate_limits,
             audit_log,
             secrets: resolved.secrets.clone(),
             metrics: Arc::new(Metrics::new()),
@@ -336,6 +347,16 @@ impl Gateway {
             pins,
         });
         let gateway = Self { inner };
+        if let Some(store) = queue_store {
+            // Decisions taken on other replicas for the calls waiting here.
+            let shutdown = gateway.inner.shutdown.clone();
+            gateway.inner.supervisors.spawn(async move {
+                let deliver = |d: crate::policy::queue_store::Decided| {
+                    let _ = approvals.decide_here(&d.id, d.note);
+                };
+                store.listen(deliver, shutdown).await;
+            });
+        }
         gateway.boot(changed_rx).await?;
         Ok(gateway)
     }
@@ -734,8 +755,12 @@ impl Gateway {
 
     /// The calls waiting for an operator's approval, oldest first (`None`: no queue, because no
     /// client is an operator).
-    pub fn approvals(&self) -> Option<Vec<crate::policy::queue::QueuedApproval>> {
-        self.live().pipeline.approval().queue().map(|q| q.list())
+    pub async fn approvals(&self) -> Option<Vec<crate::policy::queue::QueuedApproval>> {
+        let live = self.live();
+        match live.pipeline.approval().queue() {
+            Some(queue) => Some(queue.list().await),
+            None => None,
+        }
     }
 
     /// An operator's answer to the queued call `id`: it runs (`approve`) or is refused with
@@ -743,7 +768,7 @@ impl Gateway {
     ///
     /// # Errors
     /// [`crate::policy::queue::DecideError::Unknown`] when nothing waits under `id`.
-    pub fn decide_approval(
+    pub async fn decide_approval(
         &self,
         id: &str,
         approve: bool,
@@ -767,7 +792,7 @@ impl Gateway {
             target: "switchboard::approvals",
             id, decision = %note.decision, by = %by.describe(), "an operator decided"
         );
-        queue.decide(id, note)
+        queue.decide(id, note).await
     }
 
     /// The verifier of people's tokens, when `[auth]` is configured.
@@ -1251,7 +1276,27 @@ async fn retire(upstream: Arc<Upstream>, drain: Duration) {
     upstream.stop.cancel();
 }
 
-/// The buckets: the embedder's backend, else Redis when `gateway.rate_limit_store` names it, else
+/// The approval queue's store, when `[state] store` names one.
+fn queue_store(
+    resolved: &ResolvedConfig,
+) -> Result<Option<Arc<crate::policy::queue_store::QueueStore>>, GatewayError> {
+    let Some(url) = &resolved.rate_limit_store else {
+        return Ok(None);
+    };
+    let settings = &resolved.config.gateway;
+    crate::policy::queue_store::QueueStore::new(url, &settings.rate_limit_prefix)
+        .map(|store| Some(Arc::new(store)))
+        .map_err(|message| {
+            crate::error::ConfigError::Invalid {
+                file: resolved.config.file.clone(),
+                key: settings.store_key.to_owned(),
+                message,
+            }
+            .into()
+        })
+}
+
+/// The buckets: the embedder's backend, else Redis when `[state] store` names it, else
 /// this process.
 fn rate_limit_backend(
     options: &GatewayOptions,
@@ -1267,7 +1312,7 @@ fn rate_limit_backend(
     let backend = RedisBackend::new(url, &settings.rate_limit_prefix).map_err(|message| {
         crate::error::ConfigError::Invalid {
             file: resolved.config.file.clone(),
-            key: "gateway.rate_limit_store".to_owned(),
+            key: settings.store_key.to_owned(),
             message,
         }
     })?;

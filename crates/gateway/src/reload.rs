@@ -74,6 +74,7 @@ const RESTART_ONLY: &[&str] = &[
     "gateway.allowed_origins",
     "gateway.rate_limit_store",
     "gateway.rate_limit_prefix",
+    "state",
     "switchboard.audit",
     "switchboard.pins",
     "switchboard.telemetry",
@@ -83,6 +84,7 @@ const RESTART_ONLY: &[&str] = &[
     "switchboard.gateway.allowed_origins",
     "switchboard.gateway.rate_limit_store",
     "switchboard.gateway.rate_limit_prefix",
+    "switchboard.state",
 ];
 
 /// Whether a change of `key` takes effect only after a restart.

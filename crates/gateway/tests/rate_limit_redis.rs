@@ -192,3 +192,43 @@ async fn a_bad_store_setting_stops_the_start_naming_the_key() {
         assert!(error.to_string().contains(expected), "{error}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_store_leaves_approvals_to_the_replica_holding_the_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = format!(
+        "[state]\nstore = \"redis://127.0.0.1:1/0\"\nprefix = \"sb-test-down\"\n\
+         [pins]\nenabled = false\n[approvals]\ntimeout = \"30s\"\n\
+         [tools.\"echo\"]\napproval = \"required\"\n\
+         [clients.ops]\ntoken = \"ops-token-1234\"\nadmin = true\n\
+         [clients.ci]\ntoken = \"ci-token-1234\"\n{}",
+        fixture_server("a", &[]),
+    );
+    let gateway = start(dir.path(), &toml).await;
+    let ci = gateway.authenticate("ci-token-1234", "s").unwrap();
+    let ops = gateway.authenticate("ops-token-1234", "o").unwrap();
+    let waiting = {
+        let gateway = gateway.clone();
+        tokio::spawn(async move {
+            gateway
+                .call_tool(&ci, "echo", args(serde_json::json!({"text": "held"})))
+                .await
+        })
+    };
+    let mut listed = Vec::new();
+    for _ in 0..50 {
+        listed = gateway.approvals().await.unwrap();
+        if !listed.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(listed.len(), 1, "this replica still lists its own call");
+    gateway
+        .decide_approval(&listed[0].id, true, None, &ops)
+        .await
+        .unwrap();
+    let result = waiting.await.unwrap();
+    assert_eq!(text(&result), "held", "and its operator decides it");
+    gateway.shutdown().await;
+}

@@ -87,6 +87,7 @@ pub(super) fn from_environment() -> (Config, Vec<String>) {
             allowed_origins: Vec::new(),
             stdio_client: None,
             rate_limit_store: None,
+            store_key: "state.store",
             rate_limit_prefix: "switchboard".to_owned(),
             sessions: SessionLimits::default(),
             tool_search: ToolSearch::default(),

@@ -323,9 +323,14 @@ pub struct GatewaySettings {
     pub allowed_origins: Vec<String>,
     /// The client id of the stdio connection (must be a `[clients]` entry when set).
     pub stdio_client: Option<String>,
-    /// The Redis URL where rate-limit buckets are shared by replicas (none: in this process).
+    /// `[state] store`: the Redis URL of what replicas share — rate-limit buckets and the
+    /// approval queue (none: each process its own).
     pub rate_limit_store: Option<Template>,
-    /// The prefix of the store's keys (`<prefix>:rate:…`), the same on every replica.
+    /// The key the store was set under (`state.store`, or its older name
+    /// `gateway.rate_limit_store`), for messages.
+    pub store_key: &'static str,
+    /// `[state] prefix`: the prefix of the store's keys (`<prefix>:rate:…`), the same on every
+    /// replica.
     pub rate_limit_prefix: String,
     /// Caps on handshake-era HTTP sessions.
     pub sessions: SessionLimits,

@@ -20,6 +20,8 @@ pub(crate) struct RawConfig {
     #[serde(default)]
     pub(crate) secrets: RawSecrets,
     #[serde(default)]
+    pub(crate) state: RawState,
+    #[serde(default)]
     pub(crate) pins: RawPins,
     #[serde(default)]
     pub(crate) servers: BTreeMap<String, RawServer>,
@@ -184,6 +186,14 @@ pub(crate) struct RawTokenExchange {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawTelemetry {
     pub(crate) metrics_addr: Option<String>,
+}
+
+/// `[state]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawState {
+    pub(crate) store: Option<String>,
+    pub(crate) prefix: Option<String>,
 }
 
 /// `[secrets]`.

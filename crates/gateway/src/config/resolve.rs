@@ -161,7 +161,7 @@ pub struct ResolvedConfig {
     pub servers: BTreeMap<String, ResolvedServer>,
     /// Clients by name.
     pub clients: BTreeMap<String, ResolvedClient>,
-    /// The Redis URL of `gateway.rate_limit_store`, resolved (its password is a secret).
+    /// The Redis URL of `[state] store`, resolved (its password is a secret).
     pub rate_limit_store: Option<String>,
     /// `[audit] sink`, resolved (its password is a secret).
     pub audit_sink: Option<String>,
@@ -226,7 +226,7 @@ impl Config {
         }
         let rate_limit_store = match &self.gateway.rate_limit_store {
             Some(t) => {
-                let url = r.one("gateway.rate_limit_store", t, true).await?;
+                let url = r.one(self.gateway.store_key, t, true).await?;
                 r.url_password(&url);
                 Some(url)
             }

@@ -169,7 +169,7 @@ pub(super) fn validate(
 ) -> Result<Config, ConfigError> {
     let ctx = Ctx { file };
     let base = file.parent().map(Path::to_owned).unwrap_or_default();
-    let gateway = gateway_settings(&ctx, raw.gateway)?;
+    let gateway = gateway_settings(&ctx, raw.gateway, raw.state)?;
     if raw.audit.sink.is_some() && raw.audit.path.is_some() {
         return Err(ctx.err(
             "audit.sink",
@@ -406,8 +406,25 @@ fn tool_rules(
 fn gateway_settings(
     ctx: &Ctx<'_>,
     raw: super::raw::RawGateway,
+    state: super::raw::RawState,
 ) -> Result<GatewaySettings, ConfigError> {
     let sessions = session_limits(ctx, &raw)?;
+    // `[state]` names the store replicas share; `gateway.rate_limit_store` and
+    // `gateway.rate_limit_prefix` are its older names.
+    if state.store.is_some() && raw.rate_limit_store.is_some() {
+        return Err(ctx.err(
+            "state.store",
+            "set the shared store once: [state] store (gateway.rate_limit_store is its older name)",
+        ));
+    }
+    let (store_key, store) = match state.store {
+        Some(store) => ("state.store", Some(store)),
+        None => ("gateway.rate_limit_store", raw.rate_limit_store),
+    };
+    let (prefix_key, prefix) = match state.prefix {
+        Some(prefix) => ("state.prefix", Some(prefix)),
+        None => ("gateway.rate_limit_prefix", raw.rate_limit_prefix),
+    };
     let tool_search = tool_search(
         ctx,
         "gateway.tool_search",
@@ -430,16 +447,11 @@ fn gateway_settings(
         allowed_hosts: raw.allowed_hosts,
         allowed_origins: raw.allowed_origins,
         stdio_client: raw.stdio_client,
-        rate_limit_store: raw
-            .rate_limit_store
-            .map(|url| ctx.template("gateway.rate_limit_store", &url))
-            .transpose()?,
-        rate_limit_prefix: match raw.rate_limit_prefix {
+        rate_limit_store: store.map(|url| ctx.template(store_key, &url)).transpose()?,
+        store_key,
+        rate_limit_prefix: match prefix {
             Some(prefix) if prefix.is_empty() || prefix.contains(char::is_whitespace) => {
-                return Err(ctx.err(
-                    "gateway.rate_limit_prefix",
-                    "must be non-empty and without spaces",
-                ));
+                return Err(ctx.err(prefix_key, "must be non-empty and without spaces"));
             }
             Some(prefix) => prefix,
             None => "switchboard".to_owned(),

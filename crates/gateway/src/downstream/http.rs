@@ -320,7 +320,7 @@ async fn list_approvals(
     if let Some(refused) = not_an_operator(&gateway, &caller) {
         return refused;
     }
-    axum::Json(serde_json::json!({"approvals": gateway.approvals().unwrap_or_default()}))
+    axum::Json(serde_json::json!({"approvals": gateway.approvals().await.unwrap_or_default()}))
         .into_response()
 }
 
@@ -359,11 +359,17 @@ async fn decide_approval(
             );
         }
     };
-    match gateway.decide_approval(&id, approve, body.reason, &caller) {
+    match gateway
+        .decide_approval(&id, approve, body.reason, &caller)
+        .await
+    {
         Ok(()) => {
             axum::Json(serde_json::json!({"id": id, "decision": body.decision})).into_response()
         }
-        Err(_) => problem(
+        Err(crate::policy::queue::DecideError::Unavailable(why)) => {
+            problem(StatusCode::SERVICE_UNAVAILABLE, why)
+        }
+        Err(crate::policy::queue::DecideError::Unknown) => problem(
             StatusCode::NOT_FOUND,
             format!("no call waits for approval under {id:?} (decided already, or timed out)"),
         ),

@@ -244,7 +244,7 @@ impl ApprovalLayer {
     }
 
     /// The layer of a reloaded configuration: its `rules`, and the approvals this one has in
-    /// progress (the queue too, when the new configuration still has an operator).
+    /// progress.
     pub(crate) fn successor(&self, rules: Vec<ToolRule>) -> Self {
         Self {
             rules,
@@ -254,22 +254,16 @@ impl ApprovalLayer {
         }
     }
 
-    /// The layer with an approval queue: calls from clients that cannot be asked wait up to
-    /// `timeout` for an operator; the queue shows their arguments through `redactor`. The
-    /// queue of `previous` (the layer before a reload) is kept, with the new timeout.
+    /// The layer with the gateway's approval queue: calls from clients that cannot be asked
+    /// wait up to `timeout` for an operator; the queue shows their arguments through
+    /// `redactor`.
     pub(crate) fn with_queue(
         mut self,
+        queue: Arc<ApprovalQueue>,
         timeout: Duration,
         redactor: Redactor,
-        previous: Option<&Self>,
     ) -> Self {
-        let queue = match previous.and_then(|p| p.queue.as_ref()) {
-            Some((queue, _)) => {
-                queue.set_timeout(timeout);
-                queue.clone()
-            }
-            None => Arc::new(ApprovalQueue::new(timeout)),
-        };
+        queue.set_timeout(timeout);
         self.queue = Some((queue, redactor));
         self
     }

@@ -9,6 +9,7 @@ pub(crate) mod audit;
 pub(crate) mod authorize;
 pub(crate) mod limits;
 pub mod queue;
+pub(crate) mod queue_store;
 pub mod rate_limit;
 
 use std::sync::Arc;

@@ -4,7 +4,7 @@
 //! `/admin/approvals`). It waits only where an operator can answer: with a client configured as
 //! `admin = true`; otherwise the call is refused at once, as before.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use indexmap::IndexMap;
@@ -53,6 +53,8 @@ pub struct ApprovalNote {
 pub enum DecideError {
     /// No call waits under that id (decided already, timed out, or never asked).
     Unknown,
+    /// The call waits on another replica, and the shared store could not tell it.
+    Unavailable(String),
 }
 
 struct Entry {
@@ -66,6 +68,8 @@ pub(crate) struct ApprovalQueue {
     /// How long a call waits, in milliseconds (a reload may change it).
     timeout_ms: std::sync::atomic::AtomicU64,
     entries: Mutex<IndexMap<String, Entry>>,
+    /// Where replicas share their queues (`[state] store`), when they do.
+    store: OnceLock<Arc<super::queue_store::QueueStore>>,
 }
 
 /// Takes a call's entry out of the queue when its wait ends, however it ends.
@@ -74,6 +78,10 @@ struct Leave<'a>(&'a ApprovalQueue, String);
 impl Drop for Leave<'_> {
     fn drop(&mut self) {
         self.0.lock().shift_remove(&self.1);
+        if let Some(store) = self.0.store.get() {
+            let (store, id) = (store.clone(), self.1.clone());
+            tokio::spawn(async move { store.take(&id).await });
+        }
     }
 }
 
@@ -88,7 +96,13 @@ impl ApprovalQueue {
                 .unwrap_or(u64::MAX)
                 .into(),
             entries: Mutex::new(IndexMap::new()),
+            store: OnceLock::new(),
         }
+    }
+
+    /// Shares this queue with the other replicas through `store`.
+    pub(crate) fn share(&self, store: Arc<super::queue_store::QueueStore>) {
+        let _ = self.store.set(store);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, IndexMap<String, Entry>> {
@@ -109,8 +123,22 @@ impl ApprovalQueue {
             .store(ms, std::sync::atomic::Ordering::Relaxed);
     }
 
-    /// The calls waiting now.
-    pub(crate) fn list(&self) -> Vec<QueuedApproval> {
+    /// The calls waiting now: every replica's, when the queue is shared (this replica's alone
+    /// while the store does not answer).
+    pub(crate) async fn list(&self) -> Vec<QueuedApproval> {
+        if let Some(store) = self.store.get() {
+            match store.list().await {
+                Ok(all) => return all,
+                Err(error) => tracing::warn!(
+                    target: "switchboard::approvals",
+                    %error, "the shared store did not answer; listing this replica's calls only"
+                ),
+            }
+        }
+        self.list_here()
+    }
+
+    fn list_here(&self) -> Vec<QueuedApproval> {
         let now = tokio::time::Instant::now();
         self.lock()
             .values()
@@ -130,7 +158,35 @@ impl ApprovalQueue {
     ///
     /// # Errors
     /// [`DecideError::Unknown`] when nothing waits under `id`.
-    pub(crate) fn decide(&self, id: &str, note: ApprovalNote) -> Result<(), DecideError> {
+    pub(crate) async fn decide(&self, id: &str, note: ApprovalNote) -> Result<(), DecideError> {
+        let Some(store) = self.store.get() else {
+            return self.decide_here(id, note);
+        };
+        match store.take(id).await {
+            // Taken here first: no other operator's answer counts.
+            Ok(true) => match self.decide_here(id, note.clone()) {
+                Ok(()) => Ok(()),
+                Err(_) => store.publish(id, note).await.map_err(|error| {
+                    DecideError::Unavailable(format!(
+                        "the call waits on another replica and the shared store did not take \
+                         the answer ({error}); try again"
+                    ))
+                }),
+            },
+            // Not in the store: decided already, or it never got there (the store was down).
+            Ok(false) => self.decide_here(id, note),
+            Err(error) => {
+                tracing::warn!(target: "switchboard::approvals", %error, "the shared store did not answer; deciding here only");
+                self.decide_here(id, note)
+            }
+        }
+    }
+
+    /// Applies an answer to a call waiting on this replica.
+    ///
+    /// # Errors
+    /// [`DecideError::Unknown`] when nothing waits here under `id`.
+    pub(crate) fn decide_here(&self, id: &str, note: ApprovalNote) -> Result<(), DecideError> {
         let entry = self.lock().shift_remove(id).ok_or(DecideError::Unknown)?;
         // The waiting call may have just given up; then there is nobody to tell.
         entry.answer.send(note).map_err(|_| DecideError::Unknown)
@@ -160,6 +216,7 @@ impl ApprovalQueue {
             id = %id, tool = %shown.tool, client = %shown.client,
             "a call waits for an operator's approval"
         );
+        let shared = shown.clone();
         self.lock().insert(
             id.clone(),
             Entry {
@@ -169,6 +226,14 @@ impl ApprovalQueue {
             },
         );
         let _leave = Leave(self, id.clone());
+        if let Some(store) = self.store.get()
+            && let Err(error) = store.put(&shared, self.timeout()).await
+        {
+            tracing::warn!(
+                target: "switchboard::approvals",
+                %error, "the shared store did not answer; only this replica's operators see the call"
+            );
+        }
         let mut answered = std::pin::pin!(answered);
         let mut ticks = tokio::time::interval_at(started + every, every);
         loop {
@@ -241,18 +306,18 @@ mod tests {
             })
         };
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let listed = queue.list();
+        let listed = queue.list_here();
         assert_eq!(listed.len(), 1);
         assert_eq!(listed[0].expires_in_s, 59);
         assert_eq!(
-            queue.decide("nope", note("approved")),
+            queue.decide_here("nope", note("approved")),
             Err(DecideError::Unknown)
         );
-        queue.decide(&listed[0].id, note("approved")).unwrap();
+        queue.decide_here(&listed[0].id, note("approved")).unwrap();
         assert_eq!(waiting.await.unwrap().decision, "approved");
         assert_eq!(queue.len(), 0);
         assert_eq!(
-            queue.decide(&listed[0].id, note("denied")),
+            queue.decide_here(&listed[0].id, note("denied")),
             Err(DecideError::Unknown),
             "decided once"
         );
