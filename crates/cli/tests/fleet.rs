@@ -1,7 +1,8 @@
 //! Three `switchboard serve` replicas behind a real HAProxy, round robin, sharing their
 //! rate-limit buckets in Redis: a handshake-era session keeps working through the balancer (it
 //! sticks on `Mcp-Session-Id`, learnt from the `initialize` response), the limits hold exactly
-//! across replicas, a call waiting for approval on one replica is approved through another,
+//! across replicas, a call waiting for approval on one replica is approved through another, an
+//! approval round asked on one replica is answered on another (and only once),
 //! and a replica killed with SIGKILL is routed around.
 
 use std::path::{Path, PathBuf};
@@ -274,6 +275,50 @@ async fn three_replicas_behind_haproxy_share_limits_approvals_sessions_and_survi
         .expect("the approval reaches the replica holding the call")
         .unwrap();
     assert_eq!(answer["result"]["isError"], json!(false), "{answer}");
+
+    // A 2026-07-28 approval round asked on one replica is answered on another, once.
+    let round = async |backend: &str, state: Option<&str>| {
+        let mut params = json!({"name": "list_tables", "arguments": {}, "_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientInfo": {"name": "test", "version": "1"},
+            "io.modelcontextprotocol/clientCapabilities": {"elicitation": {"form": {}}},
+        }});
+        if let Some(state) = state {
+            params["requestState"] = json!(state);
+            params["inputResponses"] =
+                json!({"approval": {"action": "accept", "content": {"approve": true}}});
+        }
+        let text = admin
+            .post(format!("http://{backend}/mcp"))
+            .bearer_auth(CI)
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2026-07-28")
+            .header("mcp-method", "tools/call")
+            .header("mcp-name", "list_tables")
+            .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params}))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        messages(&text).pop().unwrap()["result"].clone()
+    };
+    let asked = round(&backends[0], None).await;
+    assert_eq!(asked["resultType"], "input_required", "{asked}");
+    let state = asked["requestState"].as_str().unwrap().to_owned();
+    let answered = round(&backends[1], Some(&state)).await;
+    assert_eq!(
+        answered["isError"],
+        json!(false),
+        "another replica takes the round: {answered}"
+    );
+    let replayed = round(&backends[2], Some(&state)).await;
+    assert_eq!(
+        replayed["isError"],
+        json!(true),
+        "a round is good once: {replayed}"
+    );
 
     // A replica dies without a word: the balancer routes around it.
     let victim = replicas.remove(1);

@@ -170,7 +170,8 @@ impl Live {
             let before = previous.map(|p| p.pipeline.approval());
             let layer = match before {
                 Some(before) => before.successor(cfg.tools.clone()),
-                None => ApprovalLayer::new(cfg.tools.clone()),
+                None => ApprovalLayer::new(cfg.tools.clone())
+                    .with_store(shared.approvals.store().cloned()),
             };
             // Calls wait for an operator only where one can answer.
             if cfg.clients.values().any(|c| c.admin) {

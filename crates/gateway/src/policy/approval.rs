@@ -199,15 +199,17 @@ impl Approver for ElicitationApprover {
     }
 }
 
+/// A pending 2026-07-28 approval round: whose, for which call, and where it stands.
+#[derive(Serialize, Deserialize)]
 struct Pending {
     client: String,
     tool: String,
     digest: String,
-    expires: Instant,
     stage: Stage,
 }
 
 /// Where a pending 2026-07-28 approval stands.
+#[derive(Serialize, Deserialize)]
 enum Stage {
     /// The human was asked; the retry must carry the answer.
     Asked,
@@ -223,7 +225,10 @@ pub(crate) struct ApprovalLayer {
     queue: Option<(Arc<ApprovalQueue>, Redactor)>,
     /// Shared with the layers of later configurations (after a reload), so an approval asked
     /// for under one is answered under the next.
-    pending: Arc<Mutex<HashMap<String, Pending>>>,
+    pending: Arc<Mutex<HashMap<String, (Pending, Instant)>>>,
+    /// Where the rounds live when replicas share them (`[state] store`): a round may come back
+    /// through any replica, and is taken once, whichever.
+    store: Option<Arc<super::queue_store::QueueStore>>,
     /// Approval requests sent to a person through the caller's approver, not answered yet.
     asking: Arc<AtomicUsize>,
 }
@@ -239,8 +244,15 @@ impl ApprovalLayer {
             rules,
             queue: None,
             pending: Arc::default(),
+            store: None,
             asking: Arc::default(),
         }
+    }
+
+    /// The layer keeping its rounds in `store`, shared with the other replicas.
+    pub(crate) fn with_store(mut self, store: Option<Arc<super::queue_store::QueueStore>>) -> Self {
+        self.store = store;
+        self
     }
 
     /// The layer of a reloaded configuration: its `rules`, and the approvals this one has in
@@ -250,6 +262,7 @@ impl ApprovalLayer {
             rules,
             queue: None,
             pending: self.pending.clone(),
+            store: self.store.clone(),
             asking: self.asking.clone(),
         }
     }
@@ -282,7 +295,7 @@ impl ApprovalLayer {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .values()
-            .filter(|p| p.expires > now && matches!(p.stage, Stage::Asked))
+            .filter(|(p, expires)| *expires > now && matches!(p.stage, Stage::Asked))
             .count();
         sent + self.asking.load(Ordering::Relaxed) + self.queue().map_or(0, ApprovalQueue::len)
     }
@@ -372,7 +385,7 @@ impl ApprovalLayer {
         needs_approval(&self.rules, &call.exposed, call.tool.as_deref())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Pending>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Pending, Instant)>> {
         self.pending
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -381,13 +394,12 @@ impl ApprovalLayer {
     /// The 2026-07-28 round trip: first call → `input_required`; retry → check the answer. On
     /// `Ok` the call is ready for the upstream: the gateway's own state and answer are taken out
     /// of it, and an upstream state kept from an earlier round is put back.
-    fn admit(&self, call: &mut ToolCall, request: &ApprovalRequest) -> Result<(), Outcome> {
+    async fn admit(&self, call: &mut ToolCall, request: &ApprovalRequest) -> Result<(), Outcome> {
         let digest = digest(call);
-        let now = Instant::now();
         if call.request_state.is_none() {
-            return Err(self.ask(call, request, digest, now));
+            return Err(self.ask(call, request, digest).await);
         }
-        match self.take(call, &digest, now) {
+        match self.take(call, &digest).await {
             None => Err(Outcome::refused(
                 "approval",
                 "the approval is unknown, expired, or for a different call; call the tool again \
@@ -421,11 +433,11 @@ impl ApprovalLayer {
 
     /// Whether `call` carries the state of a round approved already; if so, the upstream's own
     /// state is put back in its place.
-    fn resume(&self, call: &mut ToolCall) -> bool {
+    async fn resume(&self, call: &mut ToolCall) -> bool {
         if call.request_state.is_none() {
             return false;
         }
-        match self.take(call, &digest(call), Instant::now()) {
+        match self.take(call, &digest(call)).await {
             Some(Stage::Approved { upstream_state }) => {
                 call.request_state = upstream_state;
                 true
@@ -436,46 +448,58 @@ impl ApprovalLayer {
 
     /// The pending approval `call`'s `requestState` names, if it is this caller's, for this very
     /// call and not expired. A state is good for one round: it is forgotten either way.
-    fn take(&self, call: &ToolCall, digest: &str, now: Instant) -> Option<Stage> {
+    async fn take(&self, call: &ToolCall, digest: &str) -> Option<Stage> {
         let state = call.request_state.as_ref()?;
-        self.lock()
-            .remove(state)
+        let pending = match &self.store {
+            Some(store) => match store.take_round(state).await {
+                Ok(json) => json.and_then(|j| serde_json::from_str::<Pending>(&j).ok()),
+                Err(error) => {
+                    tracing::warn!(target: "switchboard::approvals", %error, "the shared store did not answer; the approval round is unknown");
+                    None
+                }
+            },
+            None => self
+                .lock()
+                .remove(state)
+                .filter(|(_, expires)| *expires > Instant::now())
+                .map(|(p, _)| p),
+        };
+        pending
             .filter(|p| {
-                p.client == call.caller.principal()
-                    && p.tool == call.exposed
-                    && p.digest == digest
-                    && p.expires > now
+                p.client == call.caller.principal() && p.tool == call.exposed && p.digest == digest
             })
             .map(|p| p.stage)
     }
 
     /// Remembers a pending approval for the caller's next round and returns its state.
-    fn remember(&self, call: &ToolCall, digest: String, now: Instant, stage: Stage) -> String {
+    async fn remember(&self, call: &ToolCall, digest: String, stage: Stage) -> String {
         let state = uuid::Uuid::new_v4().to_string();
-        let mut pending = self.lock();
-        pending.retain(|_, p| p.expires > now);
-        pending.insert(
-            state.clone(),
-            Pending {
-                client: call.caller.principal(),
-                tool: call.exposed.clone(),
-                digest,
-                expires: now + PENDING_TTL,
-                stage,
-            },
-        );
+        let pending = Pending {
+            client: call.caller.principal(),
+            tool: call.exposed.clone(),
+            digest,
+            stage,
+        };
+        if let Some(store) = &self.store {
+            let json = serde_json::to_string(&pending).unwrap_or_default();
+            match store.put_round(&state, &json, PENDING_TTL).await {
+                Ok(()) => return state,
+                Err(error) => tracing::warn!(
+                    target: "switchboard::approvals",
+                    %error, "the shared store did not answer; this round can only come back here"
+                ),
+            }
+        }
+        let now = Instant::now();
+        let mut rounds = self.lock();
+        rounds.retain(|_, (_, expires)| *expires > now);
+        rounds.insert(state.clone(), (pending, now + PENDING_TTL));
         state
     }
 
     /// The first round: `input_required` asking the human.
-    fn ask(
-        &self,
-        call: &ToolCall,
-        request: &ApprovalRequest,
-        digest: String,
-        now: Instant,
-    ) -> Outcome {
-        let state = self.remember(call, digest, now, Stage::Asked);
+    async fn ask(&self, call: &ToolCall, request: &ApprovalRequest, digest: String) -> Outcome {
+        let state = self.remember(call, digest, Stage::Asked).await;
         let mut requests = InputRequests::new();
         requests.insert(
             INPUT_KEY.to_owned(),
@@ -489,14 +513,13 @@ impl ApprovalLayer {
 
     /// An approved call's outcome; when its upstream asks for input, the upstream's state goes
     /// behind one of the gateway's, so the next round is known to be approved.
-    fn carry(&self, call: &ToolCall, outcome: Outcome) -> Outcome {
+    async fn carry(&self, call: &ToolCall, outcome: Outcome) -> Outcome {
         match outcome {
             Outcome::InputRequired(mut result) => {
                 let stage = Stage::Approved {
                     upstream_state: result.request_state.take(),
                 };
-                result.request_state =
-                    Some(self.remember(call, digest(call), Instant::now(), stage));
+                result.request_state = Some(self.remember(call, digest(call), stage).await);
                 Outcome::InputRequired(result)
             }
             other => other,
@@ -531,7 +554,7 @@ impl Layer for ApprovalLayer {
                 ApprovalChannel::Approver(approver) => {
                     // A later round of a call approved already (its upstream asked for input,
                     // and the gateway answers for a client that cannot) is not asked again.
-                    if !self.resume(&mut call)
+                    if !self.resume(&mut call).await
                         && let Decision::Deny { reason } =
                             self.ask_approver(&*approver, &request).await
                     {
@@ -541,12 +564,12 @@ impl Layer for ApprovalLayer {
                         );
                     }
                     let outcome = next.run(call.clone()).await;
-                    self.carry(&call, outcome)
+                    self.carry(&call, outcome).await
                 }
-                ApprovalChannel::InputRequired => match self.admit(&mut call, &request) {
+                ApprovalChannel::InputRequired => match self.admit(&mut call, &request).await {
                     Ok(()) => {
                         let outcome = next.run(call.clone()).await;
-                        self.carry(&call, outcome)
+                        self.carry(&call, outcome).await
                     }
                     Err(outcome) => outcome,
                 },

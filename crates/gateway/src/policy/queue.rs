@@ -100,6 +100,11 @@ impl ApprovalQueue {
         }
     }
 
+    /// The store replicas share this queue through, if they do.
+    pub(crate) fn store(&self) -> Option<&Arc<super::queue_store::QueueStore>> {
+        self.store.get()
+    }
+
     /// Shares this queue with the other replicas through `store`.
     pub(crate) fn share(&self, store: Arc<super::queue_store::QueueStore>) {
         let _ = self.store.set(store);

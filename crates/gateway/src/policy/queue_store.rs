@@ -1,4 +1,6 @@
-//! The approval queue of replicas, in Redis (`[state] store`): what waits is a hash,
+//! What the approvals of replicas share in Redis (`[state] store`): the one-time states of
+//! `input_required` rounds (`<prefix>:round:<state>`, expiring, taken with `GETDEL`), and the
+//! approval queue. What waits in the queue is a hash,
 //! `<prefix>:approvals` (id → the call as operators see it, with its deadline), so any replica
 //! lists every replica's waiting calls; a decision is claimed by deleting the entry (so it is
 //! taken once, whichever replica two operators use) and published on `<prefix>:approvals:decided`,
@@ -38,6 +40,7 @@ pub(crate) struct QueueStore {
     connection: OnceCell<ConnectionManager>,
     key: String,
     channel: String,
+    prefix: String,
 }
 
 fn now_ms() -> u64 {
@@ -56,6 +59,7 @@ impl QueueStore {
             connection: OnceCell::new(),
             key: format!("{prefix}:approvals"),
             channel: format!("{prefix}:approvals:decided"),
+            prefix: prefix.to_owned(),
         })
     }
 
@@ -115,6 +119,32 @@ impl QueueStore {
         }
         waiting.sort_by(|a, b| a.asked_at.cmp(&b.asked_at));
         Ok(waiting)
+    }
+
+    /// Keeps the one-time state of an `input_required` round for `ttl`.
+    pub(crate) async fn put_round(
+        &self,
+        state: &str,
+        json: &str,
+        ttl: Duration,
+    ) -> redis::RedisResult<()> {
+        let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
+        self.connection()
+            .await?
+            .pset_ex(self.round_key(state), json, ms)
+            .await
+    }
+
+    /// Takes the round `state` names, once: a second take, on any replica, finds nothing.
+    pub(crate) async fn take_round(&self, state: &str) -> redis::RedisResult<Option<String>> {
+        self.connection()
+            .await?
+            .get_del(self.round_key(state))
+            .await
+    }
+
+    fn round_key(&self, state: &str) -> String {
+        format!("{}:round:{state}", self.prefix)
     }
 
     /// Tells the replica holding call `id` its answer.
