@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use switchboard_testkit::session;
 use switchboard_testkit::stateless::{messages, tools_call};
 
 mod support;
@@ -42,7 +43,7 @@ fn replica_config(dir: &Path, db: &Path, prefix: &str) -> PathBuf {
         format!(
             "[gateway]\nrate_limit_store = {REDIS:?}\nrate_limit_prefix = {prefix:?}\n\
              [pins]\nenabled = false\n[audit]\npath = {:?}\n\
-             [clients.app]\ntoken = \"{APP}\"\nrate_limit = {{ rate = \"20/minute\" }}\n\
+             [clients.app]\ntoken = \"{APP}\"\nrate_limit = {{ rate = \"20/hour\" }}\n\
              [clients.ops]\ntoken = \"{OPS}\"\nadmin = true\n[clients.ci]\ntoken = \"{CI}\"\n\
              [approvals]\ntimeout = \"60s\"\n[tools.\"list_tables\"]\napproval = \"required\"\n\
              [servers.db]\nkind = \"postgres\"\nenv = {{ DATABASE_URL = \"sqlite://{}\" }}\n",
@@ -108,26 +109,6 @@ impl Balancer {
     }
 }
 
-/// A 2025-11-25 request through the balancer.
-async fn rpc(url: &str, session: Option<&str>, body: Value) -> (u16, Vec<Value>, Option<String>) {
-    let mut request = reqwest::Client::new()
-        .post(url)
-        .bearer_auth(OPS)
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2025-11-25")
-        .json(&body);
-    if let Some(session) = session {
-        request = request.header("mcp-session-id", session);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let id = response
-        .headers()
-        .get("mcp-session-id")
-        .map(|v| v.to_str().unwrap().to_owned());
-    (status, messages(&response.text().await.unwrap()), id)
-}
-
 /// A stateless call of `query` through the balancer as `token`: whether it ran (`false` when
 /// the rate limit refused it).
 async fn query(url: &str, token: &str) -> bool {
@@ -176,24 +157,16 @@ async fn three_replicas_behind_haproxy_share_limits_approvals_sessions_and_survi
     let mcp = format!("{}/mcp", balancer.url);
 
     // A handshake-era session through the balancer: every request reaches its replica.
-    let initialize = json!({
-        "jsonrpc": "2.0", "id": 0, "method": "initialize",
-        "params": {"protocolVersion": "2025-11-25", "capabilities": {},
-                   "clientInfo": {"name": "test", "version": "1"}},
-    });
-    let (status, _, session) = rpc(&mcp, None, initialize).await;
-    assert_eq!(status, 200);
-    let session = session.expect("a session id");
-    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
-    rpc(&mcp, Some(&session), initialized).await;
+    let session = session::open(&mcp, OPS).await;
     for i in 1..=12 {
         let list = json!({"jsonrpc": "2.0", "id": i, "method": "tools/list"});
-        let (status, answer, _) = rpc(&mcp, Some(&session), list).await;
+        let (status, answer, _) = session::rpc(&mcp, OPS, Some(&session), list).await;
         assert_eq!(status, 200, "request {i} reached the session's replica");
         assert!(answer.last().unwrap()["result"]["tools"].is_array());
     }
 
-    // One bucket for the fleet: 20 a minute, whichever replica a call lands on.
+    // One bucket for the fleet: 20 an hour (so none comes back during the test), whichever
+    // replica a call lands on.
     let mut ran = 0;
     for _ in 0..30 {
         if query(&mcp, APP).await {
@@ -253,23 +226,19 @@ async fn three_replicas_behind_haproxy_share_limits_approvals_sessions_and_survi
     let queued = listed["approvals"].as_array().unwrap();
     assert_eq!(queued.len(), 1, "every replica lists it: {listed}");
     let id = queued[0]["id"].as_str().unwrap();
-    let decided = admin
-        .post(format!("http://{other}/admin/approvals/{id}"))
-        .bearer_auth(OPS)
-        .json(&json!({"decision": "approve"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(decided.status(), 200);
+    let decide = async |backend: &str, decision: &str| {
+        admin
+            .post(format!("http://{backend}/admin/approvals/{id}"))
+            .bearer_auth(OPS)
+            .json(&json!({"decision": decision}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    assert_eq!(decide(other, "approve").await, 200);
     let third = &backends[(holder + 2) % 3];
-    let again = admin
-        .post(format!("http://{third}/admin/approvals/{id}"))
-        .bearer_auth(OPS)
-        .json(&json!({"decision": "deny"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(again.status(), 404, "decided once, fleet-wide");
+    assert_eq!(decide(third, "deny").await, 404, "decided once, fleet-wide");
     let answer = tokio::time::timeout(Duration::from_secs(10), waiting)
         .await
         .expect("the approval reaches the replica holding the call")

@@ -7,6 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use switchboard_testkit::session::{self, rpc};
 use switchboard_testkit::stateless::{messages, tools_call};
 
 mod support;
@@ -60,47 +61,6 @@ impl Setup {
     }
 }
 
-/// One JSON-RPC request to `url` in the 2025-11-25 era, in `session` if given: the answer, and
-/// the session id the response carries.
-async fn rpc(
-    url: &str,
-    token: &str,
-    session: Option<&str>,
-    body: Value,
-) -> (reqwest::StatusCode, Vec<Value>, Option<String>) {
-    let mut request = reqwest::Client::new()
-        .post(url)
-        .bearer_auth(token)
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2025-11-25")
-        .json(&body);
-    if let Some(session) = session {
-        request = request.header("mcp-session-id", session);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    let id = response
-        .headers()
-        .get("mcp-session-id")
-        .map(|v| v.to_str().unwrap().to_owned());
-    (status, messages(&response.text().await.unwrap()), id)
-}
-
-/// Opens a 2025-11-25 session for `token`.
-async fn open_session(url: &str, token: &str) -> String {
-    let initialize = json!({
-        "jsonrpc": "2.0", "id": 0, "method": "initialize",
-        "params": {"protocolVersion": "2025-11-25", "capabilities": {},
-                   "clientInfo": {"name": "test", "version": "1"}},
-    });
-    let (status, _, id) = rpc(url, token, None, initialize).await;
-    assert!(status.is_success(), "{status}");
-    let id = id.expect("a session id");
-    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
-    rpc(url, token, Some(&id), initialized).await;
-    id
-}
-
 /// The tool names `session` lists.
 async fn listed(url: &str, token: &str, session: &str) -> Vec<String> {
     let list = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"});
@@ -146,8 +106,8 @@ async fn signal_command_and_watch_reload_and_sessions_stay_open() {
     let setup = Setup::new();
     let config = setup.write(false, "\"db__*\"");
     let (mut child, url) = support::serve_http(&config, &[]).await;
-    let root = open_session(&url, ROOT).await;
-    let app = open_session(&url, APP).await;
+    let root = session::open(&url, ROOT).await;
+    let app = session::open(&url, APP).await;
     assert!(
         listed(&url, ROOT, &root)
             .await
@@ -215,8 +175,8 @@ async fn signal_command_and_watch_reload_and_sessions_stay_open() {
     child.kill().await.unwrap();
     setup.write(true, "\"db__*\", \"more__query\"");
     let (mut child, url) = support::serve_http_with(&config, &[], &["--watch"]).await;
-    let root = open_session(&url, ROOT).await;
-    let app = open_session(&url, APP).await;
+    let root = session::open(&url, ROOT).await;
+    let app = session::open(&url, APP).await;
     assert!(
         listed(&url, APP, &app)
             .await

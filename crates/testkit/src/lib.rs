@@ -7,6 +7,7 @@ pub mod jira;
 pub mod mcp;
 pub mod pg;
 pub mod raw;
+pub mod session;
 pub mod slack;
 pub mod sqlite;
 pub mod stateless;

@@ -9,14 +9,14 @@
 use std::time::Duration;
 
 use redis::AsyncCommands as _;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
 
 use super::queue::{ApprovalNote, QueuedApproval};
 
-/// How long connecting, and each answer, may take.
+/// How long subscribing may take.
 const TIMEOUT: Duration = Duration::from_secs(1);
 
 /// One waiting call as stored.
@@ -65,13 +65,7 @@ impl QueueStore {
 
     async fn connection(&self) -> redis::RedisResult<ConnectionManager> {
         self.connection
-            .get_or_try_init(|| async {
-                let config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(TIMEOUT))
-                    .set_response_timeout(Some(TIMEOUT))
-                    .set_number_of_retries(1);
-                self.client.get_connection_manager_with_config(config).await
-            })
+            .get_or_try_init(|| super::rate_limit::connect(&self.client))
             .await
             .cloned()
     }

@@ -10,6 +10,7 @@
 mod redis_store;
 
 pub use redis_store::RedisBackend;
+pub(crate) use redis_store::connect;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

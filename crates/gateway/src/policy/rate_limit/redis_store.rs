@@ -31,6 +31,16 @@ redis.call('SET', KEYS[1], string.format('%.0f', tat), 'PX', math.ceil((tat - no
 return 0
 ";
 
+/// A connection to the shared store that gives up within [`TIMEOUT`] (connecting, and each
+/// answer) rather than hold a call, and reconnects on the next use.
+pub(crate) async fn connect(client: &redis::Client) -> redis::RedisResult<ConnectionManager> {
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(TIMEOUT))
+        .set_response_timeout(Some(TIMEOUT))
+        .set_number_of_retries(1);
+    client.get_connection_manager_with_config(config).await
+}
+
 /// Buckets in Redis, under `<prefix>:rate:`.
 pub struct RedisBackend {
     client: redis::Client,
@@ -71,13 +81,7 @@ impl RedisBackend {
 
     async fn connection(&self) -> Result<ConnectionManager, Limited> {
         self.connection
-            .get_or_try_init(|| async {
-                let config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(TIMEOUT))
-                    .set_response_timeout(Some(TIMEOUT))
-                    .set_number_of_retries(1);
-                self.client.get_connection_manager_with_config(config).await
-            })
+            .get_or_try_init(|| connect(&self.client))
             .await
             .cloned()
             .map_err(|e| self.unavailable(&e))
