@@ -450,20 +450,23 @@ impl ApprovalLayer {
     /// call and not expired. A state is good for one round: it is forgotten either way.
     async fn take(&self, call: &ToolCall, digest: &str) -> Option<Stage> {
         let state = call.request_state.as_ref()?;
-        let pending = match &self.store {
+        let shared = match &self.store {
             Some(store) => match store.take_round(state).await {
                 Ok(json) => json.and_then(|j| serde_json::from_str::<Pending>(&j).ok()),
                 Err(error) => {
-                    tracing::warn!(target: "switchboard::approvals", %error, "the shared store did not answer; the approval round is unknown");
+                    tracing::warn!(target: "switchboard::approvals", %error, "the shared store did not answer; looking for the approval round here only");
                     None
                 }
             },
-            None => self
-                .lock()
-                .remove(state)
-                .filter(|(_, expires)| *expires > Instant::now())
-                .map(|(p, _)| p),
+            None => None,
         };
+        // Rounds asked while the store was down (or without one) are kept here.
+        let local = self
+            .lock()
+            .remove(state)
+            .filter(|(_, expires)| *expires > Instant::now())
+            .map(|(p, _)| p);
+        let pending = shared.or(local);
         pending
             .filter(|p| {
                 p.client == call.caller.principal() && p.tool == call.exposed && p.digest == digest
