@@ -77,6 +77,11 @@ pub struct CallRequest {
     pub trace: Option<switchboard_telemetry::TraceContext>,
 }
 
+/// The access of a caller that may use every tool (the local user, anonymous loopback HTTP),
+/// made once: the stdio caller is derived for every request.
+static EVERY_TOOL: std::sync::LazyLock<Arc<Access>> =
+    std::sync::LazyLock::new(|| Arc::new(Access::all()));
+
 /// How often the pin file is checked for an operator's decision.
 const PIN_CHECK: Duration = Duration::from_secs(1);
 
@@ -831,7 +836,7 @@ impl Gateway {
         let clients = &live.config.clients;
         let access = match live.access.get(name) {
             Some(access) => access.clone(),
-            None if clients.is_empty() => Arc::new(Access::all()),
+            None if clients.is_empty() => EVERY_TOOL.clone(),
             None => Arc::new(Access::none()),
         };
         let mut caller = Caller::new(name, session, access);
@@ -849,7 +854,7 @@ impl Gateway {
         match &settings.stdio_client {
             Some(name) => self.caller(name, session),
             None => {
-                let mut caller = Caller::new("local", session, Arc::new(Access::all()));
+                let mut caller = Caller::new("local", session, EVERY_TOOL.clone());
                 caller.tool_search = settings.tool_search;
                 caller
             }
@@ -859,7 +864,7 @@ impl Gateway {
     /// The caller of an HTTP request when no client tokens are configured (loopback only):
     /// `anonymous`, with every tool.
     pub fn anonymous_caller(&self) -> Caller {
-        let mut caller = Caller::new("anonymous", "", Arc::new(Access::all()));
+        let mut caller = Caller::new("anonymous", "", EVERY_TOOL.clone());
         caller.tool_search = self.live().config.config.gateway.tool_search;
         caller
     }
