@@ -128,6 +128,9 @@ struct Shared {
     metrics: Arc<Metrics>,
     /// Cancelled when shutdown begins: new calls are refused (and audited) from then on.
     draining: CancellationToken,
+    /// Cancelled when a shutdown signal arrives, before draining: `/readyz` answers `503` so a
+    /// balancer stops sending, while calls are still served.
+    leaving: CancellationToken,
     /// Where calls wait for an operator (shared with the other replicas through the state
     /// store, when there is one).
     approvals: Arc<ApprovalQueue>,
@@ -316,7 +319,11 @@ impl Gateway {
             ))),
             (None, None) => None,
         };
-        let pins = Pins::open(resolved.config.pins.clone(), audit_log.clone())?;
+        let pins = Pins::open(
+            resolved.config.pins.clone(),
+            shared_pins(&resolved)?,
+            audit_log.clone(),
+        )?;
         let rate_limits = rate_limit_backend(&options, &resolved)?;
         let approvals = Arc::new(ApprovalQueue::new(resolved.config.approval_timeout));
         let queue_store = queue_store(&resolved)?;
@@ -330,6 +337,7 @@ impl Gateway {
             secrets: resolved.secrets.clone(),
             metrics: Arc::new(Metrics::new()),
             draining: CancellationToken::new(),
+            leaving: CancellationToken::new(),
         };
         let shutdown = CancellationToken::new();
         let live = Live::new(resolved, &shared, None, &shutdown);
@@ -468,8 +476,11 @@ impl Gateway {
                     if !more { return }
                     self.rebuild_catalog();
                 }
-                _ = pin_check.tick(), if self.inner.pins.path().is_some() => {
-                    if self.inner.pins.file_changed() {
+                _ = pin_check.tick(), if self.inner.pins.kept() => {
+                    // Asking the store may block (a file's metadata, a Redis round trip).
+                    let gateway = self.clone();
+                    let changed = tokio::task::spawn_blocking(move || gateway.inner.pins.changed());
+                    if changed.await.unwrap_or(false) {
                         self.rebuild_catalog();
                     }
                 }
@@ -1180,9 +1191,11 @@ impl Gateway {
 
     /// Whether every required upstream is healthy.
     pub fn ready(&self) -> bool {
-        self.status()
-            .iter()
-            .all(|s| !s.required || matches!(s.health, Health::Ready { .. } | Health::Idle))
+        !self.leaving()
+            && self
+                .status()
+                .iter()
+                .all(|s| !s.required || matches!(s.health, Health::Ready { .. } | Health::Idle))
     }
 
     /// Every upstream, in name order.
@@ -1234,6 +1247,16 @@ impl Gateway {
         self.inner.shutdown.clone()
     }
 
+    /// Marks the gateway as on its way out: not ready any more, still serving.
+    pub fn leave(&self) {
+        self.inner.shared.leaving.cancel();
+    }
+
+    /// Whether a shutdown has begun ([`Gateway::leave`] or [`Gateway::drain`]).
+    pub fn leaving(&self) -> bool {
+        self.inner.shared.leaving.is_cancelled() || self.inner.shared.draining.is_cancelled()
+    }
+
     /// Waits for the calls in flight to finish, at most `gateway.drain_timeout`.
     pub async fn drain(&self) {
         let inner = &self.inner;
@@ -1282,6 +1305,27 @@ async fn retire(upstream: Arc<Upstream>, drain: Duration) {
     upstream.stop.cancel();
 }
 
+/// The fleet's pins, when `[state] store` names a store.
+fn shared_pins(resolved: &ResolvedConfig) -> Result<Option<crate::pins::SharedPins>, GatewayError> {
+    let Some(url) = &resolved.rate_limit_store else {
+        return Ok(None);
+    };
+    let settings = &resolved.config.gateway;
+    crate::pins::SharedPins::new(url, &settings.rate_limit_prefix)
+        .map(Some)
+        .map_err(|message| store_error(resolved, message))
+}
+
+/// A `[state] store` that cannot be used, as the configuration error naming its key.
+fn store_error(resolved: &ResolvedConfig, message: String) -> GatewayError {
+    crate::error::ConfigError::Invalid {
+        file: resolved.config.file.clone(),
+        key: resolved.config.gateway.store_key.to_owned(),
+        message,
+    }
+    .into()
+}
+
 /// The approval queue's store, when `[state] store` names one.
 fn queue_store(
     resolved: &ResolvedConfig,
@@ -1292,14 +1336,7 @@ fn queue_store(
     let settings = &resolved.config.gateway;
     crate::policy::queue_store::QueueStore::new(url, &settings.rate_limit_prefix)
         .map(|store| Some(Arc::new(store)))
-        .map_err(|message| {
-            crate::error::ConfigError::Invalid {
-                file: resolved.config.file.clone(),
-                key: settings.store_key.to_owned(),
-                message,
-            }
-            .into()
-        })
+        .map_err(|message| store_error(resolved, message))
 }
 
 /// The buckets: the embedder's backend, else Redis when `[state] store` names it, else
@@ -1315,13 +1352,8 @@ fn rate_limit_backend(
         return Ok(Arc::new(LocalBackend::new()));
     };
     let settings = &resolved.config.gateway;
-    let backend = RedisBackend::new(url, &settings.rate_limit_prefix).map_err(|message| {
-        crate::error::ConfigError::Invalid {
-            file: resolved.config.file.clone(),
-            key: settings.store_key.to_owned(),
-            message,
-        }
-    })?;
+    let backend = RedisBackend::new(url, &settings.rate_limit_prefix)
+        .map_err(|message| store_error(resolved, message))?;
     Ok(Arc::new(backend))
 }
 

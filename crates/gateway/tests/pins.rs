@@ -96,7 +96,13 @@ async fn a_changed_description_is_quarantined_for_every_caller_until_an_operator
     // An operator accepts the change: the running gateway serves it again, and says so.
     let pin_file = dir.path().join("audit.pins.json");
     assert_eq!(
-        pins::decide(&pin_file, "a/echo", true, "tester").unwrap(),
+        pins::decide(
+            &pins::PinStore::File(pin_file.clone()),
+            "a/echo",
+            true,
+            "tester"
+        )
+        .unwrap(),
         "a/echo"
     );
     let served = common::eventually(Duration::from_secs(5), async || {
@@ -167,7 +173,13 @@ async fn new_tools_wait_for_review_when_configured_and_pins_can_be_turned_off() 
     let gateway = start(dir.path(), &hold).await;
     let caller = gateway.caller("local", "s");
     assert!(gateway.list_tools(&caller).await.is_empty());
-    pins::decide(&dir.path().join("audit.pins.json"), "b/echo", true, "ops").unwrap();
+    pins::decide(
+        &pins::PinStore::File(dir.path().join("audit.pins.json")),
+        "b/echo",
+        true,
+        "ops",
+    )
+    .unwrap();
     let served = common::eventually(Duration::from_secs(5), async || {
         names(&gateway.list_tools(&caller).await) == ["b__echo"]
     })
@@ -184,5 +196,114 @@ async fn new_tools_wait_for_review_when_configured_and_pins_can_be_turned_off() 
     let caller = gateway.caller("local", "s");
     assert!(names(&gateway.list_tools(&caller).await).contains(&"a__add".to_owned()));
     assert!(!off.path().join("audit.pins.json").exists());
+    gateway.shutdown().await;
+}
+
+/// A gateway of a fleet whose pins are under `prefix` in the local Redis.
+fn fleet_config(dir: &Path, prefix: &str, fixture_args: &[&str]) -> String {
+    format!(
+        "[state]\nstore = {:?}\nprefix = {prefix:?}\n{}",
+        common::redis::REDIS,
+        config(dir, fixture_args)
+    )
+}
+
+fn withheld(gateway: &switchboard_gateway::Gateway, tool: &str) -> Option<String> {
+    gateway.catalog().withheld(tool).map(str::to_owned)
+}
+
+#[tokio::test]
+async fn replicas_share_pins_so_a_new_replica_cannot_be_rug_pulled_and_a_decision_reaches_all() {
+    let space = common::redis::KeySpace::new();
+    let _redis = common::redis::redis().await;
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = start(
+        dir_a.path(),
+        &fleet_config(dir_a.path(), &space.prefix, &[]),
+    )
+    .await;
+    let caller = a.caller("local", "s1");
+    assert!(names(&a.list_tools(&caller).await).contains(&"a__echo".to_owned()));
+
+    // A replica started later, whose upstream now lists another `echo`, checks it against the
+    // fleet's pin instead of pinning what it sees.
+    let b = start(
+        dir_b.path(),
+        &fleet_config(dir_b.path(), &space.prefix, &["--redescribed"]),
+    )
+    .await;
+    let reason = withheld(&b, "a__echo").expect("the changed definition is withheld");
+    assert!(reason.contains("quarantined"), "{reason}");
+    assert!(
+        names(&b.list_tools(&b.caller("local", "s2")).await).contains(&"b__echo".to_owned()),
+        "the unchanged server is served"
+    );
+
+    // An operator accepts the new definition once, for the fleet: the replica listing it
+    // serves it, and the one still listing the old one withholds that.
+    let store = pins::PinStore::Shared(Box::new(
+        pins::SharedPins::new(common::redis::REDIS, &space.prefix).unwrap(),
+    ));
+    assert_eq!(
+        pins::decide(&store, "a/echo", true, "ops").unwrap(),
+        "a/echo"
+    );
+    let settled = common::eventually(Duration::from_secs(5), async || {
+        withheld(&b, "a__echo").is_none() && withheld(&a, "a__echo").is_some()
+    })
+    .await;
+    assert!(settled, "both replicas apply the decision");
+    assert_eq!(
+        text(&a.call_tool(&caller, "a__redescribe", None).await),
+        "redescribed"
+    );
+    let served = common::eventually(Duration::from_secs(5), async || {
+        withheld(&a, "a__echo").is_none()
+    })
+    .await;
+    assert!(served, "the accepted definition is served everywhere");
+
+    // Each event is recorded once for the fleet.
+    let outcomes: Vec<String> = [dir_a.path(), dir_b.path()]
+        .iter()
+        .flat_map(|dir| pin_records(dir))
+        .filter(|r| r.tool == "echo" && r.server.as_deref() == Some("a"))
+        .map(|r| r.outcome)
+        .collect();
+    for outcome in ["pinned", "accepted"] {
+        assert_eq!(
+            outcomes.iter().filter(|o| *o == outcome).count(),
+            1,
+            "{outcome} once: {outcomes:?}"
+        );
+    }
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_replica_that_cannot_read_the_fleets_pins_serves_nothing_it_has_not_seen_pinned() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = config(dir.path(), &[]).replace(
+        "[audit]",
+        "[state]\nstore = \"redis://:pin-store-pass@127.0.0.1:1/0\"\n[audit]",
+    );
+    let gateway = start(dir.path(), &toml).await;
+    let listed = names(&gateway.list_tools(&gateway.caller("local", "s")).await);
+    assert!(listed.is_empty(), "{listed:?}");
+    let reason = withheld(&gateway, "a__echo").expect("withheld");
+    assert!(
+        reason.contains("the fleet's pins cannot be read"),
+        "{reason}"
+    );
+    let r = gateway
+        .call_tool(
+            &gateway.caller("local", "s"),
+            "a__echo",
+            args(serde_json::json!({"text": "hi"})),
+        )
+        .await;
+    assert_eq!(r.is_error, Some(true));
+    assert!(!text(&r).contains("pin-store-pass"), "{}", text(&r));
     gateway.shutdown().await;
 }

@@ -5,64 +5,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::redis::{KeySpace, REDIS, redis};
 use common::{args, fixture_server, start, text, try_start};
 use redis::AsyncCommands as _;
 use switchboard_gateway::audit::read_records;
-
-const REDIS: &str = "redis://127.0.0.1:6379/0";
-
-/// A connection to the local Redis, starting it when it is not running.
-async fn redis() -> redis::aio::MultiplexedConnection {
-    let client = redis::Client::open(REDIS).unwrap();
-    if client.get_multiplexed_async_connection().await.is_err() {
-        let _ = std::process::Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", "6379", "--save", ""])
-            .args(["--appendonly", "no", "--daemonize", "yes"])
-            .status();
-        for _ in 0..50 {
-            if client.get_multiplexed_async_connection().await.is_ok() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-    client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("Redis on 127.0.0.1:6379 (scripts/setup starts it)")
-}
-
-/// This test's keys, deleted when it ends (also when it fails).
-struct KeySpace {
-    prefix: String,
-}
-
-impl KeySpace {
-    fn new() -> Self {
-        Self {
-            prefix: format!("sb-test-{}", uuid::Uuid::new_v4()),
-        }
-    }
-
-    async fn keys(&self, redis: &mut redis::aio::MultiplexedConnection) -> Vec<String> {
-        redis.keys(format!("{}:*", self.prefix)).await.unwrap()
-    }
-}
-
-impl Drop for KeySpace {
-    fn drop(&mut self) {
-        if let Ok(client) = redis::Client::open(REDIS)
-            && let Ok(mut connection) = client.get_connection()
-        {
-            let keys: Vec<String> =
-                redis::Commands::keys(&mut connection, format!("{}:*", self.prefix))
-                    .unwrap_or_default();
-            if !keys.is_empty() {
-                let _: Result<(), _> = redis::Commands::del(&mut connection, keys);
-            }
-        }
-    }
-}
 
 fn config(dir: &std::path::Path, store: &str, prefix: &str) -> String {
     format!(

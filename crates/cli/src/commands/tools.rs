@@ -5,11 +5,11 @@
 //! Exit codes of `review|accept|reject`: 0 done, 1 nothing of that name waits for review, 2 no
 //! pin file configured or the configuration is invalid.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use switchboard_gateway::pins::{self, Entry, PinError, State};
+use switchboard_gateway::pins::{self, Entry, PinError, PinStore, SharedPins, State};
 
 use super::serve::{ConfigArgs, EXIT_CONFIG};
 
@@ -85,11 +85,11 @@ fn first_line(text: &str, width: usize) -> String {
 /// Prints the catalog, or reviews and decides on withheld tools.
 pub(crate) async fn run(args: ToolsArgs) -> anyhow::Result<ExitCode> {
     if let Some(action) = &args.action {
-        let path = match pin_file(&args) {
-            Ok(path) => path,
+        let store = match pin_store(&args).await {
+            Ok(store) => store,
             Err(code) => return Ok(code),
         };
-        return Ok(decide(action, &path));
+        return Ok(decide(action, &store));
     }
     let gateway = match args.config.start().await {
         Ok(gateway) => gateway,
@@ -138,30 +138,36 @@ pub(crate) async fn run(args: ToolsArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The pin file: `--pins`, else the configuration's.
-fn pin_file(args: &ToolsArgs) -> Result<PathBuf, ExitCode> {
+/// Where the pins are: `--pins`, else the configuration's store or pin file.
+async fn pin_store(args: &ToolsArgs) -> Result<PinStore, ExitCode> {
     if let Some(path) = &args.pins {
-        return Ok(path.clone());
+        return Ok(PinStore::File(path.clone()));
     }
-    let config = args.config.load().map_err(|error| {
+    let fail = |error: &dyn std::fmt::Display| {
         eprintln!("switchboard: {error}");
         ExitCode::from(EXIT_CONFIG)
-    })?;
+    };
+    let config = args.config.load().map_err(|error| fail(&error))?;
+    if !config.pins.enabled {
+        return Err(fail(&"pins are off ([pins] enabled = false)"));
+    }
+    if let Some(url) = config.state_store().await.map_err(|error| fail(&error))? {
+        let shared = SharedPins::new(&url, &config.gateway.rate_limit_prefix)
+            .map_err(|message| fail(&format!("{}: {message}", config.gateway.store_key)))?;
+        return Ok(PinStore::Shared(Box::new(shared)));
+    }
     match config.pins.path {
-        Some(path) if config.pins.enabled => Ok(path),
-        _ => {
-            eprintln!(
-                "switchboard: no pin file: pass --pins, or set [pins] path or [audit] path (pins are \
-                 kept beside the audit log)"
-            );
-            Err(ExitCode::from(EXIT_CONFIG))
-        }
+        Some(path) => Ok(PinStore::File(path)),
+        None => Err(fail(
+            &"no pin file: pass --pins, or set [pins] path or [audit] path (pins are kept beside \
+              the audit log), or [state] store",
+        )),
     }
 }
 
-fn decide(action: &PinAction, path: &Path) -> ExitCode {
+fn decide(action: &PinAction, store: &PinStore) -> ExitCode {
     let result = match action {
-        PinAction::Review => pins::read(path).map(|file| {
+        PinAction::Review => store.read().map(|file| {
             review(&file.tools);
         }),
         PinAction::Accept { name } | PinAction::Reject { name } => {
@@ -169,7 +175,7 @@ fn decide(action: &PinAction, path: &Path) -> ExitCode {
             let by = std::env::var("USER")
                 .or_else(|_| std::env::var("LOGNAME"))
                 .unwrap_or_else(|_| "unknown".to_owned());
-            pins::decide(path, name, accept, &by).map(|key| {
+            pins::decide(store, name, accept, &by).map(|key| {
                 if accept {
                     println!("accepted {key}: pinned; a running gateway serves it within a second");
                 } else {

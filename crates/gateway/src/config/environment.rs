@@ -82,6 +82,7 @@ pub(super) fn from_environment() -> (Config, Vec<String>) {
         gateway: GatewaySettings {
             name: "switchboard".to_owned(),
             drain_timeout: Duration::from_secs(10),
+            shutdown_delay: Duration::ZERO,
             startup_timeout: Duration::from_secs(30),
             allowed_hosts: Vec::new(),
             allowed_origins: Vec::new(),

@@ -315,6 +315,9 @@ pub struct GatewaySettings {
     pub name: String,
     /// How long in-flight calls may take to finish at shutdown.
     pub drain_timeout: Duration,
+    /// How long HTTP serving goes on answering after a shutdown signal, with `/readyz` already
+    /// `503`, so a balancer stops sending before draining starts.
+    pub shutdown_delay: Duration,
     /// How long boot waits for upstreams to come up before serving anyway.
     pub startup_timeout: Duration,
     /// Extra `Host` values accepted over HTTP (loopback names are always accepted).

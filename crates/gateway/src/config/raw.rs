@@ -45,6 +45,7 @@ pub(crate) struct RawConfig {
 pub(crate) struct RawGateway {
     pub(crate) name: Option<String>,
     pub(crate) drain_timeout: Option<String>,
+    pub(crate) shutdown_delay: Option<String>,
     pub(crate) startup_timeout: Option<String>,
     #[serde(default)]
     pub(crate) allowed_hosts: Vec<String>,

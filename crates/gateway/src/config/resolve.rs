@@ -181,6 +181,24 @@ impl Config {
         self.resolve_with(builtin_exe, BTreeMap::new()).await
     }
 
+    /// `[state] store`, resolved alone (for commands that only talk to the store).
+    ///
+    /// # Errors
+    /// [`ConfigError::Secret`] when its reference cannot be resolved.
+    pub async fn state_store(&self) -> Result<Option<String>, ConfigError> {
+        let Some(template) = &self.gateway.rate_limit_store else {
+            return Ok(None);
+        };
+        let resolver = Resolver::new();
+        let r = Res {
+            resolver: &resolver,
+            file: &self.file,
+        };
+        r.one(self.gateway.store_key, template, true)
+            .await
+            .map(Some)
+    }
+
     /// Like [`Config::resolve`], looking variables up in `env` before the process environment.
     ///
     /// # Errors

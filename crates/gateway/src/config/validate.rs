@@ -439,6 +439,11 @@ fn gateway_settings(
             raw.drain_timeout.as_ref(),
             Duration::from_secs(10),
         )?,
+        shutdown_delay: ctx.duration(
+            "gateway.shutdown_delay",
+            raw.shutdown_delay.as_ref(),
+            Duration::ZERO,
+        )?,
         startup_timeout: ctx.duration(
             "gateway.startup_timeout",
             raw.startup_timeout.as_ref(),

@@ -51,7 +51,8 @@ pub async fn serve_http(
             ),
         });
     }
-    // Shutdown order: refuse new calls and let the calls in flight finish (bounded by
+    // Shutdown order: report not ready and keep serving for `shutdown_delay` (a balancer's
+    // health check takes the replica out meanwhile), refuse new calls and let the calls in flight finish (bounded by
     // `drain_timeout`), then stop accepting connections and end the MCP sessions and their open
     // streams. (Closing connections first would cut responses that are still being computed.)
     let sessions = CancellationToken::new();
@@ -61,6 +62,12 @@ pub async fn serve_http(
         let (shutdown, sessions, drained) = (shutdown.clone(), sessions.clone(), drained.clone());
         tokio::spawn(async move {
             shutdown.cancelled().await;
+            gateway.leave();
+            let delay = gateway.config().config.gateway.shutdown_delay;
+            if !delay.is_zero() {
+                tracing::info!("not ready any more; serving on for {delay:?} before draining");
+                tokio::time::sleep(delay).await;
+            }
             gateway.drain().await;
             // Let the last results reach their responses before connections close.
             tokio::time::sleep(Duration::from_millis(300)).await;
@@ -218,6 +225,9 @@ async fn readyz(State(gateway): State<Gateway>, sessions: usize) -> Response {
     let mut body = serde_json::json!({
         "ready": ready, "upstreams": upstreams, "sessions": sessions,
     });
+    if gateway.leaving() {
+        body["shutting_down"] = serde_json::json!(true);
+    }
     if let Some(why) = gateway.stale_secrets() {
         // Still ready: everything runs on the last good values.
         body["secrets"] = serde_json::json!({"stale": true, "error": why});

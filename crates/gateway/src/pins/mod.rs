@@ -17,8 +17,14 @@
 //! gateway applies an operator's decision when it next reads the file: it watches its
 //! modification time, rebuilds the catalog and notifies clients whose tool list changed; it
 //! also writes the decision's audit record, which a command outside the gateway cannot chain.
+//!
+//! With `[state] store`, the same pins live in the fleet's store instead of a file ([`shared`]):
+//! every replica checks against them, and an operator's decision reaches all. While the store
+//! does not answer, a replica serves only the definitions it last read as pinned there, and
+//! pins nothing new.
 
 pub mod screen;
+pub mod shared;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -34,6 +40,7 @@ use sha2::{Digest, Sha256};
 use crate::audit::{AuditRecord, AuditSink};
 use crate::config::PinSettings;
 pub use screen::Flag;
+pub use shared::SharedPins;
 
 /// The audit layer name of pin records.
 pub const LAYER: &str = "pins";
@@ -130,6 +137,72 @@ pub enum PinError {
     /// `accept`/`reject` named a tool with nothing to review.
     #[error("{0}")]
     Nothing(String),
+    /// The shared store did not answer.
+    #[error("{0}")]
+    Store(String),
+}
+
+/// Where pins are kept.
+#[derive(Debug)]
+pub enum PinStore {
+    /// A pin file.
+    File(PathBuf),
+    /// The fleet's state store.
+    Shared(Box<SharedPins>),
+}
+
+/// What a store's pins were when last read or written: a file's modification time, the shared
+/// store's revision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Version {
+    Modified(SystemTime),
+    Revision(u64),
+}
+
+impl PinStore {
+    /// The pins (empty when none were written yet).
+    ///
+    /// # Errors
+    /// [`PinError`] when they cannot be read.
+    pub fn read(&self) -> Result<PinFile, PinError> {
+        match self {
+            Self::File(path) => read(path),
+            Self::Shared(shared) => shared.read().map(|(pins, _)| pins),
+        }
+    }
+
+    /// The pins changed by `change`, atomically (see [`update`] and [`SharedPins::update`]).
+    ///
+    /// # Errors
+    /// [`PinError`] when they cannot be read or written, or what `change` returns.
+    pub fn update<T>(
+        &self,
+        change: impl FnMut(&mut PinFile) -> Result<T, PinError>,
+    ) -> Result<(PinFile, T), PinError> {
+        self.update_versioned(change)
+            .map(|(pins, out, _)| (pins, out))
+    }
+
+    fn update_versioned<T>(
+        &self,
+        change: impl FnMut(&mut PinFile) -> Result<T, PinError>,
+    ) -> Result<(PinFile, T, Option<Version>), PinError> {
+        match self {
+            Self::File(path) => update(path, change)
+                .map(|(pins, out)| (pins, out, modified(path).map(Version::Modified))),
+            Self::Shared(shared) => shared
+                .update(change)
+                .map(|(pins, out, revision)| (pins, out, Some(Version::Revision(revision)))),
+        }
+    }
+
+    /// What the pins are now; `None` when that cannot be told.
+    fn version(&self) -> Option<Version> {
+        match self {
+            Self::File(path) => modified(path).map(Version::Modified),
+            Self::Shared(shared) => shared.revision().ok().map(Version::Revision),
+        }
+    }
 }
 
 /// The key of a tool in the pin file.
@@ -256,8 +329,8 @@ pub fn read(path: &Path) -> Result<PinFile, PinError> {
 /// # Errors
 /// [`PinError::Nothing`] when no such tool waits for review (or the name is ambiguous); an I/O
 /// error of the file.
-pub fn decide(path: &Path, name: &str, accept: bool, by: &str) -> Result<String, PinError> {
-    let (_, key) = update(path, |pins| {
+pub fn decide(store: &PinStore, name: &str, accept: bool, by: &str) -> Result<String, PinError> {
+    let (_, key) = store.update(|pins| {
         let matching: Vec<String> = pins
             .tools
             .iter()
@@ -323,20 +396,22 @@ struct Event {
     message: String,
 }
 
-/// The gateway's pins: checks each listed tool against the pin file.
+/// The gateway's pins: checks each listed tool against the pin file or the shared store.
 pub struct Pins {
     settings: PinSettings,
-    /// The pins as last read or written (the only copy when there is no file).
+    /// Where they are kept (`None`: in memory only).
+    store: Option<PinStore>,
+    /// The pins as last read or written (the only copy when there is no store).
     state: Mutex<PinFile>,
-    /// The file's modification time when last read or written.
-    stamp: Mutex<Option<SystemTime>>,
+    /// The store's version when last read or written (`None` when it could not be read).
+    stamp: Mutex<Option<Version>>,
     audit: Option<Arc<AuditSink>>,
 }
 
 impl std::fmt::Debug for Pins {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pins")
-            .field("path", &self.settings.path)
+            .field("store", &self.store)
             .finish_non_exhaustive()
     }
 }
@@ -352,38 +427,56 @@ pub struct Reviewed {
 }
 
 impl Pins {
-    /// Pins per `settings`, recording events in `audit`.
+    /// Pins per `settings`, kept in `shared` when the fleet has a store, else in the pin file
+    /// (if any); recording events in `audit`.
     ///
     /// # Errors
-    /// When the pin file exists but cannot be read or is not a pin file.
-    pub fn open(settings: PinSettings, audit: Option<Arc<AuditSink>>) -> Result<Self, PinError> {
-        let state = match &settings.path {
-            Some(path) if settings.enabled => read(path)?,
-            _ => PinFile::default(),
+    /// When the pin file exists but cannot be read or is not a pin file. (A shared store that
+    /// does not answer is not an error: nothing is served until it does.)
+    pub fn open(
+        settings: PinSettings,
+        shared: Option<SharedPins>,
+        audit: Option<Arc<AuditSink>>,
+    ) -> Result<Self, PinError> {
+        let store = match (shared, &settings.path) {
+            _ if !settings.enabled => None,
+            (Some(shared), _) => Some(PinStore::Shared(Box::new(shared))),
+            (None, Some(path)) => Some(PinStore::File(path.clone())),
+            (None, None) => None,
         };
-        let stamp = settings.path.as_deref().and_then(modified);
+        let (state, stamp) = match &store {
+            Some(PinStore::File(path)) => (read(path)?, modified(path).map(Version::Modified)),
+            Some(PinStore::Shared(shared)) => match shared.read() {
+                Ok((pins, revision)) => (pins, Some(Version::Revision(revision))),
+                Err(error) => {
+                    tracing::error!(%error, "the pins cannot be read; no tool is served until they can");
+                    (PinFile::default(), None)
+                }
+            },
+            None => (PinFile::default(), None),
+        };
         Ok(Self {
             settings,
+            store,
             state: Mutex::new(state),
             stamp: Mutex::new(stamp),
             audit,
         })
     }
 
-    /// The pin file, if pins are kept in one.
-    pub fn path(&self) -> Option<&Path> {
-        self.settings
-            .path
-            .as_deref()
-            .filter(|_| self.settings.enabled)
+    /// Whether pins are kept outside this process (a file or the shared store), so others may
+    /// change them.
+    pub fn kept(&self) -> bool {
+        self.store.is_some()
     }
 
-    /// Whether the file changed since the gateway last read or wrote it (an operator decided).
-    pub fn file_changed(&self) -> bool {
-        let Some(path) = self.path() else {
+    /// Whether the pins changed since the gateway last read or wrote them (an operator or
+    /// another replica decided), or can be read again after they could not.
+    pub fn changed(&self) -> bool {
+        let Some(store) = &self.store else {
             return false;
         };
-        modified(path) != *self.stamp.lock().unwrap_or_else(PoisonError::into_inner)
+        store.version() != *self.stamp.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Sorts `tools` of `server` into served and withheld, pinning, holding and quarantining as
@@ -395,12 +488,21 @@ impl Pins {
                 withheld: Vec::new(),
             };
         }
-        let (reviewed, events) = match self.path() {
-            Some(path) => match update(path, |pins| Ok(self.apply(pins, server, tools))) {
-                Ok((pins, outcome)) => {
-                    *self.stamp.lock().unwrap_or_else(PoisonError::into_inner) = modified(path);
+        let (reviewed, events) = match &self.store {
+            Some(store) => match store.update_versioned(|pins| Ok(self.apply(pins, server, tools)))
+            {
+                Ok((pins, outcome, version)) => {
+                    *self.stamp.lock().unwrap_or_else(PoisonError::into_inner) = version;
                     *self.state.lock().unwrap_or_else(PoisonError::into_inner) = pins;
                     outcome
+                }
+                Err(error @ PinError::Store(_)) => {
+                    // Nothing new is trusted while the fleet's pins cannot be read: only what
+                    // was last read as pinned there is served. Polling resumes once it answers.
+                    tracing::error!(%error, "serving only the definitions last read as pinned");
+                    *self.stamp.lock().unwrap_or_else(PoisonError::into_inner) = None;
+                    let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+                    (pinned_only(&state, server, tools), Vec::new())
                 }
                 Err(error) => {
                     // The file cannot be kept: decide from the pins in memory, so a changed
@@ -499,8 +601,12 @@ impl Pins {
             }
             std::collections::btree_map::Entry::Occupied(occupied) => occupied.into_mut(),
         };
+        // Replicas of a fleet may list different definitions of one tool for a while; each
+        // serves what matches the pin and leaves a candidate another found for the operator,
+        // so they never undo each other's change.
+        let fleet = matches!(self.store, Some(PinStore::Shared(_)));
         if entry.fingerprint.as_deref() == Some(fingerprint.as_str()) {
-            if entry.state != State::Pinned {
+            if entry.state != State::Pinned && !fleet {
                 entry.state = State::Pinned;
                 entry.candidate = None;
                 events.push(event(
@@ -516,7 +622,8 @@ impl Pins {
             .candidate
             .as_ref()
             .is_some_and(|c| c.fingerprint == fingerprint);
-        if !known {
+        let another = fleet && entry.candidate.is_some();
+        if !(known || another) {
             let flags = screen::screen(&definition, self.settings.max_description);
             let (state, outcome, message) = match &entry.fingerprint {
                 Some(_) => (
@@ -570,6 +677,30 @@ impl Pins {
         );
         log.append_detached(record);
     }
+}
+
+/// `tools` of `server` sorted by `pins` without changing them: served only when pinned as listed.
+fn pinned_only(pins: &PinFile, server: &str, tools: &[Tool]) -> Reviewed {
+    let mut reviewed = Reviewed::default();
+    for tool in tools {
+        let entry = pins.tools.get(&key(server, &tool.name));
+        let fingerprint = fingerprint(&definition(tool));
+        if entry.is_some_and(|e| {
+            e.state == State::Pinned && e.fingerprint.as_deref() == Some(fingerprint.as_str())
+        }) {
+            reviewed.serve.push(tool.clone());
+        } else {
+            reviewed.withheld.push((
+                tool.name.to_string(),
+                format!(
+                    "tool {:?} is withheld: the fleet's pins cannot be read, and this definition \
+                     is not one last read as pinned",
+                    tool.name
+                ),
+            ));
+        }
+    }
+    reviewed
 }
 
 /// Audit events for operator decisions not yet audited, marking them audited.
@@ -666,6 +797,7 @@ mod tests {
                 max_description: 4096,
             },
             None,
+            None,
         )
         .unwrap()
     }
@@ -721,10 +853,13 @@ mod tests {
                 .is_empty()
         );
 
-        assert!(!second.file_changed());
+        assert!(!second.changed());
         let path = dir.path().join("pins.json");
-        assert_eq!(decide(&path, "search", true, "ops").unwrap(), "jira/search");
-        assert!(second.file_changed());
+        assert_eq!(
+            decide(&PinStore::File(path.clone()), "search", true, "ops").unwrap(),
+            "jira/search"
+        );
+        assert!(second.changed());
         assert_eq!(served(&second.review("jira", &[changed])), ["search"]);
         assert!(
             second.review("jira", &[honest]).serve.is_empty(),
@@ -740,11 +875,11 @@ mod tests {
         let new = tool("post", "Posts a message");
         let reviewed = gate.review("slack", std::slice::from_ref(&new));
         assert!(reviewed.withheld[0].1.contains("held"), "{reviewed:?}");
-        decide(&path, "slack/post", false, "ops").unwrap();
+        decide(&PinStore::File(path.clone()), "slack/post", false, "ops").unwrap();
         let reviewed = gate.review("slack", std::slice::from_ref(&new));
         assert!(reviewed.withheld[0].1.contains("rejected"), "{reviewed:?}");
         assert!(matches!(
-            decide(&path, "nothing", true, "ops"),
+            decide(&PinStore::File(path.clone()), "nothing", true, "ops"),
             Err(PinError::Nothing(_))
         ));
         // Rejected, then changed again: held anew, and accepting serves it.
@@ -754,7 +889,7 @@ mod tests {
                 .serve
                 .is_empty()
         );
-        decide(&path, "post", true, "ops").unwrap();
+        decide(&PinStore::File(path.clone()), "post", true, "ops").unwrap();
         assert_eq!(served(&gate.review("slack", &[fixed])), ["post"]);
     }
 

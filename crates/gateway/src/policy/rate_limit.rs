@@ -10,7 +10,7 @@
 mod redis_store;
 
 pub use redis_store::RedisBackend;
-pub(crate) use redis_store::connect;
+pub(crate) use redis_store::{connect, open};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

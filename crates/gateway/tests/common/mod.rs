@@ -2,6 +2,8 @@
 //! temporary directories, and gateway start-up.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod redis;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

@@ -41,6 +41,26 @@ pub(crate) async fn connect(client: &redis::Client) -> redis::RedisResult<Connec
     client.get_connection_manager_with_config(config).await
 }
 
+/// A client of the Redis at `url` (`redis://[[user]:password@]host[:port][/db]`) and how to
+/// name it in messages: `redis://host:port/db`, never the password.
+///
+/// # Errors
+/// When `url` is not a Redis URL this build can use (the message never repeats the URL).
+pub(crate) fn open(url: &str) -> Result<(redis::Client, String), String> {
+    let parsed = url::Url::parse(url)
+        .ok()
+        .filter(|u| u.scheme() == "redis" && u.host_str().is_some())
+        .ok_or("is not a Redis URL: redis://[[user]:password@]host[:port][/db]")?;
+    let client = redis::Client::open(url).map_err(|e| format!("cannot be used: {e}"))?;
+    let target = format!(
+        "redis://{}:{}{}",
+        parsed.host_str().unwrap_or_default(),
+        parsed.port().unwrap_or(6379),
+        parsed.path()
+    );
+    Ok((client, target))
+}
+
 /// Buckets in Redis, under `<prefix>:rate:`.
 pub struct RedisBackend {
     client: redis::Client,
@@ -59,17 +79,7 @@ impl RedisBackend {
     /// # Errors
     /// When `url` is not a Redis URL this build can use (the message never repeats the URL).
     pub fn new(url: &str, prefix: &str) -> Result<Self, String> {
-        let parsed = url::Url::parse(url)
-            .ok()
-            .filter(|u| u.scheme() == "redis" && u.host_str().is_some())
-            .ok_or("is not a Redis URL: redis://[[user]:password@]host[:port][/db]")?;
-        let client = redis::Client::open(url).map_err(|e| format!("cannot be used: {e}"))?;
-        let target = format!(
-            "redis://{}:{}{}",
-            parsed.host_str().unwrap_or_default(),
-            parsed.port().unwrap_or(6379),
-            parsed.path()
-        );
+        let (client, target) = open(url)?;
         Ok(Self {
             client,
             connection: OnceCell::new(),
