@@ -3,7 +3,9 @@
 //! sticks on `Mcp-Session-Id`, learnt from the `initialize` response), the limits hold exactly
 //! across replicas, a call waiting for approval on one replica is approved through another, an
 //! approval round asked on one replica is answered on another (and only once),
-//! and a replica killed with SIGKILL is routed around.
+//! and a replica killed with SIGKILL is routed around. With the PostgreSQL audit sink, under
+//! load: a rolling restart (SIGTERM one replica at a time) loses no call, and after a replica is
+//! killed every answered call has exactly one audit row and every replica's chain verifies.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -80,7 +82,7 @@ impl Balancer {
              defaults\n  mode http\n  timeout connect 1s\n  timeout client 30s\n  \
              timeout server 30s\n  retries 2\n  option redispatch\n\
              frontend mcp\n  bind 127.0.0.1:{port}\n  default_backend gateways\n\
-             backend gateways\n  balance roundrobin\n  option httpchk GET /healthz\n  \
+             backend gateways\n  balance roundrobin\n  option httpchk GET /readyz\n  \
              stick-table type string len 64 size 100k expire 30m\n  \
              stick match req.hdr(mcp-session-id)\n  \
              stick store-response res.hdr(mcp-session-id)\n{servers}"
@@ -107,6 +109,24 @@ impl Balancer {
         }
         panic!("haproxy did not start on {url}");
     }
+}
+
+/// A replica of the audited fleet: the audit table in `sink`, its chain named `name`, and
+/// `shutdown_delay` for the balancer to notice it is leaving.
+fn audited_replica_config(dir: &Path, db: &Path, sink: &str, name: &str) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join("switchboard.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[gateway]\nshutdown_delay = \"1s\"\n[pins]\nenabled = false\n\
+             [audit]\nsink = {sink:?}\nreplica = {name:?}\n[clients.app]\ntoken = \"{APP}\"\n\
+             [servers.db]\nkind = \"postgres\"\nenv = {{ DATABASE_URL = \"sqlite://{}\" }}\n",
+            db.display()
+        ),
+    )
+    .unwrap();
+    path
 }
 
 /// A stateless call of `query` through the balancer as `token`: whether it ran (`false` when
@@ -303,4 +323,183 @@ async fn three_replicas_behind_haproxy_share_limits_approvals_sessions_and_survi
     for mut replica in replicas {
         replica.kill().await.unwrap();
     }
+}
+
+/// Calls through the balancer from several clients until stopped, each with its own statement
+/// (`SELECT n`), so its audit row can be found: the numbers answered, and what failed.
+struct Load {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    clients: Vec<tokio::task::JoinHandle<(Vec<u64>, Vec<String>)>>,
+}
+
+impl Load {
+    /// Numbering its statements from `first`.
+    fn start(mcp: &str, clients: usize, first: u64) -> Self {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let next = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(first));
+        let clients = (0..clients)
+            .map(|_| {
+                let (mcp, stop, next) = (mcp.to_owned(), stop.clone(), next.clone());
+                tokio::spawn(async move {
+                    let (mut answered, mut failed) = (Vec::new(), Vec::new());
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let sql = format!("SELECT {n}");
+                        let sent = tools_call(&mcp, "query", json!({"sql": sql}), json!({}))
+                            .bearer_auth(APP)
+                            .timeout(Duration::from_secs(10))
+                            .send()
+                            .await;
+                        let text = match sent {
+                            Ok(response) => response.text().await.unwrap_or_default(),
+                            Err(error) => {
+                                failed.push(format!("SELECT {n}: {error}"));
+                                continue;
+                            }
+                        };
+                        match messages(&text).pop() {
+                            Some(answer) if answer["result"]["isError"] == json!(false) => {
+                                answered.push(n);
+                            }
+                            _ => failed.push(format!("SELECT {n}: {text}")),
+                        }
+                    }
+                    (answered, failed)
+                })
+            })
+            .collect();
+        Self { stop, clients }
+    }
+
+    /// Stops the clients: every number answered, and every failure.
+    async fn finish(self) -> (Vec<u64>, Vec<String>) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let (mut answered, mut failed) = (Vec::new(), Vec::new());
+        for client in self.clients {
+            let (a, f) = client.await.unwrap();
+            answered.extend(a);
+            failed.extend(f);
+        }
+        (answered, failed)
+    }
+}
+
+fn signal(child: &tokio::process::Child, signal: &str) {
+    let pid = child.id().expect("running").to_string();
+    let sent = std::process::Command::new("kill")
+        .args([signal, &pid])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_restart_loses_no_call_and_each_answer_has_one_audit_row_after_a_kill() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("shop.db");
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch("CREATE TABLE t (x INTEGER)")
+        .unwrap();
+    let audit = switchboard_testkit::pg::TestDb::new().await.unwrap();
+    let sink = audit.url();
+    let mut replicas = Vec::new();
+    let mut backends = Vec::new();
+    let mut configs = Vec::new();
+    for i in 0..3 {
+        let config = audited_replica_config(
+            &dir.path().join(format!("r{i}")),
+            &db,
+            &sink,
+            &format!("r{i}"),
+        );
+        let addr = format!(
+            "127.0.0.1:{}",
+            switchboard_testkit::pg::free_port().unwrap()
+        );
+        let (child, _) = support::serve_http_on(&addr, &config, &[], &[]).await;
+        replicas.push(child);
+        backends.push(addr);
+        configs.push(config);
+    }
+    let balancer = Balancer::start(dir.path(), &backends).await;
+    let mcp = format!("{}/mcp", balancer.url);
+    let load = Load::start(&mcp, 4, 1);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    // SIGTERM one replica at a time, each replaced on its address once it has gone: it reports
+    // not ready first, the balancer stops sending, and what it was serving finishes.
+    for i in 0..3 {
+        signal(&replicas[i], "-TERM");
+        let status = tokio::time::timeout(Duration::from_secs(30), replicas[i].wait())
+            .await
+            .expect("a terminated replica exits after draining")
+            .unwrap();
+        assert!(status.success(), "replica {i} exits cleanly: {status}");
+        let (child, _) = support::serve_http_on(&backends[i], &configs[i], &[], &[]).await;
+        replicas[i] = child;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+    }
+    let (answered, failed) = load.finish().await;
+    assert!(
+        failed.is_empty(),
+        "a rolling restart loses no call: {failed:?}"
+    );
+    assert!(
+        answered.len() > 50,
+        "the load ran: {} calls",
+        answered.len()
+    );
+
+    // A replica killed in the middle of the load: calls it held are lost to their clients, but
+    // every call a client was answered has exactly one audit row.
+    let load = Load::start(&mcp, 4, 1_000_000);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    signal(&replicas[1], "-KILL");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (after, _lost) = load.finish().await;
+    assert!(
+        after.len() > 20,
+        "calls keep being answered: {}",
+        after.len()
+    );
+    let mut answered = answered;
+    answered.extend(after);
+
+    let rows = switchboard_testkit::pg::connect(&sink)
+        .await
+        .unwrap()
+        .query("SELECT line FROM switchboard_audit", &[])
+        .await
+        .unwrap();
+    let mut audited = std::collections::HashMap::<u64, usize>::new();
+    for row in rows {
+        let record: Value = serde_json::from_str(row.get::<_, &str>(0)).unwrap();
+        if let Some(n) = record["arguments"]["sql"]
+            .as_str()
+            .and_then(|sql| sql.strip_prefix("SELECT "))
+            .and_then(|n| n.parse().ok())
+        {
+            *audited.entry(n).or_default() += 1;
+        }
+    }
+    for n in &answered {
+        assert_eq!(audited.get(n), Some(&1), "SELECT {n} has one audit row");
+    }
+    assert!(
+        audited.values().all(|&rows| rows == 1),
+        "no call audited twice"
+    );
+
+    let verify = std::process::Command::new(support::binary())
+        .args(["audit", "verify", "--config"])
+        .arg(&configs[0])
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&verify.stdout);
+    assert!(verify.status.success(), "{report}");
+    for name in ["r0", "r1", "r2"] {
+        assert!(report.contains(&format!("ok: replica {name}:")), "{report}");
+    }
+    drop(replicas);
 }

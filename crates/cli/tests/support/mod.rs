@@ -76,9 +76,19 @@ pub async fn serve_http_with(
     env: &[(&str, &str)],
     more: &[&str],
 ) -> (tokio::process::Child, String) {
+    serve_http_on("127.0.0.1:0", config, env, more).await
+}
+
+/// [`serve_http_with`] listening on `addr`.
+pub async fn serve_http_on(
+    addr: &str,
+    config: &Path,
+    env: &[(&str, &str)],
+    more: &[&str],
+) -> (tokio::process::Child, String) {
     use tokio::io::{AsyncBufReadExt, BufReader};
     let mut child = tokio::process::Command::new(binary())
-        .args(["serve", "--http", "127.0.0.1:0", "--config"])
+        .args(["serve", "--http", addr, "--config"])
         .arg(config)
         .args(more)
         .envs(env.iter().copied())
