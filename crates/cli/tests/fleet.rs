@@ -1,11 +1,11 @@
-//! Three `switchboard serve` replicas behind a real HAProxy, round robin, sharing their
-//! rate-limit buckets in Redis: a handshake-era session keeps working through the balancer (it
-//! sticks on `Mcp-Session-Id`, learnt from the `initialize` response), the limits hold exactly
-//! across replicas, a call waiting for approval on one replica is approved through another, an
-//! approval round asked on one replica is answered on another (and only once),
-//! and a replica killed with SIGKILL is routed around. With the PostgreSQL audit sink, under
-//! load: a rolling restart (SIGTERM one replica at a time) loses no call, and after a replica is
-//! killed every answered call has exactly one audit row and every replica's chain verifies.
+//! Three `switchboard serve` replicas behind a real HAProxy, round robin, sharing their state
+//! in Redis: a handshake-era session — ours and the Python SDK's — keeps working through the
+//! balancer (it sticks on `Mcp-Session-Id`, learnt from the `initialize` response), the limits
+//! hold exactly across replicas, a call waiting for approval on one replica is approved through
+//! another, an approval round asked on one replica is answered on another (and only once), and a
+//! replica killed with SIGKILL is routed around. With the PostgreSQL audit sink, under load: a
+//! rolling restart (SIGTERM one replica at a time) loses no call, and after a replica is killed
+//! every answered call has exactly one audit row and every replica's chain verifies.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -184,6 +184,16 @@ async fn three_replicas_behind_haproxy_share_limits_approvals_sessions_and_survi
         assert_eq!(status, 200, "request {i} reached the session's replica");
         assert!(answer.last().unwrap()["result"]["tools"].is_array());
     }
+
+    // The Python SDK's session through the balancer, with its own streams and requests.
+    let seen = support::run_python_with(
+        "legacy",
+        &[&mcp],
+        &[("TOKEN", OPS), ("SQL", "SELECT 1"), ("CALLS", "12")],
+    )
+    .await;
+    assert_eq!(seen["protocol_version"], "2025-11-25", "{seen}");
+    assert_eq!(seen["is_error"], false, "{seen}");
 
     // One bucket for the fleet: 20 an hour (so none comes back during the test), whichever
     // replica a call lands on.

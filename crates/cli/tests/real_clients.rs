@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{ShopDb, binary};
+use support::{ShopDb, binary, run_python_with};
 use switchboard_testkit::pg::free_port;
 
 /// The Inspector release `scripts/setup` installs.
@@ -22,25 +22,6 @@ const INSPECTOR_VERSION: &str = "2.12.0";
 const SAMPLE_SQL: &str = "SELECT count(*) AS n FROM orders WHERE status = 'failed' \
                           AND created_at >= datetime('now', '-1 day')";
 const ERAS: [(&str, &str); 2] = [("legacy", "2025-11-25"), ("modern", "2026-07-28")];
-
-/// The SDK's interpreter: `SWITCHBOARD_TEST_PYTHON`, else the venv `scripts/setup` makes.
-fn python() -> PathBuf {
-    if let Ok(path) = std::env::var("SWITCHBOARD_TEST_PYTHON") {
-        return PathBuf::from(path);
-    }
-    let venv =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/test-tools/py/bin/python");
-    assert!(
-        venv.exists(),
-        "{} is missing: run scripts/setup (it installs the Python MCP SDK)",
-        venv.display()
-    );
-    venv
-}
-
-fn script() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/clients/python_mcp.py")
-}
 
 async fn run_python(mode: &str, target: &[&str], database_url: &str) -> Value {
     let env = [
@@ -51,25 +32,6 @@ async fn run_python(mode: &str, target: &[&str], database_url: &str) -> Value {
         ("DATABASE_URL", database_url),
     ];
     run_python_with(mode, target, &env).await
-}
-
-async fn run_python_with(mode: &str, target: &[&str], env: &[(&str, &str)]) -> Value {
-    let output = tokio::process::Command::new(python())
-        .arg(script())
-        .arg(mode)
-        .args(target)
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .expect("python runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "python client failed ({mode} {target:?}):\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("one JSON line")
 }
 
 fn assert_answered(seen: &Value, era: &str) {

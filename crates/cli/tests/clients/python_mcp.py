@@ -3,7 +3,8 @@
 Usage: python_mcp.py MODE TARGET [ARG...]
   MODE    'legacy' (initialize handshake, 2025-11-25 era) or 'auto' (server/discover, 2026-07-28 era)
   TARGET  an http:// URL of a Streamable HTTP endpoint, or a command to spawn over stdio (ARGs follow)
-Env: SQL — the statement to run; TOOL — the tool that runs it (default `query`).
+Env: SQL — the statement to run; TOOL — the tool that runs it (default `query`); CALLS — how
+many times (default 1); TOKEN — a bearer token for an http:// TARGET.
 Prints one JSON object with what it saw.
 """
 
@@ -14,17 +15,25 @@ import sys
 import anyio
 from mcp.client.client import Client
 from mcp.client.stdio import StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
 
 
 async def main() -> None:
     mode, target, *args = sys.argv[1:]
-    if target.startswith("http://"):
+    if target.startswith("http://") and "TOKEN" in os.environ:
+        headers = {"Authorization": f"Bearer {os.environ['TOKEN']}"}
+        server = streamable_http_client(target, http_client=create_mcp_http_client(headers=headers))
+    elif target.startswith("http://"):
         server = target
     else:
         server = StdioServerParameters(command=target, args=args, env=dict(os.environ))
     async with Client(server, mode=mode) as client:
         tools = await client.list_tools()
-        result = await client.call_tool(os.environ.get("TOOL", "query"), {"sql": os.environ["SQL"]})
+        for _ in range(int(os.environ.get("CALLS", "1"))):
+            result = await client.call_tool(os.environ.get("TOOL", "query"), {"sql": os.environ["SQL"]})
+            if result.is_error:
+                break
         print(
             json.dumps(
                 {

@@ -4,7 +4,10 @@
 #![allow(dead_code, unreachable_pub)]
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use serde_json::Value;
 
 use switchboard_testkit::mcp::Client;
 use switchboard_testkit::pg::TestDb;
@@ -115,4 +118,45 @@ pub async fn serve_http_on(
     .expect("serve did not start in 30 s");
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     (child, url)
+}
+
+/// The SDK's interpreter: `SWITCHBOARD_TEST_PYTHON`, else the venv `scripts/setup` makes.
+pub fn python() -> PathBuf {
+    if let Ok(path) = std::env::var("SWITCHBOARD_TEST_PYTHON") {
+        return PathBuf::from(path);
+    }
+    let venv =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/test-tools/py/bin/python");
+    assert!(
+        venv.exists(),
+        "{} is missing: run scripts/setup (it installs the Python MCP SDK)",
+        venv.display()
+    );
+    venv
+}
+
+/// The Python SDK client script.
+pub fn python_client() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/clients/python_mcp.py")
+}
+
+/// Runs the Python SDK client (`tests/clients/python_mcp.py`) in `mode` against `target`: the
+/// JSON line it printed.
+pub async fn run_python_with(mode: &str, target: &[&str], env: &[(&str, &str)]) -> Value {
+    let output = tokio::process::Command::new(python())
+        .arg(python_client())
+        .arg(mode)
+        .args(target)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .expect("python runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "python client failed ({mode} {target:?}):\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("one JSON line")
 }
