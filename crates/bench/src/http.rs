@@ -12,7 +12,7 @@ use anyhow::{Context, bail, ensure};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
-use hyper::header::{ACCEPT, CONTENT_TYPE, HOST, HeaderMap, HeaderValue};
+use hyper::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HOST, HeaderMap, HeaderValue};
 use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
@@ -90,6 +90,21 @@ impl Endpoint {
             body: Bytes::from(serde_json::to_vec(&body)?),
             era,
         })
+    }
+
+    /// The same call with `arguments` for the tool.
+    pub(crate) fn with_arguments(mut self, arguments: Value) -> anyhow::Result<Self> {
+        let mut body: Value = serde_json::from_slice(&self.body)?;
+        body["params"]["arguments"] = arguments;
+        self.body = Bytes::from(serde_json::to_vec(&body)?);
+        Ok(self)
+    }
+
+    /// The same requests, sent with `Authorization: Bearer <token>`.
+    pub(crate) fn with_bearer(mut self, token: &str) -> anyhow::Result<Self> {
+        let value = HeaderValue::from_str(&format!("Bearer {token}"))?;
+        self.headers.insert(AUTHORIZATION, value);
+        Ok(self)
     }
 
     /// A plain `GET` of `url` (`/readyz`).

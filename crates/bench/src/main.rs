@@ -10,10 +10,13 @@
 //!   and outcomes over time, then the audit and side-effect count checks.
 //! - `switchboard-bench traces`: a gateway exporting its spans over OTLP against one that does
 //!   not, call by call.
+//! - `switchboard-bench fleet`: replicas sharing their state in Redis, 1 to 3 behind HAProxy,
+//!   against one replica called directly; the PostgreSQL audit sink against the file sink.
 //!
 //! Exit codes: 0 done, 1 failed.
 
 mod catalog;
+mod fleet;
 mod gateway;
 mod http;
 mod mcp;
@@ -48,6 +51,9 @@ enum Command {
     Catalog(catalog::Args),
     /// What exporting traces costs a call: a gateway exporting over OTLP against one that is not.
     Traces(traces::Args),
+    /// Replicas behind HAProxy against one called directly, and the PostgreSQL audit sink
+    /// against the file: calls/s, latency, CPU per call.
+    Fleet(fleet::Args),
     /// The generated server of `catalog` (128 tools), over stdio.
     #[command(hide = true)]
     GeneratedServer,
@@ -61,6 +67,7 @@ async fn main() -> ExitCode {
         Command::Soak(args) => soak::run(args).await,
         Command::Catalog(args) => catalog::run(args).await,
         Command::Traces(args) => traces::run(args).await,
+        Command::Fleet(args) => fleet::run(args).await,
         Command::GeneratedServer => catalog::serve_generated(),
     };
     match outcome {
