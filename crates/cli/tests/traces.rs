@@ -1,8 +1,9 @@
 //! One trace per call across processes: a client's W3C trace context (an HTTP header, or
 //! `params._meta` as the 2026-07-28 revision carries it) is continued by the gateway's span, its
-//! request to the upstream, and the built-in SQL server's span for the statement — exported over
-//! OTLP (HTTP/protobuf) to a receiver built on the official OTLP definitions
-//! (`opentelemetry-proto`).
+//! request to the upstream, the built-in SQL server's span for the statement, and the Jira
+//! server's span with its HTTP requests to Jira (retries counted, the context passed on in a
+//! `traceparent` header) — exported over OTLP (HTTP/protobuf) to a receiver built on the
+//! official OTLP definitions (`opentelemetry-proto`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -106,12 +107,19 @@ async fn a_call_is_one_trace_across_the_gateway_and_the_sql_server() {
     conn.execute_batch("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1), (2), (3);")
         .unwrap();
     drop(conn);
+    let jira = switchboard_testkit::jira::FakeJira::start(switchboard_testkit::jira::Flavor::Cloud)
+        .await
+        .unwrap();
     let config = dir.path().join("switchboard.toml");
     std::fs::write(
         &config,
         format!(
-            "[pins]\nenabled = false\n[servers.db]\nkind = \"postgres\"\nenv = {{ DATABASE_URL = \"sqlite://{}\", SWITCHBOARD_SQL_TRACE_STATEMENTS = \"1\" }}\n",
-            db.display()
+            "[pins]\nenabled = false\n[servers.db]\nkind = \"postgres\"\nprefix = false\nenv = {{ DATABASE_URL = \"sqlite://{}\", SWITCHBOARD_SQL_TRACE_STATEMENTS = \"1\" }}\n\
+             [servers.jira]\nkind = \"jira\"\nprefix = false\nenv = {{ JIRA_URL = \"{}\", JIRA_FLAVOR = \"cloud\", JIRA_USERNAME = \"{}\", JIRA_API_TOKEN = \"{}\" }}\n",
+            db.display(),
+            jira.url(),
+            switchboard_testkit::jira::EMAIL,
+            switchboard_testkit::jira::API_TOKEN,
         ),
     )
     .unwrap();
@@ -188,5 +196,86 @@ async fn a_call_is_one_trace_across_the_gateway_and_the_sql_server() {
             "SELECT count(*) AS n FROM t"
         );
     }
+
+    // A Jira tool: the server's span, and its request to Jira, answered 429 once then 200.
+    jira.inject(
+        "/rest/api/3/project/search",
+        switchboard_testkit::jira::Fault::RateLimited {
+            retry_after_secs: 1,
+        },
+        1,
+    );
+    let jira_trace = "5c1ab2e3f4a5b6c7d8e9f0a1b2c3d4e5";
+    let text = stateless::tools_call(
+        &url,
+        "list_projects",
+        json!({}),
+        json!({"traceparent": format!("00-{jira_trace}-{client_span}-01")}),
+    )
+    .send()
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    let answer = stateless::messages(&text).pop().unwrap();
+    assert_eq!(answer["result"]["isError"], json!(false), "{answer}");
+    let spans = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let spans = received.lock().unwrap().clone();
+            if spans
+                .iter()
+                .filter(|s| s.service == "switchboard-jira" && s.trace_id == jira_trace)
+                .count()
+                >= 2
+            {
+                return spans;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("the Jira server exported its spans");
+    let of = |service: &str, kind: i32| {
+        spans
+            .iter()
+            .find(|s| s.trace_id == jira_trace && s.service == service && s.kind == kind)
+            .unwrap_or_else(|| panic!("no {service} span of kind {kind}: {spans:#?}"))
+    };
+    let upstream = of("switchboard", 3);
+    let server = of("switchboard-jira", 2);
+    let request = of("switchboard-jira", 3);
+    assert_eq!(server.name, "tools/call list_projects");
+    assert_eq!(
+        server.parent, upstream.span_id,
+        "a child of the gateway's request"
+    );
+    assert_eq!(server.attributes["gen_ai.tool.name"], "list_projects");
+    assert_eq!(request.name, "GET");
+    assert_eq!(request.parent, server.span_id);
+    assert_eq!(request.attributes["http.request.method"], "GET");
+    assert_eq!(request.attributes["http.response.status_code"], "200");
+    assert_eq!(request.attributes["http.request.resend_count"], "1");
+    assert_eq!(
+        request.attributes["url.full"],
+        format!("{}/rest/api/3/project/search", jira.url())
+    );
+    assert!(
+        spans.iter().all(|s| !s
+            .attributes
+            .values()
+            .any(|v| v.contains(switchboard_testkit::jira::API_TOKEN))),
+        "no credential in a span"
+    );
+    let sent: Vec<String> = jira
+        .requests()
+        .into_iter()
+        .filter_map(|r| r.traceparent)
+        .collect();
+    assert!(
+        sent.iter()
+            .any(|t| t.contains(jira_trace) && t.contains(&request.span_id)),
+        "Jira received the request span's context: {sent:?}"
+    );
     child.kill().await.unwrap();
 }

@@ -139,11 +139,21 @@ impl HttpClient {
             path = %path,
             attempt = field::Empty,
             status = field::Empty,
+            otel.name = %request.method(),
+            otel.kind = "client",
         );
+        if switchboard_telemetry::enabled() {
+            trace_request(&span, &mut request);
+        }
         let target = format!("{host}{path}");
-        self.retry_loop(request, idempotency, target)
-            .instrument(span)
-            .await
+        let result = self
+            .retry_loop(request, idempotency, target)
+            .instrument(span.clone())
+            .await;
+        if switchboard_telemetry::enabled() {
+            trace_outcome(&span, &result);
+        }
+        result
     }
 
     async fn retry_loop(
@@ -299,4 +309,77 @@ fn error_chain(e: &reqwest::Error) -> String {
         source = s.source();
     }
     excerpt(&out)
+}
+
+/// OpenTelemetry's HTTP client attributes on `span` (the URL without its query, which may carry
+/// user data), and its context in the request's `traceparent`, so the server can continue it.
+fn trace_request(span: &Span, request: &mut Request) {
+    use switchboard_telemetry::attribute;
+    let url = request.url();
+    attribute(
+        span,
+        "http.request.method",
+        request.method().as_str().to_owned(),
+    );
+    attribute(
+        span,
+        "server.address",
+        url.host_str().unwrap_or("").to_owned(),
+    );
+    if let Some(port) = url.port_or_known_default() {
+        attribute(span, "server.port", i64::from(port));
+    }
+    let mut full = url.clone();
+    full.set_query(None);
+    let _ = full.set_password(None);
+    let _ = full.set_username("");
+    attribute(span, "url.full", full.to_string());
+    if let Some(trace) = switchboard_telemetry::context_of(span) {
+        let headers = request.headers_mut();
+        if let Ok(value) = HeaderValue::from_str(&trace.traceparent) {
+            headers.insert("traceparent", value);
+        }
+        if let Some(value) = trace
+            .tracestate
+            .and_then(|s| HeaderValue::from_str(&s).ok())
+        {
+            headers.insert("tracestate", value);
+        }
+    }
+}
+
+/// The final status, the retries, and failure (4xx, 5xx, or no answer) on `span`.
+fn trace_outcome(span: &Span, result: &Result<HttpResponse, HttpError>) {
+    use switchboard_telemetry::attribute;
+    let (status, attempts) = match result {
+        Ok(response) => (Some(response.status), response.attempts),
+        Err(HttpError::RetriesExhausted {
+            last_status,
+            attempts,
+            ..
+        }) => (*last_status, *attempts),
+        Err(_) => (None, 1),
+    };
+    if let Some(status) = status {
+        attribute(
+            span,
+            "http.response.status_code",
+            i64::from(status.as_u16()),
+        );
+    }
+    if attempts > 1 {
+        attribute(span, "http.request.resend_count", i64::from(attempts - 1));
+    }
+    match (result, status) {
+        (Err(error), _) => {
+            let kind = status.map_or_else(|| "transport".to_owned(), |s| s.as_u16().to_string());
+            attribute(span, "error.type", kind);
+            switchboard_telemetry::error(span, error.to_string());
+        }
+        (Ok(_), Some(status)) if status.as_u16() >= 400 => {
+            attribute(span, "error.type", status.as_u16().to_string());
+            switchboard_telemetry::error(span, format!("HTTP {}", status.as_u16()));
+        }
+        _ => {}
+    }
 }

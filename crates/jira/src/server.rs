@@ -4,9 +4,14 @@
 use std::sync::Arc;
 
 use rmcp::handler::server::router::tool::ToolRouter;
-use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
-use rmcp::{ServerHandler, ServiceExt, tool_handler};
+use rmcp::handler::server::tool::ToolCallContext;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, Implementation, ServerCapabilities, ServerConfig,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt, tool_handler};
 use serde_json::Value;
+use tracing::Instrument;
 
 use crate::adf::markdown_to_adf;
 use crate::client::JiraClient;
@@ -160,6 +165,22 @@ impl ServerHandler for JiraServer {
                 env!("CARGO_PKG_VERSION"),
             ))
             .with_instructions(instructions)
+    }
+
+    /// Each call runs in its span, a child of the caller's (`_meta`), so its requests to Jira
+    /// join the caller's trace.
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let span = switchboard_telemetry::tool_call_span(
+            &request.name,
+            context.meta.get_traceparent(),
+            context.meta.get_tracestate(),
+        );
+        let context = ToolCallContext::new(self, request, context);
+        self.tool_router.call(context).instrument(span).await
     }
 }
 

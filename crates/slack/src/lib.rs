@@ -36,6 +36,7 @@ use rmcp::model::{
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler, tool_handler};
+use tracing::Instrument;
 
 pub use config::{ConfigError, SlackConfig, SlackToken};
 pub use error::SlackError;
@@ -180,7 +181,12 @@ impl ServerHandler for SlackServer {
             );
             return Ok(CallToolResult::error(vec![ContentBlock::text(message)]).into());
         }
+        let span = switchboard_telemetry::tool_call_span(
+            &request.name,
+            context.meta.get_traceparent(),
+            context.meta.get_tracestate(),
+        );
         let context = ToolCallContext::new(self, request, context);
-        self.tool_router.call(context).await
+        self.tool_router.call(context).instrument(span).await
     }
 }

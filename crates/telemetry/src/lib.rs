@@ -124,6 +124,30 @@ pub fn set_parent(span: &tracing::Span, traceparent: Option<&str>, tracestate: O
     }
 }
 
+/// The server span of one `tools/call` a built-in server handles: a child of the caller's span
+/// named in the request's `_meta` (the gateway's, through it), with MCP's and GenAI's tool
+/// attributes. No span at all when traces are not exported.
+pub fn tool_call_span(
+    tool: &str,
+    traceparent: Option<&str>,
+    tracestate: Option<&str>,
+) -> tracing::Span {
+    if !enabled() {
+        return tracing::Span::none();
+    }
+    let span = tracing::info_span!(
+        "tool_call",
+        tool,
+        otel.name = %format_args!("tools/call {tool}"),
+        otel.kind = "server",
+    );
+    set_parent(&span, traceparent, tracestate);
+    attribute(&span, "mcp.method.name", "tools/call");
+    attribute(&span, "gen_ai.operation.name", "execute_tool");
+    attribute(&span, "gen_ai.tool.name", tool.to_owned());
+    span
+}
+
 /// Marks `span`'s exported span as failed with `message` (not its log lines).
 pub fn error(span: &tracing::Span, message: impl Into<String>) {
     span.set_status(opentelemetry::trace::Status::error(message.into()));

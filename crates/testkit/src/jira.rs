@@ -85,6 +85,8 @@ pub struct RecordedRequest {
     pub body: Option<Value>,
     /// Status answered; 0 while unanswered, or when the client went away first.
     pub status: u16,
+    /// The W3C `traceparent` header, when the request carried one.
+    pub traceparent: Option<String>,
 }
 
 /// A comment as stored.

@@ -96,14 +96,11 @@ impl SqlServer {
             Engine::Postgres => "postgresql",
             Engine::Sqlite => "sqlite",
         };
-        let span = tracing::info_span!(
-            "sql_query",
-            otel.name = "tools/call query",
-            otel.kind = "server",
+        let span = switchboard_telemetry::tool_call_span(
+            "query",
+            meta.get_traceparent(),
+            meta.get_tracestate(),
         );
-        switchboard_telemetry::set_parent(&span, meta.get_traceparent(), meta.get_tracestate());
-        switchboard_telemetry::attribute(&span, "mcp.method.name", "tools/call");
-        switchboard_telemetry::attribute(&span, "gen_ai.tool.name", "query");
         switchboard_telemetry::attribute(&span, "db.system.name", engine);
         static STATEMENTS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
         if *STATEMENTS.get_or_init(|| {

@@ -60,6 +60,10 @@ async fn handle(
             query: uri.query().map(str::to_owned),
             body: parsed.clone(),
             status: 0,
+            traceparent: headers
+                .get("traceparent")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
         });
         inner.requests.len() - 1
     };
