@@ -17,6 +17,7 @@ use std::time::Instant;
 
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 use crate::client::{ApiFailure, MessagesClient};
 use crate::config::{AgentConfig, ConfigError};
@@ -93,7 +94,11 @@ impl Agent {
     /// # Errors
     /// [`AgentError::Catalog`] or [`AgentError::InvalidCatalog`] when the host's tools cannot be
     /// listed or offered; nothing has been sent to the API then.
-    #[tracing::instrument(skip_all, fields(model = %self.config.model))]
+    #[tracing::instrument(
+        name = "agent_run",
+        skip_all,
+        fields(model = %self.config.model, otel.name = "invoke_agent switchboard", otel.kind = "internal")
+    )]
     pub async fn run(
         &self,
         task: &str,
@@ -103,6 +108,18 @@ impl Agent {
         cancel: &CancellationToken,
     ) -> Result<RunSummary, AgentError> {
         let started = Instant::now();
+        // One task is one trace: this span is its root, the model's requests and every tool
+        // call (and through the gateway, each server's work) are its children.
+        if switchboard_telemetry::enabled() {
+            let span = tracing::Span::current();
+            switchboard_telemetry::attribute(&span, "gen_ai.operation.name", "invoke_agent");
+            switchboard_telemetry::attribute(&span, "gen_ai.agent.name", "switchboard");
+            switchboard_telemetry::attribute(
+                &span,
+                "gen_ai.request.model",
+                self.config.model.clone(),
+            );
+        }
         let specs = host.tools().await?;
         let tools = tool_params(&specs, host.defers(specs.len()))?;
         let approver: Arc<dyn Approver> = Arc::new(RememberingApprover::new(approver));
@@ -163,7 +180,16 @@ impl Agent {
                 return outcome;
             }
             let request = self.request(state, tools);
-            let response = match self.client.create(&request, sink, cancel).await {
+            let span = self.chat_span();
+            let created = self
+                .client
+                .create(&request, sink, cancel)
+                .instrument(span.clone())
+                .await;
+            if switchboard_telemetry::enabled() {
+                trace_response(&span, &created);
+            }
+            let response = match created {
                 Ok(response) => response,
                 Err(failure) => return failed(failure),
             };
@@ -194,6 +220,23 @@ impl Agent {
                 }
             }
         }
+    }
+
+    /// The client span of one request to the model (OpenTelemetry's GenAI conventions).
+    fn chat_span(&self) -> tracing::Span {
+        if !switchboard_telemetry::enabled() {
+            return tracing::Span::none();
+        }
+        let model = &self.config.model;
+        let span = tracing::info_span!(
+            "chat",
+            otel.name = %format_args!("chat {model}"),
+            otel.kind = "client",
+        );
+        switchboard_telemetry::attribute(&span, "gen_ai.operation.name", "chat");
+        switchboard_telemetry::attribute(&span, "gen_ai.provider.name", "anthropic");
+        switchboard_telemetry::attribute(&span, "gen_ai.request.model", model.clone());
+        span
     }
 
     fn budget_spent(&self, state: &RunState) -> Option<Outcome> {
@@ -469,5 +512,32 @@ mod tests {
         messages[1].content.push(ContentBlock::text("  "));
         trim_prefill(&mut messages);
         assert_eq!(messages[1].content.len(), 1);
+    }
+}
+
+/// What the model answered, on its request's span: tokens, why it stopped, or the failure.
+fn trace_response(span: &tracing::Span, created: &Result<ApiMessage, ApiFailure>) {
+    use switchboard_telemetry::attribute;
+    match created {
+        Ok(response) => {
+            let usage = &response.usage;
+            let input = usage.input_tokens
+                + usage.cache_creation_input_tokens
+                + usage.cache_read_input_tokens;
+            attribute(
+                span,
+                "gen_ai.usage.input_tokens",
+                i64::try_from(input).unwrap_or(i64::MAX),
+            );
+            attribute(
+                span,
+                "gen_ai.usage.output_tokens",
+                i64::try_from(usage.output_tokens).unwrap_or(i64::MAX),
+            );
+            if let Some(reason) = &response.stop_reason {
+                attribute(span, "gen_ai.response.finish_reasons", reason.clone());
+            }
+        }
+        Err(failure) => switchboard_telemetry::error(span, failure.message.clone()),
     }
 }

@@ -1,10 +1,12 @@
 //! Log setup: human-readable lines on stderr (stdout may carry the MCP protocol), filtered by
 //! `RUST_LOG` (default `info`, with rmcp's per-session lines at `warn`: over stateless HTTP every
 //! request is a session of its own) — and, when OpenTelemetry's environment asks for them, the
-//! same spans exported as traces over OTLP (`switchboard_telemetry`).
+//! same spans exported as traces over OTLP (`switchboard_telemetry`). What is traced does not
+//! follow `RUST_LOG`: a process quiet on stderr (the agent) still exports its spans.
 
 use switchboard_telemetry::Traces;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer as _;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -20,11 +22,14 @@ pub(crate) fn init_with_default(filter: &str, service: &str) -> Option<Traces> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(filter));
     let lines = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
-        .with_ansi(false);
-    let registry = tracing_subscriber::registry().with(filter).with(lines);
+        .with_ansi(false)
+        .with_filter(filter);
+    let registry = tracing_subscriber::registry().with(lines);
     match switchboard_telemetry::layer(service) {
         Ok(Some((traces, guard))) => {
-            registry.with(traces).init();
+            registry
+                .with(traces.with_filter(EnvFilter::new("info,rmcp=warn")))
+                .init();
             Some(guard)
         }
         Ok(None) => {

@@ -91,22 +91,54 @@ async fn query(url: &str, traceparent: &str, in_meta: bool) -> serde_json::Value
     stateless::messages(&text).pop().unwrap()
 }
 
-#[tokio::test]
-async fn a_call_is_one_trace_across_the_gateway_and_the_sql_server() {
+/// An OTLP receiver on a free port: what it received, and its URL.
+async fn receiver() -> (Received, String) {
     let received: Received = Arc::default();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let receiver = format!("http://{}", listener.local_addr().unwrap());
+    let url = format!("http://{}", listener.local_addr().unwrap());
     let app = axum::Router::new()
         .route("/v1/traces", axum::routing::post(export))
         .with_state(received.clone());
     tokio::spawn(async move { axum::serve(listener, app).await });
+    (received, url)
+}
 
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("shop.db");
+/// A SQLite database in `dir` whose table `t` has three rows.
+fn three_rows(dir: &std::path::Path) -> std::path::PathBuf {
+    let db = dir.join("shop.db");
     let conn = rusqlite::Connection::open(&db).unwrap();
     conn.execute_batch("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1), (2), (3);")
         .unwrap();
-    drop(conn);
+    db
+}
+
+/// The spans `received` once `ready` holds of them (20 s at most).
+async fn spans_when(received: &Received, ready: impl Fn(&[Span]) -> bool) -> Vec<Span> {
+    tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let spans = received.lock().unwrap().clone();
+            if ready(&spans) {
+                return spans;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| {
+        let spans = received.lock().unwrap().clone();
+        let seen: Vec<(&str, &str)> = spans
+            .iter()
+            .map(|s| (s.service.as_str(), s.name.as_str()))
+            .collect();
+        panic!("the spans expected were not exported; received: {seen:?}")
+    })
+}
+
+#[tokio::test]
+async fn a_call_is_one_trace_across_the_gateway_and_the_sql_server() {
+    let (received, receiver) = receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = three_rows(dir.path());
     let jira = switchboard_testkit::jira::FakeJira::start(switchboard_testkit::jira::Flavor::Cloud)
         .await
         .unwrap();
@@ -149,23 +181,15 @@ async fn a_call_is_one_trace_across_the_gateway_and_the_sql_server() {
     }
 
     // Three spans per call: the gateway's, its request upstream, the SQL server's.
-    let spans = tokio::time::timeout(Duration::from_secs(20), async {
-        loop {
-            let spans = received.lock().unwrap().clone();
-            if spans
-                .iter()
-                .filter(|s| s.service == "switchboard-db")
-                .count()
-                >= 2
-                && spans.iter().filter(|s| s.service == "switchboard").count() >= 4
-            {
-                return spans;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+    let spans = spans_when(&received, |spans| {
+        spans
+            .iter()
+            .filter(|s| s.service == "switchboard-db")
+            .count()
+            >= 2
+            && spans.iter().filter(|s| s.service == "switchboard").count() >= 4
     })
-    .await
-    .expect("the gateway and the server exported their spans");
+    .await;
     for trace in [header_trace, meta_trace] {
         let of = |service: &str, kind: i32| {
             spans
@@ -220,22 +244,14 @@ async fn a_call_is_one_trace_across_the_gateway_and_the_sql_server() {
     .unwrap();
     let answer = stateless::messages(&text).pop().unwrap();
     assert_eq!(answer["result"]["isError"], json!(false), "{answer}");
-    let spans = tokio::time::timeout(Duration::from_secs(20), async {
-        loop {
-            let spans = received.lock().unwrap().clone();
-            if spans
-                .iter()
-                .filter(|s| s.service == "switchboard-jira" && s.trace_id == jira_trace)
-                .count()
-                >= 2
-            {
-                return spans;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+    let spans = spans_when(&received, |spans| {
+        spans
+            .iter()
+            .filter(|s| s.service == "switchboard-jira" && s.trace_id == jira_trace)
+            .count()
+            >= 2
     })
-    .await
-    .expect("the Jira server exported its spans");
+    .await;
     let of = |service: &str, kind: i32| {
         spans
             .iter()
@@ -278,4 +294,113 @@ async fn a_call_is_one_trace_across_the_gateway_and_the_sql_server() {
         "Jira received the request span's context: {sent:?}"
     );
     child.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_agent_run_is_one_trace_through_the_gateway_and_its_server() {
+    use switchboard_testkit::anthropic::{FakeAnthropic, Reply};
+    let (received, receiver) = receiver().await;
+    let model = FakeAnthropic::start().await.unwrap();
+    let count = json!({"sql": "SELECT count(*) AS n FROM t"});
+    model.push(Reply::message(
+        json!([
+            {"type": "text", "text": "Counting."},
+            {"type": "tool_use", "id": "toolu_01", "name": "query", "input": count},
+        ]),
+        "tool_use",
+    ));
+    model.push(Reply::text("t has 3 rows."));
+    let dir = tempfile::tempdir().unwrap();
+    let db = three_rows(dir.path());
+    let config = dir.path().join("switchboard.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[pins]\nenabled = false\n[servers.db]\nkind = \"postgres\"\nenv = {{ DATABASE_URL = \"sqlite://{}\" }}\n",
+            db.display()
+        ),
+    )
+    .unwrap();
+    // setsid(1): no terminal, as in CI.
+    let output = tokio::process::Command::new("setsid")
+        .arg(support::binary())
+        .args(["agent", "--config"])
+        .arg(&config)
+        .arg("How many rows has t?")
+        .env("ANTHROPIC_API_KEY", model.api_key())
+        .env("ANTHROPIC_BASE_URL", model.base_url())
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &receiver)
+        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
+        .env_remove("ANTHROPIC_MODEL")
+        .current_dir(dir.path())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let spans = spans_when(&received, |spans| {
+        spans.iter().any(|s| s.name == "invoke_agent switchboard")
+            && spans.iter().any(|s| s.service == "switchboard-db")
+    })
+    .await;
+    let root = spans
+        .iter()
+        .find(|s| s.name == "invoke_agent switchboard")
+        .unwrap();
+    assert_eq!(root.service, "switchboard-agent");
+    assert_eq!(root.parent, "", "the run starts the trace");
+    assert_eq!(root.attributes["gen_ai.operation.name"], "invoke_agent");
+    let chats: Vec<&Span> = spans
+        .iter()
+        .filter(|s| {
+            s.attributes
+                .get("gen_ai.operation.name")
+                .map(String::as_str)
+                == Some("chat")
+        })
+        .collect();
+    assert_eq!(
+        chats.len(),
+        2,
+        "one span per request to the model: {chats:#?}"
+    );
+    for chat in &chats {
+        assert_eq!(
+            (chat.parent.as_str(), chat.kind),
+            (root.span_id.as_str(), 3)
+        );
+        assert_eq!(chat.attributes["gen_ai.provider.name"], "anthropic");
+        assert!(
+            chat.attributes.contains_key("gen_ai.usage.output_tokens"),
+            "{chat:?}"
+        );
+    }
+    let call = spans
+        .iter()
+        .find(|s| s.name == "tools/call query" && s.service == "switchboard-agent" && s.kind == 2)
+        .expect("the gateway's span of the tool call");
+    let mut ancestor = call;
+    while ancestor.span_id != root.span_id {
+        ancestor = spans
+            .iter()
+            .find(|s| s.span_id == ancestor.parent)
+            .unwrap_or_else(|| panic!("the tool call descends from the run: {spans:#?}"));
+    }
+    let server = spans
+        .iter()
+        .find(|s| s.service == "switchboard-db")
+        .unwrap();
+    assert_eq!(
+        server.trace_id, root.trace_id,
+        "the server's work is in the run's trace"
+    );
+    assert!(
+        spans.iter().all(|s| s.trace_id == root.trace_id),
+        "one task, one trace: {spans:#?}"
+    );
 }
