@@ -9,10 +9,11 @@
 //! `sqlite:///abs/path.db`, `sqlite://relative.db`, `sqlite:relative.db` or a plain path ending in
 //! `.db`, `.sqlite` or `.sqlite3` is an SQLite file, always opened read-only.
 
-use std::fmt;
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::time::Duration;
+
+pub use switchboard_pg::{Connection, SslMode};
+use switchboard_pg::{SslModeError, UrlError};
 
 /// Default row budget of one query.
 pub const DEFAULT_MAX_ROWS: usize = 200;
@@ -48,160 +49,56 @@ pub enum ConfigError {
     )]
     BadSqlitePath(String),
     /// `sslmode` is not one of libpq's modes.
-    #[error(
-        "sslmode {0:?} is not supported; use disable, allow, prefer, require, verify-ca or verify-full"
-    )]
-    BadSslMode(String),
+    #[error(transparent)]
+    BadSslMode(#[from] SslModeError),
 }
 
-/// libpq's `sslmode`, all six of them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SslMode {
-    /// Plain TCP.
-    Disable,
-    /// Plain TCP (libpq would fall back to TLS; we never need to).
-    Allow,
-    /// TLS when the server offers it, without certificate checks; plain otherwise.
-    Prefer,
-    /// TLS without certificate checks (with checks when a root certificate is given, as libpq).
-    Require,
-    /// TLS; the certificate must chain to a trusted root.
-    VerifyCa,
-    /// TLS; the certificate must chain to a trusted root and name the host.
-    VerifyFull,
-}
-
-impl FromStr for SslMode {
-    type Err = ConfigError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(match s {
-            "disable" => Self::Disable,
-            "allow" => Self::Allow,
-            "prefer" => Self::Prefer,
-            "require" => Self::Require,
-            "verify-ca" => Self::VerifyCa,
-            "verify-full" => Self::VerifyFull,
-            other => return Err(ConfigError::BadSslMode(other.to_owned())),
-        })
+impl From<UrlError> for ConfigError {
+    fn from(error: UrlError) -> Self {
+        match error {
+            UrlError::Malformed(reason) => Self::BadUrl(reason),
+            UrlError::Scheme(scheme) => Self::BadUrl(format!(
+                "scheme {scheme:?} is neither postgres:// nor sqlite:"
+            )),
+            UrlError::SslMode(error) => Self::BadSslMode(error),
+        }
     }
 }
 
-/// Where and how to connect.
-#[derive(Clone)]
-pub struct Connection {
-    /// Host, port, user, password, database (the TLS part is handled by [`Connection::ssl_mode`]).
-    pub pg: tokio_postgres::Config,
-    /// TLS mode.
-    pub ssl_mode: SslMode,
-    /// A PEM file of trusted roots (libpq's `sslrootcert`); the web PKI roots otherwise.
-    pub ssl_root_cert: Option<PathBuf>,
-}
-
-impl fmt::Debug for Connection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // tokio_postgres::Config redacts the password in its Debug output.
-        f.debug_struct("Connection")
-            .field("pg", &self.pg)
-            .field("ssl_mode", &self.ssl_mode)
-            .field("ssl_root_cert", &self.ssl_root_cert)
-            .finish()
+/// Builds the connection from libpq's `PG*` variables.
+///
+/// # Errors
+/// When neither `PGHOST` nor `PGDATABASE` is set, or `PGSSLMODE` is invalid.
+fn connection_from_pg_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Connection, ConfigError> {
+    if env("PGHOST").is_none() && env("PGDATABASE").is_none() {
+        return Err(ConfigError::Missing);
     }
-}
-
-impl Connection {
-    /// A human-readable, secret-free description (`user@host:port/db`).
-    pub fn describe(&self) -> String {
-        let host = self
-            .pg
-            .get_hosts()
-            .first()
-            .map(|h| match h {
-                tokio_postgres::config::Host::Tcp(name) => name.clone(),
-                tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
-            })
-            .unwrap_or_else(|| "localhost".to_owned());
-        let port = self.pg.get_ports().first().copied().unwrap_or(5432);
-        format!(
-            "{}@{host}:{port}/{}",
-            self.pg.get_user().unwrap_or("?"),
-            self.pg.get_dbname().unwrap_or("?")
-        )
+    let mut pg = tokio_postgres::Config::new();
+    pg.host(env("PGHOST").as_deref().unwrap_or("localhost"));
+    if let Some(port) = env("PGPORT") {
+        let port = port.parse().map_err(|_| ConfigError::BadNumber {
+            name: "PGPORT",
+            value: port.clone(),
+        })?;
+        pg.port(port);
     }
-
-    /// Parses a `postgres://` URL (percent-encoded credentials, `sslmode`, `sslrootcert`).
-    ///
-    /// # Errors
-    /// When the URL or its TLS parameters are invalid.
-    pub fn from_url(url: &str) -> Result<Self, ConfigError> {
-        let parsed = url::Url::parse(url).map_err(|e| ConfigError::BadUrl(e.to_string()))?;
-        if !matches!(parsed.scheme(), "postgres" | "postgresql") {
-            return Err(ConfigError::BadUrl(format!(
-                "scheme {:?} is neither postgres:// nor sqlite:",
-                parsed.scheme()
-            )));
-        }
-        let mut ssl_mode = SslMode::Prefer;
-        let mut ssl_root_cert = None;
-        let mut rest = parsed.clone();
-        rest.query_pairs_mut().clear();
-        for (key, value) in parsed.query_pairs() {
-            match key.as_ref() {
-                "sslmode" => ssl_mode = value.parse()?,
-                "sslrootcert" => ssl_root_cert = Some(PathBuf::from(value.as_ref())),
-                _ => {
-                    rest.query_pairs_mut().append_pair(&key, &value);
-                }
-            }
-        }
-        let mut text = rest.to_string();
-        if text.ends_with('?') {
-            text.pop();
-        }
-        let pg = tokio_postgres::Config::from_str(&text)
-            .map_err(|e| ConfigError::BadUrl(e.to_string()))?;
-        Ok(Self {
-            pg,
-            ssl_mode,
-            ssl_root_cert,
-        })
+    let user = env("PGUSER")
+        .or_else(|| env("USER"))
+        .unwrap_or_else(|| "postgres".to_owned());
+    pg.user(&user);
+    if let Some(password) = env("PGPASSWORD") {
+        pg.password(password);
     }
-
-    /// Builds the connection from libpq's `PG*` variables.
-    ///
-    /// # Errors
-    /// When neither `PGHOST` nor `PGDATABASE` is set, or `PGSSLMODE` is invalid.
-    pub fn from_pg_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        if env("PGHOST").is_none() && env("PGDATABASE").is_none() {
-            return Err(ConfigError::Missing);
-        }
-        let mut pg = tokio_postgres::Config::new();
-        pg.host(env("PGHOST").as_deref().unwrap_or("localhost"));
-        if let Some(port) = env("PGPORT") {
-            let port = port.parse().map_err(|_| ConfigError::BadNumber {
-                name: "PGPORT",
-                value: port.clone(),
-            })?;
-            pg.port(port);
-        }
-        let user = env("PGUSER")
-            .or_else(|| env("USER"))
-            .unwrap_or_else(|| "postgres".to_owned());
-        pg.user(&user);
-        if let Some(password) = env("PGPASSWORD") {
-            pg.password(password);
-        }
-        pg.dbname(env("PGDATABASE").as_deref().unwrap_or(&user));
-        let ssl_mode = env("PGSSLMODE")
-            .map(|m| m.parse())
-            .transpose()?
-            .unwrap_or(SslMode::Prefer);
-        Ok(Self {
-            pg,
-            ssl_mode,
-            ssl_root_cert: env("PGSSLROOTCERT").map(PathBuf::from),
-        })
-    }
+    pg.dbname(env("PGDATABASE").as_deref().unwrap_or(&user));
+    let ssl_mode = env("PGSSLMODE")
+        .map(|m| m.parse())
+        .transpose()?
+        .unwrap_or(SslMode::Prefer);
+    Ok(Connection {
+        pg,
+        ssl_mode,
+        ssl_root_cert: env("PGSSLROOTCERT").map(PathBuf::from),
+    })
 }
 
 /// Which database the server serves, and so which backend answers the tools.
@@ -338,7 +235,7 @@ impl SqlConfig {
     pub fn from_lookup(env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let target = match env("DATABASE_URL") {
             Some(url) => Target::from_url(&url)?,
-            None => Target::Postgres(Box::new(Connection::from_pg_env(env)?)),
+            None => Target::Postgres(Box::new(connection_from_pg_env(env)?)),
         };
         Self::with_target(target, env)
     }

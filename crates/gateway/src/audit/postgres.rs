@@ -22,12 +22,20 @@
 //! -- the gateway's role: append and read its own chain's head, nothing else
 //! GRANT INSERT, SELECT ON switchboard_audit TO switchboard_gateway;
 //! ```
+//!
+//! The URL's `sslmode` and `sslrootcert` mean what they mean to libpq and to the built-in SQL
+//! server (`switchboard_pg`): `prefer` (TLS when the server offers it, unverified) unless the URL
+//! says `disable`, `allow`, `require`, `verify-ca` or `verify-full`, and `sslrootcert` names a PEM
+//! file of trusted roots (the web PKI roots otherwise). Messages name the database as
+//! `user@host:port/db`, never with its password.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use switchboard_pg::tls::connector;
+use switchboard_pg::{Connection, describe_driver_error};
 use tokio::sync::{mpsc, oneshot};
-use tokio_postgres::NoTls;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::{AuditRecord, GENESIS, line_hash};
 
@@ -48,6 +56,12 @@ const INSERT: &str = "INSERT INTO switchboard_audit (replica, seq, time, prev, h
 /// Records waiting for the writer at once; a call past that waits for room.
 const QUEUE: usize = 1024;
 
+/// How long opening a connection may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The setting the database comes from, as messages name it.
+const SETTING: &str = "audit.sink";
+
 type Reply = oneshot::Sender<Result<AuditRecord, String>>;
 
 /// The sink's handle: records go to the writer task.
@@ -57,30 +71,49 @@ pub struct PostgresSink {
     queue: mpsc::Sender<(AuditRecord, Option<Reply>)>,
 }
 
-/// `url` without its password, for messages.
-pub fn display(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) => {
-            let _ = u.set_password(None);
-            u.set_query(None);
-            u.to_string()
-        }
-        Err(_) => "the configured postgres:// URL".to_owned(),
-    }
+/// The audit database: how to connect to it, with the TLS its URL asks for.
+struct Database {
+    config: tokio_postgres::Config,
+    tls: MakeRustlsConnect,
+    /// `user@host:port/db`, for messages.
+    name: String,
 }
 
-async fn connect(url: &str) -> Result<tokio_postgres::Client, String> {
-    let connecting = tokio_postgres::connect(url, NoTls);
-    let (client, connection) = tokio::time::timeout(Duration::from_secs(10), connecting)
-        .await
-        .map_err(|_| "connecting timed out".to_owned())?
-        .map_err(|e| e.to_string())?;
-    tokio::spawn(async move {
-        if let Err(error) = connection.await {
-            tracing::warn!(%error, "the audit database connection ended");
-        }
-    });
-    Ok(client)
+impl Database {
+    /// Reads `url`, its `sslmode` and `sslrootcert` included, and prepares the TLS connector.
+    fn new(url: &str) -> Result<Self, String> {
+        let mut connection = Connection::from_url(url).map_err(|e| format!("{SETTING}: {e}"))?;
+        let name = connection.describe();
+        let tls = connector(&mut connection)
+            .map_err(|e| format!("{SETTING}: audit database {name}: {e}"))?;
+        Ok(Self {
+            config: connection.pg,
+            tls,
+            name,
+        })
+    }
+
+    /// `error`, naming the setting and the database (never its password).
+    fn failed(&self, error: impl std::fmt::Display) -> String {
+        format!("{SETTING}: audit database {}: {error}", self.name)
+    }
+
+    async fn connect(&self) -> Result<tokio_postgres::Client, String> {
+        let connecting = self.config.connect(self.tls.clone());
+        let (client, connection) = tokio::time::timeout(CONNECT_TIMEOUT, connecting)
+            .await
+            .map_err(|_| "connecting timed out".to_owned())?
+            .map_err(|e| describe_driver_error(&e))?;
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::warn!(
+                    error = %describe_driver_error(&error),
+                    "the audit database connection ended"
+                );
+            }
+        });
+        Ok(client)
+    }
 }
 
 impl PostgresSink {
@@ -88,18 +121,21 @@ impl PostgresSink {
     /// chain head and starts the writer.
     ///
     /// # Errors
-    /// A message naming the database (never its password) and what failed.
+    /// A message naming the setting (`audit.sink`), the database (never its password) and what
+    /// failed.
     pub async fn open(url: &str, replica: &str) -> Result<Self, String> {
-        let failed = |e: String| format!("audit database {}: {e}", display(url));
-        let client = connect(url).await.map_err(failed)?;
+        let db = Database::new(url)?;
+        let client = db.connect().await.map_err(|e| db.failed(e))?;
         if let Err(error) = client.batch_execute(CREATE).await {
             // A role that may only insert cannot create: the table must already exist.
             tracing::debug!(%error, "cannot create the audit table; checking it exists");
         }
-        let head = client
-            .query_opt(HEAD, &[&replica])
-            .await
-            .map_err(|e| failed(format!("cannot read table {TABLE}: {e}")))?;
+        let head = client.query_opt(HEAD, &[&replica]).await.map_err(|e| {
+            db.failed(format!(
+                "cannot read table {TABLE}: {}",
+                describe_driver_error(&e)
+            ))
+        })?;
         let (seq, prev) = match head {
             Some(row) => (
                 u64::try_from(row.get::<_, i64>(0)).unwrap_or(0),
@@ -109,7 +145,7 @@ impl PostgresSink {
         };
         let (queue, incoming) = mpsc::channel(QUEUE);
         tokio::spawn(write(
-            url.to_owned(),
+            db,
             replica.to_owned(),
             Some(client),
             seq,
@@ -154,7 +190,7 @@ impl PostgresSink {
 /// The writer: one insert at a time, in order; a lost connection is opened again for the next
 /// record.
 async fn write(
-    url: String,
+    db: Database,
     replica: String,
     mut client: Option<tokio_postgres::Client>,
     mut seq: u64,
@@ -165,14 +201,14 @@ async fn write(
         record.seq = seq + 1;
         record.prev.clone_from(&prev);
         record.replica = Some(replica.clone());
-        let result = insert(&url, &replica, &mut client, &record).await;
+        let result = insert(&db, &replica, &mut client, &record).await;
         let result = result.map(|hash| {
             seq = record.seq;
             prev = hash;
             record
         });
         if let Err(error) = &result {
-            tracing::error!(database = %display(&url), "cannot write the audit record: {error}");
+            tracing::error!(database = %db.name, "cannot write the audit record: {error}");
         }
         if let Some(reply) = reply {
             let _ = reply.send(result);
@@ -181,7 +217,7 @@ async fn write(
 }
 
 async fn insert(
-    url: &str,
+    db: &Database,
     replica: &str,
     client: &mut Option<tokio_postgres::Client>,
     record: &AuditRecord,
@@ -192,22 +228,22 @@ async fn insert(
         .as_ref()
         .is_none_or(tokio_postgres::Client::is_closed)
     {
-        *client = Some(connect(url).await?);
+        *client = Some(db.connect().await?);
     }
-    let Some(db) = client.as_ref() else {
+    let Some(open) = client.as_ref() else {
         return Err("no connection".into());
     };
     let seq = i64::try_from(record.seq).map_err(|e| e.to_string())?;
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] =
         [&replica, &seq, &record.time, &record.prev, &hash, &line];
-    let inserted = db.execute(INSERT, &params).await;
+    let inserted = open.execute(INSERT, &params).await;
     match inserted {
         Ok(_) => Ok(hash),
         Err(error) => {
-            if db.is_closed() {
+            if open.is_closed() {
                 *client = None;
             }
-            Err(error.to_string())
+            Err(describe_driver_error(&error))
         }
     }
 }
@@ -228,15 +264,15 @@ pub struct ChainReport {
 pub async fn read(
     url: &str,
 ) -> Result<BTreeMap<String, Vec<(u64, String, String, String)>>, String> {
-    let failed = |e: String| format!("audit database {}: {e}", display(url));
-    let client = connect(url).await.map_err(failed)?;
+    let db = Database::new(url)?;
+    let client = db.connect().await.map_err(|e| db.failed(e))?;
     let rows = client
         .query(
             "SELECT replica, seq, prev, hash, line FROM switchboard_audit ORDER BY replica, seq",
             &[],
         )
         .await
-        .map_err(|e| failed(e.to_string()))?;
+        .map_err(|e| db.failed(describe_driver_error(&e)))?;
     let mut chains: BTreeMap<String, Vec<(u64, String, String, String)>> = BTreeMap::new();
     for row in rows {
         let seq = u64::try_from(row.get::<_, i64>(1)).unwrap_or(0);

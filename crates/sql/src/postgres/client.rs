@@ -28,6 +28,9 @@ use super::tls::{TlsSetupError, connector};
 use crate::config::Connection;
 use crate::error::QueryError;
 
+/// The driver's error with its source chain, shared with every PostgreSQL client of the workspace.
+pub use switchboard_pg::describe_driver_error;
+
 /// Connections open at most (and statements running at once); a caller past them waits.
 const POOL_SIZE: usize = 4;
 /// How long establishing one connection may take.
@@ -330,21 +333,6 @@ impl Drop for Lease<'_> {
             self.db.put_back(session);
         }
     }
-}
-
-/// The driver's error with its source chain (tokio-postgres puts the useful part in the source).
-pub fn describe_driver_error(error: &tokio_postgres::Error) -> String {
-    if let Some(db) = error.as_db_error() {
-        return format!("{} ({})", db.message(), db.code().code());
-    }
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

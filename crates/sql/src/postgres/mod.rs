@@ -12,7 +12,7 @@ pub mod client;
 pub mod exec;
 pub mod render;
 pub mod role;
-pub mod tls;
+pub use switchboard_pg::tls;
 
 use tokio::sync::OnceCell;
 

@@ -15,7 +15,7 @@ use rustls::{
 };
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use crate::config::{Connection, SslMode};
+use crate::connection::{Connection, SslMode};
 
 /// A TLS setup that cannot be built.
 #[derive(Debug, thiserror::Error)]
@@ -194,5 +194,55 @@ impl ServerCertVerifier for NoVerification {
         self.provider
             .signature_verification_algorithms
             .supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn connection(url: &str) -> Connection {
+        Connection::from_url(url).unwrap()
+    }
+
+    #[test]
+    fn each_sslmode_sets_what_tokio_postgres_negotiates() {
+        use tokio_postgres::config::SslMode as Negotiated;
+        for (mode, negotiated) in [
+            ("disable", Negotiated::Disable),
+            ("allow", Negotiated::Disable),
+            ("prefer", Negotiated::Prefer),
+            ("require", Negotiated::Require),
+            ("verify-ca", Negotiated::Require),
+            ("verify-full", Negotiated::Require),
+        ] {
+            let mut connection = connection(&format!("postgres://u@h/d?sslmode={mode}"));
+            connector(&mut connection).unwrap();
+            assert_eq!(connection.pg.get_ssl_mode(), negotiated, "{mode}");
+        }
+    }
+
+    #[test]
+    fn an_unusable_root_certificate_file_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.pem");
+        let mut absent = connection(&format!(
+            "postgres://u@h/d?sslmode=verify-full&sslrootcert={}",
+            missing.display()
+        ));
+        let error = connector(&mut absent).err().unwrap().to_string();
+        assert!(error.contains("missing.pem"), "{error}");
+
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        let mut no_pem = connection(&format!(
+            "postgres://u@h/d?sslmode=verify-ca&sslrootcert={}",
+            empty.display()
+        ));
+        let error = connector(&mut no_pem).err().unwrap().to_string();
+        assert!(
+            error.contains("empty.pem") && error.contains("no PEM certificate"),
+            "{error}"
+        );
     }
 }
