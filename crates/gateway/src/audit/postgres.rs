@@ -50,8 +50,16 @@ const CREATE: &str = "CREATE TABLE IF NOT EXISTS switchboard_audit (
 const HEAD: &str = "SELECT seq, hash FROM switchboard_audit WHERE replica = $1 \
                     ORDER BY seq DESC LIMIT 1";
 
+/// Every record waiting, in one statement (so one commit): `$1` the replica, then one array
+/// per column.
 const INSERT: &str = "INSERT INTO switchboard_audit (replica, seq, time, prev, hash, line) \
-                      VALUES ($1, $2, $3::text::timestamptz, $4, $5, $6)";
+                      SELECT $1, seq, time::timestamptz, prev, hash, line \
+                      FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[]) \
+                      AS r(seq, time, prev, hash, line)";
+
+/// Records inserted together at most: those that arrive while a commit is under way wait for
+/// the next one.
+const BATCH: usize = 256;
 
 /// Records waiting for the writer at once; a call past that waits for room.
 const QUEUE: usize = 1024;
@@ -187,8 +195,9 @@ impl PostgresSink {
     }
 }
 
-/// The writer: one insert at a time, in order; a lost connection is opened again for the next
-/// record.
+/// The writer: the records waiting, in order, in one insert and one commit (a group commit: a
+/// busy gateway pays for one commit per batch, not per call); a lost connection is opened again
+/// for the next batch.
 async fn write(
     db: Database,
     replica: String,
@@ -197,22 +206,75 @@ async fn write(
     mut prev: String,
     mut incoming: mpsc::Receiver<(AuditRecord, Option<Reply>)>,
 ) {
-    while let Some((mut record, reply)) = incoming.recv().await {
-        record.seq = seq + 1;
-        record.prev.clone_from(&prev);
-        record.replica = Some(replica.clone());
-        let result = insert(&db, &replica, &mut client, &record).await;
-        let result = result.map(|hash| {
-            seq = record.seq;
-            prev = hash;
-            record
-        });
-        if let Err(error) = &result {
-            tracing::error!(database = %db.name, "cannot write the audit record: {error}");
+    let mut waiting = Vec::with_capacity(BATCH);
+    while incoming.recv_many(&mut waiting, BATCH).await > 0 {
+        // The batch continues the chain record by record; the head moves only once it is
+        // committed, so a failed insert leaves the chain as it was.
+        let mut rows = Rows::default();
+        let mut written = Vec::with_capacity(waiting.len());
+        let (mut next_seq, mut next_prev) = (seq, prev.clone());
+        for (mut record, reply) in waiting.drain(..) {
+            record.seq = next_seq + 1;
+            record.prev.clone_from(&next_prev);
+            record.replica = Some(replica.clone());
+            match rows.push(&record) {
+                Ok(hash) => {
+                    next_seq = record.seq;
+                    next_prev = hash;
+                    written.push((record, reply));
+                }
+                Err(error) => answer(reply, Err(error)),
+            }
         }
-        if let Some(reply) = reply {
-            let _ = reply.send(result);
+        match insert(&db, &replica, &mut client, &rows).await {
+            Ok(()) => {
+                (seq, prev) = (next_seq, next_prev);
+                for (record, reply) in written {
+                    answer(reply, Ok(record));
+                }
+            }
+            Err(error) => {
+                tracing::error!(
+                    database = %db.name,
+                    records = written.len(),
+                    "cannot write the audit records: {error}"
+                );
+                for (_, reply) in written {
+                    answer(reply, Err(error.clone()));
+                }
+            }
         }
+    }
+}
+
+fn answer(reply: Option<Reply>, result: Result<AuditRecord, String>) {
+    if let Some(reply) = reply {
+        let _ = reply.send(result);
+    }
+}
+
+/// The columns of the records of one insert.
+#[derive(Default)]
+struct Rows {
+    seq: Vec<i64>,
+    time: Vec<String>,
+    prev: Vec<String>,
+    hash: Vec<String>,
+    line: Vec<String>,
+}
+
+impl Rows {
+    /// Adds `record`, returning its hash (the next record's `prev`).
+    fn push(&mut self, record: &AuditRecord) -> Result<String, String> {
+        let line = serde_json::to_string(record).map_err(|e| e.to_string())?;
+        let seq = i64::try_from(record.seq).map_err(|e| e.to_string())?;
+        let hash = line_hash(&line);
+        self.seq.push(seq);
+        self.time.push(record.time.clone());
+        self.prev.push(record.prev.clone());
+        self.hash.push(hash.clone());
+        self.line.push(line);
+        Ok(hash)
     }
 }
 
@@ -220,10 +282,11 @@ async fn insert(
     db: &Database,
     replica: &str,
     client: &mut Option<tokio_postgres::Client>,
-    record: &AuditRecord,
-) -> Result<String, String> {
-    let line = serde_json::to_string(record).map_err(|e| e.to_string())?;
-    let hash = line_hash(&line);
+    rows: &Rows,
+) -> Result<(), String> {
+    if rows.seq.is_empty() {
+        return Ok(());
+    }
     if client
         .as_ref()
         .is_none_or(tokio_postgres::Client::is_closed)
@@ -233,12 +296,11 @@ async fn insert(
     let Some(open) = client.as_ref() else {
         return Err("no connection".into());
     };
-    let seq = i64::try_from(record.seq).map_err(|e| e.to_string())?;
-    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] =
-        [&replica, &seq, &record.time, &record.prev, &hash, &line];
-    let inserted = open.execute(INSERT, &params).await;
-    match inserted {
-        Ok(_) => Ok(hash),
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] = [
+        &replica, &rows.seq, &rows.time, &rows.prev, &rows.hash, &rows.line,
+    ];
+    match open.execute(INSERT, &params).await {
+        Ok(_) => Ok(()),
         Err(error) => {
             if open.is_closed() {
                 *client = None;
@@ -348,4 +410,52 @@ pub async fn records(url: &str) -> Result<Vec<AuditRecord>, String> {
     }
     out.sort_by(|a: &AuditRecord, b| a.time.cmp(&b.time));
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn records_that_wait_together_are_committed_together_and_chain_in_order() {
+        let db = switchboard_testkit::pg::TestDb::new().await.unwrap();
+        let sink = PostgresSink::open(&db.url(), "busy").await.unwrap();
+        let appends: Vec<_> = (0..200)
+            .map(|i| {
+                let sink = sink.clone();
+                let record = AuditRecord::event(
+                    "test".into(),
+                    format!("tool{i}"),
+                    None,
+                    "test",
+                    "ok",
+                    String::new(),
+                    serde_json::Value::Null,
+                );
+                tokio::spawn(async move { sink.append(record).await })
+            })
+            .collect();
+        let mut seqs = Vec::new();
+        for append in appends {
+            seqs.push(append.await.unwrap().unwrap().seq);
+        }
+        seqs.sort_unstable();
+        assert_eq!(
+            seqs,
+            (1..=200).collect::<Vec<u64>>(),
+            "one place each in the chain"
+        );
+        let chain = &verify(&db.url()).await.unwrap()["busy"];
+        assert_eq!((chain.records, chain.problems.len()), (200, 0), "{chain:?}");
+        let admin = db.connect().await.unwrap();
+        let commits: i64 = admin
+            .query_one(
+                "SELECT count(DISTINCT xmin::text)::bigint FROM switchboard_audit",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert!(commits < 200, "200 records in {commits} commits");
+    }
 }
