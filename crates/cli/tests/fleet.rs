@@ -435,6 +435,18 @@ async fn a_rolling_restart_loses_no_call_and_each_answer_has_one_audit_row_after
     let balancer = Balancer::start(dir.path(), &backends).await;
     let mcp = format!("{}/mcp", balancer.url);
     let load = Load::start(&mcp, 4, 1);
+    // The Python SDK, 2026-07-28, calling through the balancer all along.
+    let sdk = {
+        let mcp = mcp.clone();
+        tokio::spawn(async move {
+            let env = [
+                ("TOKEN", APP),
+                ("SQL", "SELECT 'sdk'"),
+                ("FOR_SECONDS", "10"),
+            ];
+            support::run_python_with("auto", &[&mcp], &env).await
+        })
+    };
     tokio::time::sleep(Duration::from_secs(1)).await;
 
     // SIGTERM one replica at a time, each replaced on its address once it has gone: it reports
@@ -455,6 +467,13 @@ async fn a_rolling_restart_loses_no_call_and_each_answer_has_one_audit_row_after
         failed.is_empty(),
         "a rolling restart loses no call: {failed:?}"
     );
+    let seen = sdk.await.unwrap();
+    assert_eq!(
+        (seen["protocol_version"].as_str(), &seen["is_error"]),
+        (Some("2026-07-28"), &json!(false)),
+        "the SDK's calls all succeed: {seen}"
+    );
+    assert!(seen["calls"].as_u64() > Some(10), "{seen}");
     assert!(
         answered.len() > 50,
         "the load ran: {} calls",

@@ -4,13 +4,15 @@ Usage: python_mcp.py MODE TARGET [ARG...]
   MODE    'legacy' (initialize handshake, 2025-11-25 era) or 'auto' (server/discover, 2026-07-28 era)
   TARGET  an http:// URL of a Streamable HTTP endpoint, or a command to spawn over stdio (ARGs follow)
 Env: SQL — the statement to run; TOOL — the tool that runs it (default `query`); CALLS — how
-many times (default 1); TOKEN — a bearer token for an http:// TARGET.
+many times at least (default 1); FOR_SECONDS — and for at least this long; TOKEN — a bearer
+token for an http:// TARGET. Stops at the first error.
 Prints one JSON object with what it saw.
 """
 
 import json
 import os
 import sys
+import time
 
 import anyio
 from mcp.client.client import Client
@@ -30,9 +32,14 @@ async def main() -> None:
         server = StdioServerParameters(command=target, args=args, env=dict(os.environ))
     async with Client(server, mode=mode) as client:
         tools = await client.list_tools()
-        for _ in range(int(os.environ.get("CALLS", "1"))):
+        deadline = time.monotonic() + float(os.environ.get("FOR_SECONDS", "0"))
+        calls = 0
+        while True:
             result = await client.call_tool(os.environ.get("TOOL", "query"), {"sql": os.environ["SQL"]})
+            calls += 1
             if result.is_error:
+                break
+            if calls >= int(os.environ.get("CALLS", "1")) and time.monotonic() >= deadline:
                 break
         print(
             json.dumps(
@@ -40,6 +47,7 @@ async def main() -> None:
                     "protocol_version": client.protocol_version,
                     "tools": sorted(tool.name for tool in tools.tools),
                     "is_error": bool(result.is_error),
+                    "calls": calls,
                     "structured": result.structured_content,
                 }
             )
