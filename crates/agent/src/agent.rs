@@ -467,6 +467,33 @@ pub fn valid_tool_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
+/// What the model answered, on its request's span: tokens, why it stopped, or the failure.
+fn trace_response(span: &tracing::Span, created: &Result<ApiMessage, ApiFailure>) {
+    use switchboard_telemetry::attribute;
+    match created {
+        Ok(response) => {
+            let usage = &response.usage;
+            let input = usage.input_tokens
+                + usage.cache_creation_input_tokens
+                + usage.cache_read_input_tokens;
+            attribute(
+                span,
+                "gen_ai.usage.input_tokens",
+                i64::try_from(input).unwrap_or(i64::MAX),
+            );
+            attribute(
+                span,
+                "gen_ai.usage.output_tokens",
+                i64::try_from(usage.output_tokens).unwrap_or(i64::MAX),
+            );
+            if let Some(reason) = &response.stop_reason {
+                attribute(span, "gen_ai.response.finish_reasons", reason.clone());
+            }
+        }
+        Err(failure) => switchboard_telemetry::error(span, failure.message.clone()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -512,32 +539,5 @@ mod tests {
         messages[1].content.push(ContentBlock::text("  "));
         trim_prefill(&mut messages);
         assert_eq!(messages[1].content.len(), 1);
-    }
-}
-
-/// What the model answered, on its request's span: tokens, why it stopped, or the failure.
-fn trace_response(span: &tracing::Span, created: &Result<ApiMessage, ApiFailure>) {
-    use switchboard_telemetry::attribute;
-    match created {
-        Ok(response) => {
-            let usage = &response.usage;
-            let input = usage.input_tokens
-                + usage.cache_creation_input_tokens
-                + usage.cache_read_input_tokens;
-            attribute(
-                span,
-                "gen_ai.usage.input_tokens",
-                i64::try_from(input).unwrap_or(i64::MAX),
-            );
-            attribute(
-                span,
-                "gen_ai.usage.output_tokens",
-                i64::try_from(usage.output_tokens).unwrap_or(i64::MAX),
-            );
-            if let Some(reason) = &response.stop_reason {
-                attribute(span, "gen_ai.response.finish_reasons", reason.clone());
-            }
-        }
-        Err(failure) => switchboard_telemetry::error(span, failure.message.clone()),
     }
 }
