@@ -36,6 +36,16 @@ impl Drop for KeySpace {
     }
 }
 
+/// The SQLite database every replica's SQL server reads (one table, `t`).
+fn database(dir: &Path) -> PathBuf {
+    let db = dir.join("shop.db");
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch("CREATE TABLE t (x INTEGER)")
+        .unwrap();
+    db
+}
+
 /// One replica's configuration: its own audit log, the fleet's Redis buckets.
 fn replica_config(dir: &Path, db: &Path, prefix: &str) -> PathBuf {
     std::fs::create_dir_all(dir).unwrap();
@@ -155,11 +165,7 @@ async fn query(url: &str, token: &str) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_replicas_behind_haproxy_share_limits_approvals_sessions_and_survive_a_kill() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("shop.db");
-    rusqlite::Connection::open(&db)
-        .unwrap()
-        .execute_batch("CREATE TABLE t (x INTEGER)")
-        .unwrap();
+    let db = database(dir.path());
     let space = KeySpace(format!("sb-fleet-{}", uuid::Uuid::new_v4()));
     let mut replicas = Vec::new();
     let mut backends = Vec::new();
@@ -406,11 +412,7 @@ fn signal(child: &tokio::process::Child, signal: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rolling_restart_loses_no_call_and_each_answer_has_one_audit_row_after_a_kill() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("shop.db");
-    rusqlite::Connection::open(&db)
-        .unwrap()
-        .execute_batch("CREATE TABLE t (x INTEGER)")
-        .unwrap();
+    let db = database(dir.path());
     let audit = switchboard_testkit::pg::TestDb::new().await.unwrap();
     let sink = audit.url();
     let mut replicas = Vec::new();
