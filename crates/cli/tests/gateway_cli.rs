@@ -388,6 +388,65 @@ fn a_changed_tool_is_withheld_until_tools_accept_and_review_shows_the_change() {
 }
 
 #[test]
+fn with_a_state_store_tools_review_and_accept_act_on_the_fleets_pins() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = format!("sb-cli-pins-{}", uuid::Uuid::new_v4());
+    let redis_url = "redis://127.0.0.1:6379/0";
+    let config = config(
+        dir.path(),
+        &format!("[state]\nstore = {redis_url:?}\nprefix = {prefix:?}\n"),
+    );
+    let c = config.to_str().unwrap();
+    let mut redis = redis::Client::open(redis_url)
+        .unwrap()
+        .get_connection()
+        .expect("Redis on 127.0.0.1:6379 (scripts/setup starts it)");
+    let key = format!("{prefix}:pins");
+    /// Deletes the test's keys, also when it fails.
+    struct Forget(Vec<String>);
+    impl Drop for Forget {
+        fn drop(&mut self) {
+            if let Ok(mut redis) =
+                redis::Client::open("redis://127.0.0.1:6379/0").and_then(|c| c.get_connection())
+            {
+                let _: Result<(), _> = redis::Commands::del(&mut redis, self.0.clone());
+            }
+        }
+    }
+    let _forget = Forget(vec![key.clone(), format!("{key}:rev")]);
+
+    // The first start pins every tool of the server in the store, not in a file.
+    let first = run(dir.path(), &["tools", "--config", c]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(!dir.path().join("audit.pins.json").exists());
+    let stored: String = redis::Commands::get(&mut redis, &key).unwrap();
+    let mut pins: serde_json::Value = serde_json::from_str(&stored).unwrap();
+    assert_eq!(pins["tools"]["ev/echo"]["state"], "pinned", "{pins}");
+
+    // The fleet's pin of `echo` no longer matches what the server lists.
+    pins["tools"]["ev/echo"]["fingerprint"] = serde_json::json!("0".repeat(64));
+    let _: () = redis::Commands::set(&mut redis, &key, pins.to_string()).unwrap();
+    let call = run(
+        dir.path(),
+        &["call", "echo", r#"{"message": "hi"}"#, "--config", c],
+    );
+    assert_eq!(call.status.code(), Some(1), "{}", stdout(&call));
+    let review = run(dir.path(), &["tools", "review", "--config", c]);
+    assert!(
+        stdout(&review).contains("ev/echo: quarantined"),
+        "{}",
+        stdout(&review)
+    );
+    let accept = run(dir.path(), &["tools", "accept", "echo", "--config", c]);
+    assert!(accept.status.success(), "{}", stderr(&accept));
+    let call = run(
+        dir.path(),
+        &["call", "echo", r#"{"message": "hi"}"#, "--config", c],
+    );
+    assert!(call.status.success(), "{}", stdout(&call));
+}
+
+#[test]
 fn configuration_errors_exit_2_naming_file_and_key() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("switchboard.toml");
