@@ -1,10 +1,13 @@
-//! JSON-RPC over stdio, fuzzed through the real binary: `switchboard server sqlite` and
-//! `switchboard serve` (with the SQL server on SQLite as its child). Each case writes a few lines
-//! (valid messages, mutated ones with wrong types, huge ids, deep nesting, unknown methods,
-//! batches, invalid UTF-8, truncated lines) and then a `ping` with a fresh id. Properties: the ping
-//! is answered within the deadline (no crash, no hang); every response carries an id that was
-//! sent, or null; every well-formed request gets exactly one response. Duplicate in-flight ids are
-//! not generated. The long run: `SWITCHBOARD_FUZZ_CASES=N`.
+//! JSON-RPC fuzzed through the real binary, over stdio (`switchboard server sqlite`, and
+//! `switchboard serve` with the SQL server on SQLite as its child) and over HTTP (`switchboard
+//! serve --http`). Each case sends a few messages (valid ones, mutated ones with wrong types, huge
+//! ids, deep nesting, unknown methods, batches, invalid UTF-8, truncated lines) and then a probe
+//! with a fresh id (`ping` over stdio; over HTTP a stateless `tools/list`, as 2026-07-28 has no
+//! `ping`). Properties: the probe is answered within the deadline (no crash, no hang); every
+//! response carries an id that was sent, or null. Over stdio every well-formed request gets
+//! exactly one response; over HTTP each body is one request, sent with the headers of either
+//! protocol era, mismatched ones or none, and gets an HTTP answer that is not a server error.
+//! Duplicate in-flight ids are not generated. The long run: `SWITCHBOARD_FUZZ_CASES=N`.
 
 mod support;
 
@@ -439,4 +442,178 @@ fn prop_gateway_over_stdio_survives_hostile_json_rpc() {
             .arg(&config),
     );
     run(peer, "db__", 300);
+}
+
+/// The headers one HTTP request is sent with.
+#[derive(Debug, Clone)]
+enum Era {
+    /// 2026-07-28: `Mcp-Method` naming the body's method.
+    Stateless,
+    /// 2026-07-28 with an `Mcp-Method` that need not match the body.
+    Mismatched(String),
+    /// 2025-11-25, without a session.
+    Sessionless,
+    /// No protocol headers at all.
+    Bare,
+}
+
+fn era() -> impl Strategy<Value = Era> {
+    prop_oneof![
+        3 => Just(Era::Stateless),
+        1 => "[a-z/]{0,12}".prop_map(Era::Mismatched),
+        1 => Just(Era::Sessionless),
+        1 => Just(Era::Bare),
+    ]
+}
+
+/// The `_meta` a 2026-07-28 request carries.
+fn modern_meta() -> Value {
+    json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientInfo": {"name": "fuzz", "version": "0"},
+        "io.modelcontextprotocol/clientCapabilities": {},
+    })
+}
+
+/// `switchboard serve --http`, spoken to one request at a time.
+struct HttpPeer {
+    runtime: tokio::runtime::Runtime,
+    client: reqwest::Client,
+    url: String,
+    child: tokio::process::Child,
+    probes: u64,
+}
+
+impl HttpPeer {
+    /// One request: no transport failure, no server error, and only ids of its body answered.
+    fn post(&self, body: &[u8], era: &Era) -> Result<(), String> {
+        let method = serde_json::from_slice::<Value>(body)
+            .ok()
+            .and_then(|v| v.get("method").and_then(Value::as_str).map(str::to_owned));
+        let mut request = self
+            .client
+            .post(&self.url)
+            .timeout(DEADLINE)
+            .header("accept", "application/json, text/event-stream")
+            .header("content-type", "application/json")
+            .body(body.to_vec());
+        request = match era {
+            Era::Stateless => {
+                let request = request.header("mcp-protocol-version", "2026-07-28");
+                match &method {
+                    Some(method) => request.header("mcp-method", method.as_str()),
+                    None => request,
+                }
+            }
+            Era::Mismatched(method) => request
+                .header("mcp-protocol-version", "2026-07-28")
+                .header("mcp-method", method.as_str()),
+            Era::Sessionless => request.header("mcp-protocol-version", "2025-11-25"),
+            Era::Bare => request,
+        };
+        let (status, text) = self.runtime.block_on(async {
+            let response = request
+                .send()
+                .await
+                .map_err(|e| format!("no HTTP answer: {e}"))?;
+            let status = response.status();
+            let text = response
+                .text()
+                .await
+                .map_err(|e| format!("the answer was cut: {e}"))?;
+            Ok::<_, String>((status, text))
+        })?;
+        if status.is_server_error() {
+            return Err(format!(
+                "{status} for {}: {text}",
+                String::from_utf8_lossy(body)
+            ));
+        }
+        let sent: HashSet<String> = ids_in(body).iter().map(id_key).collect();
+        for message in switchboard_testkit::stateless::messages(&text) {
+            for response in as_list(&message) {
+                let id = response.get("id").cloned().unwrap_or(Value::Null);
+                if response.get("method").is_none() && !id.is_null() && !sent.contains(&id_key(&id))
+                {
+                    return Err(format!("an answer to an id not in its request: {response}"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends each body with its headers, then a stateless `tools/list` that must be answered
+    /// (2026-07-28 has no `ping`).
+    fn exchange(&mut self, requests: &[(Vec<u8>, Era)]) -> Result<(), TestCaseError> {
+        for (body, era) in requests {
+            self.post(body, era).map_err(TestCaseError::fail)?;
+        }
+        self.probes += 1;
+        let probe = json!(format!("probe:{}", self.probes));
+        let list = json!({"jsonrpc": "2.0", "id": probe, "method": "tools/list",
+                          "params": {"_meta": modern_meta()}});
+        let answer = self.runtime.block_on(async {
+            let text = self
+                .client
+                .post(&self.url)
+                .timeout(DEADLINE)
+                .header("accept", "application/json, text/event-stream")
+                .header("mcp-protocol-version", "2026-07-28")
+                .header("mcp-method", "tools/list")
+                .json(&list)
+                .send()
+                .await
+                .map_err(|e| format!("the probe got no answer: {e}"))?
+                .text()
+                .await
+                .map_err(|e| format!("the probe's answer was cut: {e}"))?;
+            Ok::<_, String>(text)
+        });
+        let text = answer.map_err(TestCaseError::fail)?;
+        let answered = switchboard_testkit::stateless::messages(&text)
+            .iter()
+            .any(|m| m["id"] == probe && m.get("result").is_some());
+        if !answered {
+            return Err(TestCaseError::fail(format!(
+                "the probe was not answered: {text}"
+            )));
+        }
+        match self.child.try_wait() {
+            Ok(None) => Ok(()),
+            other => Err(TestCaseError::fail(format!(
+                "the gateway exited: {other:?}"
+            ))),
+        }
+    }
+}
+
+#[test]
+fn prop_gateway_over_http_survives_hostile_json_rpc() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = shop_db(dir.path()).expect("shop database");
+    let config = dir.path().join("switchboard.toml");
+    let text = format!(
+        "[audit]\npath = {:?}\n[servers.db]\nkind = \"postgres\"\nenv = {{ DATABASE_URL = {:?} }}\n",
+        dir.path().join("audit.jsonl"),
+        format!("sqlite://{}", db.display()),
+    );
+    std::fs::write(&config, text).expect("write config");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (child, url) = runtime.block_on(support::serve_http(&config, &[("RUST_LOG", "error")]));
+    let peer = RefCell::new(HttpPeer {
+        runtime,
+        client: reqwest::Client::new(),
+        url,
+        child,
+        probes: 0,
+    });
+    let mut runner = TestRunner::new(fuzz::config(200));
+    let strategy = prop::collection::vec((line("db__"), era()), 1..5);
+    let result = runner.run(&strategy, |requests| peer.borrow_mut().exchange(&requests));
+    if let Err(error) = result {
+        panic!("{error}");
+    }
 }
