@@ -1,13 +1,14 @@
-//! JSON-RPC fuzzed through the real binary, over stdio (`switchboard server sqlite`, and
-//! `switchboard serve` with the SQL server on SQLite as its child) and over HTTP (`switchboard
-//! serve --http`). Each case sends a few messages (valid ones, mutated ones with wrong types, huge
-//! ids, deep nesting, unknown methods, batches, invalid UTF-8, truncated lines) and then a probe
-//! with a fresh id (`ping` over stdio; over HTTP a stateless `tools/list`, as 2026-07-28 has no
-//! `ping`). Properties: the probe is answered within the deadline (no crash, no hang); every
-//! response carries an id that was sent, or null. Over stdio every well-formed request gets
-//! exactly one response; over HTTP each body is one request, sent with the headers of either
-//! protocol era, mismatched ones or none, and gets an HTTP answer that is not a server error.
-//! Duplicate in-flight ids are not generated. The long run: `SWITCHBOARD_FUZZ_CASES=N`.
+//! JSON-RPC fuzzed through the real binary, over stdio (`switchboard server sqlite|jira|slack`,
+//! the last two against their fakes, and `switchboard serve` with the SQL server on SQLite as its
+//! child) and over HTTP (`switchboard serve --http`). Each case sends a few messages (valid ones,
+//! mutated ones with wrong types, huge ids, deep nesting, unknown methods, batches, invalid UTF-8,
+//! truncated lines) and then a probe with a fresh id (`ping` over stdio; over HTTP a stateless
+//! `tools/list`, as 2026-07-28 has no `ping`). Properties: the probe is answered within the
+//! deadline (no crash, no hang); every response carries an id that was sent, or null. Over stdio
+//! every well-formed request gets exactly one response; over HTTP each body is one request, sent
+//! with the headers of either protocol era, mismatched ones or none, and gets an HTTP answer that
+//! is not a server error. Duplicate in-flight ids are not generated. The long run:
+//! `SWITCHBOARD_FUZZ_CASES=N`.
 
 mod support;
 
@@ -422,6 +423,47 @@ fn prop_sqlite_server_over_stdio_survives_hostile_json_rpc() {
     let db = shop_db(dir.path()).expect("shop database");
     let peer = Peer::spawn(Command::new(binary()).arg("server").arg("sqlite").arg(&db));
     run(peer, "", 300);
+}
+
+/// A runtime to host the SaaS fakes of a synchronous test, kept for as long as they serve.
+fn fake_host() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+#[test]
+fn prop_jira_server_over_stdio_survives_hostile_json_rpc() {
+    use switchboard_testkit::jira::{API_TOKEN, EMAIL, FakeJira, Flavor};
+    let host = fake_host();
+    let fake = host
+        .block_on(FakeJira::start(Flavor::Cloud))
+        .expect("fake Jira");
+    let peer = Peer::spawn(
+        Command::new(binary())
+            .args(["server", "jira"])
+            .env("JIRA_URL", fake.url())
+            .env("JIRA_USERNAME", EMAIL)
+            .env("JIRA_API_TOKEN", API_TOKEN),
+    );
+    run(peer, "", 150);
+}
+
+#[test]
+fn prop_slack_server_over_stdio_survives_hostile_json_rpc() {
+    let host = fake_host();
+    let fake = host
+        .block_on(switchboard_testkit::slack::FakeSlack::start())
+        .expect("fake Slack");
+    let peer = Peer::spawn(
+        Command::new(binary())
+            .args(["server", "slack"])
+            .env("SLACK_BOT_TOKEN", fake.token())
+            .env("SLACK_API_URL", fake.url()),
+    );
+    run(peer, "", 150);
 }
 
 #[test]
