@@ -466,17 +466,23 @@ fn prop_slack_server_over_stdio_survives_hostile_json_rpc() {
     run(peer, "", 150);
 }
 
-#[test]
-fn prop_gateway_over_stdio_survives_hostile_json_rpc() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db = shop_db(dir.path()).expect("shop database");
-    let config = dir.path().join("switchboard.toml");
+/// A gateway over the SQL server on the shop database, both in `dir`.
+fn gateway_config(dir: &std::path::Path) -> std::path::PathBuf {
+    let db = shop_db(dir).expect("shop database");
+    let config = dir.join("switchboard.toml");
     let text = format!(
         "[audit]\npath = {:?}\n[servers.db]\nkind = \"postgres\"\nenv = {{ DATABASE_URL = {:?} }}\n",
-        dir.path().join("audit.jsonl"),
+        dir.join("audit.jsonl"),
         format!("sqlite://{}", db.display()),
     );
     std::fs::write(&config, text).expect("write config");
+    config
+}
+
+#[test]
+fn prop_gateway_over_stdio_survives_hostile_json_rpc() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = gateway_config(dir.path());
     let peer = Peer::spawn(
         Command::new(binary())
             .arg("serve")
@@ -632,14 +638,7 @@ impl HttpPeer {
 #[test]
 fn prop_gateway_over_http_survives_hostile_json_rpc() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let db = shop_db(dir.path()).expect("shop database");
-    let config = dir.path().join("switchboard.toml");
-    let text = format!(
-        "[audit]\npath = {:?}\n[servers.db]\nkind = \"postgres\"\nenv = {{ DATABASE_URL = {:?} }}\n",
-        dir.path().join("audit.jsonl"),
-        format!("sqlite://{}", db.display()),
-    );
-    std::fs::write(&config, text).expect("write config");
+    let config = gateway_config(dir.path());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
