@@ -700,6 +700,194 @@ async fn a_call_waits_for_an_operator_who_decides_with_switchboard_approvals() {
     child.kill().await.unwrap();
 }
 
+/// `[approvals] slack`: a waiting call is posted to the channel with Approve and Deny buttons; a
+/// click decides it only when Slack signed it within five minutes, it is not a replay, and the
+/// clicker is a listed operator; the message is then updated with the decision and the decider,
+/// who is also in the call's audit record.
+#[tokio::test]
+async fn approvals_in_slack_are_decided_by_a_signed_click_from_an_operator() {
+    use switchboard_slack::interactions::sign;
+    use switchboard_testkit::slack::{FakeChannel, FakeSlack};
+    const SIGNING_SECRET: &str = "slack-signing-secret-0001";
+    const CHANNEL: &str = "C0APPROVAL";
+    let slack = FakeSlack::start().await.unwrap();
+    slack.add_channel(FakeChannel::public(CHANNEL, "approvals"));
+    let dir = tempfile::tempdir().unwrap();
+    // No client is an operator: Slack's operators alone make calls wait.
+    let config = config(
+        dir.path(),
+        &format!(
+            "[approvals]\ntimeout = \"60s\"\n\
+             slack = {{ channel = \"#approvals\", token = \"${{env:APPROVALS_SLACK_TOKEN}}\", \
+             signing_secret = \"${{env:APPROVALS_SIGNING_SECRET}}\", \
+             operators = [\"U0ALICE001\"], api_url = \"{}\" }}\n\
+             [tools.\"echo\"]\napproval = \"required\"\n\
+             [clients.ci]\ntoken = \"ci-token-0001\"\n",
+            slack.url()
+        ),
+    );
+    let (mut child, url) = support::serve_http(
+        &config,
+        &[
+            ("APPROVALS_SLACK_TOKEN", &slack.token()),
+            ("APPROVALS_SIGNING_SECRET", SIGNING_SECRET),
+        ],
+    )
+    .await;
+    let interactions = url.replace("/mcp", "/slack/interactions");
+    let http = reqwest::Client::new();
+    let click = async |user: &str, action: &str, id: &str, age_s: u64, secret: &str| {
+        let payload = serde_json::json!({
+            "type": "block_actions",
+            "user": {"id": user, "username": "alice"},
+            "actions": [{"action_id": action, "value": id, "type": "button"}],
+        });
+        let body: String = format!(
+            "payload={}",
+            url::form_urlencoded::byte_serialize(payload.to_string().as_bytes())
+                .collect::<String>()
+        );
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let timestamp = (now - age_s).to_string();
+        let signature = sign(secret, &timestamp, body.as_bytes());
+        let send = || {
+            http.post(&interactions)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("x-slack-request-timestamp", &timestamp)
+                .header("x-slack-signature", &signature)
+                .body(body.clone())
+                .send()
+        };
+        let first = send().await.unwrap().status().as_u16();
+        let again = send().await.unwrap().status().as_u16();
+        (first, again)
+    };
+    // The message posted for the one waiting call: its id (the buttons' value) and its blocks.
+    let posted = async |n: usize| {
+        for _ in 0..100 {
+            let messages = slack.posted(CHANNEL);
+            if let Some(message) = messages.get(n) {
+                let blocks = message.blocks.clone().expect("posted with blocks");
+                let buttons = blocks
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|b| b["type"] == "actions")
+                    .expect("the message has buttons")["elements"]
+                    .clone();
+                assert_eq!(buttons[0]["action_id"], "approve");
+                assert_eq!(buttons[1]["action_id"], "deny");
+                assert!(message.text.contains("echo") && message.text.contains("ci"));
+                return (
+                    message.ts.clone(),
+                    buttons[0]["value"].as_str().unwrap().to_owned(),
+                );
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("no approval request was posted to Slack");
+    };
+    // The message once updated: its text, and that it has no buttons left.
+    let settled = async |ts: &str| {
+        for _ in 0..100 {
+            let message = slack
+                .messages(CHANNEL)
+                .into_iter()
+                .find(|m| m.ts == ts)
+                .unwrap();
+            let blocks = message.blocks.clone().unwrap_or_default().to_string();
+            if !blocks.contains("\"actions\"") {
+                return message.text;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("the approval message was not updated");
+    };
+
+    let call = tokio::spawn(call_echo(url.clone(), "ci-token-0001", "ship it"));
+    let (ts, id) = posted(0).await;
+    // Not Slack's, stale, or not an operator's: nothing is decided.
+    assert_eq!(
+        click("U0ALICE001", "approve", &id, 0, "not-the-secret").await,
+        (401, 401)
+    );
+    assert_eq!(
+        click("U0ALICE001", "approve", &id, 6 * 60, SIGNING_SECRET).await,
+        (401, 401)
+    );
+    assert_eq!(
+        click("U0BOB00001", "approve", &id, 0, SIGNING_SECRET).await,
+        (403, 401),
+        "an unmapped user is refused, and the same request again is a replay"
+    );
+    assert!(!call.is_finished(), "nothing decided the call yet");
+    // An operator's click decides once; the same request again is a replay.
+    assert_eq!(
+        click("U0ALICE001", "approve", &id, 0, SIGNING_SECRET).await,
+        (200, 401)
+    );
+    let (answer, _) = call.await.unwrap();
+    assert!(answer.to_string().contains("ship it"), "{answer}");
+    assert_eq!(
+        settled(&ts).await,
+        "Approved by slack:U0ALICE001 (alice): echo on ev, asked by ci"
+    );
+
+    let call = tokio::spawn(call_echo(url.clone(), "ci-token-0001", "and this"));
+    let (ts, id) = posted(1).await;
+    assert_eq!(
+        click("U0ALICE001", "deny", &id, 1, SIGNING_SECRET).await,
+        (200, 401)
+    );
+    let (answer, _) = call.await.unwrap();
+    assert_eq!(
+        answer["result"]["isError"],
+        serde_json::json!(true),
+        "{answer}"
+    );
+    assert!(
+        answer
+            .to_string()
+            .contains("denied by slack:U0ALICE001 (alice): denied in Slack"),
+        "{answer}"
+    );
+    assert!(
+        settled(&ts)
+            .await
+            .starts_with("Denied by slack:U0ALICE001 (alice)")
+    );
+    // A click on a decided request finds nothing waiting.
+    assert_eq!(
+        click("U0ALICE001", "approve", &id, 2, SIGNING_SECRET).await,
+        (404, 401)
+    );
+
+    let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
+    assert!(!audit.contains(SIGNING_SECRET) && !audit.contains(&slack.token()));
+    let records =
+        switchboard_gateway::audit::read_records(&dir.path().join("audit.jsonl")).unwrap();
+    let decided: Vec<_> = records
+        .iter()
+        .filter(|r| r.tool == "echo" && r.layer.as_deref() != Some("pins"))
+        .map(|r| {
+            let note = r.approval.as_ref().expect("the decision is in the record");
+            (r.outcome.as_str(), note.decision.as_str(), note.by.clone())
+        })
+        .collect();
+    let alice = Some("slack:U0ALICE001 (alice)".to_owned());
+    assert_eq!(
+        decided,
+        [
+            ("ok", "approved", alice.clone()),
+            ("refused", "denied", alice)
+        ]
+    );
+    child.kill().await.unwrap();
+}
+
 /// `[audit] stream = "stdout"`: every call's record also goes to stdout as a JSON line, the same
 /// record the audit file holds; over stdio (where stdout is MCP) it is refused at start.
 #[tokio::test]

@@ -30,6 +30,7 @@ use crate::policy::authorize::Authorize;
 use crate::policy::limits::Limits;
 use crate::policy::queue::ApprovalQueue;
 use crate::policy::rate_limit::{LocalBackend, RateLimit, RateLimitBackend, RedisBackend};
+use crate::policy::slack::SlackApprovals;
 use crate::policy::{Outcome, Parts, Pipeline, ToolCall};
 use crate::reload::{self, ReloadReport};
 use crate::search;
@@ -181,9 +182,21 @@ impl Live {
                 None => ApprovalLayer::new(cfg.tools.clone())
                     .with_store(shared.approvals.store().cloned()),
             };
+            let slack = resolved.approvals_slack.as_ref().and_then(|slack| {
+                SlackApprovals::new(slack)
+                    .inspect_err(|error| {
+                        tracing::error!(
+                            target: "switchboard::approvals",
+                            %error, "approvals cannot be posted to Slack"
+                        );
+                    })
+                    .ok()
+                    .map(Arc::new)
+            });
             // Calls wait for an operator only where one can answer.
-            if cfg.clients.values().any(|c| c.admin) {
-                layer.with_queue(shared.approvals.clone(), cfg.approval_timeout, redactor())
+            if cfg.clients.values().any(|c| c.admin) || slack.is_some() {
+                let queue = shared.approvals.clone();
+                layer.with_queue(queue, cfg.approval_timeout, redactor(), slack)
             } else {
                 layer
             }
@@ -770,6 +783,11 @@ impl Gateway {
             .is_some_and(|c| c.admin)
     }
 
+    /// Where approvals are posted in Slack, when `[approvals] slack` is configured.
+    pub(crate) fn slack_approvals(&self) -> Option<Arc<crate::policy::slack::SlackApprovals>> {
+        self.live().pipeline.approval().slack().cloned()
+    }
+
     /// The calls waiting for an operator's approval, oldest first (`None`: no queue, because no
     /// client is an operator).
     pub async fn approvals(&self) -> Option<Vec<crate::policy::queue::QueuedApproval>> {
@@ -792,6 +810,18 @@ impl Gateway {
         reason: Option<String>,
         by: &Caller,
     ) -> Result<(), crate::policy::queue::DecideError> {
+        self.decide_approval_as(id, approve, reason, by.describe())
+            .await
+    }
+
+    /// [`Gateway::decide_approval`] by someone named `by` who is not a caller (a Slack user).
+    pub(crate) async fn decide_approval_as(
+        &self,
+        id: &str,
+        approve: bool,
+        reason: Option<String>,
+        by: String,
+    ) -> Result<(), crate::policy::queue::DecideError> {
         use crate::policy::queue::{ApprovalNote, DecideError, now_rfc3339};
         let live = self.live();
         let queue = live
@@ -801,13 +831,13 @@ impl Gateway {
             .ok_or(DecideError::Unknown)?;
         let note = ApprovalNote {
             decision: if approve { "approved" } else { "denied" }.to_owned(),
-            by: Some(by.describe()),
+            by: Some(by),
             at: now_rfc3339(),
             reason: reason.filter(|r| !r.is_empty()),
         };
         tracing::info!(
             target: "switchboard::approvals",
-            id, decision = %note.decision, by = %by.describe(), "an operator decided"
+            id, decision = %note.decision, by = ?note.by, "an operator decided"
         );
         queue.decide(id, note).await
     }

@@ -108,6 +108,24 @@ fn bad_files_name_file_key_and_problem() {
         "servers.a.type",
         "SSE",
     );
+    let slack = |rest: &str| {
+        format!(
+            "[approvals]\nslack = {{ channel = \"#approvals\", token = \"${{env:T}}\", \
+             signing_secret = \"${{env:S}}\"{rest} }}\n"
+        )
+    };
+    expect_error(&slack(""), "approvals.slack.operators", "nobody could");
+    expect_error(
+        &slack(", operators = [\"alice\"]"),
+        "approvals.slack.operators[0]",
+        "not a Slack user id",
+    );
+    expect_error(
+        &slack(", operators = [\"U0A\"], api_url = \"slack.com\""),
+        "approvals.slack.api_url",
+        "not an http(s) URL",
+    );
+    load_toml(&slack(", operators = [\"U0ALICE001\", \"W0BOB\"]")).unwrap();
     let error = load_toml("[servers\n").expect_err("syntax");
     assert!(matches!(error, ConfigError::Syntax { .. }), "{error}");
 }
@@ -129,6 +147,27 @@ async fn unresolvable_references_name_the_key_and_start_nothing() {
     assert!(message.contains("claude.json"), "{message}");
     assert!(message.contains("mcpServers.gh.env.TOKEN"), "{message}");
     assert!(message.contains("SB_TEST_NOT_SET is not set"), "{message}");
+}
+
+/// A Slack token of the wrong kind is refused naming the key, without repeating the value.
+#[tokio::test]
+async fn a_slack_approvals_token_of_the_wrong_kind_is_refused_without_its_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "switchboard.toml",
+        "[approvals]\nslack = { channel = \"#approvals\", token = \"ghp_notslack1234\", \
+         signing_secret = \"s3cret-value\", operators = [\"U0ALICE001\"] }\n",
+    );
+    let config = Config::load(&path).unwrap();
+    let message = Gateway::start(config, GatewayOptions::default())
+        .await
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(message.contains("approvals.slack.token"), "{message}");
+    assert!(message.contains("xoxb-"), "{message}");
+    assert!(!message.contains("ghp_notslack1234"), "{message}");
 }
 
 fn options(env: &[(&str, &str)]) -> GatewayOptions {

@@ -190,17 +190,30 @@ impl SlackClient {
         text: &str,
         thread_ts: Option<&str>,
     ) -> Result<Posted, SlackError> {
-        self.pacing.until_key_ready(&channel_id.to_owned()).await;
         let mut body = json!({ "channel": channel_id, "text": text });
         if let Some(thread_ts) = thread_ts {
             body["thread_ts"] = json!(thread_ts);
         }
+        self.post(channel_id, body).await
+    }
+
+    /// `chat.postMessage` of `body` (its `channel` is `channel`), after waiting for the channel's
+    /// one-message-per-second slot.
+    pub(crate) async fn post(&self, channel: &str, body: Value) -> Result<Posted, SlackError> {
+        self.pacing.until_key_ready(&channel.to_owned()).await;
         self.call(
             "chat.postMessage",
             Body::Json(body),
             Idempotency::NonIdempotent,
         )
         .await
+    }
+
+    /// `chat.update` of one of the bot's messages (an update is idempotent: the same text twice
+    /// leaves the same message).
+    pub(crate) async fn update(&self, body: Value) -> Result<Posted, SlackError> {
+        self.call("chat.update", Body::Json(body), Idempotency::Idempotent)
+            .await
     }
 
     /// `chat.getPermalink`.

@@ -5,6 +5,9 @@
 //! - [`SlackServer`] is the rmcp [`ServerHandler`]: tools `post_message`, `list_channels`,
 //!   `get_channel_history`, `get_thread_replies`, `add_reaction`, `list_users`, each in its own
 //!   file under [`tools`]. In read-only mode the write tools are neither listed nor callable.
+//! - [`interactions`] lets other parts of Switchboard ask people in Slack: messages with buttons
+//!   posted and updated ([`interactions::Messenger`]), and the signed requests Slack sends when a
+//!   button is clicked, verified ([`interactions::verify`]).
 //! - Calls go through the shared outbound HTTP policy (`switchboard-http`); Slack's
 //!   `{"ok": false, "error": …}` answers become tool errors saying what to do ([`SlackError`]).
 //!
@@ -23,6 +26,7 @@ mod client;
 pub mod config;
 mod dedupe;
 pub mod error;
+pub mod interactions;
 pub mod mrkdwn;
 mod split;
 pub mod tools;

@@ -104,6 +104,7 @@ pub(super) fn from_environment() -> (Config, Vec<String>) {
         pins: PinSettings::default(),
         auth: None,
         approval_timeout: Duration::from_secs(300),
+        approvals_slack: None,
         secrets_refresh: super::DEFAULT_SECRETS_REFRESH,
         metrics_addr: None,
         servers,

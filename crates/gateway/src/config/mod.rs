@@ -23,7 +23,7 @@ use std::time::Duration;
 pub use auth::{AuthConfig, ClaimMatch, IntrospectionConfig, IssuerConfig};
 pub use resolve::{
     ResolvedClient, ResolvedConfig, ResolvedExchange, ResolvedOAuth, ResolvedServer,
-    ResolvedTransport,
+    ResolvedSlackApprovals, ResolvedTransport,
 };
 
 use crate::error::ConfigError;
@@ -428,6 +428,8 @@ pub struct Config {
     pub metrics_addr: Option<std::net::SocketAddr>,
     /// `[approvals] timeout`: how long a call waits in the approval queue for an operator.
     pub approval_timeout: Duration,
+    /// `[approvals] slack`: where waiting calls are also posted for operators to decide.
+    pub approvals_slack: Option<SlackApprovalsConfig>,
     /// `[secrets] refresh`: how often every reference is read again (`0s`: never); a changed
     /// value is applied as a reload applies it.
     pub secrets_refresh: Duration,
@@ -447,6 +449,22 @@ pub struct Config {
     /// The file's tree as written (`null` when built from the environment): a reload reports
     /// what changed by key from it.
     pub(crate) source: serde_json::Value,
+}
+
+/// `[approvals] slack`: each call that starts waiting in the approval queue is posted to
+/// `channel` with Approve and Deny buttons; clicks come back to `/slack/interactions`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlackApprovalsConfig {
+    /// The channel (`#name` or an id) the requests are posted to.
+    pub channel: String,
+    /// The bot token posting them (`xoxb-…`, `chat:write`).
+    pub token: Template,
+    /// The Slack app's signing secret, which interaction requests are verified with.
+    pub signing_secret: Template,
+    /// The Slack user ids (`U…`, `W…`) who may decide.
+    pub operators: Vec<String>,
+    /// The Web API's base URL (`https://slack.com/api`).
+    pub api_url: url::Url,
 }
 
 impl Config {

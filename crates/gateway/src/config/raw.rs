@@ -209,6 +209,19 @@ pub(crate) struct RawSecrets {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawApprovals {
     pub(crate) timeout: Option<String>,
+    pub(crate) slack: Option<RawSlackApprovals>,
+}
+
+/// `[approvals] slack`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSlackApprovals {
+    pub(crate) channel: String,
+    pub(crate) token: String,
+    pub(crate) signing_secret: String,
+    #[serde(default)]
+    pub(crate) operators: Vec<String>,
+    pub(crate) api_url: Option<String>,
 }
 
 /// `[clients.<name>]`.

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::{
-    ClientConfig, Config, ExchangeConfig, OAuthConfig, OAuthGrant, ServerConfig, TransportConfig,
+    ClientConfig, Config, ExchangeConfig, OAuthConfig, OAuthGrant, ServerConfig,
+    SlackApprovalsConfig, TransportConfig,
 };
 use crate::error::ConfigError;
 use crate::secrets::{Resolver, SecretSet, Template};
@@ -152,6 +153,28 @@ impl std::fmt::Debug for ResolvedClient {
     }
 }
 
+/// `[approvals] slack`, its secrets resolved.
+#[derive(Clone)]
+pub struct ResolvedSlackApprovals {
+    /// The Web API it posts through: the bot token and `api_url`.
+    pub slack: switchboard_slack::SlackConfig,
+    /// The channel requests are posted to.
+    pub channel: String,
+    /// The app's signing secret.
+    pub signing_secret: String,
+    /// The Slack user ids who may decide.
+    pub operators: Vec<String>,
+}
+
+impl std::fmt::Debug for ResolvedSlackApprovals {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResolvedSlackApprovals")
+            .field("channel", &self.channel)
+            .field("operators", &self.operators)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A configuration with every reference resolved.
 #[derive(Debug, Clone)]
 pub struct ResolvedConfig {
@@ -167,6 +190,8 @@ pub struct ResolvedConfig {
     pub audit_sink: Option<String>,
     /// The introspection client secret of each `[[auth.issuers]]` that has one, by issuer.
     pub introspection_secrets: BTreeMap<String, String>,
+    /// `[approvals] slack`, resolved.
+    pub approvals_slack: Option<ResolvedSlackApprovals>,
     /// Every secret value read, for scrubbing logs and audit records.
     pub secrets: SecretSet,
 }
@@ -266,7 +291,12 @@ impl Config {
                 introspection_secrets.insert(issuer.issuer.clone(), secret);
             }
         }
+        let approvals_slack = match &self.approvals_slack {
+            Some(slack) => Some(r.slack_approvals(slack).await?),
+            None => None,
+        };
         Ok(ResolvedConfig {
+            approvals_slack,
             config: self.clone(),
             servers,
             clients,
@@ -293,6 +323,38 @@ impl Res<'_> {
                 key: key.to_owned(),
                 message,
             })
+    }
+
+    async fn slack_approvals(
+        &self,
+        slack: &SlackApprovalsConfig,
+    ) -> Result<ResolvedSlackApprovals, ConfigError> {
+        let token = self
+            .one("approvals.slack.token", &slack.token, true)
+            .await?;
+        self.resolver.secrets().add(&token);
+        let token =
+            switchboard_slack::SlackToken::new(token).map_err(|_| ConfigError::Invalid {
+                file: self.file.to_owned(),
+                key: "approvals.slack.token".to_owned(),
+                message: "is not a Slack bot token (xoxb-…, with chat:write)".to_owned(),
+            })?;
+        let signing_secret = self
+            .one(
+                "approvals.slack.signing_secret",
+                &slack.signing_secret,
+                true,
+            )
+            .await?;
+        self.resolver.secrets().add(&signing_secret);
+        let mut config = switchboard_slack::SlackConfig::new(token);
+        config.api_url = slack.api_url.clone();
+        Ok(ResolvedSlackApprovals {
+            slack: config,
+            channel: slack.channel.clone(),
+            signing_secret,
+            operators: slack.operators.clone(),
+        })
     }
 
     async fn list(&self, key: &str, ts: &[Template]) -> Result<Vec<String>, ConfigError> {

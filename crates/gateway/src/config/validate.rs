@@ -12,8 +12,8 @@ use super::raw::{
 use super::{
     Approval, AuditSettings, BuiltinKind, ClientConfig, Config, DEFAULT_SECRETS_REFRESH,
     ExchangeConfig, GatewaySettings, OAuthConfig, OAuthGrant, PinSettings, Rate, RateRule,
-    RestartPolicy, ServerConfig, SessionLimits, StartMode, ToolRule, ToolSearch, TransportConfig,
-    parse_duration, parse_rate,
+    RestartPolicy, ServerConfig, SessionLimits, SlackApprovalsConfig, StartMode, ToolRule,
+    ToolSearch, TransportConfig, parse_duration, parse_rate,
 };
 use crate::endpoints::{Endpoint, Override};
 use crate::error::ConfigError;
@@ -162,6 +162,58 @@ fn pin_settings(
     })
 }
 
+/// `[approvals] slack`.
+fn slack_approvals(
+    ctx: &Ctx<'_>,
+    raw: &super::raw::RawSlackApprovals,
+) -> Result<SlackApprovalsConfig, ConfigError> {
+    const KEY: &str = "approvals.slack";
+    if raw.channel.trim().is_empty() {
+        return Err(ctx.err(
+            format!("{KEY}.channel"),
+            "name the channel requests are posted to, e.g. \"#approvals\"",
+        ));
+    }
+    if raw.operators.is_empty() {
+        return Err(ctx.err(
+            format!("{KEY}.operators"),
+            "list the Slack user ids (U…) who may approve; with none, nobody could",
+        ));
+    }
+    for (i, id) in raw.operators.iter().enumerate() {
+        let user_id = id.len() >= 3
+            && id.starts_with(['U', 'W'])
+            && id
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+        if !user_id {
+            return Err(ctx.err(
+                format!("{KEY}.operators[{i}]"),
+                format!(
+                    "{id:?} is not a Slack user id (U… or W…, as in a profile's \"Copy member ID\")"
+                ),
+            ));
+        }
+    }
+    let api_url = raw.api_url.as_deref().unwrap_or("https://slack.com/api");
+    let api_url = url::Url::parse(api_url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .ok_or_else(|| {
+            ctx.err(
+                format!("{KEY}.api_url"),
+                format!("{api_url:?} is not an http(s) URL"),
+            )
+        })?;
+    Ok(SlackApprovalsConfig {
+        channel: raw.channel.trim().to_owned(),
+        token: ctx.template(&format!("{KEY}.token"), &raw.token)?,
+        signing_secret: ctx.template(&format!("{KEY}.signing_secret"), &raw.signing_secret)?,
+        operators: raw.operators.clone(),
+        api_url,
+    })
+}
+
 pub(super) fn validate(
     raw: RawConfig,
     file: &Path,
@@ -284,6 +336,12 @@ pub(super) fn validate(
             raw.approvals.timeout.as_ref(),
             Duration::from_secs(300),
         )?,
+        approvals_slack: raw
+            .approvals
+            .slack
+            .as_ref()
+            .map(|slack| slack_approvals(&ctx, slack))
+            .transpose()?,
         secrets_refresh: ctx.duration(
             "secrets.refresh",
             raw.secrets.refresh.as_ref(),

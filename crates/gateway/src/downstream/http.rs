@@ -171,6 +171,12 @@ fn router(gateway: Gateway, addr: &SocketAddr, shutdown: CancellationToken) -> a
             "/readyz",
             axum::routing::get(move |state| readyz(state, sessions.open())),
         )
+        // Slack cannot present a client's token: its requests are verified by signature.
+        .route(
+            "/slack/interactions",
+            axum::routing::post(slack_interaction)
+                .layer(axum::extract::DefaultBodyLimit::max(SLACK_BODY_LIMIT)),
+        )
         .with_state(gateway)
         .merge(mcp)
 }
@@ -382,6 +388,66 @@ async fn decide_approval(
         Err(crate::policy::queue::DecideError::Unknown) => problem(
             StatusCode::NOT_FOUND,
             format!("no call waits for approval under {id:?} (decided already, or timed out)"),
+        ),
+    }
+}
+
+/// The largest interaction request taken (a click's payload is a few kilobytes).
+const SLACK_BODY_LIMIT: usize = 64 * 1024;
+
+/// `POST /slack/interactions`: a click on a request's Approve or Deny button in Slack decides it,
+/// when the request is Slack's (signature, five-minute window, not seen before) and the clicker an
+/// operator (`[approvals] slack`). `401` for a request that is not shown to be Slack's, `403`
+/// for someone who is not an operator, `404` when nothing waits under the button's id.
+async fn slack_interaction(
+    State(gateway): State<Gateway>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    use crate::policy::slack::Refused;
+    let problem = |status: StatusCode, message: String| {
+        (status, axum::Json(serde_json::json!({"error": message}))).into_response()
+    };
+    let Some(slack) = gateway.slack_approvals() else {
+        return problem(
+            StatusCode::NOT_FOUND,
+            "approvals are not posted to Slack here ([approvals] slack is not configured)".into(),
+        );
+    };
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let decision = slack.decision(
+        header("x-slack-request-timestamp"),
+        header("x-slack-signature"),
+        &body,
+        std::time::SystemTime::now(),
+    );
+    let decision = match decision {
+        Ok(decision) => decision,
+        Err(refused) => {
+            tracing::warn!(target: "switchboard::approvals", reason = %refused, "a Slack interaction was refused");
+            let status = match refused {
+                Refused::Unverified(_) | Refused::Replayed => StatusCode::UNAUTHORIZED,
+                Refused::NotAnOperator(_) => StatusCode::FORBIDDEN,
+                Refused::Malformed(_) => StatusCode::BAD_REQUEST,
+            };
+            return problem(status, refused.to_string());
+        }
+    };
+    let reason = (!decision.approve).then(|| "denied in Slack".to_owned());
+    match gateway
+        .decide_approval_as(&decision.id, decision.approve, reason, decision.by)
+        .await
+    {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(crate::policy::queue::DecideError::Unavailable(why)) => {
+            problem(StatusCode::SERVICE_UNAVAILABLE, why)
+        }
+        Err(crate::policy::queue::DecideError::Unknown) => problem(
+            StatusCode::NOT_FOUND,
+            format!(
+                "no call waits for approval under {:?} (decided already, or timed out)",
+                decision.id
+            ),
         ),
     }
 }

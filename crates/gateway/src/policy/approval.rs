@@ -31,6 +31,7 @@ use tokio::time::Instant;
 
 use super::audit::Redactor;
 use super::queue::{ApprovalQueue, QueuedApproval};
+use super::slack::SlackApprovals;
 use super::{Layer, Next, Outcome, ToolCall};
 use crate::caller::ApprovalChannel;
 use crate::catalog::CatalogTool;
@@ -222,7 +223,7 @@ enum Stage {
 pub(crate) struct ApprovalLayer {
     rules: Vec<ToolRule>,
     /// Where calls from clients that cannot be asked wait for an operator, when there is one.
-    queue: Option<(Arc<ApprovalQueue>, Redactor)>,
+    queue: Option<Operators>,
     /// Shared with the layers of later configurations (after a reload), so an approval asked
     /// for under one is answered under the next.
     pending: Arc<Mutex<HashMap<String, (Pending, Instant)>>>,
@@ -231,6 +232,14 @@ pub(crate) struct ApprovalLayer {
     store: Option<Arc<super::queue_store::QueueStore>>,
     /// Approval requests sent to a person through the caller's approver, not answered yet.
     asking: Arc<AtomicUsize>,
+}
+
+/// How calls reach operators: the queue, the redaction its entries are shown with, and Slack
+/// when requests are posted there too.
+struct Operators {
+    queue: Arc<ApprovalQueue>,
+    redactor: Redactor,
+    slack: Option<Arc<SlackApprovals>>,
 }
 
 const INPUT_KEY: &str = "approval";
@@ -269,21 +278,31 @@ impl ApprovalLayer {
 
     /// The layer with the gateway's approval queue: calls from clients that cannot be asked
     /// wait up to `timeout` for an operator; the queue shows their arguments through
-    /// `redactor`.
+    /// `redactor`, and posts them to `slack` when given.
     pub(crate) fn with_queue(
         mut self,
         queue: Arc<ApprovalQueue>,
         timeout: Duration,
         redactor: Redactor,
+        slack: Option<Arc<SlackApprovals>>,
     ) -> Self {
         queue.set_timeout(timeout);
-        self.queue = Some((queue, redactor));
+        self.queue = Some(Operators {
+            queue,
+            redactor,
+            slack,
+        });
         self
     }
 
     /// The approval queue, when the gateway has one.
     pub(crate) fn queue(&self) -> Option<&ApprovalQueue> {
-        self.queue.as_ref().map(|(q, _)| q.as_ref())
+        self.queue.as_ref().map(|o| o.queue.as_ref())
+    }
+
+    /// Where waiting calls are posted in Slack, when they are.
+    pub(crate) fn slack(&self) -> Option<&Arc<SlackApprovals>> {
+        self.queue.as_ref().and_then(|o| o.slack.as_ref())
     }
 
     /// Approval requests waiting for a person: asked through an approver, or sent to a
@@ -303,8 +322,11 @@ impl ApprovalLayer {
     /// Waits for an operator's answer to `call` in the queue; the call's audit record keeps it.
     async fn wait_for_operator(
         &self,
-        queue: &ApprovalQueue,
-        redactor: &Redactor,
+        Operators {
+            queue,
+            redactor,
+            slack,
+        }: &Operators,
         call: &ToolCall,
     ) -> Result<(), Outcome> {
         let shown = QueuedApproval {
@@ -320,7 +342,7 @@ impl ApprovalLayer {
         let total = queue.timeout().as_secs_f64();
         let relay = call.relay.clone();
         let note = queue
-            .wait(shown, PROGRESS_EVERY, |waited, id| {
+            .wait(shown, slack.as_ref(), PROGRESS_EVERY, |waited, id| {
                 let relay = relay.clone();
                 let message = format!(
                     "waiting for an operator to approve {} (switchboard approvals approve {id})",
@@ -577,12 +599,10 @@ impl Layer for ApprovalLayer {
                     Err(outcome) => outcome,
                 },
                 ApprovalChannel::None => match &self.queue {
-                    Some((queue, redactor)) => {
-                        match self.wait_for_operator(queue, redactor, &call).await {
-                            Ok(()) => next.run(call).await,
-                            Err(refused) => refused,
-                        }
-                    }
+                    Some(operators) => match self.wait_for_operator(operators, &call).await {
+                        Ok(()) => next.run(call).await,
+                        Err(refused) => refused,
+                    },
                     None => Outcome::refused(
                         "approval",
                         format!(

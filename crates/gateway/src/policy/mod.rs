@@ -11,6 +11,7 @@ pub(crate) mod limits;
 pub mod queue;
 pub(crate) mod queue_store;
 pub mod rate_limit;
+pub(crate) mod slack;
 
 use std::sync::Arc;
 use std::time::Duration;

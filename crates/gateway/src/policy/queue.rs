@@ -11,6 +11,8 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
+use super::slack::SlackApprovals;
+
 /// A call waiting for an operator, as operators see it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct QueuedApproval {
@@ -82,6 +84,15 @@ impl Drop for Leave<'_> {
             let (store, id) = (store.clone(), self.1.clone());
             tokio::spawn(async move { store.take(&id).await });
         }
+    }
+}
+
+fn timed_out() -> ApprovalNote {
+    ApprovalNote {
+        decision: "timed_out".into(),
+        by: None,
+        at: now_rfc3339(),
+        reason: None,
     }
 }
 
@@ -199,10 +210,12 @@ impl ApprovalQueue {
 
     /// Puts `shown` (its id and `asked_at` filled in here) in the queue and waits for an
     /// operator, calling `tick` with the time waited every `every` (the caller's progress
-    /// notifications). A timeout is an answer of its own (`timed_out`).
+    /// notifications); posts it to `slack` too, when given. A timeout is an answer of its own
+    /// (`timed_out`).
     pub(crate) async fn wait<F, Fut>(
         &self,
         mut shown: QueuedApproval,
+        slack: Option<&Arc<SlackApprovals>>,
         every: Duration,
         mut tick: F,
     ) -> ApprovalNote
@@ -222,6 +235,7 @@ impl ApprovalQueue {
             "a call waits for an operator's approval"
         );
         let shared = shown.clone();
+        let mut announced = slack.map(|slack| slack.announce(shown.clone(), self.timeout()));
         self.lock().insert(
             id.clone(),
             Entry {
@@ -241,35 +255,22 @@ impl ApprovalQueue {
         }
         let mut answered = std::pin::pin!(answered);
         let mut ticks = tokio::time::interval_at(started + every, every);
-        loop {
+        let note = loop {
             tokio::select! {
                 biased;
                 note = &mut answered => {
-                    if let Ok(note) = note {
-                        return note;
-                    }
+                    // An error: the sender went away without an answer, which only a queue
+                    // being dropped does.
+                    break note.unwrap_or_else(|_| timed_out());
                 }
-                () = tokio::time::sleep_until(expires) => {
-                    return ApprovalNote {
-                        decision: "timed_out".into(),
-                        by: None,
-                        at: now_rfc3339(),
-                        reason: None,
-                    };
-                }
-                _ = ticks.tick() => {
-                    tick(started.elapsed(), &id).await;
-                    continue;
-                }
+                () = tokio::time::sleep_until(expires) => break timed_out(),
+                _ = ticks.tick() => tick(started.elapsed(), &id).await,
             }
-            // The sender went away without an answer: only a queue being dropped does that.
-            return ApprovalNote {
-                decision: "timed_out".into(),
-                by: None,
-                at: now_rfc3339(),
-                reason: None,
-            };
+        };
+        if let Some(announced) = &mut announced {
+            announced.answered(&note);
         }
+        note
     }
 }
 
@@ -306,7 +307,7 @@ mod tests {
             let queue = queue.clone();
             tokio::spawn(async move {
                 queue
-                    .wait(shown("a"), Duration::from_secs(5), |_, _| async {})
+                    .wait(shown("a"), None, Duration::from_secs(5), |_, _| async {})
                     .await
             })
         };
@@ -330,7 +331,7 @@ mod tests {
         let ticks = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let counted = ticks.clone();
         let note = queue
-            .wait(shown("b"), Duration::from_secs(5), move |_, _| {
+            .wait(shown("b"), None, Duration::from_secs(5), move |_, _| {
                 counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 async {}
             })

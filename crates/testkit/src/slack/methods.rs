@@ -69,6 +69,7 @@ pub(crate) fn is_known(method: &str) -> bool {
         method,
         "auth.test"
             | "chat.postMessage"
+            | "chat.update"
             | "chat.getPermalink"
             | "conversations.list"
             | "conversations.history"
@@ -82,7 +83,7 @@ pub(crate) fn is_known(method: &str) -> bool {
 /// Whether Slack accepts a JSON body for `method` (write methods only; read methods take
 /// form-encoded bodies or query arguments and ignore a JSON body).
 pub(crate) fn accepts_json(method: &str) -> bool {
-    matches!(method, "chat.postMessage" | "reactions.add")
+    matches!(method, "chat.postMessage" | "chat.update" | "reactions.add")
 }
 
 /// Runs one known method against the workspace.
@@ -90,6 +91,7 @@ pub(crate) fn dispatch(ws: &mut Workspace, method: &str, args: &Args) -> Reply {
     match method {
         "auth.test" => auth_test(),
         "chat.postMessage" => post_message(ws, args),
+        "chat.update" => update_message(ws, args),
         "chat.getPermalink" => get_permalink(ws, args),
         "conversations.list" => conversations_list(ws, args),
         "conversations.history" => conversations_history(ws, args),
@@ -221,6 +223,9 @@ fn message_json(all: &[FakeMessage], message: &FakeMessage) -> Value {
         "ts": message.ts,
         "team": TEAM_ID,
     }));
+    if let Some(blocks) = &message.blocks {
+        map.insert("blocks".to_owned(), blocks.clone());
+    }
     if message.user == BOT_USER_ID {
         map.insert("bot_id".to_owned(), json!(BOT_ID));
         map.insert("app_id".to_owned(), json!("A0SWITCHB1"));
@@ -280,7 +285,8 @@ fn post_message(ws: &mut Workspace, args: &Args) -> Reply {
         return Err(ApiError::new("not_in_channel"));
     }
     let text = args.get("text").cloned().unwrap_or_default();
-    let has_blocks = arg(args, "blocks").is_some();
+    let blocks = blocks(args)?;
+    let has_blocks = blocks.is_some();
     if let Some(attachments) = arg(args, "attachments") {
         let parsed: Vec<Value> =
             serde_json::from_str(attachments).map_err(|_| ApiError::new("invalid_attachments"))?;
@@ -313,11 +319,62 @@ fn post_message(ws: &mut Workspace, args: &Args) -> Reply {
         text,
         thread_ts,
         reactions: Vec::new(),
+        blocks,
     };
     messages.push(message.clone());
     let json_message = message_json(messages, &message);
     Ok(object(
         json!({ "channel": channel.id, "ts": ts, "message": json_message }),
+    ))
+}
+
+/// The `blocks` argument: a JSON array of at most 50 blocks, each an object with a `type`
+/// (`invalid_blocks` otherwise, as Slack answers).
+fn blocks(args: &Args) -> Result<Option<Value>, ApiError> {
+    let Some(text) = arg(args, "blocks") else {
+        return Ok(None);
+    };
+    let blocks: Value = serde_json::from_str(text).map_err(|_| ApiError::new("invalid_blocks"))?;
+    let valid = blocks.as_array().is_some_and(|all| {
+        all.len() <= 50
+            && all
+                .iter()
+                .all(|b| b.get("type").is_some_and(Value::is_string))
+    });
+    if valid {
+        Ok(Some(blocks))
+    } else {
+        Err(ApiError::new("invalid_blocks"))
+    }
+}
+
+/// `chat.update`: replaces the text (and blocks) of one of the bot's own messages.
+fn update_message(ws: &mut Workspace, args: &Args) -> Reply {
+    require_scope(ws, "chat:write")?;
+    let channel = visible_channel(ws, arg(args, "channel"), false)?;
+    let ts = arg(args, "ts").ok_or_else(|| ApiError::new("message_not_found"))?;
+    let text = args.get("text").cloned().unwrap_or_default();
+    let blocks = blocks(args)?;
+    if text.trim().is_empty() && blocks.is_none() {
+        return Err(ApiError::new("no_text"));
+    }
+    if text.chars().count() > MAX_MESSAGE_CHARS {
+        return Err(ApiError::new("msg_too_long"));
+    }
+    let messages = ws.messages.entry(channel.id.clone()).or_default();
+    let message = messages
+        .iter_mut()
+        .find(|m| m.ts == ts)
+        .ok_or_else(|| ApiError::new("message_not_found"))?;
+    if message.user != BOT_USER_ID {
+        return Err(ApiError::new("cant_update_message"));
+    }
+    message.text.clone_from(&text);
+    message.blocks = blocks;
+    let updated = message.clone();
+    let json_message = message_json(messages, &updated);
+    Ok(object(
+        json!({ "channel": channel.id, "ts": ts, "text": text, "message": json_message }),
     ))
 }
 

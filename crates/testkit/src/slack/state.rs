@@ -188,6 +188,8 @@ pub struct FakeMessage {
     pub thread_ts: Option<String>,
     /// Reactions on the message.
     pub reactions: Vec<Reaction>,
+    /// Its Block Kit blocks, as posted or last updated.
+    pub blocks: Option<serde_json::Value>,
 }
 
 impl FakeMessage {
@@ -249,6 +251,7 @@ impl Workspace {
             text: text.to_owned(),
             thread_ts: thread.map(str::to_owned),
             reactions: Vec::new(),
+            blocks: None,
         };
         let general_history = vec![
             message(
