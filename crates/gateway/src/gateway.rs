@@ -97,6 +97,8 @@ pub struct UpstreamStatus {
     pub health: Health,
     /// How many tools it exposes.
     pub tools: usize,
+    /// How often it was restarted since the gateway started.
+    pub restarts: u64,
 }
 
 /// Everything one configuration decides. A reload builds a new one and swaps it in whole; the
@@ -135,6 +137,9 @@ struct Shared {
     /// Where calls wait for an operator (shared with the other replicas through the state
     /// store, when there is one).
     approvals: Arc<ApprovalQueue>,
+    /// Each call's audit record as it is written, for whoever watches (the console's live
+    /// calls); a watcher that falls behind skips records instead of holding them.
+    calls: broadcast::Sender<Arc<crate::audit::AuditRecord>>,
 }
 
 struct Inner {
@@ -207,6 +212,7 @@ impl Live {
                 log: shared.audit_log.clone(),
                 redactor: redactor(),
                 metrics: shared.metrics.clone(),
+                watchers: shared.calls.clone(),
             },
             authorize: Authorize,
             rate_limit: RateLimit::new(
@@ -351,6 +357,7 @@ impl Gateway {
             metrics: Arc::new(Metrics::new()),
             draining: CancellationToken::new(),
             leaving: CancellationToken::new(),
+            calls: broadcast::channel(256).0,
         };
         let shutdown = CancellationToken::new();
         let live = Live::new(resolved, &shared, None, &shutdown);
@@ -749,6 +756,30 @@ impl Gateway {
             restarted: names(&fresh, &old.upstreams, true),
             stopped: names(&retired, &new.upstreams, false),
         })
+    }
+
+    /// Each call's audit record from now on, as it is written.
+    pub fn watch_calls(&self) -> broadcast::Receiver<Arc<crate::audit::AuditRecord>> {
+        self.inner.shared.calls.subscribe()
+    }
+
+    /// The catalog's tools client `client` may see (every tool for `None`), each with whether a
+    /// call of it needs a person's approval.
+    pub fn tools_for(&self, client: Option<&str>) -> Vec<(Arc<crate::catalog::CatalogTool>, bool)> {
+        let Current { live, catalog } = self.current();
+        let caller = client.map(|name| self.caller(name, ""));
+        catalog
+            .tools()
+            .filter(|t| caller.as_ref().is_none_or(|c| c.access.permits(&t.exposed)))
+            .map(|t| {
+                let approval = crate::policy::approval::needs_approval(
+                    &live.config.config.tools,
+                    &t.exposed,
+                    Some(t),
+                );
+                (t.clone(), approval)
+            })
+            .collect()
     }
 
     /// The current catalog.
@@ -1215,6 +1246,7 @@ impl Gateway {
                 required: u.server.config.required,
                 health: u.health(),
                 tools: catalog.tools().filter(|t| t.server == u.name).count(),
+                restarts: u.restarts.load(std::sync::atomic::Ordering::Relaxed),
             })
             .collect()
     }

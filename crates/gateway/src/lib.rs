@@ -14,6 +14,7 @@ pub mod auth;
 pub mod caller;
 pub mod catalog;
 pub mod config;
+mod console;
 pub mod downstream;
 pub mod endpoints;
 pub mod error;

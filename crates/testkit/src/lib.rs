@@ -1,7 +1,8 @@
 //! Test support shared by the workspace's tests: a PostgreSQL fixture that gives each test its own
-//! database, and wire-accurate fakes of the SaaS APIs that cannot run here.
+//! database, wire-accurate fakes of the SaaS APIs that cannot run here, and a headless browser.
 
 pub mod anthropic;
+pub mod browser;
 pub mod fuzz;
 pub mod jira;
 pub mod mcp;

@@ -177,8 +177,10 @@ fn router(gateway: Gateway, addr: &SocketAddr, shutdown: CancellationToken) -> a
             axum::routing::post(slack_interaction)
                 .layer(axum::extract::DefaultBodyLimit::max(SLACK_BODY_LIMIT)),
         )
-        .with_state(gateway)
+        .with_state(gateway.clone())
         .merge(mcp)
+        // The console signs operators in itself (a browser cannot send a bearer token).
+        .merge(crate::console::router(gateway))
 }
 
 async fn metrics(State(gateway): State<Gateway>) -> Response {

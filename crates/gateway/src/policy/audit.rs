@@ -101,6 +101,8 @@ pub(crate) struct AuditLayer {
     pub(crate) stream: bool,
     pub(crate) redactor: Redactor,
     pub(crate) metrics: Arc<Metrics>,
+    /// Where each written record goes to whoever watches calls live.
+    pub(crate) watchers: tokio::sync::broadcast::Sender<Arc<AuditRecord>>,
 }
 
 impl AuditLayer {
@@ -271,6 +273,9 @@ impl AuditLayer {
         };
         if self.stream {
             stream(&record);
+        }
+        if self.watchers.receiver_count() > 0 {
+            let _ = self.watchers.send(Arc::new(record));
         }
         outcome
     }
