@@ -290,21 +290,32 @@ impl AuditLog {
     }
 }
 
-/// The lines of an audit file with their numbers.
-fn lines(path: &Path) -> Result<Vec<(usize, String)>, AuditError> {
+/// Calls `each` with every non-blank line of an audit file and its number, reading the file as
+/// it goes (memory stays bounded however long the file is).
+fn each_line(
+    path: &Path,
+    mut each: impl FnMut(usize, String) -> Result<(), AuditError>,
+) -> Result<(), AuditError> {
     let io = |source| AuditError::Io {
         path: path.to_owned(),
         source,
     };
     let file = File::open(path).map_err(io)?;
-    let mut out = Vec::new();
     for (i, line) in BufReader::new(file).lines().enumerate() {
         let line = line.map_err(io)?;
         if !line.trim().is_empty() {
-            out.push((i + 1, line));
+            each(i + 1, line)?;
         }
     }
-    Ok(out)
+    Ok(())
+}
+
+fn parse(path: &Path, n: usize, line: &str) -> Result<AuditRecord, AuditError> {
+    serde_json::from_str(line).map_err(|e| AuditError::Malformed {
+        path: path.to_owned(),
+        line: n,
+        message: e.to_string(),
+    })
 }
 
 /// Reads every record.
@@ -312,16 +323,40 @@ fn lines(path: &Path) -> Result<Vec<(usize, String)>, AuditError> {
 /// # Errors
 /// [`AuditError::Io`] or [`AuditError::Malformed`].
 pub fn read_records(path: &Path) -> Result<Vec<AuditRecord>, AuditError> {
-    lines(path)?
-        .into_iter()
-        .map(|(n, line)| {
-            serde_json::from_str(&line).map_err(|e| AuditError::Malformed {
-                path: path.to_owned(),
-                line: n,
-                message: e.to_string(),
-            })
-        })
-        .collect()
+    let mut out = Vec::new();
+    each_line(path, |n, line| {
+        out.push(parse(path, n, &line)?);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// How many records match `filter`, and the newest `max` of them, newest first — reading the
+/// file once, holding no more than `max` records.
+///
+/// # Errors
+/// [`AuditError::Io`] or [`AuditError::Malformed`].
+pub fn newest(
+    path: &Path,
+    filter: &Filter,
+    max: usize,
+) -> Result<(usize, Vec<AuditRecord>), AuditError> {
+    let mut matched = 0;
+    let mut kept = std::collections::VecDeque::with_capacity(max.min(1024));
+    each_line(path, |n, line| {
+        let record = parse(path, n, &line)?;
+        if filter.matches(&record) {
+            matched += 1;
+            if kept.len() == max {
+                kept.pop_front();
+            }
+            if max > 0 {
+                kept.push_back(record);
+            }
+        }
+        Ok(())
+    })?;
+    Ok((matched, kept.into_iter().rev().collect()))
 }
 
 /// Checks the whole chain; returns the number of records.
@@ -331,13 +366,8 @@ pub fn read_records(path: &Path) -> Result<Vec<AuditRecord>, AuditError> {
 pub fn verify(path: &Path) -> Result<u64, AuditError> {
     let mut prev = GENESIS.to_owned();
     let mut count = 0;
-    for (n, line) in lines(path)? {
-        let record: AuditRecord =
-            serde_json::from_str(&line).map_err(|e| AuditError::Malformed {
-                path: path.to_owned(),
-                line: n,
-                message: e.to_string(),
-            })?;
+    each_line(path, |n, line| {
+        let record = parse(path, n, &line)?;
         if record.prev != prev {
             return Err(AuditError::Broken {
                 path: path.to_owned(),
@@ -347,7 +377,8 @@ pub fn verify(path: &Path) -> Result<u64, AuditError> {
         }
         prev = line_hash(&line);
         count += 1;
-    }
+        Ok(())
+    })?;
     Ok(count)
 }
 

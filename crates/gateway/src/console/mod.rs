@@ -245,15 +245,14 @@ struct CsrfForm {
 
 async fn logout(
     State(console): State<Shared>,
-    headers: HeaderMap,
     operator: Operator,
     form: axum::Form<CsrfForm>,
 ) -> Response {
     if form.csrf != operator.0.csrf {
         return forbidden();
     }
+    // Each session has its own CSRF token, so it names the session.
     console.lock().retain(|_, s| s.csrf != operator.0.csrf);
-    drop(headers);
     let mut response = Redirect::to("/ui/login").into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
@@ -383,66 +382,70 @@ async fn read_audit(
     gateway: &Gateway,
     filter: &Filter,
     verify: bool,
-    mut problem: Option<String>,
+    problem: Option<String>,
 ) -> AuditView {
     let config = gateway.config();
-    let (records, verified, sink) = if let Some(url) = &config.audit_sink {
-        let records = audit::postgres::records(url).await;
+    let (found, verified, sink) = if let Some(url) = &config.audit_sink {
+        let found = audit::postgres::records(url).await.map(|all| {
+            let mut matching: Vec<AuditRecord> =
+                all.into_iter().filter(|r| filter.matches(r)).collect();
+            let matched = matching.len();
+            matching.reverse();
+            matching.truncate(MAX_ROWS);
+            (matched, matching)
+        });
         let verified = if verify {
-            Some(
-                audit::postgres::verify(url)
-                    .await
-                    .map_or_else(Err, |reports| {
-                        let broken: Vec<String> = reports
-                            .iter()
-                            .flat_map(|(replica, r)| {
-                                r.problems.iter().map(move |p| format!("{replica}: {p}"))
-                            })
-                            .collect();
-                        let total: u64 = reports.values().map(|r| r.records).sum();
-                        if broken.is_empty() {
-                            Ok(format!(
-                                "{total} records in {} replica chains, all intact",
-                                reports.len()
-                            ))
-                        } else {
-                            Err(broken.join("; "))
-                        }
-                    }),
-            )
+            Some(audit::postgres::verify(url).await.and_then(|reports| {
+                let broken: Vec<String> = reports
+                    .iter()
+                    .flat_map(|(replica, r)| {
+                        r.problems.iter().map(move |p| format!("{replica}: {p}"))
+                    })
+                    .collect();
+                let total: u64 = reports.values().map(|r| r.records).sum();
+                if broken.is_empty() {
+                    Ok(format!(
+                        "{total} records in {} replica chains, all intact",
+                        reports.len()
+                    ))
+                } else {
+                    Err(broken.join("; "))
+                }
+            }))
         } else {
             None
         };
         (
-            records,
+            found,
             verified,
             format!("PostgreSQL table {}", audit::postgres::TABLE),
         )
-    } else if let Some(path) = &config.config.audit.path {
-        let records = audit::read_records(path).map_err(|e| e.to_string());
-        let verified = verify.then(|| {
-            audit::verify(path)
-                .map(|n| format!("{n} records, chain intact"))
-                .map_err(|e| e.to_string())
-        });
-        (records, verified, path.display().to_string())
+    } else if let Some(path) = config.config.audit.path.clone() {
+        // The file is read line by line, off the async threads.
+        let (filter, shown) = (filter.clone(), path.display().to_string());
+        let read = tokio::task::spawn_blocking(move || {
+            let found = audit::newest(&path, &filter, MAX_ROWS).map_err(|e| e.to_string());
+            let verified = verify.then(|| {
+                audit::verify(&path)
+                    .map(|n| format!("{n} records, chain intact"))
+                    .map_err(|e| e.to_string())
+            });
+            (found, verified)
+        })
+        .await;
+        let (found, verified) = read.unwrap_or_else(|e| (Err(e.to_string()), None));
+        (found, verified, shown)
     } else {
         (
-            Ok(Vec::new()),
+            Ok((0, Vec::new())),
             None,
             "none ([audit] is not configured)".to_owned(),
         )
     };
-    let mut records: Vec<AuditRecord> = match records {
-        Ok(records) => records.into_iter().filter(|r| filter.matches(r)).collect(),
-        Err(error) => {
-            problem.get_or_insert(error);
-            Vec::new()
-        }
+    let ((matched, records), problem) = match found {
+        Ok(found) => (found, problem),
+        Err(error) => ((0, Vec::new()), problem.or(Some(error))),
     };
-    let matched = records.len();
-    records.reverse();
-    records.truncate(MAX_ROWS);
     AuditView {
         records,
         matched,
