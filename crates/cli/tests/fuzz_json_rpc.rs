@@ -220,13 +220,57 @@ fn well_formed_id(line: &[u8]) -> Option<Value> {
     .then(|| id.clone())
 }
 
-/// Valid requests and notifications for a server whose tools are named `{prefix}query` etc.
-fn valid_message(prefix: &'static str) -> impl Strategy<Value = Value> {
+/// Valid `tools/call` parameters for the SQL server, its tools named `{prefix}query` etc.: one
+/// answered, one the guard refuses, two catalog reads.
+fn sql_calls(prefix: &str) -> Vec<Value> {
+    vec![
+        json!({"name":format!("{prefix}query"),"arguments":{"sql":"SELECT 1 AS one"}}),
+        json!({"name":format!("{prefix}query"),"arguments":{"sql":"DELETE FROM orders"}}),
+        json!({"name":format!("{prefix}list_tables"),"arguments":{}}),
+        json!({"name":format!("{prefix}describe_table"),"arguments":{"table":"orders"}}),
+    ]
+}
+
+/// Valid `tools/call` parameters for the Jira server against its fake: reads, writes, and calls
+/// Jira refuses (an unknown project, a bad JQL, a missing issue).
+fn jira_calls() -> Vec<Value> {
+    vec![
+        json!({"name":"list_projects","arguments":{}}),
+        json!({"name":"search_issues","arguments":{"jql":"project = ENG ORDER BY updated DESC","max_results":5}}),
+        json!({"name":"search_issues","arguments":{"jql":"project = = ENG"}}),
+        json!({"name":"get_issue","arguments":{"key":"ENG-1"}}),
+        json!({"name":"get_issue","arguments":{"key":"NOPE-999"}}),
+        json!({"name":"create_issue","arguments":{"project":"ENG","summary":"fuzz","issue_type":"Bug","description":"# Title\n\n- a\n- b"}}),
+        json!({"name":"create_issue","arguments":{"project":"ZZZ","summary":"fuzz","issue_type":"Task"}}),
+        json!({"name":"add_comment","arguments":{"key":"ENG-1","body":"**bold** <@U1>"}}),
+        json!({"name":"get_transitions","arguments":{"key":"ENG-1"}}),
+        json!({"name":"transition_issue","arguments":{"key":"ENG-1","transition":"Nowhere"}}),
+    ]
+}
+
+/// Valid `tools/call` parameters for the Slack server against its fake: reads, posts, and calls
+/// Slack refuses (an unknown channel, an archived one, a bad emoji).
+fn slack_calls() -> Vec<Value> {
+    vec![
+        json!({"name":"list_channels","arguments":{}}),
+        json!({"name":"list_users","arguments":{}}),
+        json!({"name":"get_channel_history","arguments":{"channel":"#general","limit":3}}),
+        json!({"name":"get_thread_replies","arguments":{"channel":"#general","thread_ts":"1699999000.000100"}}),
+        json!({"name":"post_message","arguments":{"channel":"#operations","text":"**fuzz** <!channel> `x`"}}),
+        json!({"name":"post_message","arguments":{"channel":"#no-such-channel","text":"x"}}),
+        json!({"name":"add_reaction","arguments":{"channel":"#general","ts":"1699999300.000100","name":"not-an-emoji"}}),
+    ]
+}
+
+/// Valid requests and notifications for a server that answers the tool calls `calls`.
+fn valid_message(calls: Vec<Value>) -> impl Strategy<Value = Value> {
     let id = prop_oneof![
         (0..1_000_000i64).prop_map(Value::from),
         "[a-z0-9-]{1,12}".prop_map(Value::from),
     ];
-    let body = prop_oneof![
+    let call = prop::sample::select(calls)
+        .prop_map(|params| json!({"method":"tools/call","params":params}));
+    let other = prop_oneof![
         Just(json!({"method":"ping"})),
         Just(json!({"method":"tools/list"})),
         Just(json!({"method":"tools/list","params":{"cursor":"bogus"}})),
@@ -235,23 +279,12 @@ fn valid_message(prefix: &'static str) -> impl Strategy<Value = Value> {
         Just(json!({"method":"resources/templates/list"})),
         Just(json!({"method":"resources/read","params":{"uri":"schema://main"}})),
         Just(json!({"method":"logging/setLevel","params":{"level":"debug"}})),
-        Just(
-            json!({"method":"tools/call","params":{"name":format!("{prefix}query"),"arguments":{"sql":"SELECT 1 AS one"}}})
-        ),
-        Just(
-            json!({"method":"tools/call","params":{"name":format!("{prefix}query"),"arguments":{"sql":"DELETE FROM orders"}}})
-        ),
-        Just(
-            json!({"method":"tools/call","params":{"name":format!("{prefix}list_tables"),"arguments":{}}})
-        ),
-        Just(
-            json!({"method":"tools/call","params":{"name":format!("{prefix}describe_table"),"arguments":{"table":"orders"}}})
-        ),
         Just(json!({"method":"tools/call","params":{"name":"no_such_tool","arguments":{}}})),
         Just(
             json!({"method":"completion/complete","params":{"ref":{"type":"ref/prompt","name":"x"},"argument":{"name":"a","value":"b"}}})
         ),
     ];
+    let body = prop_oneof![1 => call, 2 => other];
     (id, body, any::<bool>()).prop_map(|(id, mut body, notification)| {
         body["jsonrpc"] = json!("2.0");
         // A notification form of a request (no id) must get no answer.
@@ -355,11 +388,11 @@ fn at(fraction: u16, len: usize) -> usize {
 }
 
 /// One line: a valid message, possibly mutated.
-fn line(prefix: &'static str) -> impl Strategy<Value = Vec<u8>> {
+fn line(calls: Vec<Value>) -> impl Strategy<Value = Vec<u8>> {
     (
-        valid_message(prefix),
+        valid_message(calls.clone()),
         mutation(),
-        prop::collection::vec(valid_message(prefix), 0..3),
+        prop::collection::vec(valid_message(calls), 0..3),
     )
         .prop_map(|(mut message, mutation, more)| match mutation {
             Mutation::None => message.to_string().into_bytes(),
@@ -407,9 +440,9 @@ fn line(prefix: &'static str) -> impl Strategy<Value = Vec<u8>> {
         })
 }
 
-fn run(peer: Peer, prefix: &'static str, ci_budget: u32) {
+fn run(peer: Peer, calls: Vec<Value>, ci_budget: u32) {
     let mut runner = TestRunner::new(fuzz::config(ci_budget));
-    let strategy = prop::collection::vec(line(prefix), 1..6);
+    let strategy = prop::collection::vec(line(calls), 1..6);
     let peer = RefCell::new(peer);
     let result = runner.run(&strategy, |lines| peer.borrow_mut().exchange(&lines));
     if let Err(error) = result {
@@ -422,7 +455,7 @@ fn prop_sqlite_server_over_stdio_survives_hostile_json_rpc() {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = shop_db(dir.path()).expect("shop database");
     let peer = Peer::spawn(Command::new(binary()).arg("server").arg("sqlite").arg(&db));
-    run(peer, "", 300);
+    run(peer, sql_calls(""), 300);
 }
 
 /// A runtime to host the SaaS fakes of a synchronous test, kept for as long as they serve.
@@ -448,7 +481,7 @@ fn prop_jira_server_over_stdio_survives_hostile_json_rpc() {
             .env("JIRA_USERNAME", EMAIL)
             .env("JIRA_API_TOKEN", API_TOKEN),
     );
-    run(peer, "", 150);
+    run(peer, jira_calls(), 150);
 }
 
 #[test]
@@ -463,7 +496,7 @@ fn prop_slack_server_over_stdio_survives_hostile_json_rpc() {
             .env("SLACK_BOT_TOKEN", fake.token())
             .env("SLACK_API_URL", fake.url()),
     );
-    run(peer, "", 150);
+    run(peer, slack_calls(), 150);
 }
 
 /// A gateway over the SQL server on the shop database, both in `dir`.
@@ -489,7 +522,7 @@ fn prop_gateway_over_stdio_survives_hostile_json_rpc() {
             .arg("--config")
             .arg(&config),
     );
-    run(peer, "db__", 300);
+    run(peer, sql_calls("db__"), 300);
 }
 
 /// The headers one HTTP request is sent with.
@@ -652,7 +685,7 @@ fn prop_gateway_over_http_survives_hostile_json_rpc() {
         probes: 0,
     });
     let mut runner = TestRunner::new(fuzz::config(200));
-    let strategy = prop::collection::vec((line("db__"), era()), 1..5);
+    let strategy = prop::collection::vec((line(sql_calls("db__")), era()), 1..5);
     let result = runner.run(&strategy, |requests| peer.borrow_mut().exchange(&requests));
     if let Err(error) = result {
         panic!("{error}");

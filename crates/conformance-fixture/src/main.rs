@@ -1,8 +1,8 @@
 //! `switchboard-conformance-fixture`: an MCP server that implements what the server scenarios
 //! of the official conformance suite (`@modelcontextprotocol/conformance`) call — the tools,
-//! resources and prompts named `test_*` — on rmcp, for both protocol eras (2025-11-25 sessions,
-//! 2026-07-28 stateless requests). `scripts/conformance` runs the suite against it directly and
-//! through `switchboard serve`.
+//! resources and prompts named `test_*`, and the tools of the Tasks extension scenarios — on
+//! rmcp, for both protocol eras (2025-11-25 sessions, 2026-07-28 stateless requests).
+//! `scripts/conformance` runs the suite against it directly and through `switchboard serve`.
 //!
 //! Usage: `switchboard-conformance-fixture` serves stdio; `--http 127.0.0.1:PORT` serves
 //! Streamable HTTP at `/mcp` (loopback only) and prints `listening on http://ADDR/mcp` to
@@ -14,6 +14,7 @@ mod prompts;
 mod resources;
 mod server;
 mod state;
+mod tasks;
 mod tools;
 
 use std::net::SocketAddr;

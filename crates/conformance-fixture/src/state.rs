@@ -1,6 +1,6 @@
 //! State shared by every handler instance of one fixture process: the key that seals MRTR
-//! `requestState`, the open `subscriptions/listen` streams, and the legacy resource
-//! subscriptions. Over HTTP each session (2025-11-25) or request (2026-07-28) gets its own
+//! `requestState`, the tasks (SEP-2663), the open `subscriptions/listen` streams, and the legacy
+//! resource subscriptions. Over HTTP each session (2025-11-25) or request (2026-07-28) gets its own
 //! handler, so anything a later request must see lives here.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -11,10 +11,14 @@ use rand::RngCore;
 use rmcp::model::{RequestStateCodec, RequestStateError};
 use rmcp::service::SubscriptionSink;
 
+use crate::tasks::TaskStore;
+
 /// Process-wide fixture state.
 pub(crate) struct Shared {
     /// Seals and opens MRTR `requestState` with HMAC-SHA256 under a per-process random key.
     pub(crate) codec: RequestStateCodec,
+    /// The tasks created by `tools/call`s that declared the tasks extension.
+    pub(crate) tasks: TaskStore,
     listeners: Mutex<BTreeMap<u64, SubscriptionSink>>,
     next_listener: AtomicU64,
     resource_subscriptions: Mutex<BTreeSet<String>>,
@@ -30,6 +34,7 @@ impl Shared {
         rand::rng().fill_bytes(&mut key);
         Ok(Self {
             codec: RequestStateCodec::try_new(key.to_vec())?,
+            tasks: TaskStore::new(),
             listeners: Mutex::new(BTreeMap::new()),
             next_listener: AtomicU64::new(0),
             resource_subscriptions: Mutex::new(BTreeSet::new()),
@@ -64,9 +69,9 @@ impl Shared {
     }
 }
 
-/// Locks a mutex, recovering the data if a panicking holder poisoned it (every critical section
-/// here is a single map operation, so the data is always consistent).
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+/// Locks a mutex, recovering the data if a panicking holder poisoned it (the critical sections,
+/// here and in [`crate::tasks`], are short map updates that never leave the data half-changed).
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)

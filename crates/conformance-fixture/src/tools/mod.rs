@@ -10,6 +10,7 @@
 //! - [`capabilities`]: 2026-07-28 tools that depend on capabilities the request declares.
 //! - [`mrtr`]: 2026-07-28 multi round-trip tools returning `InputRequiredResult`.
 //! - [`json_schema`]: a tool whose input schema uses JSON Schema 2020-12 keywords.
+//! - [`tasks`]: 2026-07-28 tools that may answer with a task (the Tasks extension, SEP-2663).
 
 pub(crate) mod capabilities;
 pub(crate) mod client_requests;
@@ -17,6 +18,7 @@ pub(crate) mod content;
 pub(crate) mod json_schema;
 pub(crate) mod mrtr;
 pub(crate) mod notifications;
+pub(crate) mod tasks;
 
 use rmcp::handler::server::tool::ToolRouter;
 
@@ -30,4 +32,5 @@ pub(crate) fn router() -> ToolRouter<Fixture> {
         + Fixture::capabilities_router()
         + Fixture::mrtr_router()
         + Fixture::json_schema_router()
+        + Fixture::tasks_router()
 }
