@@ -888,6 +888,138 @@ async fn approvals_in_slack_are_decided_by_a_signed_click_from_an_operator() {
     child.kill().await.unwrap();
 }
 
+/// A 2026-07-28 request declaring the tasks extension, by the client of `token`: its JSON-RPC
+/// answer.
+async fn with_tasks(
+    url: &str,
+    token: &str,
+    method: &str,
+    mut params: serde_json::Value,
+) -> serde_json::Value {
+    params["_meta"] = serde_json::json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientInfo": {"name": "test", "version": "1"},
+        "io.modelcontextprotocol/clientCapabilities": {
+            "extensions": {"io.modelcontextprotocol/tasks": {}}
+        },
+    });
+    let mut request = reqwest::Client::new()
+        .post(url)
+        .bearer_auth(token)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", method);
+    // `Mcp-Name` names the tool, or the task.
+    if let Some(name) = params["name"].as_str().or(params["taskId"].as_str()) {
+        request = request.header("mcp-name", name);
+    }
+    let body = request
+        .json(&serde_json::json!({"jsonrpc": "2.0", "id": 7, "method": method, "params": params}))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    switchboard_testkit::stateless::messages(&body)
+        .pop()
+        .expect("an answer")
+}
+
+/// A client that declares the tasks extension is not held while an operator decides: its call
+/// is a task at once, which completes with the call's result once approved; another client
+/// cannot see it; a cancelled one leaves the queue.
+#[tokio::test]
+async fn a_call_waiting_for_an_operator_is_a_task_for_a_client_that_follows_tasks() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(
+        dir.path(),
+        "[approvals]\ntimeout = \"60s\"\n[tools.\"echo\"]\napproval = \"required\"\n\
+         [clients.ops]\ntoken = \"ops-token-0001\"\nadmin = true\n\
+         [clients.ci]\ntoken = \"ci-token-0001\"\n[clients.other]\ntoken = \"other-token-01\"\n",
+    );
+    let (mut child, url) = support::serve_http(&config, &[]).await;
+    let approvals = |args: &[&str]| {
+        Command::new(BIN)
+            .args(["approvals", "--url", &url])
+            .args(args)
+            .env("SWITCHBOARD_TOKEN", "ops-token-0001")
+            .output()
+            .unwrap()
+    };
+    let echo = serde_json::json!({"name": "echo", "arguments": {"message": "ship it"}});
+    let created = with_tasks(&url, "ci-token-0001", "tools/call", echo.clone()).await;
+    assert_eq!(created["result"]["resultType"], "task", "{created}");
+    assert_eq!(created["result"]["status"], "working", "{created}");
+    let id = created["result"]["taskId"].as_str().unwrap().to_owned();
+    let get = serde_json::json!({"taskId": id});
+    let working = with_tasks(&url, "ci-token-0001", "tasks/get", get.clone()).await;
+    assert_eq!(working["result"]["status"], "working", "{working}");
+    assert!(
+        working["result"]["statusMessage"]
+            .as_str()
+            .unwrap()
+            .contains("operator"),
+        "{working}"
+    );
+    let foreign = with_tasks(&url, "other-token-01", "tasks/get", get.clone()).await;
+    assert_eq!(foreign["error"]["code"], -32602, "{foreign}");
+
+    let listed = approvals(&["list", "--json"]);
+    let queued: serde_json::Value =
+        serde_json::from_str(stdout(&listed).lines().next().expect("a queued call")).unwrap();
+    assert!(
+        approvals(&["approve", queued["id"].as_str().unwrap()])
+            .status
+            .success()
+    );
+    let mut done = serde_json::Value::Null;
+    for _ in 0..100 {
+        done = with_tasks(&url, "ci-token-0001", "tasks/get", get.clone()).await;
+        if done["result"]["status"] != "working" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(done["result"]["status"], "completed", "{done}");
+    assert!(
+        done["result"]["result"].to_string().contains("ship it"),
+        "{done}"
+    );
+
+    // Cancelled: the call leaves the queue, and the task says so.
+    let created = with_tasks(&url, "ci-token-0001", "tools/call", echo).await;
+    let get = serde_json::json!({"taskId": created["result"]["taskId"]});
+    for _ in 0..100 {
+        if stdout(&approvals(&["list", "--json"])).lines().count() == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let cancel = with_tasks(&url, "ci-token-0001", "tasks/cancel", get.clone()).await;
+    assert!(cancel.get("error").is_none(), "{cancel}");
+    let mut state = serde_json::Value::Null;
+    for _ in 0..100 {
+        state = with_tasks(&url, "ci-token-0001", "tasks/get", get.clone()).await;
+        if state["result"]["status"] == "cancelled" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(state["result"]["status"], "cancelled", "{state}");
+    assert_eq!(stdout(&approvals(&["list", "--json"])).lines().count(), 0);
+
+    let records =
+        switchboard_gateway::audit::read_records(&dir.path().join("audit.jsonl")).unwrap();
+    let approved: Vec<_> = records
+        .iter()
+        .filter(|r| r.tool == "echo" && r.outcome == "ok")
+        .map(|r| r.approval.as_ref().map(|a| a.decision.clone()))
+        .collect();
+    assert_eq!(approved, [Some("approved".to_owned())]);
+    child.kill().await.unwrap();
+}
+
 /// `[audit] stream = "stdout"`: every call's record also goes to stdout as a JSON line, the same
 /// record the audit file holds; over stdio (where stdout is MCP) it is refused at start.
 #[tokio::test]

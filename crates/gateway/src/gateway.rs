@@ -149,6 +149,10 @@ struct Inner {
     shutdown: CancellationToken,
     supervisors: TaskTracker,
     calls: TaskTracker,
+    /// The tasks that clients follow through this gateway: where each lives.
+    tasks: crate::tasks::TaskRoutes,
+    /// The gateway's own tasks (calls waiting for an operator).
+    task_manager: rmcp::task_manager::TaskManager,
     list_changed: broadcast::Sender<ListChanges>,
     /// Tells the catalog task an upstream's listing changed (handed to every supervisor).
     changed: Notifier,
@@ -372,6 +376,8 @@ impl Gateway {
             shutdown,
             supervisors: TaskTracker::new(),
             calls: TaskTracker::new(),
+            tasks: crate::tasks::TaskRoutes::default(),
+            task_manager: rmcp::task_manager::TaskManager::new(),
             list_changed: broadcast::channel(16).0,
             changed,
             reloading: tokio::sync::Mutex::new(()),
@@ -756,6 +762,33 @@ impl Gateway {
             restarted: names(&fresh, &old.upstreams, true),
             stopped: names(&retired, &new.upstreams, false),
         })
+    }
+
+    /// The tasks that clients follow through this gateway.
+    pub(crate) fn tasks(&self) -> &crate::tasks::TaskRoutes {
+        &self.inner.tasks
+    }
+
+    /// The gateway's own tasks.
+    pub(crate) fn task_manager(&self) -> &rmcp::task_manager::TaskManager {
+        &self.inner.task_manager
+    }
+
+    /// Whether a call of `tool` by `caller` would wait in the approval queue for an operator (it
+    /// needs approval, the caller cannot be asked, and an operator can answer); how long it may
+    /// wait, if so.
+    pub(crate) fn waits_for_operator(&self, caller: &Caller, tool: &str) -> Option<Duration> {
+        let Current { live, catalog } = self.current();
+        let queue = live.pipeline.approval().queue()?;
+        let entry = catalog.tools().find(|t| t.exposed == tool);
+        (matches!(caller.approval, crate::caller::ApprovalChannel::None)
+            && caller.access.permits(tool)
+            && crate::policy::approval::needs_approval(
+                &live.config.config.tools,
+                tool,
+                entry.map(|t| t.as_ref()),
+            ))
+        .then(|| queue.timeout())
     }
 
     /// Each call's audit record from now on, as it is written.

@@ -29,6 +29,7 @@ pub mod secrets;
 pub mod signal;
 pub mod stdio;
 mod supervisor;
+mod tasks;
 pub mod telemetry;
 mod upstream;
 

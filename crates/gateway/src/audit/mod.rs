@@ -50,7 +50,8 @@ pub struct AuditRecord {
     pub upstream_tool: Option<String>,
     /// The arguments, with secrets and configured fields redacted.
     pub arguments: serde_json::Value,
-    /// `ok`, `tool_error`, `refused`, `timeout`, `upstream_error` or `input_required`.
+    /// `ok`, `tool_error`, `refused`, `timeout`, `upstream_error`, `input_required`, or `task`
+    /// (the upstream took the call as a task).
     pub outcome: String,
     /// The layer that refused the call, for `refused`.
     pub layer: Option<String>,

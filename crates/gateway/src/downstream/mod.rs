@@ -36,6 +36,17 @@ use rmcp::model::{
     ServerConfig, ServerNotification, ServerResult, SetLevelRequest, SetLevelRequestParams,
     SubscribeRequestParams, SubscriptionFilter, UnsubscribeRequestParams,
 };
+use rmcp::model::{
+    CancelTaskParams, CancelTaskRequest, CreateTaskResult, GetTaskParams, GetTaskRequest,
+    GetTaskResult, UpdateTaskParams, UpdateTaskRequest,
+};
+use rmcp::task_manager::{TaskExit, TaskOptions};
+
+use crate::tasks::Route;
+
+/// How long the gateway's own task for a call waiting on an operator outlives the wait: time for
+/// the call itself, and for the client to collect the result.
+const OPERATOR_TASK_GRACE: Duration = Duration::from_secs(600);
 use rmcp::service::{NotificationContext, RequestContext, RoleServer, SubscriptionContext};
 
 use inputs::{MAX_INPUT_ROUNDS, answer_inputs};
@@ -103,6 +114,80 @@ impl Downstream {
             ))),
         };
         Ok(caller)
+    }
+
+    /// Where the task the caller of `context` knows as `id` lives: `None` for the gateway's own,
+    /// else the upstream holding it and its id there.
+    fn task_upstream(
+        &self,
+        id: &str,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<Option<(Arc<Upstream>, String)>, ErrorData> {
+        let caller = self.viewer(&context.extensions)?;
+        let (server, upstream_id) = match self.gateway.tasks().route(id, &caller.client)? {
+            Route::Own => return Ok(None),
+            Route::Upstream {
+                server,
+                upstream_id,
+            } => (server, upstream_id),
+        };
+        let upstream = self.gateway.upstream(&server).ok_or_else(|| {
+            ErrorData::invalid_params(
+                format!("task {id:?} belongs to server {server}, which is no longer configured"),
+                None,
+            )
+        })?;
+        Ok(Some((upstream, upstream_id)))
+    }
+
+    /// The gateway's own task for a call that would wait up to `wait` for an operator: the
+    /// client gets it at once, the call goes through the pipeline in the background, and the task
+    /// completes with its result (an `input_required` of the upstream's on the way is asked
+    /// through the task). `tasks/cancel` withdraws the call from the queue.
+    fn operator_task(
+        &self,
+        caller: Caller,
+        request: CallRequest,
+        wait: Duration,
+    ) -> CreateTaskResult {
+        let gateway = self.gateway.clone();
+        let client = caller.client.clone();
+        let ttl = wait + OPERATOR_TASK_GRACE;
+        let options = TaskOptions::new()
+            .with_ttl_ms(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX))
+            .with_poll_interval_ms(1_000)
+            .with_status_message("waiting for an operator's approval");
+        let task = self.gateway.task_manager().spawn(options, move |ctx| {
+            Box::pin(async move {
+                let mut request = request;
+                for round in 0..=MAX_INPUT_ROUNDS {
+                    let outcome = tokio::select! {
+                        outcome = gateway.call(&caller, request.clone()) => outcome,
+                        () = ctx.cancelled() => return Err(TaskExit::Cancelled),
+                    };
+                    if let Some(error) = outcome.protocol_error() {
+                        return Err(TaskExit::Error(error));
+                    }
+                    let Outcome::InputRequired(result) = outcome else {
+                        return Ok(outcome.into_result());
+                    };
+                    let mut responses = rmcp::model::InputResponses::new();
+                    for (key, input) in result.input_requests.unwrap_or_default() {
+                        // Keys are unique over a task's life; the upstream's repeat per round.
+                        let answer = ctx.request_input(format!("{round}.{key}"), input).await?;
+                        responses.insert(key, answer);
+                    }
+                    request.input_responses = Some(responses);
+                    request.request_state = result.request_state;
+                }
+                Err(TaskExit::Error(ErrorData::internal_error(
+                    format!("the server still asked for input after {MAX_INPUT_ROUNDS} rounds"),
+                    None,
+                )))
+            })
+        });
+        self.gateway.tasks().add_own(&client, &task);
+        CreateTaskResult::new(task)
     }
 
     /// Who sent a message (`extensions` of its request or notification), with the view of
@@ -191,6 +276,14 @@ fn unexpected(method: &str) -> ErrorData {
     )
 }
 
+/// An upstream's answer to `tasks/update` or `tasks/cancel`: an empty acknowledgement.
+fn task_ack(answer: ServerResult, method: &str) -> Result<(), ErrorData> {
+    match answer {
+        ServerResult::TaskAckResult(_) | ServerResult::EmptyResult(_) => Ok(()),
+        _ => Err(unexpected(method)),
+    }
+}
+
 /// Sends `request` to `upstream` for the client of `context`, within the server's timeout.
 async fn forward(
     upstream: &Upstream,
@@ -235,6 +328,7 @@ impl ServerHandler for Downstream {
                 .enable_tool_list_changed()
                 .enable_prompts_list_changed()
                 .enable_resources_list_changed()
+                .enable_tasks()
                 .build(),
         )
         .with_server_info(Implementation::new(name.clone(), env!("CARGO_PKG_VERSION")))
@@ -362,6 +456,17 @@ impl ServerHandler for Downstream {
             request_state: request.request_state,
             trace: trace_context(&context),
         };
+        // A client that can follow a task does not hold its request open while an operator
+        // decides.
+        if context
+            .client_capabilities()
+            .is_some_and(|c| c.supports_tasks())
+            && let Some(wait) = self.gateway.waits_for_operator(&caller, &request.name)
+        {
+            return Ok(CallToolResponse::Task(
+                self.operator_task(caller, request, wait),
+            ));
+        }
         let relay = Relay::of(&context);
         let modern = relay.modern();
         for _ in 0..=MAX_INPUT_ROUNDS {
@@ -372,6 +477,10 @@ impl ServerHandler for Downstream {
             {
                 Outcome::InputRequired(result) if modern => {
                     return Ok(CallToolResponse::InputRequired(*result));
+                }
+                Outcome::Task { server, mut task } => {
+                    self.gateway.tasks().add(&server, &caller.client, &mut task);
+                    return Ok(CallToolResponse::Task(*task));
                 }
                 // A handshake-era client cannot take `input_required` (from an upstream that
                 // speaks only 2026-07-28): the gateway asks it and retries, each round a call
@@ -565,6 +674,57 @@ impl ServerHandler for Downstream {
             forward(&upstream, request, &context).await?;
         }
         Ok(())
+    }
+
+    async fn get_task(
+        &self,
+        request: GetTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetTaskResult, ErrorData> {
+        let id = request.task_id.clone();
+        let Some((upstream, upstream_id)) = self.task_upstream(&id, &context)? else {
+            return self
+                .gateway
+                .task_manager()
+                .get_task(&id)
+                .map(GetTaskResult::new);
+        };
+        let request =
+            ClientRequest::GetTaskRequest(GetTaskRequest::new(GetTaskParams::new(upstream_id)));
+        match forward(&upstream, request, &context).await? {
+            ServerResult::GetTaskResult(mut result) => {
+                result.task.task.task_id = id;
+                Ok(result)
+            }
+            _ => Err(unexpected("tasks/get")),
+        }
+    }
+
+    async fn update_task(
+        &self,
+        request: UpdateTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let Some((upstream, upstream_id)) = self.task_upstream(&request.task_id, &context)? else {
+            let tasks = self.gateway.task_manager();
+            return tasks.update_task(&request.task_id, request.input_responses);
+        };
+        let params = UpdateTaskParams::new(upstream_id, request.input_responses);
+        let request = ClientRequest::UpdateTaskRequest(UpdateTaskRequest::new(params));
+        task_ack(forward(&upstream, request, &context).await?, "tasks/update")
+    }
+
+    async fn cancel_task(
+        &self,
+        request: CancelTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let Some((upstream, upstream_id)) = self.task_upstream(&request.task_id, &context)? else {
+            return self.gateway.task_manager().cancel_task(&request.task_id);
+        };
+        let params = CancelTaskParams::new(upstream_id);
+        let request = ClientRequest::CancelTaskRequest(CancelTaskRequest::new(params));
+        task_ack(forward(&upstream, request, &context).await?, "tasks/cancel")
     }
 
     async fn subscribe(

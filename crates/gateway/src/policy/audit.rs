@@ -131,10 +131,16 @@ impl AuditLayer {
                 Some("approval".to_owned()),
                 Some("asked the client for approval".to_owned()),
             ),
+            Outcome::Task { task, .. } => (
+                "task",
+                None,
+                Some(format!("upstream task {}", task.task.task_id)),
+            ),
         };
         let result_bytes = match outcome {
             Outcome::Completed(r) => serialized_len(r),
             Outcome::InputRequired(r) => serialized_len(r),
+            Outcome::Task { task, .. } => serialized_len(task),
             other => serialized_len(&other.to_result()),
         };
         AuditRecord {

@@ -18,7 +18,8 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use rmcp::model::{
-    CallToolResult, ContentBlock, ErrorData, InputRequiredResult, InputResponses, JsonObject,
+    CallToolResult, ContentBlock, CreateTaskResult, ErrorData, InputRequiredResult, InputResponses,
+    JsonObject,
 };
 use tokio::time::Instant;
 
@@ -88,6 +89,14 @@ pub enum Outcome {
     },
     /// The caller must answer an elicitation and retry (2026-07-28 approval).
     InputRequired(Box<InputRequiredResult>),
+    /// The upstream took the call as a task (the Tasks extension, for a client that declared
+    /// it): the client follows it with `tasks/get`, which the gateway routes back there.
+    Task {
+        /// The upstream server that holds the task.
+        server: String,
+        /// The task as the upstream created it.
+        task: Box<CreateTaskResult>,
+    },
     /// No tool of that name exists for anyone (answered before the layers; audited).
     Unknown(String),
 }
@@ -145,6 +154,10 @@ impl Outcome {
             Self::InputRequired(_) => error_result(
                 "this call needs approval; answer the approval request and call again".to_owned(),
             ),
+            Self::Task { server, .. } => error_result(format!(
+                "server {server} took the call as a task, which this client cannot follow; call \
+                 again declaring the tasks extension"
+            )),
         }
     }
 }

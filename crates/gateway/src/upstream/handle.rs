@@ -353,6 +353,10 @@ impl Upstream {
             Ok(ServerResult::InputRequiredResult(result)) => {
                 Outcome::InputRequired(Box::new(result))
             }
+            Ok(ServerResult::CreateTaskResult(task)) => Outcome::Task {
+                server: self.name.clone(),
+                task: Box::new(task),
+            },
             Ok(_) => Outcome::UpstreamFailed(format!(
                 "server {} answered tools/call with an unexpected result",
                 self.name
