@@ -1,6 +1,6 @@
 //! The fixture binary driven by a real rmcp client: over stdio in a 2025-11-25 session (calls
 //! that reach back into the client for sampling and elicitation), and over Streamable HTTP in
-//! the 2026-07-28 stateless era (multi round-trip tools, sealed requestState).
+//! the 2026-07-28 stateless era (multi round-trip tools, sealed requestState, tasks).
 
 #![expect(
     deprecated,
@@ -11,9 +11,11 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ClientCapabilities, ClientConfig,
-    CreateMessageRequestParams, CreateMessageResult, ElicitRequestParams, ElicitResult,
-    ElicitationAction, Implementation, ProtocolVersion, ReadResourceRequestParams, SamplingMessage,
+    CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams, ClientCapabilities,
+    ClientConfig, CreateMessageRequestParams, CreateMessageResult, DetailedTask,
+    ElicitRequestParams, ElicitResult, ElicitationAction, GetTaskParams, Implementation,
+    ProtocolVersion, ReadResourceRequestParams, SamplingMessage, TaskPayload, TaskStatus,
+    UpdateTaskParams,
 };
 use rmcp::service::{ClientLifecycleMode, ClientServiceExt, RequestContext, RoleClient};
 use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
@@ -254,5 +256,107 @@ async fn stdio_stateless_refuses_a_tampered_request_state() {
         error.to_string().contains("integrity check failed"),
         "{error}"
     );
+    client.cancel().await.unwrap();
+}
+
+/// A client that declares the tasks extension (SEP-2663) on every request, and elicitation.
+#[derive(Clone)]
+struct TaskClient;
+
+impl ClientHandler for TaskClient {
+    fn get_info(&self) -> ClientConfig {
+        let capabilities: ClientCapabilities = serde_json::from_value(json!({
+            "elicitation": { "form": {} },
+            "extensions": { "io.modelcontextprotocol/tasks": {} },
+        }))
+        .unwrap();
+        ClientConfig::new(
+            capabilities,
+            Implementation::new("fixture-task-test", "1.0"),
+        )
+    }
+}
+
+/// Polls `tasks/get` until the task reads `status`.
+async fn poll_until(
+    client: &impl std::ops::Deref<Target = rmcp::Peer<RoleClient>>,
+    task_id: &str,
+    status: TaskStatus,
+) -> DetailedTask {
+    for _ in 0..100 {
+        let task = client
+            .get_task(GetTaskParams::new(task_id))
+            .await
+            .unwrap()
+            .task;
+        if task.status() == status {
+            return task;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("task {task_id} never reached {status:?}");
+}
+
+#[tokio::test]
+async fn http_task_asks_mid_task_and_completes_or_is_cancelled() {
+    let (_child, url) = start_http().await;
+    let client = TaskClient
+        .serve_with_lifecycle(StreamableHttpClientTransport::from_uri(url), stateless())
+        .await
+        .unwrap();
+
+    // A task-supporting tool becomes a task, whose question waits on tasks/get.
+    let created = client
+        .call_tool_once(call("confirm_delete", json!({ "filename": "a.txt" })))
+        .await
+        .unwrap();
+    let CallToolResponse::Task(created) = created else {
+        panic!("expected a CreateTaskResult, got {created:?}");
+    };
+    assert_eq!(created.task.ttl_ms, Some(300_000));
+    let id = created.task.task_id;
+    let waiting = poll_until(&client, &id, TaskStatus::InputRequired).await;
+    let TaskPayload::InputRequired { input_requests } = waiting.payload else {
+        unreachable!();
+    };
+    assert!(input_requests.contains_key("confirm"));
+    let answer = json!({ "action": "accept", "content": { "confirm": true } });
+    let responses = [("confirm".to_owned(), answer)].into_iter().collect();
+    client
+        .update_task(UpdateTaskParams::new(id.clone(), responses))
+        .await
+        .unwrap();
+    let done = poll_until(&client, &id, TaskStatus::Completed).await;
+    let TaskPayload::Completed { result } = done.payload else {
+        unreachable!();
+    };
+    assert_eq!(result["content"][0]["text"], "Deleted a.txt");
+
+    // A long task is cancelled at once; cancelling it again is still acknowledged.
+    let created = client
+        .call_tool_once(call("slow_compute", json!({ "seconds": 60 })))
+        .await
+        .unwrap();
+    let CallToolResponse::Task(created) = created else {
+        panic!("expected a CreateTaskResult, got {created:?}");
+    };
+    let id = created.task.task_id;
+    for _ in 0..2 {
+        client
+            .cancel_task(CancelTaskParams::new(id.clone()))
+            .await
+            .unwrap();
+    }
+    poll_until(&client, &id, TaskStatus::Cancelled).await;
+
+    // A sync-only tool never becomes a task.
+    let greeting = client
+        .call_tool_once(call("greet", json!({ "name": "World" })))
+        .await
+        .unwrap();
+    let CallToolResponse::Complete(greeting) = greeting else {
+        panic!("expected a complete result, got {greeting:?}");
+    };
+    assert_eq!(text(&greeting), "Hello, World!");
     client.cancel().await.unwrap();
 }

@@ -4,20 +4,21 @@
 //! (2026-07-28 only; a 2025-11-25 session never gets a task), and otherwise either run inline or,
 //! when they cannot, refuse with -32021 naming the extension.
 //!
-//! | tool                   | task support | without the extension                     |
-//! |------------------------|--------------|-------------------------------------------|
-//! | `greet`                | never        | `Hello, {name}!`                          |
-//! | `slow_compute`         | optional     | sleeps `seconds`, then answers inline      |
-//! | `protocol_error_job`   | optional     | -32603 (as a task: `failed` + `error`)    |
-//! | `confirm_delete`       | optional     | asks through an `InputRequiredResult`     |
-//! | `multi_input`          | optional     | asks both questions the same way          |
-//! | `failing_job`          | required     | -32021                                    |
-//! | `test_tool_with_task`  | required     | -32021                                    |
+//! | tool                  | task support | without the extension                      |
+//! |-----------------------|--------------|--------------------------------------------|
+//! | `greet`               | never        | `Hello, {name}!`                           |
+//! | `slow_compute`        | optional     | sleeps `seconds`, then answers inline      |
+//! | `protocol_error_job`  | optional     | -32603 (as a task: `failed` + `error`)     |
+//! | `confirm_delete`      | optional     | asks through an `InputRequiredResult`      |
+//! | `multi_input`         | optional     | asks both questions the same way           |
+//! | `failing_job`         | required     | -32021                                     |
+//! | `test_tool_with_task` | required     | -32021                                     |
 //!
 //! As tasks, `confirm_delete` and `multi_input` ask mid-task (`input_required` on `tasks/get`,
 //! answered by `tasks/update`); `test_tool_with_task` asks first through a multi round-trip
 //! (`InputRequiredResult` with a sealed `requestState`) and only the final round creates the
-//! task, whose result carries the answer.
+//! task, whose result carries the answer. (A 2025-11-25 session cannot be asked either way: rmcp
+//! turns an `InputRequiredResult` for it into -32600.)
 
 use std::time::Duration;
 
