@@ -556,6 +556,16 @@ async fn reqwest_status(url: &str, token: Option<&str>) -> u16 {
 /// A stateless `tools/call` of `echo` over HTTP with `token` and a progress token, from a client
 /// that declares no elicitation: the JSON-RPC answer, and the messages of the progress
 /// notifications that came before it.
+/// `switchboard approvals ARGS --url URL` with the client token `token`.
+fn approvals(url: &str, token: &str, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(["approvals", "--url", url])
+        .args(args)
+        .env("SWITCHBOARD_TOKEN", token)
+        .output()
+        .unwrap()
+}
+
 async fn call_echo(url: String, token: &str, message: &str) -> (serde_json::Value, Vec<String>) {
     let text = switchboard_testkit::stateless::tools_call(
         &url,
@@ -597,14 +607,7 @@ async fn a_call_waits_for_an_operator_who_decides_with_switchboard_approvals() {
          [clients.ci]\ntoken = \"ci-token-0001\"\n",
     );
     let (mut child, url) = support::serve_http(&config, &[]).await;
-    let approvals = |args: &[&str], token: &str| {
-        Command::new(BIN)
-            .args(["approvals", "--url", &url])
-            .args(args)
-            .env("SWITCHBOARD_TOKEN", token)
-            .output()
-            .unwrap()
-    };
+    let approvals = |args: &[&str], token: &str| approvals(&url, token, args);
     // Waits for the one call in the queue and returns its id.
     let waiting = async || {
         for _ in 0..100 {
@@ -939,14 +942,7 @@ async fn a_call_waiting_for_an_operator_is_a_task_for_a_client_that_follows_task
          [clients.ci]\ntoken = \"ci-token-0001\"\n[clients.other]\ntoken = \"other-token-01\"\n",
     );
     let (mut child, url) = support::serve_http(&config, &[]).await;
-    let approvals = |args: &[&str]| {
-        Command::new(BIN)
-            .args(["approvals", "--url", &url])
-            .args(args)
-            .env("SWITCHBOARD_TOKEN", "ops-token-0001")
-            .output()
-            .unwrap()
-    };
+    let approvals = |args: &[&str]| approvals(&url, "ops-token-0001", args);
     let echo = serde_json::json!({"name": "echo", "arguments": {"message": "ship it"}});
     let created = with_tasks(&url, "ci-token-0001", "tools/call", echo.clone()).await;
     assert_eq!(created["result"]["resultType"], "task", "{created}");

@@ -18,6 +18,7 @@ mod console;
 pub mod downstream;
 pub mod endpoints;
 pub mod error;
+mod expiring;
 mod gateway;
 mod pending;
 pub mod pins;

@@ -80,15 +80,7 @@ impl TaskRoutes {
         let now = Instant::now();
         let ttl = ttl_ms.map_or(MAX_TTL, Duration::from_millis).min(MAX_TTL);
         let mut entries = self.lock();
-        entries.retain(|_, e| e.expires > now);
-        if entries.len() >= MAX_ROUTES
-            && let Some(soonest) = entries
-                .iter()
-                .min_by_key(|(_, e)| e.expires)
-                .map(|(id, _)| id.clone())
-        {
-            entries.remove(&soonest);
-        }
+        crate::expiring::make_room(&mut entries, MAX_ROUTES, now, |e| e.expires);
         entries.insert(
             id,
             Entry {

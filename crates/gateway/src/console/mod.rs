@@ -127,15 +127,7 @@ impl Console {
     fn sign_in(&self, caller: Caller) -> String {
         let now = Instant::now();
         let mut sessions = self.lock();
-        sessions.retain(|_, s| s.expires > now);
-        if sessions.len() >= MAX_SESSIONS
-            && let Some(oldest) = sessions
-                .iter()
-                .min_by_key(|(_, s)| s.expires)
-                .map(|(id, _)| id.clone())
-        {
-            sessions.remove(&oldest);
-        }
+        crate::expiring::make_room(&mut sessions, MAX_SESSIONS, now, |s| s.expires);
         let id = random_id();
         sessions.insert(
             id.clone(),
