@@ -4,7 +4,8 @@
 //!
 //! An operator signs in once with their token; the console keeps a session of its own (a random
 //! id in an `HttpOnly`, `SameSite=Strict` cookie, 8 hours at most, checked against the live
-//! configuration on every request, so an operator who is removed is out at once). Forms that
+//! configuration on every request, so an operator who is removed is out at once; a person's
+//! access token is verified again each time, so the session ends when the token does). Forms that
 //! change something carry the session's CSRF token. Every asset is embedded in the binary; the
 //! pages load nothing from elsewhere (a strict Content-Security-Policy says so to the browser).
 
@@ -141,7 +142,7 @@ impl Console {
     }
 
     /// The live session `headers`' cookie names, while its caller is still an operator.
-    fn session(&self, headers: &HeaderMap) -> Option<Session> {
+    async fn session(&self, headers: &HeaderMap) -> Option<Session> {
         let id = headers
             .get_all(header::COOKIE)
             .iter()
@@ -150,13 +151,24 @@ impl Console {
             .filter_map(|pair| pair.trim().split_once('='))
             .find(|(name, _)| *name == COOKIE)
             .map(|(_, value)| value.to_owned())?;
-        let mut sessions = self.lock();
-        let session = sessions.get(&id)?.clone();
-        if session.expires <= Instant::now() || !self.gateway.is_admin(&session.caller) {
-            sessions.remove(&id);
+        let session = self.lock().get(&id)?.clone();
+        if session.expires <= Instant::now() || !self.still_operator(&session.caller).await {
+            self.lock().remove(&id);
             return None;
         }
         Some(session)
+    }
+
+    /// Whether `caller` is still an operator under the configuration in force; a person's token
+    /// is checked again, so one that expired or was revoked ends the session.
+    async fn still_operator(&self, caller: &Caller) -> bool {
+        match &caller.user {
+            Some(person) => matches!(
+                self.gateway.identify(person.token.expose(), "").await,
+                Ok(now) if self.gateway.is_admin(&now)
+            ),
+            None => self.gateway.is_admin(caller),
+        }
     }
 }
 
@@ -169,6 +181,7 @@ impl FromRequestParts<Shared> for Operator {
     async fn from_request_parts(parts: &mut Parts, console: &Shared) -> Result<Self, Redirect> {
         console
             .session(&parts.headers)
+            .await
             .map(Operator)
             .ok_or_else(|| Redirect::to("/ui/login"))
     }
