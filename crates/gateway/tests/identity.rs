@@ -699,3 +699,58 @@ async fn an_upstream_acting_as_the_person_gets_an_exchanged_token_never_the_call
     served.shutdown.cancel();
     served.gateway.shutdown().await;
 }
+
+/// A person who signs in to the console with their own access token is an operator only while
+/// the token is good: the session ends when it expires, though the console's own would last
+/// hours.
+#[tokio::test]
+async fn a_persons_console_session_ends_when_their_token_does() {
+    let idp = Idp::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let served = serve(
+        dir.path(),
+        &[&idp.issuer],
+        "leeway = \"0s\"\n[clients.operators]\nmatch = { groups = \"operators\" }\nadmin = true\n",
+    )
+    .await;
+    let token = idp
+        .sign(json!({
+            "iss": idp.issuer, "sub": "olivia", "aud": served.resource, "scope": "mcp:tools",
+            "groups": ["operators"], "iat": now(0), "exp": now(3),
+        }))
+        .await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let signed_in = http
+        .post(format!("{}/ui/login", served.url))
+        .form(&[("token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 303);
+    let cookie = signed_in.headers()["set-cookie"].to_str().unwrap();
+    let session = cookie.split(';').next().unwrap().to_owned();
+    let page = |session: String| {
+        let http = http.clone();
+        let url = format!("{}/ui", served.url);
+        async move {
+            let response = http
+                .get(url)
+                .header("cookie", session)
+                .send()
+                .await
+                .unwrap();
+            response.status().as_u16()
+        }
+    };
+    assert_eq!(page(session.clone()).await, 200);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(
+        page(session).await,
+        303,
+        "the expired token ended the session"
+    );
+    served.shutdown.cancel();
+}
