@@ -780,13 +780,13 @@ impl Gateway {
     pub(crate) fn waits_for_operator(&self, caller: &Caller, tool: &str) -> Option<Duration> {
         let Current { live, catalog } = self.current();
         let queue = live.pipeline.approval().queue()?;
-        let entry = catalog.tools().find(|t| t.exposed == tool);
+        let entry = catalog.tool(tool)?;
         (matches!(caller.approval, crate::caller::ApprovalChannel::None)
             && caller.access.permits(tool)
             && crate::policy::approval::needs_approval(
                 &live.config.config.tools,
                 tool,
-                entry.map(|t| t.as_ref()),
+                Some(&entry),
             ))
         .then(|| queue.timeout())
     }

@@ -323,6 +323,15 @@ impl Writer {
             return;
         };
         let text = self.out.split_off(start.min(self.out.len()));
+        // `<@…|text>`, `<#…|text>` and `<!…|text>` are mentions and commands (`<!channel>`), not
+        // links: such a destination is written out as text.
+        if url.starts_with(['@', '#', '!']) {
+            self.out.push_str(&text);
+            self.out.push_str(" (");
+            escape_all(&url, &mut self.out);
+            self.out.push(')');
+            return;
+        }
         let mut link = String::from("<");
         escape_all(&url, &mut link);
         let bare = link[1..].to_owned();
@@ -368,6 +377,14 @@ mod tests {
             to_mrkdwn("    indented\n    code"),
             "```\nindented\ncode\n```"
         );
+    }
+
+    #[test]
+    fn a_link_to_a_mention_or_command_is_text_not_a_token() {
+        // Regression: `[x](!channel)` became `<!channel|x>`, an @channel broadcast.
+        assert_eq!(to_mrkdwn("[x](!channel)"), "x (!channel)");
+        assert_eq!(to_mrkdwn("[boss](@U0ALICE001)"), "boss (@U0ALICE001)");
+        assert_eq!(to_mrkdwn("[  \n@here](!3) "), " @here (!3)");
     }
 
     #[test]
