@@ -62,18 +62,22 @@ pub fn verify(
         .and_then(|s| s.strip_prefix("v0="))
         .and_then(|hex| hex::decode(hex).ok())
         .ok_or(Unverified::Missing("X-Slack-Signature"))?;
+    let (key, signed) = signing(signing_secret, timestamp, body);
+    ring::hmac::verify(&key, &signed, &signature).map_err(|_| Unverified::Mismatch)
+}
+
+/// The key and the bytes Slack signs: `v0:<timestamp>:<body>`.
+fn signing(signing_secret: &str, timestamp: &str, body: &[u8]) -> (ring::hmac::Key, Vec<u8>) {
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, signing_secret.as_bytes());
     let mut signed = format!("v0:{timestamp}:").into_bytes();
     signed.extend_from_slice(body);
-    ring::hmac::verify(&key, &signed, &signature).map_err(|_| Unverified::Mismatch)
+    (key, signed)
 }
 
 /// The `X-Slack-Signature` of `body` sent at `timestamp` (what Slack computes; for tests and
 /// tools that stand in for Slack).
 pub fn sign(signing_secret: &str, timestamp: &str, body: &[u8]) -> String {
-    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, signing_secret.as_bytes());
-    let mut signed = format!("v0:{timestamp}:").into_bytes();
-    signed.extend_from_slice(body);
+    let (key, signed) = signing(signing_secret, timestamp, body);
     format!("v0={}", hex::encode(ring::hmac::sign(&key, &signed)))
 }
 
@@ -124,7 +128,7 @@ pub fn click(body: &[u8]) -> Result<Click, String> {
         .ok_or("the body has no `payload` field")?
         .1;
     let payload: Payload = serde_json::from_str(&payload)
-        .map_err(|e| format!("the payload is not an interaction: {}", e.classify_name()))?;
+        .map_err(|e| format!("the payload is not an interaction: {}", classify(&e)))?;
     if payload.kind != "block_actions" {
         return Err(format!(
             "only button clicks (block_actions) are taken, not {:?}",
@@ -144,17 +148,12 @@ pub fn click(body: &[u8]) -> Result<Click, String> {
     })
 }
 
-trait Classify {
-    fn classify_name(&self) -> &'static str;
-}
-
-impl Classify for serde_json::Error {
-    fn classify_name(&self) -> &'static str {
-        match self.classify() {
-            serde_json::error::Category::Io => "unreadable",
-            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => "not JSON",
-            serde_json::error::Category::Data => "a field is missing or has the wrong type",
-        }
+/// What is wrong with a payload that did not parse, without quoting it.
+fn classify(error: &serde_json::Error) -> &'static str {
+    match error.classify() {
+        serde_json::error::Category::Io => "unreadable",
+        serde_json::error::Category::Syntax | serde_json::error::Category::Eof => "not JSON",
+        serde_json::error::Category::Data => "a field is missing or has the wrong type",
     }
 }
 

@@ -30,6 +30,14 @@ pub fn to_mrkdwn(markdown: &str) -> String {
     writer.finish()
 }
 
+/// `text` with `&`, `<` and `>` escaped: as mrkdwn, it shows as written and can neither mention
+/// nor link anyone.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    escape_all(text, &mut out);
+    out
+}
+
 /// Escapes `&`, `<` and `>` everywhere.
 fn escape_all(text: &str, out: &mut String) {
     for c in text.chars() {

@@ -509,19 +509,19 @@ async fn decide(
         .gateway
         .decide_approval(&id, approve, reason, &operator.0.caller)
         .await;
-    let query = match done {
-        Ok(()) => format!("decided={}", if approve { "approved" } else { "denied" }),
-        Err(crate::policy::queue::DecideError::Unknown) => {
-            "error=that call is no longer waiting (decided already, or timed out)".to_owned()
-        }
-        Err(crate::policy::queue::DecideError::Unavailable(why)) => format!("error={why}"),
+    let (key, value) = match done {
+        Ok(()) => (
+            "decided",
+            if approve { "approved" } else { "denied" }.to_owned(),
+        ),
+        Err(crate::policy::queue::DecideError::Unknown) => (
+            "error",
+            "that call is no longer waiting (decided already, or timed out)".to_owned(),
+        ),
+        Err(crate::policy::queue::DecideError::Unavailable(why)) => ("error", why),
     };
     let query: String = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(
-            query
-                .split_once('=')
-                .map(|(k, v)| (k.to_owned(), v.to_owned())),
-        )
+        .append_pair(key, &value)
         .finish();
     Redirect::to(&format!("/ui/approvals?{query}")).into_response()
 }

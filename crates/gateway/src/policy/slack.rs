@@ -14,6 +14,7 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
 use switchboard_slack::interactions::{self, Message, Messenger, Unverified};
+use switchboard_slack::mrkdwn::escape;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -204,14 +205,6 @@ impl Drop for Announcement {
             }
         });
     }
-}
-
-/// Escapes what Slack's mrkdwn would read as markup (`<…>` mentions and links, `&` entities), so
-/// text from a caller cannot mention or link anyone.
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 fn arguments(shown: &QueuedApproval) -> String {
