@@ -156,3 +156,104 @@ fn guard_passes_every_legitimate_query_with_its_kind() {
         assert_stable(&guard, &checked);
     }
 }
+
+/// `sql` with its constants (numbers, strings, bit strings) replaced: one variant per way of
+/// writing them, each keeping the statement's shape (or breaking its syntax, which the guard
+/// must then refuse as a fresh check does).
+fn constant_variants(sql: &str) -> Vec<String> {
+    use pg_query::protobuf::Token;
+    let Ok(scanned) = pg_query::scan(sql) else {
+        return Vec::new();
+    };
+    let constants: Vec<(usize, usize, bool)> = scanned
+        .tokens
+        .iter()
+        .filter_map(|token| {
+            let number = [Token::Iconst, Token::Fconst].contains(&token.token());
+            let string = [Token::Sconst, Token::Usconst, Token::Bconst, Token::Xconst]
+                .contains(&token.token());
+            let range = (
+                usize::try_from(token.start).ok()?,
+                usize::try_from(token.end).ok()?,
+            );
+            (number || string).then_some((range.0, range.1, number))
+        })
+        .collect();
+    if constants.is_empty() {
+        return Vec::new();
+    }
+    let ways: [(&str, &str); 4] = [
+        ("0", "''"),
+        ("-12.5", "$q$a; DROP TABLE canary$q$"),
+        ("99999999999999999999", "E'\\';--'"),
+        ("$9", "$9"),
+    ];
+    ways.iter()
+        .map(|(number, string)| {
+            let mut out = String::new();
+            let mut at = 0;
+            for &(start, end, is_number) in &constants {
+                out.push_str(&sql[at..start]);
+                out.push_str(if is_number { number } else { string });
+                at = end;
+            }
+            out.push_str(&sql[at..]);
+            out
+        })
+        .collect()
+}
+
+#[test]
+fn a_remembered_shape_answers_exactly_as_a_fresh_check() {
+    let warm = Guard::new(FunctionPolicy::default());
+    let fresh = || Guard::new(FunctionPolicy::default());
+    // Shapes where a constant decides, or where only the text around the statement differs.
+    let pairs = [
+        (
+            "EXPLAIN (ANALYZE 'off') SELECT 1",
+            "EXPLAIN (ANALYZE 'on') SELECT 1",
+        ),
+        (
+            "SELECT * FROM orders LIMIT 5",
+            "SELECT * FROM orders LIMIT 500000",
+        ),
+        ("SELECT 1 -- one", "SELECT 2 -- one"),
+        ("/* a */ SELECT 'x' ;", "/* a */ SELECT 'a;b' ;"),
+        ("SELECT 1", "SELECT $1"),
+        ("SELECT -1", "SELECT - 1"),
+        (
+            "SELECT id FROM orders WHERE id = 1",
+            "SELECT id FROM orders WHERE id = U&'\\0041'",
+        ),
+    ];
+    let mut compared = 0;
+    for (first, then) in pairs {
+        let _ = warm.check(first);
+        assert_eq!(
+            warm.check(then),
+            fresh().check(then),
+            "{then} after {first}"
+        );
+        compared += 1;
+    }
+    let lines = corpus("sql-attacks.jsonl")
+        .into_iter()
+        .chain(corpus("sql-legit.jsonl"));
+    for line in lines {
+        let _ = warm.check(&line.sql);
+        for variant in constant_variants(&line.sql) {
+            assert_eq!(
+                warm.check(&variant),
+                fresh().check(&variant),
+                "{variant} after {}",
+                line.sql
+            );
+            compared += 1;
+        }
+    }
+    assert!(compared > 100, "only {compared} statements compared");
+    assert!(
+        warm.check("EXPLAIN (ANALYZE 'on') SELECT 1").is_err(),
+        "an EXPLAIN's options are constants that decide"
+    );
+}

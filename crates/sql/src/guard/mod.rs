@@ -21,6 +21,7 @@ mod walk;
 mod tests;
 
 use std::fmt;
+use std::ops::Range;
 use std::sync::Arc;
 
 pub use function::{FunctionName, FunctionPolicy};
@@ -131,13 +132,20 @@ impl Guard {
         if let Some(checked) = self.passed.get(sql) {
             return Ok(checked);
         }
-        let checked = self.decide(sql)?;
-        self.passed.insert(sql, &checked);
+        let shape = verdicts::shape_of(sql);
+        if let Some(checked) = shape
+            .as_deref()
+            .and_then(|shape| self.passed.get_shape(shape, sql))
+        {
+            return Ok(checked);
+        }
+        let (checked, own) = self.decide(sql)?;
+        self.passed.insert(sql, shape, own, &checked);
         Ok(checked)
     }
 
-    /// Parses `sql` and applies every rule.
-    fn decide(&self, sql: &str) -> Result<Checked, Refusal> {
+    /// Parses `sql` and applies every rule; the statement's own text is at the range returned.
+    fn decide(&self, sql: &str) -> Result<(Checked, Range<usize>), Refusal> {
         let parsed = parse(sql)?;
         let raw = match parsed.protobuf.stmts.as_slice() {
             [] => return Err(Refusal::Empty),
@@ -150,12 +158,14 @@ impl Guard {
             .and_then(|node| node.node.as_ref())
             .ok_or(Refusal::Empty)?;
         let (kind, unknown_functions) = statement::check(node, &self.policy)?;
-        Ok(Checked {
+        let own = text::statement_range(sql, raw.stmt_location, raw.stmt_len);
+        let checked = Checked {
             kind,
-            sql: text::statement_text(sql, raw.stmt_location, raw.stmt_len),
+            sql: sql.get(own.clone()).unwrap_or(sql).to_owned(),
             unknown_functions,
             own_limit: OwnLimit::of(node),
-        })
+        };
+        Ok((checked, own))
     }
 }
 

@@ -5,34 +5,37 @@
 //! so the position is recovered with PostgreSQL's own scanner and parser: the error sits at the
 //! first token whose prefix of the statement already fails with the same message.
 
+use std::ops::Range;
+
 use pg_query::protobuf::Token;
 
-/// The statement's text between `location` and `location + len` (`len == 0`: to the end), as
-/// PostgreSQL's `RawStmt` gives them (byte offsets), from its first to its last token: leading and
-/// trailing whitespace, comments and the terminating `;` are left out, comments inside are kept.
-pub(super) fn statement_text(sql: &str, location: i32, len: i32) -> String {
+/// The byte range of the statement between `location` and `location + len` (`len == 0`: to the
+/// end), as PostgreSQL's `RawStmt` gives them (byte offsets), from its first to its last token:
+/// leading and trailing whitespace, comments and the terminating `;` are left out, comments inside
+/// are kept.
+pub(super) fn statement_range(sql: &str, location: i32, len: i32) -> Range<usize> {
     let start = usize::try_from(location).unwrap_or(0).min(sql.len());
     let end = match usize::try_from(len) {
         Ok(len) if len > 0 => start.saturating_add(len).min(sql.len()),
         _ => sql.len(),
     };
     let tokens = code_tokens(sql).unwrap_or_default();
-    let inside: Vec<&(usize, usize)> = tokens
+    let mut inside = tokens
         .iter()
-        .filter(|(from, to)| *from >= start && *to <= end)
-        .collect();
-    if let (Some(first), Some(last)) = (inside.first(), inside.last())
-        && let Some(text) = sql.get(first.0..last.1)
-    {
-        return text.to_owned();
+        .filter(|(from, to)| *from >= start && *to <= end);
+    if let Some(first) = inside.next() {
+        let last = inside.next_back().unwrap_or(first);
+        if sql.get(first.0..last.1).is_some() {
+            return first.0..last.1;
+        }
     }
     // Unreachable for text the parser accepted (it always has tokens); keep a sensible answer.
-    sql.get(start..end)
-        .unwrap_or(sql)
-        .trim()
-        .trim_end_matches(';')
-        .trim_end()
-        .to_owned()
+    let Some(within) = sql.get(start..end) else {
+        return 0..sql.len();
+    };
+    let trimmed = within.trim().trim_end_matches(';').trim_end();
+    let from = start + (within.len() - within.trim_start().len());
+    from..from + trimmed.len()
 }
 
 /// The 1-based character position of the token where parsing failed with `message`, as
@@ -118,12 +121,12 @@ pub(super) fn char_position(sql: &str, byte: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::{char_position, error_position, statement_text};
+    use super::{char_position, error_position, statement_range};
 
-    fn text_of(sql: &str) -> String {
+    fn text_of(sql: &str) -> &str {
         let parsed = pg_query::parse(sql, 0).expect("parses");
         let raw = &parsed.protobuf.stmts[0];
-        statement_text(sql, raw.stmt_location, raw.stmt_len)
+        &sql[statement_range(sql, raw.stmt_location, raw.stmt_len)]
     }
 
     #[test]
