@@ -175,7 +175,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     )
     .await?;
     through_gateway += 2; // the checked calls before and after the flood
-    let records = count_lines(&setup.audit_path())?;
+    let records = count_call_records(&setup.audit_path())?;
     figure(
         "audit records / calls through the gateway",
         &records.to_string(),
@@ -549,15 +549,18 @@ fn median<T: Copy + PartialOrd + Default>(mut values: Vec<T>) -> T {
     values.get(values.len() / 2).copied().unwrap_or_default()
 }
 
-/// Lines in a file (0 when it does not exist).
-fn count_lines(path: &Path) -> anyhow::Result<u64> {
+/// The records of calls in an audit file (0 when it does not exist): every line but the pin
+/// records the gateway writes when it first sees each tool (layer `pins`).
+fn count_call_records(path: &Path) -> anyhow::Result<u64> {
     let Ok(file) = File::open(path) else {
         return Ok(0);
     };
     let mut count = 0;
     for line in BufReader::new(file).split(b'\n') {
-        line?;
-        count += 1;
+        let record: Value = serde_json::from_slice(&line?).context("an audit line")?;
+        if record["layer"] != "pins" {
+            count += 1;
+        }
     }
     Ok(count)
 }
@@ -581,5 +584,20 @@ mod tests {
             "echo"
         );
         assert!(exposed_name(&listed, "nope").is_err());
+    }
+
+    #[test]
+    fn pin_records_are_not_calls() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let lines = [
+            json!({"tool": "up__a", "layer": "pins", "outcome": "pinned"}),
+            json!({"tool": "up__a", "outcome": "ok"}),
+            json!({"tool": "up__a", "layer": "authorize", "outcome": "refused"}),
+        ];
+        let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        std::fs::write(&path, text).unwrap();
+        assert_eq!(count_call_records(&path).unwrap(), 2);
+        assert_eq!(count_call_records(&dir.path().join("none")).unwrap(), 0);
     }
 }
