@@ -3,7 +3,8 @@
 //! balancer (it sticks on `Mcp-Session-Id`, learnt from the `initialize` response), the limits
 //! hold exactly across replicas, a call waiting for approval on one replica is approved through
 //! another, an approval round asked on one replica is answered on another (and only once), and a
-//! replica killed with SIGKILL is routed around. With the PostgreSQL audit sink, under load: a
+//! replica killed with SIGKILL is routed around. A Slack click delivered to one replica decides a
+//! call waiting on another. With the PostgreSQL audit sink, under load: a
 //! rolling restart (SIGTERM one replica at a time) loses no call, and after a replica is killed
 //! every answered call has exactly one audit row and every replica's chain verifies.
 
@@ -398,6 +399,125 @@ impl Load {
         }
         (answered, failed)
     }
+}
+
+/// The button value (the queued call's id) of a Slack approval request, once one is posted.
+async fn posted_approval(
+    slack: &switchboard_testkit::slack::FakeSlack,
+    channel: &str,
+) -> (String, String) {
+    for _ in 0..100 {
+        if let Some(message) = slack.posted(channel).into_iter().next() {
+            let blocks = message.blocks.expect("posted with blocks");
+            let actions = blocks
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|b| b["type"] == "actions")
+                .expect("the request has buttons")
+                .clone();
+            let id = actions["elements"][0]["value"].as_str().unwrap().to_owned();
+            return (message.ts, id);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no approval request was posted to Slack");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slack_click_landing_on_another_replica_decides_the_call_waiting_on_the_first() {
+    use switchboard_testkit::slack::{FakeChannel, FakeSlack};
+    const SECRET: &str = "slack-signing-secret-0002";
+    const CHANNEL: &str = "C0APPROVAL";
+    let slack = FakeSlack::start().await.unwrap();
+    slack.add_channel(FakeChannel::public(CHANNEL, "approvals"));
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(dir.path());
+    let space = KeySpace(format!("sb-fleet-{}", uuid::Uuid::new_v4()));
+    let in_slack = format!(
+        "[approvals]\ntimeout = \"60s\"\nslack = {{ channel = \"#approvals\", \
+         token = \"${{env:APPROVALS_SLACK_TOKEN}}\", \
+         signing_secret = \"${{env:APPROVALS_SIGNING_SECRET}}\", \
+         operators = [\"U0ALICE001\"], api_url = \"{}\" }}\n",
+        slack.url()
+    );
+    let token = slack.token();
+    let env = [
+        ("APPROVALS_SLACK_TOKEN", token.as_str()),
+        ("APPROVALS_SIGNING_SECRET", SECRET),
+    ];
+    let mut replicas = Vec::new();
+    let mut interactions = Vec::new();
+    let mut urls = Vec::new();
+    for i in 0..2 {
+        let config = replica_config(&dir.path().join(format!("r{i}")), &db, &space.0);
+        let text = std::fs::read_to_string(&config)
+            .unwrap()
+            .replace("[approvals]\ntimeout = \"60s\"\n", &in_slack);
+        std::fs::write(&config, text).unwrap();
+        let (child, url) = support::serve_http(&config, &env).await;
+        interactions.push(url.replace("/mcp", "/slack/interactions"));
+        urls.push(url);
+        replicas.push(child);
+    }
+
+    // The call waits on replica 0, which posts the request to Slack.
+    let url = urls[0].clone();
+    let call = tokio::spawn(async move {
+        let text = tools_call(&url, "list_tables", json!({}), json!({}))
+            .bearer_auth(CI)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        messages(&text).pop().unwrap()
+    });
+    let (ts, id) = posted_approval(&slack, CHANNEL).await;
+    assert_eq!(
+        slack.posted(CHANNEL).len(),
+        1,
+        "only the replica holding the call posts"
+    );
+
+    // Slack delivers the click to replica 1: it is verified there and decides the call.
+    assert_eq!(
+        support::slack_click(&interactions[1], SECRET, "U0ALICE001", "approve", &id, 0).await,
+        (200, 401),
+        "decided through the fleet's queue; the same request again is a replay"
+    );
+    let answer = call.await.unwrap();
+    assert_eq!(answer["result"]["isError"], json!(false), "{answer}");
+    // A second click, delivered to replica 0, finds nothing waiting: one decision counts.
+    assert_eq!(
+        support::slack_click(&interactions[0], SECRET, "U0ALICE001", "deny", &id, 1).await,
+        (404, 401)
+    );
+    // The replica that held the call updates its message with the decision.
+    let mut text = String::new();
+    for _ in 0..100 {
+        let message = slack
+            .messages(CHANNEL)
+            .into_iter()
+            .find(|m| m.ts == ts)
+            .unwrap();
+        if !message
+            .blocks
+            .unwrap_or_default()
+            .to_string()
+            .contains("\"actions\"")
+        {
+            text = message.text;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        text.starts_with("Approved by slack:U0ALICE001 (alice)"),
+        "the message was not updated: {text:?}"
+    );
+    drop(replicas);
 }
 
 fn signal(child: &tokio::process::Child, signal: &str) {

@@ -709,7 +709,6 @@ async fn a_call_waits_for_an_operator_who_decides_with_switchboard_approvals() {
 /// who is also in the call's audit record.
 #[tokio::test]
 async fn approvals_in_slack_are_decided_by_a_signed_click_from_an_operator() {
-    use switchboard_slack::interactions::sign;
     use switchboard_testkit::slack::{FakeChannel, FakeSlack};
     const SIGNING_SECRET: &str = "slack-signing-secret-0001";
     const CHANNEL: &str = "C0APPROVAL";
@@ -738,35 +737,8 @@ async fn approvals_in_slack_are_decided_by_a_signed_click_from_an_operator() {
     )
     .await;
     let interactions = url.replace("/mcp", "/slack/interactions");
-    let http = reqwest::Client::new();
     let click = async |user: &str, action: &str, id: &str, age_s: u64, secret: &str| {
-        let payload = serde_json::json!({
-            "type": "block_actions",
-            "user": {"id": user, "username": "alice"},
-            "actions": [{"action_id": action, "value": id, "type": "button"}],
-        });
-        let body: String = format!(
-            "payload={}",
-            url::form_urlencoded::byte_serialize(payload.to_string().as_bytes())
-                .collect::<String>()
-        );
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
-        let timestamp = (now - age_s).to_string();
-        let signature = sign(secret, &timestamp, body.as_bytes());
-        let send = || {
-            http.post(&interactions)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .header("x-slack-request-timestamp", &timestamp)
-                .header("x-slack-signature", &signature)
-                .body(body.clone())
-                .send()
-        };
-        let first = send().await.unwrap().status().as_u16();
-        let again = send().await.unwrap().status().as_u16();
-        (first, again)
+        support::slack_click(&interactions, secret, user, action, id, age_s).await
     };
     // The message posted for the one waiting call: its id (the buttons' value) and its blocks.
     let posted = async |n: usize| {

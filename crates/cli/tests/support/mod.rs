@@ -160,3 +160,43 @@ pub async fn run_python_with(mode: &str, target: &[&str], env: &[(&str, &str)]) 
     );
     serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("one JSON line")
 }
+
+/// Posts a click on a Slack approval button (`action` on the request `id`, by `user`) to
+/// `interactions`, signed with `secret` as Slack signs it, stamped `age_s` seconds ago. Returns
+/// the HTTP status of the request and of the same request sent again.
+pub async fn slack_click(
+    interactions: &str,
+    secret: &str,
+    user: &str,
+    action: &str,
+    id: &str,
+    age_s: u64,
+) -> (u16, u16) {
+    let payload = serde_json::json!({
+        "type": "block_actions",
+        "user": {"id": user, "username": "alice"},
+        "actions": [{"action_id": action, "value": id, "type": "button"}],
+    });
+    let body: String = format!(
+        "payload={}",
+        url::form_urlencoded::byte_serialize(payload.to_string().as_bytes()).collect::<String>()
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let timestamp = (now - age_s).to_string();
+    let signature = switchboard_slack::interactions::sign(secret, &timestamp, body.as_bytes());
+    let http = reqwest::Client::new();
+    let send = || {
+        http.post(interactions)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-slack-request-timestamp", &timestamp)
+            .header("x-slack-signature", &signature)
+            .body(body.clone())
+            .send()
+    };
+    let first = send().await.unwrap().status().as_u16();
+    let again = send().await.unwrap().status().as_u16();
+    (first, again)
+}
