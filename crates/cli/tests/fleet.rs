@@ -163,6 +163,19 @@ async fn query(url: &str, token: &str) -> bool {
     false
 }
 
+/// CI's `list_tables` through `mcp`: it waits for an operator; its answer once decided.
+async fn waiting_call(mcp: String) -> Value {
+    let text = tools_call(&mcp, "list_tables", json!({}), json!({}))
+        .bearer_auth(CI)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    messages(&text).pop().unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_replicas_behind_haproxy_share_limits_approvals_sessions_and_survive_a_kill() {
     let dir = tempfile::tempdir().unwrap();
@@ -213,20 +226,7 @@ async fn three_replicas_behind_haproxy_share_limits_approvals_sessions_and_survi
     assert_eq!(ran, 20, "exactly the limit across three replicas");
 
     // A call waiting for approval on one replica, seen and approved through another.
-    let waiting = {
-        let mcp = mcp.clone();
-        tokio::spawn(async move {
-            let text = tools_call(&mcp, "list_tables", json!({}), json!({}))
-                .bearer_auth(CI)
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
-            messages(&text).pop().unwrap()
-        })
-    };
+    let waiting = tokio::spawn(waiting_call(mcp.clone()));
     let admin = reqwest::Client::new();
     let mut holder = None;
     for _ in 0..100 {
@@ -462,18 +462,7 @@ async fn a_slack_click_landing_on_another_replica_decides_the_call_waiting_on_th
     }
 
     // The call waits on replica 0, which posts the request to Slack.
-    let url = urls[0].clone();
-    let call = tokio::spawn(async move {
-        let text = tools_call(&url, "list_tables", json!({}), json!({}))
-            .bearer_auth(CI)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        messages(&text).pop().unwrap()
-    });
+    let call = tokio::spawn(waiting_call(urls[0].clone()));
     let (ts, id) = posted_approval(&slack, CHANNEL).await;
     assert_eq!(
         slack.posted(CHANNEL).len(),
