@@ -197,6 +197,11 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
 
 /// Part 1 (and the stdio gateway's memory); returns the figures, the calls made through the
 /// gateway and the tool's name there.
+///
+/// Three sides are called in turn, call by call: the server directly, the gateway in front of it,
+/// and the floor — the bare line relay of [`crate::relay`] in front of the same server, which
+/// does nothing a relay could leave out. CPU is read from `/proc` around each round's calls only
+/// (pings are timed in a loop of their own), so it is CPU per relayed call.
 async fn stdio(setup: &Setup, args: &Args) -> anyhow::Result<(Value, u64, String)> {
     let mut direct = Server::spawn(
         setup.upstream(false, "upstream-stdio.log")?,
@@ -208,62 +213,83 @@ async fn stdio(setup: &Setup, args: &Args) -> anyhow::Result<(Value, u64, String
         &setup.switchboard,
     )?;
     gateway.handshake().await?;
+    let this = std::env::current_exe()?;
+    let mut floor = Command::new(&this);
+    floor
+        .arg("relay")
+        .arg(&setup.upstream)
+        .args(&setup.upstream_args)
+        .env("RUST_LOG", "warn");
+    setup.log_to(&mut floor, "relay-stdio.log")?;
+    let mut floor = Server::spawn(floor, &this)?;
+    floor.handshake().await?;
     let listed = gateway.request("tools/list", json!({})).await?;
     let tool = exposed_name(&listed, &args.tool)?;
     let after_start = Memory::of(gateway.pid());
-    let (plain, wrapped) = (args.tool.as_str(), tool.as_str());
+    let mut sides = [direct, gateway, floor];
+    let names = [args.tool.as_str(), tool.as_str(), args.tool.as_str()];
     let no_args = || json!({});
     for _ in 0..args.warmup {
-        direct.call(plain, no_args()).await?;
-        gateway.call(wrapped, no_args()).await?;
+        for (server, name) in sides.iter_mut().zip(names) {
+            server.call(name, no_args()).await?;
+        }
     }
-    // Per round: direct call, call through the gateway, ping direct, ping the gateway.
-    let mut rounds: Vec<[Summary; 4]> = Vec::new();
-    // The gateway's CPU includes its upstream child's: the work done per call on its side.
-    let (direct_pid, gateway_pid) = (direct.pid(), gateway.pid());
-    let cpu = || -> [Duration; 3] {
-        let side = [vec![gateway_pid], children(gateway_pid)].concat();
-        let side = side.into_iter().map(cpu_time).sum();
-        [cpu_time(direct_pid), side, cpu_time(gateway_pid)]
+    // Per round: a call direct, through the gateway and through the floor relay; a ping direct
+    // and to the gateway.
+    let mut rounds: Vec<[Summary; 5]> = Vec::new();
+    let pids = sides.each_ref().map(Server::pid);
+    // CPU of: the server called directly, the gateway, the server behind it, the floor relay.
+    let cpu = || -> [Duration; 4] {
+        let behind = |pid| children(pid).into_iter().map(cpu_time).sum();
+        [
+            cpu_time(pids[0]),
+            cpu_time(pids[1]),
+            behind(pids[1]),
+            cpu_time(pids[2]),
+        ]
     };
-    let cpu_before = cpu();
+    let mut cpu_spent = [Duration::ZERO; 4];
     for _ in 0..args.rounds {
-        let mut samples: [Vec<Duration>; 4] = Default::default();
+        let mut samples: [Vec<Duration>; 5] = Default::default();
+        let cpu_before = cpu();
         for i in 0..args.samples {
-            // Alternate which side goes first, so neither always runs on a just-woken CPU.
-            for side in [i % 2, 1 - i % 2] {
+            // Rotate which side goes first, so none always runs on a just-woken CPU.
+            for k in 0..3 {
+                let side = (i + k) % 3;
                 let began = Instant::now();
-                match side {
-                    0 => direct.call(plain, no_args()).await?,
-                    _ => gateway.call(wrapped, no_args()).await?,
-                };
+                sides[side].call(names[side], no_args()).await?;
                 samples[side].push(began.elapsed());
             }
-            for (slot, server) in [(2, &mut direct), (3, &mut gateway)] {
+        }
+        for (spent, (after, before)) in cpu_spent.iter_mut().zip(cpu().into_iter().zip(cpu_before))
+        {
+            *spent += after.saturating_sub(before);
+        }
+        for i in 0..args.samples {
+            for k in 0..2 {
+                let side = (i + k) % 2;
                 let began = Instant::now();
-                server.request("ping", json!({})).await?;
-                samples[slot].push(began.elapsed());
+                sides[side].request("ping", json!({})).await?;
+                samples[3 + side].push(began.elapsed());
             }
         }
         rounds.push(samples.map(|kept| Summary::of(&kept)));
     }
-    let iterations = u32::try_from(args.rounds * args.samples).unwrap_or(u32::MAX);
-    let cpu = cpu()
-        .iter()
-        .zip(cpu_before)
-        .map(|(after, before)| (*after - before) / iterations)
-        .collect::<Vec<_>>();
-    let after_runs = Memory::of(gateway.pid());
-    gateway.stop().await?;
-    direct.stop().await?;
+    let calls = u32::try_from(args.rounds * args.samples).unwrap_or(u32::MAX);
+    let cpu = cpu_spent.map(|spent| spent / calls);
+    let after_runs = Memory::of(pids[1]);
+    for server in sides {
+        server.stop().await?;
+    }
     let pick = |side: usize, p: fn(&Summary) -> Duration| -> Duration {
         median(rounds.iter().map(|r| p(&r[side])).collect())
     };
-    let added = |p: fn(&Summary) -> Duration| -> Duration {
+    // What `side` adds to the direct call, per round; the median over rounds.
+    let added = |side: usize, p: fn(&Summary) -> Duration| -> Duration {
         median(
             rounds
                 .iter()
-                .map(|r| p(&r[1]).saturating_sub(p(&r[0])))
+                .map(|r| p(&r[side]).saturating_sub(p(&r[0])))
                 .collect(),
         )
     };
@@ -282,24 +308,47 @@ async fn stdio(setup: &Setup, args: &Args) -> anyhow::Result<(Value, u64, String
         .map(|r| r[1].p50.saturating_sub(r[0].p50))
         .collect();
     let (low, high) = (spread.iter().min(), spread.iter().max());
-    figure("  added p50", &dur(added(p50)), "", "          <= 30 us");
+    compare(
+        "  added p50",
+        added(1, p50),
+        added(2, p50),
+        "floor",
+        "<= 30 us",
+    );
     let range = format!(
         "{} .. {}",
         dur(*low.unwrap_or(&Duration::ZERO)),
         dur(*high.unwrap_or(&Duration::ZERO))
     );
     figure("  added p50, range over rounds", &range, "", "");
-    figure("  added p99", &dur(added(p99)), "", "");
+    compare(
+        "  added p99",
+        added(1, p99),
+        added(2, p99),
+        "floor",
+        "<= 60 us",
+    );
     compare(
         "  MCP ping p50 (answered by the gateway)",
+        pick(4, p50),
         pick(3, p50),
-        pick(2, p50),
+        "direct",
+        "<= 1.2x",
+    );
+    compare(
+        "  gateway CPU per relayed call",
+        cpu[1],
+        cpu[3],
+        "floor",
+        "<= 30 us",
+    );
+    compare(
+        "  server CPU per call, behind the gateway",
+        cpu[2],
+        cpu[0],
         "direct",
         "",
     );
-    let label = "  CPU per call and ping, server side";
-    compare(label, cpu[1], cpu[0], "direct", "");
-    figure("    of which the gateway process", &dur(cpu[2]), "", "");
     for (when, memory) in [("start", after_start), ("the stdio runs", after_runs)] {
         let label = format!("gateway (stdio) RSS/peak/anon after {when}");
         figure(&label, &memory.to_string(), "", "");
@@ -308,11 +357,12 @@ async fn stdio(setup: &Setup, args: &Args) -> anyhow::Result<(Value, u64, String
         |side: usize| json!({"p50_us": us(pick(side, p50)), "p99_us": us(pick(side, p99))});
     let figures = json!({
         "rounds": args.rounds, "samples": n, "warmup": args.warmup, "tool": tool,
-        "direct": summaries(0), "gateway": summaries(1),
-        "added_p50_us": us(added(p50)), "added_p99_us": us(added(p99)),
-        "ping": {"direct": summaries(2), "gateway": summaries(3)},
-        "cpu_us_per_call_and_ping": {"direct": us(cpu[0]), "gateway_side": us(cpu[1]),
-                                     "gateway_process": us(cpu[2])},
+        "direct": summaries(0), "gateway": summaries(1), "floor_relay": summaries(2),
+        "added_p50_us": {"gateway": us(added(1, p50)), "floor_relay": us(added(2, p50))},
+        "added_p99_us": {"gateway": us(added(1, p99)), "floor_relay": us(added(2, p99))},
+        "ping": {"direct": summaries(3), "gateway": summaries(4)},
+        "cpu_us_per_call": {"direct_server": us(cpu[0]), "gateway": us(cpu[1]),
+                            "server_behind_gateway": us(cpu[2]), "floor_relay": us(cpu[3])},
         "gateway_memory": {"after_start": after_start.json(), "after_runs": after_runs.json()},
     });
     let calls = (args.warmup + args.rounds * n) as u64;

@@ -22,6 +22,7 @@ mod http;
 mod mcp;
 mod pg;
 mod postgres;
+mod relay;
 mod soak;
 mod stats;
 mod table;
@@ -57,6 +58,14 @@ enum Command {
     /// The generated server of `catalog` (128 tools), over stdio.
     #[command(hide = true)]
     GeneratedServer,
+    /// The floor `gateway` compares with: a bare line relay to a stdio server started as its
+    /// child.
+    #[command(hide = true)]
+    Relay {
+        /// The server's program and arguments.
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -69,6 +78,8 @@ async fn main() -> ExitCode {
         Command::Traces(args) => traces::run(args).await,
         Command::Fleet(args) => fleet::run(args).await,
         Command::GeneratedServer => catalog::serve_generated(),
+        // Blocking reads and writes on threads of its own: nothing else runs in this process.
+        Command::Relay { command } => return relay::run(&command),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
