@@ -25,9 +25,15 @@ pub struct DistinctIds<T> {
 impl<T> DistinctIds<T> {
     /// Wraps `transport`.
     pub fn new(transport: T) -> Self {
+        Self::sharing(transport, Arc::default())
+    }
+
+    /// Wraps `transport`, with the ids in flight kept in `in_flight`, which requests served
+    /// past the transport take their ids in too.
+    pub(crate) fn sharing(transport: T, in_flight: Arc<Mutex<HashSet<RequestId>>>) -> Self {
         Self {
             inner: transport,
-            in_flight: Arc::default(),
+            in_flight,
         }
     }
 

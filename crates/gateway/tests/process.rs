@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::collections::HashMap;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,6 +15,8 @@ use rmcp::model::CallToolRequestParams;
 use rmcp::service::{NotificationContext, RoleClient};
 use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
 use rmcp::{ClientHandler, ServiceExt};
+use serde_json::json;
+use switchboard_testkit::raw::{RawStdio, tool_call};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 #[derive(Clone, Default)]
@@ -232,4 +235,110 @@ async fn kill_9_during_a_burst_loses_no_record_of_a_returned_call() {
         &missing[..missing.len().min(5)]
     );
     assert!(returned.len() >= 200);
+}
+
+/// A stdio gateway with the fixture server `f` behind it, past the handshake.
+async fn stdio_gateway(dir: &std::path::Path) -> RawStdio {
+    let config = write(dir, "switchboard.toml", &fixture_server("f", &[]));
+    let mut gateway = RawStdio::spawn(
+        std::path::Path::new(fixture()),
+        &["gateway", "--config", config.to_str().unwrap()],
+        &HashMap::new(),
+    )
+    .unwrap();
+    gateway.initialize().await.unwrap();
+    gateway
+}
+
+/// Calls (served past rmcp's service) and pings (served by it) written in one go: every answer
+/// is a whole line of its own, for the right id.
+#[tokio::test]
+async fn pipelined_calls_and_pings_on_stdio_are_each_answered_on_a_line_of_their_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut gateway = stdio_gateway(dir.path()).await;
+    let mut burst = Vec::new();
+    for n in 1..=100u64 {
+        burst.push(tool_call(n, "echo", json!({"text": format!("call {n}")})));
+        burst.push(json!({"jsonrpc": "2.0", "id": 1000 + n, "method": "ping"}));
+    }
+    gateway.send(&burst).await.unwrap();
+    let mut answered = std::collections::BTreeMap::new();
+    for _ in 0..burst.len() {
+        // `answer` fails on a line that is not JSON: two answers run together would be one.
+        let answer = gateway.answer().await.unwrap();
+        let id = answer["id"].as_u64().expect("an answer to a request sent");
+        assert!(
+            answered.insert(id, answer).is_none(),
+            "id {id} answered twice"
+        );
+    }
+    for n in 1..=100u64 {
+        let call = &answered[&n];
+        assert_eq!(
+            call["result"]["content"][0]["text"],
+            format!("call {n}"),
+            "{call}"
+        );
+        assert_eq!(answered[&(1000 + n)]["result"], json!({}));
+    }
+}
+
+/// A call longer than the fast lane holds while looking for a line's end goes the general way,
+/// and is answered all the same.
+#[tokio::test]
+async fn a_call_of_several_megabytes_on_stdio_is_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut gateway = stdio_gateway(dir.path()).await;
+    let text = "x".repeat(3 << 20);
+    gateway
+        .send(&[tool_call(1, "echo", json!({"text": text}))])
+        .await
+        .unwrap();
+    let answer = gateway.answer().await.unwrap();
+    assert_eq!(answer["id"], 1);
+    assert_eq!(
+        answer["result"]["content"][0]["text"].as_str(),
+        Some(text.as_str())
+    );
+    assert!(gateway.pings(2).await.unwrap());
+}
+
+/// `notifications/cancelled` for a call in flight on stdio stops it upstream, and the call gets
+/// no answer.
+#[tokio::test]
+async fn a_call_cancelled_on_stdio_is_cancelled_upstream_and_not_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut gateway = stdio_gateway(dir.path()).await;
+    gateway
+        .send(&[tool_call(5, "wait_for_cancel", json!({}))])
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    gateway
+        .send(&[
+            json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                       "params": {"requestId": 5, "reason": "gave up"}}),
+        ])
+        .await
+        .unwrap();
+    let mut seen = false;
+    for attempt in 0..50u64 {
+        gateway
+            .send(&[tool_call(100 + attempt, "was_cancelled", json!({}))])
+            .await
+            .unwrap();
+        let answer = gateway.answer().await.unwrap();
+        assert_eq!(
+            answer["id"],
+            100 + attempt,
+            "only the later calls are answered: {answer}"
+        );
+        if answer["result"]["content"][0]["text"] == "true" {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(seen, "the upstream saw the cancellation");
+    assert!(gateway.pings(200).await.unwrap());
 }

@@ -6,10 +6,14 @@ use std::time::Duration;
 use rmcp::ServiceExt;
 use tokio_util::sync::CancellationToken;
 
+use rmcp::transport::async_rw::AsyncRwTransport;
+
 use super::Downstream;
+use super::lane::{Ids, Lane, Out, Sieve};
 use crate::endpoints::Endpoint;
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
+use crate::request_ids::DistinctIds;
 
 /// How long the answers of drained calls get to reach stdout before the session ends.
 const FLUSH: Duration = Duration::from_millis(300);
@@ -27,10 +31,21 @@ pub async fn serve_stdio(
     endpoint: Option<Arc<Endpoint>>,
     shutdown: CancellationToken,
 ) -> Result<(), GatewayError> {
-    let running = Downstream::stdio(gateway.clone(), endpoint)
-        .serve(crate::stdio::server_transport())
+    let handler = Downstream::stdio(gateway.clone(), endpoint);
+    let (input, output) = crate::stdio::stdio();
+    let (out, writer) = Out::start(output);
+    let ids = Ids::default();
+    let lane = Lane::new(handler.clone(), out.clone(), ids.clone());
+    let transport = DistinctIds::sharing(
+        AsyncRwTransport::new_server(Sieve::new(input, lane.clone()), out.writer()),
+        ids,
+    );
+    drop(out);
+    let running = handler
+        .serve(transport)
         .await
         .map_err(|e| GatewayError::Stdio(e.to_string()))?;
+    lane.open(running.peer().clone());
     let cancel = running.cancellation_token();
     let waiting = running.waiting();
     tokio::pin!(waiting);
@@ -47,6 +62,11 @@ pub async fn serve_stdio(
             }
         }
     };
+    // As rmcp's own calls are: a call still in flight when the session ends is not answered.
+    lane.close();
+    drop(lane);
+    // What was queued reaches stdout; the writer ends once no call holds the queue any more.
+    let _ = tokio::time::timeout(FLUSH, writer).await;
     ended.map_err(|e| GatewayError::Stdio(e.to_string()))?;
     Ok(())
 }

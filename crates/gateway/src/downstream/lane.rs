@@ -1,0 +1,356 @@
+//! The fast lane of stdio serving: `tools/call` requests taken off stdin before rmcp's service
+//! sees them.
+//!
+//! rmcp's service decodes every message into its union of client messages (buffering it and
+//! trying shape after shape), hands each request to a task of its own, and sends the response
+//! back through its loop and a locked writer. For the one request that matters for throughput
+//! that is most of a relayed call's cost in the gateway. Here a complete line that is a
+//! `tools/call` request is decoded straight into its parameters and served by the same handler
+//! rmcp would call ([`Service::handle_request`], so the same checks of protocol version and
+//! metadata, the same pipeline, the same answer), and the response goes to the writer directly.
+//! Everything else — the handshake, other requests and notifications, responses to the
+//! gateway's own requests, lines too long to hold — reaches rmcp byte for byte.
+//!
+//! - **Reading.** [`Sieve`] sits under rmcp's line reader. It holds at most [`HOLD`] bytes of a
+//!   line while looking for its end; a longer line goes to rmcp as it comes.
+//! - **Writing.** One task owns stdout ([`Out`]); rmcp's writer and the lane queue whole lines to
+//!   it, so lines never interleave. The queue is bounded: a client that stops reading stalls
+//!   the senders, as a full pipe would.
+//! - **Ids.** A lane request takes its id in the set [`crate::request_ids::DistinctIds`] keeps,
+//!   so a duplicate of an id in flight — on either path — is answered with Invalid Request.
+//! - **Cancellation.** `notifications/cancelled` for a lane request cancels it (and still
+//!   reaches rmcp, which forgets the id); a cancelled request gets no response, as in rmcp.
+
+use std::collections::{HashMap, HashSet};
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::task::{Context, Poll, ready};
+
+use rmcp::model::{
+    CallToolRequest, CallToolRequestParams, ClientRequest, ErrorData, JsonRpcVersion2_0, RequestId,
+    ServerJsonRpcMessage,
+};
+use rmcp::service::{Peer, RequestContext, RoleServer, Service};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::sync::mpsc;
+use tokio_util::sync::{CancellationToken, PollSender};
+
+use super::Downstream;
+use crate::request_ids::duplicate_id;
+use crate::stdio::{Input, Output};
+
+/// The longest line the sieve holds while looking for its end; longer ones go to rmcp.
+const HOLD: usize = 1 << 20;
+
+/// Lines queued for stdout.
+const QUEUE: usize = 64;
+
+/// The ids of requests in flight, shared with [`crate::request_ids::DistinctIds`].
+pub(crate) type Ids = Arc<Mutex<HashSet<RequestId>>>;
+
+/// One stdio connection's lane: what [`Sieve`] needs to serve a call.
+pub(crate) struct Lane {
+    handler: Downstream,
+    /// The session, once the handshake is done; until then every line goes to rmcp.
+    peer: OnceLock<Peer<RoleServer>>,
+    /// Cancelled when the session ends.
+    ended: CancellationToken,
+    ids: Ids,
+    /// The lane's requests in flight, to cancel on the client's word.
+    cancel: Mutex<HashMap<RequestId, CancellationToken>>,
+    out: Out,
+}
+
+impl Lane {
+    /// A lane for `handler`, writing to `out`, sharing `ids` with rmcp's side.
+    pub(crate) fn new(handler: Downstream, out: Out, ids: Ids) -> Arc<Self> {
+        Arc::new(Self {
+            handler,
+            peer: OnceLock::new(),
+            ended: CancellationToken::new(),
+            ids,
+            cancel: Mutex::default(),
+            out,
+        })
+    }
+
+    /// Opens the lane once the session (`peer`) is established.
+    pub(crate) fn open(&self, peer: Peer<RoleServer>) {
+        let _ = self.peer.set(peer);
+    }
+
+    /// Cancels the lane's calls still in flight: their answers are not written (as rmcp's own
+    /// are not once the session ended). What they still do is bounded by the gateway's drain.
+    pub(crate) fn close(&self) {
+        self.ended.cancel();
+    }
+
+    /// Takes `line` if it is the lane's: a `tools/call` request once the session is open, or a
+    /// cancellation of one of the lane's requests (which rmcp sees too: `false`).
+    fn take(self: &Arc<Self>, line: &[u8]) -> bool {
+        let Some(peer) = self.peer.get() else {
+            return false;
+        };
+        let Ok(message) = serde_json::from_slice::<Message<'_>>(line) else {
+            return false;
+        };
+        match (
+            message.method.as_deref(),
+            message.jsonrpc,
+            message.id,
+            message.params,
+        ) {
+            (Some("tools/call"), Some(_), Some(id), Some(params)) => {
+                let Ok(call) = serde_json::from_str::<CallToolRequestParams>(params.get()) else {
+                    return false;
+                };
+                if self.lock_ids().insert(id.clone()) {
+                    self.serve(peer.clone(), id, call);
+                } else {
+                    let error = ServerJsonRpcMessage::error(duplicate_id(&id), Some(id));
+                    self.out.queue_now(&error);
+                }
+                true
+            }
+            (Some("notifications/cancelled"), _, None, Some(params)) => {
+                if let Ok(CancelledParams {
+                    request_id: Some(id),
+                }) = serde_json::from_str(params.get())
+                    && let Some(token) = self.lock_cancel().remove(&id)
+                {
+                    token.cancel();
+                }
+                false
+            }
+            _ => false,
+        }
+    }
+
+    fn serve(
+        self: &Arc<Self>,
+        peer: Peer<RoleServer>,
+        id: RequestId,
+        mut call: CallToolRequestParams,
+    ) {
+        let token = self.ended.child_token();
+        self.lock_cancel().insert(id.clone(), token.clone());
+        let mut context = RequestContext::new(id.clone(), peer);
+        context.ct = token.clone();
+        context.meta = call.meta.take().unwrap_or_default();
+        let lane = self.clone();
+        tokio::spawn(async move {
+            let request = ClientRequest::CallToolRequest(CallToolRequest::new(call));
+            let result = lane.handler.handle_request(request, context).await;
+            let response = match result {
+                Ok(result) => ServerJsonRpcMessage::response(result, id.clone()),
+                Err(error) => ServerJsonRpcMessage::error(error, Some(id.clone())),
+            };
+            lane.lock_cancel().remove(&id);
+            lane.lock_ids().remove(&id);
+            if !token.is_cancelled() {
+                lane.out.queue(&response).await;
+            }
+        });
+    }
+
+    fn lock_ids(&self) -> std::sync::MutexGuard<'_, HashSet<RequestId>> {
+        self.ids.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn lock_cancel(&self) -> std::sync::MutexGuard<'_, HashMap<RequestId, CancellationToken>> {
+        self.cancel.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A message as the lane first reads it: what it is, its parameters left undecoded.
+#[derive(Deserialize)]
+struct Message<'a> {
+    jsonrpc: Option<JsonRpcVersion2_0>,
+    id: Option<RequestId>,
+    #[serde(borrow)]
+    method: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    params: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CancelledParams {
+    request_id: Option<RequestId>,
+}
+
+/// stdin as rmcp's line reader sees it: every line but the ones the lane takes.
+pub(crate) struct Sieve {
+    input: Input,
+    lane: Arc<Lane>,
+    /// Bytes read and not yet passed on or taken.
+    held: Vec<u8>,
+    /// How many bytes at the front of `held` are rmcp's.
+    pass: usize,
+    /// Where the search for the next newline in `held` resumes.
+    scanned: usize,
+    /// Passing a line longer than [`HOLD`] through until its end.
+    streaming: bool,
+    eof: bool,
+}
+
+impl Sieve {
+    pub(crate) fn new(input: Input, lane: Arc<Lane>) -> Self {
+        Self {
+            input,
+            lane,
+            held: Vec::with_capacity(8192),
+            pass: 0,
+            scanned: 0,
+            streaming: false,
+            eof: false,
+        }
+    }
+
+    /// Decides what the bytes held so far are: lines the lane takes are removed, rmcp's are
+    /// counted in `pass`.
+    fn sort(&mut self) {
+        while self.pass < self.held.len() {
+            let start = self.pass;
+            let from = start.max(self.scanned);
+            let Some(end) = memchr(&self.held[from..]).map(|i| from + i + 1) else {
+                self.scanned = self.held.len();
+                if self.streaming || self.held.len() - start > HOLD || self.eof {
+                    self.streaming = !self.eof;
+                    self.pass = self.held.len();
+                }
+                return;
+            };
+            self.scanned = end;
+            if self.streaming {
+                self.streaming = false;
+                self.pass = end;
+            } else if self.lane.take(&self.held[start..end]) {
+                self.held.drain(start..end);
+                self.scanned = start;
+            } else {
+                self.pass = end;
+            }
+        }
+    }
+}
+
+fn memchr(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().position(|b| *b == b'\n')
+}
+
+impl AsyncRead for Sieve {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        loop {
+            if this.pass > 0 {
+                let n = this.pass.min(buf.remaining());
+                buf.put_slice(&this.held[..n]);
+                this.held.drain(..n);
+                this.pass -= n;
+                this.scanned = this.scanned.saturating_sub(n);
+                return Poll::Ready(Ok(()));
+            }
+            if this.eof {
+                return Poll::Ready(Ok(()));
+            }
+            let mut chunk = [0u8; 8192];
+            let mut read = ReadBuf::new(&mut chunk);
+            ready!(this.input.as_mut().poll_read(cx, &mut read))?;
+            if read.filled().is_empty() {
+                this.eof = true;
+            }
+            this.held.extend_from_slice(read.filled());
+            this.sort();
+        }
+    }
+}
+
+/// stdout, owned by one writer task, fed whole lines.
+#[derive(Clone)]
+pub(crate) struct Out {
+    lines: mpsc::Sender<Vec<u8>>,
+}
+
+impl Out {
+    /// Starts the writer task on `output`; it ends when every [`Out`] and [`OutWriter`] is
+    /// dropped and what they queued is written.
+    pub(crate) fn start(mut output: Output) -> (Self, tokio::task::JoinHandle<()>) {
+        let (lines, mut queued) = mpsc::channel::<Vec<u8>>(QUEUE);
+        let writer = tokio::spawn(async move {
+            let mut batch = Vec::new();
+            while let Some(first) = queued.recv().await {
+                batch.clear();
+                batch.extend_from_slice(&first);
+                while let Ok(next) = queued.try_recv() {
+                    batch.extend_from_slice(&next);
+                }
+                if output.write_all(&batch).await.is_err() || output.flush().await.is_err() {
+                    return;
+                }
+            }
+        });
+        (Self { lines }, writer)
+    }
+
+    /// rmcp's writer: what it writes goes through the same queue.
+    pub(crate) fn writer(&self) -> OutWriter {
+        OutWriter {
+            lines: PollSender::new(self.lines.clone()),
+        }
+    }
+
+    async fn queue(&self, message: &ServerJsonRpcMessage) {
+        let _ = self.lines.send(line(message)).await;
+    }
+
+    /// Queues `message` without waiting: for an answer given while reading, which must not
+    /// wait for the writer. Dropped if the queue is full (the client is not reading).
+    fn queue_now(&self, message: &ServerJsonRpcMessage) {
+        let _ = self.lines.try_send(line(message));
+    }
+}
+
+fn line(message: &ServerJsonRpcMessage) -> Vec<u8> {
+    let mut line = serde_json::to_vec(message).unwrap_or_else(|error| {
+        let error = ErrorData::internal_error(format!("cannot encode the response: {error}"), None);
+        serde_json::to_vec(&ServerJsonRpcMessage::error(error, None)).unwrap_or_default()
+    });
+    line.push(b'\n');
+    line
+}
+
+/// The [`AsyncWrite`] rmcp's transport writes to: each write is queued whole.
+pub(crate) struct OutWriter {
+    lines: PollSender<Vec<u8>>,
+}
+
+impl AsyncWrite for OutWriter {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let closed = || io::Error::new(io::ErrorKind::BrokenPipe, "stdout is closed");
+        ready!(this.lines.poll_reserve(cx)).map_err(|_| closed())?;
+        this.lines.send_item(buf.to_vec()).map_err(|_| closed())?;
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().lines.close();
+        Poll::Ready(Ok(()))
+    }
+}
