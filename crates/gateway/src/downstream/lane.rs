@@ -11,8 +11,9 @@
 //! Everything else — the handshake, other requests and notifications, responses to the
 //! gateway's own requests, lines too long to hold — reaches rmcp byte for byte.
 //!
-//! - **Reading.** [`Sieve`] sits under rmcp's line reader. It holds at most [`HOLD`] bytes of a
-//!   line while looking for its end; a longer line goes to rmcp as it comes.
+//! - **Reading.** A task of its own reads stdin ([`sieve`]): it serves the lane's lines and passes
+//!   the others, in order, to rmcp's line reader, which is woken only for those. It holds at most
+//!   [`HOLD`] bytes of a line while looking for its end; a longer line goes to rmcp as it comes.
 //! - **Writing.** One task owns stdout ([`Out`]); rmcp's writer and the lane queue whole lines to
 //!   it, so lines never interleave. The queue is bounded: a client that stops reading stalls
 //!   the senders, as a full pipe would.
@@ -34,7 +35,7 @@ use rmcp::model::{
 use rmcp::service::{Peer, RequestContext, RoleServer, Service};
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::mpsc;
 use tokio_util::sync::{CancellationToken, PollSender};
 
@@ -51,7 +52,7 @@ const QUEUE: usize = 64;
 /// The ids of requests in flight, shared with [`crate::request_ids::DistinctIds`].
 pub(crate) type Ids = Arc<Mutex<HashSet<RequestId>>>;
 
-/// One stdio connection's lane: what [`Sieve`] needs to serve a call.
+/// One stdio connection's lane: what the reader of stdin needs to serve a call.
 pub(crate) struct Lane {
     handler: Downstream,
     /// The session, once the handshake is done; until then every line goes to rmcp.
@@ -182,8 +183,36 @@ struct CancelledParams {
     request_id: Option<RequestId>,
 }
 
-/// stdin as rmcp's line reader sees it: every line but the ones the lane takes.
-pub(crate) struct Sieve {
+/// Starts reading stdin in a task of its own, which serves the lines the lane takes and passes
+/// the rest on; returns what rmcp's line reader reads instead of stdin. The task ends at the end
+/// of stdin, when rmcp stops reading, or when the lane closes.
+pub(crate) fn sieve(input: Input, lane: Arc<Lane>) -> Passed {
+    let (passed, chunks) = mpsc::channel(QUEUE);
+    let ended = lane.ended.clone();
+    let mut sieve = Sieve {
+        input,
+        lane,
+        held: Vec::with_capacity(8192),
+        pass: 0,
+        scanned: 0,
+        streaming: false,
+        eof: false,
+    };
+    tokio::spawn(async move {
+        tokio::select! {
+            () = sieve.run(passed) => {}
+            () = ended.cancelled() => {}
+        }
+    });
+    Passed {
+        chunks,
+        chunk: Vec::new(),
+        at: 0,
+    }
+}
+
+/// stdin, sorted: the lane's lines served, the others passed to rmcp in order.
+struct Sieve {
     input: Input,
     lane: Arc<Lane>,
     /// Bytes read and not yet passed on or taken.
@@ -198,15 +227,23 @@ pub(crate) struct Sieve {
 }
 
 impl Sieve {
-    pub(crate) fn new(input: Input, lane: Arc<Lane>) -> Self {
-        Self {
-            input,
-            lane,
-            held: Vec::with_capacity(8192),
-            pass: 0,
-            scanned: 0,
-            streaming: false,
-            eof: false,
+    async fn run(&mut self, passed: mpsc::Sender<Vec<u8>>) {
+        let mut chunk = vec![0u8; 8192];
+        while !self.eof {
+            match self.input.read(&mut chunk).await {
+                Ok(0) | Err(_) => self.eof = true,
+                Ok(n) => self.held.extend_from_slice(&chunk[..n]),
+            }
+            self.sort();
+            if self.pass > 0 {
+                let rest = self.held.split_off(self.pass);
+                let rmcp = std::mem::replace(&mut self.held, rest);
+                self.scanned -= self.pass;
+                self.pass = 0;
+                if passed.send(rmcp).await.is_err() {
+                    return;
+                }
+            }
         }
     }
 
@@ -242,34 +279,31 @@ fn memchr(bytes: &[u8]) -> Option<usize> {
     bytes.iter().position(|b| *b == b'\n')
 }
 
-impl AsyncRead for Sieve {
+/// What rmcp's line reader reads: the bytes [`Sieve`] passed on, in order; its end is the end of
+/// stdin.
+pub(crate) struct Passed {
+    chunks: mpsc::Receiver<Vec<u8>>,
+    chunk: Vec<u8>,
+    at: usize,
+}
+
+impl AsyncRead for Passed {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        loop {
-            if this.pass > 0 {
-                let n = this.pass.min(buf.remaining());
-                buf.put_slice(&this.held[..n]);
-                this.held.drain(..n);
-                this.pass -= n;
-                this.scanned = this.scanned.saturating_sub(n);
-                return Poll::Ready(Ok(()));
+        while this.at == this.chunk.len() {
+            match ready!(this.chunks.poll_recv(cx)) {
+                Some(chunk) => (this.chunk, this.at) = (chunk, 0),
+                None => return Poll::Ready(Ok(())),
             }
-            if this.eof {
-                return Poll::Ready(Ok(()));
-            }
-            let mut chunk = [0u8; 8192];
-            let mut read = ReadBuf::new(&mut chunk);
-            ready!(this.input.as_mut().poll_read(cx, &mut read))?;
-            if read.filled().is_empty() {
-                this.eof = true;
-            }
-            this.held.extend_from_slice(read.filled());
-            this.sort();
         }
+        let n = (this.chunk.len() - this.at).min(buf.remaining());
+        buf.put_slice(&this.chunk[this.at..this.at + n]);
+        this.at += n;
+        Poll::Ready(Ok(()))
     }
 }
 

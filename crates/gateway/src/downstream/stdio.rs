@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use rmcp::transport::async_rw::AsyncRwTransport;
 
 use super::Downstream;
-use super::lane::{Ids, Lane, Out, Sieve};
+use super::lane::{Ids, Lane, Out, sieve};
 use crate::endpoints::Endpoint;
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
@@ -37,7 +37,7 @@ pub async fn serve_stdio(
     let ids = Ids::default();
     let lane = Lane::new(handler.clone(), out.clone(), ids.clone());
     let transport = DistinctIds::sharing(
-        AsyncRwTransport::new_server(Sieve::new(input, lane.clone()), out.writer()),
+        AsyncRwTransport::new_server(sieve(input, lane.clone()), out.writer()),
         ids,
     );
     drop(out);
