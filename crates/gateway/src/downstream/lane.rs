@@ -149,9 +149,11 @@ impl Lane {
                 Ok(result) => ServerJsonRpcMessage::response(result, id.clone()),
                 Err(error) => ServerJsonRpcMessage::error(error, Some(id.clone())),
             };
-            lane.lock_cancel().remove(&id);
-            lane.lock_ids().remove(&id);
+            // A cancelled request's id was let go when its cancellation came (the client may
+            // have used it again since); only an answered one lets go of it here.
             if !token.is_cancelled() {
+                lane.lock_cancel().remove(&id);
+                lane.lock_ids().remove(&id);
                 lane.out.queue(&response).await;
             }
         });
