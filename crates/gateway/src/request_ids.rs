@@ -16,10 +16,13 @@ use rmcp::model::{ClientNotification, ErrorData, JsonRpcMessage, RequestId};
 use rmcp::service::{RxJsonRpcMessage, TxJsonRpcMessage};
 use rmcp::transport::Transport;
 
+/// The ids of the requests in flight on one connection.
+pub(crate) type Ids = Arc<Mutex<HashSet<RequestId>>>;
+
 /// `transport` with duplicate request ids answered instead of served.
 pub struct DistinctIds<T> {
     inner: T,
-    in_flight: Arc<Mutex<HashSet<RequestId>>>,
+    in_flight: Ids,
 }
 
 impl<T> DistinctIds<T> {
@@ -30,7 +33,7 @@ impl<T> DistinctIds<T> {
 
     /// Wraps `transport`, with the ids in flight kept in `in_flight`, which requests served
     /// past the transport take their ids in too.
-    pub(crate) fn sharing(transport: T, in_flight: Arc<Mutex<HashSet<RequestId>>>) -> Self {
+    pub(crate) fn sharing(transport: T, in_flight: Ids) -> Self {
         Self {
             inner: transport,
             in_flight,

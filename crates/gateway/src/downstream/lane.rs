@@ -40,7 +40,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::{CancellationToken, PollSender};
 
 use super::Downstream;
-use crate::request_ids::duplicate_id;
+use crate::request_ids::{Ids, duplicate_id};
 use crate::stdio::{Input, Output};
 
 /// The longest line the sieve holds while looking for its end; longer ones go to rmcp.
@@ -48,9 +48,6 @@ const HOLD: usize = 1 << 20;
 
 /// Lines queued for stdout.
 const QUEUE: usize = 64;
-
-/// The ids of requests in flight, shared with [`crate::request_ids::DistinctIds`].
-pub(crate) type Ids = Arc<Mutex<HashSet<RequestId>>>;
 
 /// One stdio connection's lane: what the reader of stdin needs to serve a call.
 pub(crate) struct Lane {

@@ -4,16 +4,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rmcp::ServiceExt;
+use rmcp::transport::async_rw::AsyncRwTransport;
 use tokio_util::sync::CancellationToken;
 
-use rmcp::transport::async_rw::AsyncRwTransport;
-
 use super::Downstream;
-use super::lane::{Ids, Lane, Out, sieve};
+use super::lane::{Lane, Out, sieve};
 use crate::endpoints::Endpoint;
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
-use crate::request_ids::DistinctIds;
+use crate::request_ids::{DistinctIds, Ids};
 
 /// How long the answers of drained calls get to reach stdout before the session ends.
 const FLUSH: Duration = Duration::from_millis(300);
