@@ -18,17 +18,8 @@ const WAIT: Duration = Duration::from_secs(15);
 /// `tools/call` of `tool` by client `token` over the 2026-07-28 stateless HTTP binding; the
 /// JSON-RPC answer.
 async fn call(url: String, token: &'static str, tool: &str, arguments: Value) -> Value {
-    let text = switchboard_testkit::stateless::tools_call(&url, tool, arguments, json!({}))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    switchboard_testkit::stateless::messages(&text)
-        .pop()
-        .expect("an answer")
+    let request = switchboard_testkit::stateless::tools_call(&url, tool, arguments, json!({}));
+    switchboard_testkit::stateless::answer(request.bearer_auth(token)).await
 }
 
 #[tokio::test]

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use switchboard_testkit::session;
-use switchboard_testkit::stateless::{messages, tools_call};
+use switchboard_testkit::stateless::{answer, messages, tools_call};
 
 mod support;
 
@@ -143,15 +143,9 @@ fn audited_replica_config(dir: &Path, db: &Path, sink: &str, name: &str) -> Path
 /// A stateless call of `query` through the balancer as `token`: whether it ran (`false` when
 /// the rate limit refused it).
 async fn query(url: &str, token: &str) -> bool {
-    let text = tools_call(url, "query", json!({"sql": "SELECT 1"}), json!({}))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let answer = messages(&text).pop().unwrap();
+    let answer =
+        answer(tools_call(url, "query", json!({"sql": "SELECT 1"}), json!({})).bearer_auth(token))
+            .await;
     let result = &answer["result"];
     if result["isError"] == json!(false) {
         return true;
@@ -165,15 +159,7 @@ async fn query(url: &str, token: &str) -> bool {
 
 /// CI's `list_tables` through `mcp`: it waits for an operator; its answer once decided.
 async fn waiting_call(mcp: String) -> Value {
-    let text = tools_call(&mcp, "list_tables", json!({}), json!({}))
-        .bearer_auth(CI)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    messages(&text).pop().unwrap()
+    answer(tools_call(&mcp, "list_tables", json!({}), json!({})).bearer_auth(CI)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -230,19 +230,13 @@ async fn a_call_is_one_trace_across_the_gateway_and_the_sql_server() {
         1,
     );
     let jira_trace = "5c1ab2e3f4a5b6c7d8e9f0a1b2c3d4e5";
-    let text = stateless::tools_call(
+    let answer = stateless::answer(stateless::tools_call(
         &url,
         "list_projects",
         json!({}),
         json!({"traceparent": format!("00-{jira_trace}-{client_span}-01")}),
-    )
-    .send()
-    .await
-    .unwrap()
-    .text()
-    .await
-    .unwrap();
-    let answer = stateless::messages(&text).pop().unwrap();
+    ))
+    .await;
     assert_eq!(answer["result"]["isError"], json!(false), "{answer}");
     let spans = spans_when(&received, |spans| {
         spans

@@ -42,3 +42,19 @@ pub fn messages(body: &str) -> Vec<Value> {
         streamed
     }
 }
+
+/// Sends `request` (a [`tools_call`] with its credentials) and returns the last message of the
+/// response: the answer, after any notifications streamed before it.
+///
+/// # Panics
+/// When the request cannot be sent or read, or its body holds no message.
+pub async fn answer(request: RequestBuilder) -> Value {
+    let body = request
+        .send()
+        .await
+        .expect("send the request")
+        .text()
+        .await
+        .expect("read the response");
+    messages(&body).pop().expect("an answer")
+}
