@@ -8,8 +8,10 @@
 //! | `JIRA_FLAVOR` | `cloud` or `datacenter`; default: detected from the host |
 //! | `JIRA_PROJECTS` | comma-separated project keys every tool is restricted to |
 //! | `JIRA_READ_ONLY` | `1`/`true`/`yes`/`on`: write tools are neither listed nor callable |
+//! | `JIRA_RATE_LIMIT` | requests per second sent to Jira, bursts of twice that; `off` for none; default 10 |
 
 use std::fmt;
+use std::num::NonZeroU32;
 
 use switchboard_http::{Auth, HttpConfig, RateLimit, Secret};
 use url::Url;
@@ -153,13 +155,14 @@ impl JiraConfig {
             .map(|v| parse_bool("JIRA_READ_ONLY", &v))
             .transpose()?
             .unwrap_or(false);
-        let http = HttpConfig {
+        let rate_limit = match get("JIRA_RATE_LIMIT") {
+            Some(value) => parse_rate_limit(&value)?,
             // Atlassian's cloud rate limits are per user; a steady 10/s with bursts of 20 stays
             // well inside them and still lets a model page through results quickly.
-            rate_limit: Some(
-                RateLimit::per_second(10)
-                    .with_burst(std::num::NonZeroU32::new(20).unwrap_or(std::num::NonZeroU32::MIN)),
-            ),
+            None => Some(paced(DEFAULT_RATE)),
+        };
+        let http = HttpConfig {
+            rate_limit,
             ..HttpConfig::default()
         };
         Ok(Self {
@@ -307,6 +310,30 @@ fn parse_projects(value: &str) -> Result<Vec<String>, ConfigError> {
         });
     }
     Ok(keys)
+}
+
+/// Requests per second when `JIRA_RATE_LIMIT` is unset.
+const DEFAULT_RATE: NonZeroU32 = NonZeroU32::new(10).expect("not zero");
+
+/// `per_second` requests a second, with bursts of twice that.
+fn paced(per_second: NonZeroU32) -> RateLimit {
+    const TWICE: NonZeroU32 = NonZeroU32::new(2).expect("not zero");
+    RateLimit::per_second(per_second.get()).with_burst(per_second.saturating_mul(TWICE))
+}
+
+fn parse_rate_limit(value: &str) -> Result<Option<RateLimit>, ConfigError> {
+    if value.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    match value.parse::<NonZeroU32>() {
+        Ok(n) if n.get() <= 10_000 => Ok(Some(paced(n))),
+        _ => Err(ConfigError::Invalid {
+            name: "JIRA_RATE_LIMIT",
+            reason: format!(
+                "`{value}` is not a number of requests per second from 1 to 10000, or `off`"
+            ),
+        }),
+    }
 }
 
 fn parse_bool(name: &'static str, value: &str) -> Result<bool, ConfigError> {
@@ -467,5 +494,33 @@ mod tests {
         assert_eq!(c.projects, Some(vec!["ENG".to_owned(), "OPS".to_owned()]));
         assert!(c.read_only);
         assert!(c.project_allowed("eng") && !c.project_allowed("HR"));
+    }
+
+    #[test]
+    fn rate_limit_defaults_to_ten_a_second_and_can_be_changed_or_turned_off() {
+        let base = [("JIRA_URL", "https://x"), ("JIRA_PERSONAL_TOKEN", "t")];
+        let with = |value: &str| {
+            let mut vars = base.to_vec();
+            vars.push(("JIRA_RATE_LIMIT", value));
+            config(&vars)
+        };
+        let ten = config(&base).unwrap().http.rate_limit.unwrap();
+        assert_eq!(
+            (ten.period, ten.burst.get()),
+            (std::time::Duration::from_millis(100), 20)
+        );
+        let fifty = with("50").unwrap().http.rate_limit.unwrap();
+        assert_eq!(
+            (fifty.period, fifty.burst.get()),
+            (std::time::Duration::from_millis(20), 100)
+        );
+        assert!(with("OFF").unwrap().http.rate_limit.is_none());
+        for bad in ["0", "-1", "ten", "10001", "1.5"] {
+            let e = with(bad).unwrap_err().to_string();
+            assert!(
+                e.contains("JIRA_RATE_LIMIT") && e.contains(bad),
+                "{bad}: {e}"
+            );
+        }
     }
 }
