@@ -5,7 +5,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use rmcp::ServiceExt;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{RoleServer, ServerHandler, Service};
 use switchboard_gateway::config::SessionLimits;
@@ -16,14 +15,16 @@ use tokio_util::sync::CancellationToken;
 /// Serves `server` on stdin/stdout. stdout carries only the protocol; logs go to stderr.
 pub(crate) async fn stdio<S>(server: S) -> anyhow::Result<()>
 where
-    S: Service<RoleServer> + Send + 'static,
+    S: Service<RoleServer> + Clone + Send + Sync + 'static,
 {
-    let running = server
-        .serve(switchboard_gateway::stdio::server_transport())
+    let (running, closing) = switchboard_gateway::stdio::serve(server)
         .await
         .context("MCP handshake over stdio failed")?;
     tokio::select! {
-        result = running.waiting() => { result.context("stdio session ended with an error")?; }
+        result = running.waiting() => {
+            closing.close().await;
+            result.context("stdio session ended with an error")?;
+        }
         () = shutdown_signal() => tracing::info!("shutting down"),
     }
     Ok(())

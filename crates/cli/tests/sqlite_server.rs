@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::{Value, json};
 use support::{binary, corpus};
 use switchboard_testkit::mcp::Client;
+use switchboard_testkit::raw::{RawStdio, tool_call};
 use switchboard_testkit::sqlite::{create, shop_db};
 
 /// Legit corpus lines that are PostgreSQL-only, with the reason; every other line must be answered
@@ -537,4 +538,42 @@ async fn server_sqlite_refuses_a_postgres_url() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("serves an SQLite file"), "{stderr}");
+}
+
+/// A call the client cancels is not answered, and the server goes on answering what follows, in
+/// order: on stdio a `tools/call` is served beside rmcp's service, and its cancellation must reach
+/// it there.
+#[tokio::test]
+async fn a_query_cancelled_on_stdio_is_not_answered_and_the_server_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = shop_db(dir.path()).unwrap();
+    let env = HashMap::from([(
+        "DATABASE_URL".to_owned(),
+        format!("sqlite://{}", db.display()),
+    )]);
+    let mut server = RawStdio::spawn(binary(), &["server", "postgres"], &env).unwrap();
+    server.initialize().await.unwrap();
+    let slow = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 300000) \
+                SELECT count(*) AS n FROM c";
+    server
+        .send(&[
+            tool_call(5, "query", json!({"sql": slow})),
+            json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                   "params": {"requestId": 5, "reason": "gave up"}}),
+        ])
+        .await
+        .unwrap();
+    // Long past the slow statement's end: an answer to it would be written before the next one.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    server
+        .send(&[tool_call(6, "query", json!({"sql": "SELECT 1 AS one"}))])
+        .await
+        .unwrap();
+    let answer = server.answer().await.unwrap();
+    assert_eq!(answer["id"], 6, "the cancelled call was answered: {answer}");
+    assert!(
+        answer["result"]["content"][0]["text"].is_string(),
+        "{answer}"
+    );
+    assert!(server.pings(7).await.unwrap());
 }

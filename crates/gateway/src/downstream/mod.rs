@@ -15,7 +15,6 @@
 
 mod http;
 mod inputs;
-mod lane;
 pub mod sessions;
 mod stdio;
 mod subscriptions;

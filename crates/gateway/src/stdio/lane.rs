@@ -4,10 +4,11 @@
 //! rmcp's service decodes every message into its union of client messages (buffering it and
 //! trying shape after shape), hands each request to a task of its own, and sends the response
 //! back through its loop and a locked writer. For the one request that matters for throughput
-//! that is most of a relayed call's cost in the gateway. Here a complete line that is a
+//! that is most of a relayed call's cost in the gateway, and a good part of a built-in server's.
+//! Here a complete line that is a
 //! `tools/call` request is decoded straight into its parameters and served by the same handler
 //! rmcp would call ([`Service::handle_request`], so the same checks of protocol version and
-//! metadata, the same pipeline, the same answer), and the response goes to the writer directly.
+//! metadata, the same tool, the same answer), and the response goes to the writer directly.
 //! Everything else — the handshake, other requests and notifications, responses to the
 //! gateway's own requests, lines too long to hold — reaches rmcp byte for byte.
 //!
@@ -39,9 +40,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::mpsc;
 use tokio_util::sync::{CancellationToken, PollSender};
 
-use super::Downstream;
+use super::{Input, Output};
 use crate::request_ids::{Ids, duplicate_id};
-use crate::stdio::{Input, Output};
 
 /// The longest line the sieve holds while looking for its end; longer ones go to rmcp.
 const HOLD: usize = 1 << 20;
@@ -50,8 +50,8 @@ const HOLD: usize = 1 << 20;
 const QUEUE: usize = 64;
 
 /// One stdio connection's lane: what the reader of stdin needs to serve a call.
-pub(crate) struct Lane {
-    handler: Downstream,
+pub(crate) struct Lane<S> {
+    handler: S,
     /// The session, once the handshake is done; until then every line goes to rmcp.
     peer: OnceLock<Peer<RoleServer>>,
     /// Cancelled when the session ends.
@@ -62,9 +62,9 @@ pub(crate) struct Lane {
     out: Out,
 }
 
-impl Lane {
+impl<S: Service<RoleServer> + Send + Sync + 'static> Lane<S> {
     /// A lane for `handler`, writing to `out`, sharing `ids` with rmcp's side.
-    pub(crate) fn new(handler: Downstream, out: Out, ids: Ids) -> Arc<Self> {
+    pub(crate) fn new(handler: S, out: Out, ids: Ids) -> Arc<Self> {
         Arc::new(Self {
             handler,
             peer: OnceLock::new(),
@@ -80,10 +80,11 @@ impl Lane {
         let _ = self.peer.set(peer);
     }
 
-    /// Cancels the lane's calls still in flight: their answers are not written (as rmcp's own
-    /// are not once the session ended). What they still do is bounded by the gateway's drain.
-    pub(crate) fn close(&self) {
-        self.ended.cancel();
+    /// What closes the lane: cancelling it cancels the lane's calls still in flight, whose
+    /// answers are then not written (as rmcp's own are not once the session ended), and ends
+    /// the reading of stdin.
+    pub(crate) fn ended(&self) -> CancellationToken {
+        self.ended.clone()
     }
 
     /// Takes `line` if it is the lane's: a `tools/call` request once the session is open, or a
@@ -185,7 +186,10 @@ struct CancelledParams {
 /// Starts reading stdin in a task of its own, which serves the lines the lane takes and passes
 /// the rest on; returns what rmcp's line reader reads instead of stdin. The task ends at the end
 /// of stdin, when rmcp stops reading, or when the lane closes.
-pub(crate) fn sieve(input: Input, lane: Arc<Lane>) -> Passed {
+pub(crate) fn sieve<S: Service<RoleServer> + Send + Sync + 'static>(
+    input: Input,
+    lane: Arc<Lane<S>>,
+) -> Passed {
     let (passed, chunks) = mpsc::channel(QUEUE);
     let ended = lane.ended.clone();
     let mut sieve = Sieve {
@@ -211,9 +215,9 @@ pub(crate) fn sieve(input: Input, lane: Arc<Lane>) -> Passed {
 }
 
 /// stdin, sorted: the lane's lines served, the others passed to rmcp in order.
-struct Sieve {
+struct Sieve<S> {
     input: Input,
-    lane: Arc<Lane>,
+    lane: Arc<Lane<S>>,
     /// Bytes read and not yet passed on or taken.
     held: Vec<u8>,
     /// How many bytes at the front of `held` are rmcp's.
@@ -225,7 +229,7 @@ struct Sieve {
     eof: bool,
 }
 
-impl Sieve {
+impl<S: Service<RoleServer> + Send + Sync + 'static> Sieve<S> {
     async fn run(&mut self, passed: mpsc::Sender<Vec<u8>>) {
         let mut chunk = vec![0u8; 8192];
         while !self.eof {
