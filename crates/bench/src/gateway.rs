@@ -1,10 +1,13 @@
 //! `switchboard-bench gateway`: `switchboard serve` fronting one MCP server (a stdio child)
 //! against that same server spoken to directly, in one run:
 //!
-//! 1. added latency over stdio — the same trivial tool called one call at a time, directly and
-//!    through the gateway, interleaved call by call; medians over rounds;
+//! 1. added latency over stdio — the same trivial tool called one call at a time, directly,
+//!    through the gateway and through a bare line relay (the floor of any stdio front,
+//!    `crate::relay`), interleaved call by call; medians over rounds;
 //! 2. HTTP throughput — N keep-alive clients calling back to back for a fixed time, through
-//!    `serve --http` and against the server's own Streamable HTTP endpoint;
+//!    `serve --http`, against the server's own Streamable HTTP endpoint, and through a bare HTTP
+//!    front for the same stdio child (the floor of any HTTP front for a stdio server,
+//!    `crate::http_relay`);
 //! 3. the gateway's memory after start and after the runs.
 //!
 //! The gateway runs with the configuration a user would write (written to a temporary
@@ -105,6 +108,18 @@ impl Setup {
             .env_remove("RUST_LOG")
             .env_remove("SWITCHBOARD_CONFIG")
             .current_dir(self.dir.path());
+        self.log_to(&mut command, log)?;
+        Ok(command)
+    }
+
+    /// The floor relay in front of the upstream: `relay` (stdio) or `relay-http`.
+    fn floor(&self, http: bool, log: &str) -> anyhow::Result<Command> {
+        let mut command = Command::new(std::env::current_exe()?);
+        command
+            .arg(if http { "relay-http" } else { "relay" })
+            .arg(&self.upstream)
+            .args(&self.upstream_args)
+            .env("RUST_LOG", "warn");
         self.log_to(&mut command, log)?;
         Ok(command)
     }
@@ -214,14 +229,7 @@ async fn stdio(setup: &Setup, args: &Args) -> anyhow::Result<(Value, u64, String
     )?;
     gateway.handshake().await?;
     let this = std::env::current_exe()?;
-    let mut floor = Command::new(&this);
-    floor
-        .arg("relay")
-        .arg(&setup.upstream)
-        .args(&setup.upstream_args)
-        .env("RUST_LOG", "warn");
-    setup.log_to(&mut floor, "relay-stdio.log")?;
-    let mut floor = Server::spawn(floor, &this)?;
+    let mut floor = Server::spawn(setup.floor(false, "relay-stdio.log")?, &this)?;
     floor.handshake().await?;
     let listed = gateway.request("tools/list", json!({})).await?;
     let tool = exposed_name(&listed, &args.tool)?;
@@ -443,12 +451,17 @@ impl Served {
 /// One HTTP run's figures.
 struct Run {
     load: Load,
-    /// CPU used during the run by the server side (the gateway and its upstream, or the
-    /// upstream alone), by the gateway alone, and by this program.
+    /// CPU used during the run by the server side (the front and the server behind it, or the
+    /// server alone), by the front process alone (the gateway or the floor relay), and by this
+    /// program.
     server_cpu: Duration,
-    gateway_cpu: Duration,
+    front_cpu: Duration,
     bench_cpu: Duration,
 }
+
+/// The sides of an HTTP run: the server's own endpoint, the gateway in front of the server over
+/// stdio, and the floor relay in front of the same server.
+const HTTP_SIDES: usize = 3;
 
 /// Part 2 (and the HTTP gateway's memory), calling the tool by its `exposed` name through the
 /// gateway, in both eras; returns the figures and the calls made through the gateway.
@@ -457,6 +470,8 @@ async fn http_runs(setup: &Setup, args: &Args, exposed: &str) -> anyhow::Result<
     let direct = Served::start(setup.upstream(true, "upstream-http.log")?, &log).await?;
     let log = setup.dir.path().join("gateway-http.log");
     let gateway = Served::start(setup.gateway(true, "gateway-http.log")?, &log).await?;
+    let log = setup.dir.path().join("relay-http.log");
+    let floor = Served::start(setup.floor(true, "relay-http.log")?, &log).await?;
     let gateway_pid = gateway.pid();
     let after_start = Memory::of(gateway_pid);
     let warmup = Duration::from_secs(1);
@@ -468,20 +483,25 @@ async fn http_runs(setup: &Setup, args: &Args, exposed: &str) -> anyhow::Result<
         let endpoints = [
             direct.endpoint(&args.tool, era).await?,
             gateway.endpoint(exposed, era).await?,
+            floor.endpoint(&args.tool, era).await?,
         ];
         calls += 1; // the checked first call
         let mut levels = Vec::new();
         for &n in &args.clients {
-            let mut runs: [Vec<Run>; 2] = Default::default();
+            let mut runs: [Vec<Run>; HTTP_SIDES] = Default::default();
             for round in 0..args.http_rounds {
-                for side in [round % 2, 1 - round % 2] {
-                    let server_pids: Vec<u32> = match side {
-                        0 => vec![direct.pid()],
-                        _ => [vec![gateway_pid], children(gateway_pid)].concat(),
+                // Rotate which side goes first, so none always runs after the same one.
+                for k in 0..HTTP_SIDES {
+                    let side = (round + k) % HTTP_SIDES;
+                    let front = [None, Some(gateway.pid()), Some(floor.pid())][side];
+                    let server_pids: Vec<u32> = match front {
+                        None => vec![direct.pid()],
+                        Some(pid) => [vec![pid], children(pid)].concat(),
                     };
                     let cpu = || -> [Duration; 3] {
                         let server = server_pids.iter().map(|&p| cpu_time(p)).sum();
-                        [server, cpu_time(gateway_pid), cpu_time(std::process::id())]
+                        let front = front.map_or(Duration::ZERO, cpu_time);
+                        [server, front, cpu_time(std::process::id())]
                     };
                     let before = cpu();
                     let load = http::load(&endpoints[side], n, warmup, window).await?;
@@ -492,7 +512,7 @@ async fn http_runs(setup: &Setup, args: &Args, exposed: &str) -> anyhow::Result<
                     // CPU over warm-up and window together, per call made in both.
                     runs[side].push(Run {
                         server_cpu: after[0] - before[0],
-                        gateway_cpu: after[1] - before[1],
+                        front_cpu: after[1] - before[1],
                         bench_cpu: after[2] - before[2],
                         load,
                     });
@@ -507,7 +527,7 @@ async fn http_runs(setup: &Setup, args: &Args, exposed: &str) -> anyhow::Result<
         let label = format!("gateway (HTTP) RSS/peak/anon after {when}");
         figure(&label, &memory.to_string(), "", "");
     }
-    drop((direct, gateway));
+    drop((direct, gateway, floor));
     let figures = json!({
         "seconds": args.seconds, "runs": args.http_rounds, "eras": eras,
         "gateway_memory": {"after_start": after_start.json(), "after_runs": after_runs.json()},
@@ -516,7 +536,7 @@ async fn http_runs(setup: &Setup, args: &Args, exposed: &str) -> anyhow::Result<
 }
 
 /// Prints and returns the figures of one client count: medians over runs.
-fn level(n: usize, runs: &[Vec<Run>; 2], args: &Args) -> Value {
+fn level(n: usize, runs: &[Vec<Run>; HTTP_SIDES], args: &Args) -> Value {
     let rate = |side: usize| median(runs[side].iter().map(|r| r.load.rate()).collect());
     let summary = |side: usize, p: fn(&Summary) -> Duration| {
         median(
@@ -534,8 +554,7 @@ fn level(n: usize, runs: &[Vec<Run>; 2], args: &Args) -> Value {
                 .collect(),
         )
     };
-    let (gw, base) = (rate(1), rate(0));
-    let goal = "  >= 0.9x";
+    let (gw, base, floor) = (rate(1), rate(0), rate(2));
     let label = format!(
         "HTTP {n} clients: calls/s ({} x {} s)",
         args.http_rounds, args.seconds
@@ -544,10 +563,17 @@ fn level(n: usize, runs: &[Vec<Run>; 2], args: &Args) -> Value {
         &label,
         &format!("{gw:.0}"),
         &format!("{base:.0} direct"),
-        &format!("{:>7.2}x{goal}", gw / base.max(1e-9)),
+        &format!("{:>7.2}x  >= 0.9x", gw / base.max(1e-9)),
+    );
+    figure(
+        "  floor relay calls/s",
+        &format!("{floor:.0}"),
+        &format!("{base:.0} direct"),
+        &format!("{:>7.2}x", floor / base.max(1e-9)),
     );
     let p99_goal = if n == 32 { "<= 2 ms" } else { "" };
     compare("  p50", summary(1, p50), summary(0, p50), "direct", "");
+    compare("  p50", summary(1, p50), summary(2, p50), "floor", "");
     compare(
         "  p99",
         summary(1, p99),
@@ -555,20 +581,27 @@ fn level(n: usize, runs: &[Vec<Run>; 2], args: &Args) -> Value {
         "direct",
         p99_goal,
     );
-    let server = (per_call(1, |r| r.server_cpu), per_call(0, |r| r.server_cpu));
+    compare("  p99", summary(1, p99), summary(2, p99), "floor", "");
     compare(
         "  server-side CPU per call",
-        server.0,
-        server.1,
+        per_call(1, |r| r.server_cpu),
+        per_call(0, |r| r.server_cpu),
         "direct",
         "",
     );
-    let gateway_alone = per_call(1, |r| r.gateway_cpu);
-    figure(
+    compare(
+        "  server-side CPU per call",
+        per_call(1, |r| r.server_cpu),
+        per_call(2, |r| r.server_cpu),
+        "floor",
+        "",
+    );
+    compare(
         "    of which the gateway process",
-        &dur(gateway_alone),
-        "",
-        "",
+        per_call(1, |r| r.front_cpu),
+        per_call(2, |r| r.front_cpu),
+        "floor",
+        "<= 30 us",
     );
     let bench = (per_call(1, |r| r.bench_cpu), per_call(0, |r| r.bench_cpu));
     figure(
@@ -586,9 +619,11 @@ fn level(n: usize, runs: &[Vec<Run>; 2], args: &Args) -> Value {
         })
     };
     json!({
-        "clients": n, "gateway": json_of(1), "direct": json_of(0),
-        "gateway_process_cpu_us_per_call": us(gateway_alone),
+        "clients": n, "gateway": json_of(1), "direct": json_of(0), "floor_relay": json_of(2),
+        "gateway_process_cpu_us_per_call": us(per_call(1, |r| r.front_cpu)),
+        "floor_relay_process_cpu_us_per_call": us(per_call(2, |r| r.front_cpu)),
         "ratio_calls_per_s": gw / base.max(1e-9),
+        "floor_ratio_calls_per_s": floor / base.max(1e-9),
         "ratio_p50": secs(summary(1, p50)) / secs(summary(0, p50)),
     })
 }

@@ -19,6 +19,7 @@ mod catalog;
 mod fleet;
 mod gateway;
 mod http;
+mod http_relay;
 mod mcp;
 mod pg;
 mod postgres;
@@ -66,20 +67,30 @@ enum Command {
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<String>,
     },
+    /// The HTTP floor `gateway` compares with: a bare HTTP front for a stdio server started as
+    /// its child.
+    #[command(hide = true)]
+    RelayHttp {
+        /// The server's program and arguments.
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
 }
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> ExitCode {
-    let outcome = match Cli::parse().command {
-        Command::Postgres(args) => postgres::run(args).await,
-        Command::Gateway(args) => gateway::run(args).await,
-        Command::Soak(args) => soak::run(args).await,
-        Command::Catalog(args) => catalog::run(args).await,
-        Command::Traces(args) => traces::run(args).await,
-        Command::Fleet(args) => fleet::run(args).await,
-        Command::GeneratedServer => catalog::serve_generated(),
+fn main() -> ExitCode {
+    let command = match Cli::parse().command {
         // Blocking reads and writes on threads of its own: nothing else runs in this process.
         Command::Relay { command } => return relay::run(&command),
+        // A worker per core, as the gateway serves HTTP.
+        Command::RelayHttp { command } => return http_relay::run(&command),
+        command => command,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
+    let outcome = match runtime {
+        Ok(runtime) => runtime.block_on(run(command)),
+        Err(error) => Err(error.into()),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -87,6 +98,19 @@ async fn main() -> ExitCode {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Postgres(args) => postgres::run(args).await,
+        Command::Gateway(args) => gateway::run(args).await,
+        Command::Soak(args) => soak::run(args).await,
+        Command::Catalog(args) => catalog::run(args).await,
+        Command::Traces(args) => traces::run(args).await,
+        Command::Fleet(args) => fleet::run(args).await,
+        Command::GeneratedServer => catalog::serve_generated(),
+        Command::Relay { .. } | Command::RelayHttp { .. } => unreachable!("run before the runtime"),
     }
 }
 
