@@ -320,6 +320,59 @@ async fn dns_rebinding_health_and_non_loopback_guard() {
     gateway.shutdown().await;
 }
 
+/// A plain stateless `tools/call` (served beside rmcp's service, without its per-request
+/// machinery) is refused from a foreign Host or Origin exactly as any other request is, and
+/// otherwise answered, as one JSON body, with the same result and the same errors.
+#[tokio::test]
+async fn a_plain_stateless_call_is_answered_and_refused_from_a_foreign_host_or_origin() {
+    use switchboard_testkit::stateless::{answer, tools_call};
+    let dir = tempfile::tempdir().unwrap();
+    let gateway = start(dir.path(), &fixture_server("a", &[])).await;
+    let (url, shutdown) = serve(&gateway).await;
+    let mcp = format!("{url}/mcp");
+    let echo = |text: &str| {
+        tools_call(
+            &mcp,
+            "echo",
+            serde_json::json!({"text": text}),
+            serde_json::json!({}),
+        )
+    };
+    let status =
+        |request: reqwest::RequestBuilder| async move { request.send().await.unwrap().status() };
+    assert_eq!(status(echo("x").header("host", "evil.example")).await, 403);
+    assert_eq!(
+        status(echo("x").header("origin", "http://evil.example")).await,
+        403
+    );
+    let port = url.rsplit(':').next().unwrap();
+    let same_origin = echo("same origin").header("origin", format!("http://localhost:{port}"));
+    let answered = answer(same_origin).await;
+    assert_eq!(
+        answered["result"]["content"][0]["text"], "same origin",
+        "{answered}"
+    );
+    let response = echo("plain").send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let answered: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(answered["id"], 1);
+    assert_eq!(
+        answered["result"]["content"][0]["text"], "plain",
+        "{answered}"
+    );
+    let missing = tools_call(
+        &mcp,
+        "no_such_tool",
+        serde_json::json!({}),
+        serde_json::json!({}),
+    );
+    let answered = answer(missing).await;
+    assert_eq!(answered["error"]["code"], -32602, "{answered}");
+    shutdown.cancel();
+    gateway.shutdown().await;
+}
+
 #[tokio::test]
 async fn readyz_fails_when_a_required_upstream_is_down() {
     let dir = tempfile::tempdir().unwrap();

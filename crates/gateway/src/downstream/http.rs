@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 
+use super::lean;
 use super::sessions::{Sessions, track};
 use super::{Downstream, Identity};
 use crate::auth::Refusal;
@@ -119,16 +120,21 @@ fn router(gateway: Gateway, addr: &SocketAddr, shutdown: CancellationToken) -> a
         .with_allowed_hosts(hosts)
         .with_allowed_origins(origins)
         .enforce_origin_validation()
-        .with_cancellation_token(shutdown);
+        .with_cancellation_token(shutdown.clone());
     let sessions = Arc::new(Sessions::new(settings.sessions));
-    // `/mcp`, and `/mcp/<name>` for each virtual endpoint; one session table for all.
+    // `/mcp`, and `/mcp/<name>` for each virtual endpoint; one session table for all. A plain
+    // stateless `tools/call` takes the lane in front of rmcp's service.
     let service = |endpoint: Option<Arc<Endpoint>>| {
-        let gateway = gateway.clone();
-        StreamableHttpService::new(
-            move || Ok(Downstream::http(gateway.clone(), endpoint.clone())),
+        let handler = Downstream::http(gateway.clone(), endpoint);
+        let lane = lean::Lane::new(handler.clone(), &config.allowed_hosts, shutdown.clone());
+        let rmcp = StreamableHttpService::new(
+            move || Ok(handler.clone()),
             sessions.clone(),
             config.clone(),
-        )
+        );
+        axum::Router::new()
+            .fallback_service(rmcp)
+            .layer(axum::middleware::from_fn_with_state(lane, lean::serve))
     };
     let mut routes = axum::Router::new().nest_service("/mcp", service(None));
     for (name, endpoint) in &gateway.config().config.endpoints {

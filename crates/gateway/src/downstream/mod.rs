@@ -15,6 +15,7 @@
 
 mod http;
 mod inputs;
+mod lean;
 pub mod sessions;
 mod stdio;
 mod subscriptions;
