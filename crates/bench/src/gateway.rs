@@ -572,28 +572,16 @@ fn level(n: usize, runs: &[Vec<Run>; HTTP_SIDES], args: &Args) -> Value {
         &format!("{:>7.2}x", floor / base.max(1e-9)),
     );
     let p99_goal = if n == 32 { "<= 2 ms" } else { "" };
-    compare("  p50", summary(1, p50), summary(0, p50), "direct", "");
-    compare("  p50", summary(1, p50), summary(2, p50), "floor", "");
-    compare(
-        "  p99",
-        summary(1, p99),
-        summary(0, p99),
-        "direct",
-        p99_goal,
-    );
-    compare("  p99", summary(1, p99), summary(2, p99), "floor", "");
-    compare(
+    // The gateway against the server called directly, then against the floor front.
+    let against_both = |label: &str, of: &dyn Fn(usize) -> Duration, goal: &str| {
+        compare(label, of(1), of(0), "direct", goal);
+        compare(label, of(1), of(2), "floor", "");
+    };
+    against_both("  p50", &|side| summary(side, p50), "");
+    against_both("  p99", &|side| summary(side, p99), p99_goal);
+    against_both(
         "  server-side CPU per call",
-        per_call(1, |r| r.server_cpu),
-        per_call(0, |r| r.server_cpu),
-        "direct",
-        "",
-    );
-    compare(
-        "  server-side CPU per call",
-        per_call(1, |r| r.server_cpu),
-        per_call(2, |r| r.server_cpu),
-        "floor",
+        &|side| per_call(side, |r| r.server_cpu),
         "",
     );
     compare(
