@@ -373,6 +373,34 @@ async fn a_plain_stateless_call_is_answered_and_refused_from_a_foreign_host_or_o
     gateway.shutdown().await;
 }
 
+/// A plain stateless call whose client goes away is cancelled upstream, not left running.
+#[tokio::test]
+async fn a_stateless_call_whose_client_goes_away_is_cancelled_upstream() {
+    use switchboard_testkit::stateless::{answer, tools_call};
+    let dir = tempfile::tempdir().unwrap();
+    let gateway = start(dir.path(), &fixture_server("a", &[])).await;
+    let (url, shutdown) = serve(&gateway).await;
+    let mcp = format!("{url}/mcp");
+    let call = |tool: &str| tools_call(&mcp, tool, serde_json::json!({}), serde_json::json!({}));
+    let gave_up = call("wait_for_cancel")
+        .timeout(Duration::from_millis(500))
+        .send()
+        .await;
+    assert!(gave_up.is_err(), "the call waits until it is cancelled");
+    let mut cancelled = false;
+    for _ in 0..50 {
+        let answered = answer(call("was_cancelled")).await;
+        if answered["result"]["content"][0]["text"] == "true" {
+            cancelled = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(cancelled, "the upstream saw the cancellation");
+    shutdown.cancel();
+    gateway.shutdown().await;
+}
+
 #[tokio::test]
 async fn readyz_fails_when_a_required_upstream_is_down() {
     let dir = tempfile::tempdir().unwrap();

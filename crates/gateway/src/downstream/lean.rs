@@ -13,13 +13,17 @@
 //! its errors stay the only ones.
 
 use std::borrow::Cow;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use futures::FutureExt as _;
 use rmcp::model::{
     CallToolRequest, CallToolRequestParams, ClientRequest, ErrorCode, ErrorData, JsonRpcVersion2_0,
     ProtocolVersion, RequestId, ServerJsonRpcMessage,
@@ -117,16 +121,17 @@ pub(super) async fn serve(State(lane): State<Arc<Lane>>, request: Request, next:
     let mut call = call;
     context.meta = call.meta.take().unwrap_or_default();
     context.extensions.insert(parts);
-    // As in rmcp's service, the call runs in a task of its own and a client that goes away
-    // cancels it (so it ends as a cancelled call, audited as one, not as a dropped future).
-    let on_disconnect = cancelled.drop_guard();
     let handler = lane.handler.clone();
-    let handled = tokio::spawn(async move {
-        let request = ClientRequest::CallToolRequest(CallToolRequest::new(call));
-        handler.handle_request(request, context).await
-    })
+    let handled = Detached::new(
+        async move {
+            let request = ClientRequest::CallToolRequest(CallToolRequest::new(call));
+            AssertUnwindSafe(handler.handle_request(request, context))
+                .catch_unwind()
+                .await
+        },
+        cancelled,
+    )
     .await;
-    on_disconnect.disarm();
     let message = match handled {
         Ok(Ok(result)) => ServerJsonRpcMessage::response(result, id),
         Ok(Err(error)) => ServerJsonRpcMessage::error(error, Some(id)),
@@ -170,6 +175,48 @@ fn call_of(body: &[u8], headers: &HeaderMap) -> Option<(RequestId, CallToolReque
         && capabilities.sampling.is_none()
         && capabilities.roots.is_none();
     plain.then_some((envelope.id, call))
+}
+
+/// A call run in place, within the request's own task (a task of its own would cost a wake-up of
+/// another worker per call). If the request is dropped before the call ends (its client went
+/// away), the call is cancelled and finishes in a task of its own, as in rmcp's service: it ends
+/// as a cancelled call, audited as one, never as a dropped future.
+struct Detached<F: Future + Send + 'static> {
+    call: Option<Pin<Box<F>>>,
+    cancel: CancellationToken,
+}
+
+impl<F: Future + Send + 'static> Detached<F> {
+    fn new(call: F, cancel: CancellationToken) -> Self {
+        Self {
+            call: Some(Box::pin(call)),
+            cancel,
+        }
+    }
+}
+
+impl<F: Future + Send + 'static> Future for Detached<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let Some(call) = self.call.as_mut() else {
+            return Poll::Pending;
+        };
+        let output = std::task::ready!(call.as_mut().poll(cx));
+        self.call = None;
+        Poll::Ready(output)
+    }
+}
+
+impl<F: Future + Send + 'static> Drop for Detached<F> {
+    fn drop(&mut self) {
+        if let Some(call) = self.call.take() {
+            self.cancel.cancel();
+            tokio::spawn(async move {
+                call.await;
+            });
+        }
+    }
 }
 
 /// The response rmcp's service gives a stateless request's answer, as one JSON body (its HTTP
