@@ -106,11 +106,11 @@ pub(super) async fn serve(State(lane): State<Arc<Lane>>, request: Request, next:
         return next.run(request).await;
     }
     let (parts, body) = request.into_parts();
-    // The length was checked: a shorter or longer body is hyper's error, answered as rmcp would.
+    // At most `HOLD` bytes, as `Content-Length` said; a body that breaks off is answered 400.
     let Ok(bytes) = axum::body::to_bytes(body, HOLD as usize).await else {
         return StatusCode::BAD_REQUEST.into_response();
     };
-    let Some((id, call)) = call_of(&bytes, &parts.headers) else {
+    let Some((id, mut call)) = call_of(&bytes, &parts.headers) else {
         return next
             .run(Request::from_parts(parts, Body::from(bytes)))
             .await;
@@ -118,7 +118,6 @@ pub(super) async fn serve(State(lane): State<Arc<Lane>>, request: Request, next:
     let mut context = RequestContext::new(id.clone(), lane.peer.clone());
     let cancelled = CancellationToken::new();
     context.ct = cancelled.clone();
-    let mut call = call;
     context.meta = call.meta.take().unwrap_or_default();
     context.extensions.insert(parts);
     let handler = lane.handler.clone();
