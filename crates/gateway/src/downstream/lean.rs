@@ -163,12 +163,10 @@ fn call_of(body: &[u8], headers: &HeaderMap) -> Option<(RequestId, CallToolReque
     let call: CallToolRequestParams = serde_json::from_str(envelope.params.get()).ok()?;
     let name = headers.get("mcp-name")?;
     let meta = call.meta.as_ref()?;
+    // The two keys 2026-07-28 requires in `_meta`: the client's capabilities and the version.
     let capabilities = meta.client_capabilities()?;
     let plain = name.as_bytes() == call.name.as_bytes()
         && meta.protocol_version()? == ProtocolVersion::V_2026_07_28
-        && meta
-            .missing_required_keys(&ProtocolVersion::V_2026_07_28)
-            .is_empty()
         && meta.get_progress_token().is_none()
         && meta.log_level().is_none()
         && capabilities.sampling.is_none()
