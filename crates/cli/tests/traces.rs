@@ -2,8 +2,8 @@
 //! `params._meta` as the 2026-07-28 revision carries it) is continued by the gateway's span, its
 //! request to the upstream, the built-in SQL server's span for the statement, and the Jira
 //! server's span with its HTTP requests to Jira (retries counted, the context passed on in a
-//! `traceparent` header) — exported over OTLP (HTTP/protobuf) to a receiver built on the
-//! official OTLP definitions (`opentelemetry-proto`).
+//! `traceparent` header) — exported over OTLP (HTTP/protobuf, and gRPC) to receivers built on
+//! the official OTLP definitions (`opentelemetry-proto`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -11,7 +11,12 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use prost::Message;
 use serde_json::json;
@@ -48,7 +53,15 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 async fn export(State(received): State<Received>, body: Bytes) -> &'static str {
-    let request = ExportTraceServiceRequest::decode(body).expect("an OTLP protobuf export");
+    keep(
+        &received,
+        ExportTraceServiceRequest::decode(body).expect("an OTLP protobuf export"),
+    );
+    ""
+}
+
+/// The spans of one export, flattened into `received`.
+fn keep(received: &Received, request: ExportTraceServiceRequest) {
     let mut spans = received.lock().unwrap();
     for resource in request.resource_spans {
         let service = resource
@@ -76,7 +89,21 @@ async fn export(State(received): State<Received>, body: Bytes) -> &'static str {
             }
         }
     }
-    ""
+}
+
+/// The same receiver over OTLP/gRPC: the collector's `TraceService` as the official definitions
+/// generate it, served by tonic.
+struct GrpcReceiver(Received);
+
+#[tonic::async_trait]
+impl TraceService for GrpcReceiver {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        keep(&self.0, request.into_inner());
+        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+    }
 }
 
 /// A stateless `tools/call` of `query`, with the trace context in the header or in `_meta`.
@@ -100,6 +127,20 @@ async fn receiver() -> (Received, String) {
         .route("/v1/traces", axum::routing::post(export))
         .with_state(received.clone());
     tokio::spawn(async move { axum::serve(listener, app).await });
+    (received, url)
+}
+
+/// An OTLP/gRPC receiver on a free port: what it received, and its URL.
+async fn grpc_receiver() -> (Received, String) {
+    let received: Received = Arc::default();
+    let incoming = tonic::transport::server::TcpIncoming::bind(([127, 0, 0, 1], 0).into()).unwrap();
+    let url = format!("http://{}", incoming.local_addr().unwrap());
+    let service = TraceServiceServer::new(GrpcReceiver(received.clone()));
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(service)
+            .serve_with_incoming(incoming),
+    );
     (received, url)
 }
 
@@ -287,6 +328,61 @@ async fn a_call_is_one_trace_across_the_gateway_and_the_sql_server() {
             .any(|t| t.contains(jira_trace) && t.contains(&request.span_id)),
         "Jira received the request span's context: {sent:?}"
     );
+    child.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_call_exported_over_grpc_is_one_trace_across_the_gateway_and_the_sql_server() {
+    let (received, receiver) = grpc_receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = three_rows(dir.path());
+    let config = dir.path().join("switchboard.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[pins]\nenabled = false\n[servers.db]\nkind = \"postgres\"\nprefix = false\nenv = {{ DATABASE_URL = \"sqlite://{}\" }}\n",
+            db.display(),
+        ),
+    )
+    .unwrap();
+    let (mut child, url) = support::serve_http(
+        &config,
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.as_str()),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+        ],
+    )
+    .await;
+    let trace = "7d3efb1b173fecfa8e9f0a1b2c3d4e5f";
+    let client_span = "00f067aa0ba902b7";
+    let answer = query(&url, &format!("00-{trace}-{client_span}-01"), true).await;
+    assert_eq!(
+        answer["result"]["structuredContent"]["rows"],
+        json!([[3]]),
+        "{answer}"
+    );
+
+    // The gateway and its SQL server (which inherits the transport) both export over gRPC.
+    let spans = spans_when(&received, |spans| {
+        spans.iter().any(|s| s.service == "switchboard-db")
+            && spans.iter().filter(|s| s.service == "switchboard").count() >= 2
+    })
+    .await;
+    let of = |service: &str, kind: i32| {
+        spans
+            .iter()
+            .find(|s| s.trace_id == trace && s.service == service && s.kind == kind)
+            .unwrap_or_else(|| panic!("no {service} span of kind {kind}: {spans:#?}"))
+    };
+    let gateway = of("switchboard", 2);
+    let upstream = of("switchboard", 3);
+    let server = of("switchboard-db", 2);
+    assert_eq!(gateway.name, "tools/call query");
+    assert_eq!(gateway.parent, client_span);
+    assert_eq!(upstream.parent, gateway.span_id);
+    assert_eq!(server.parent, upstream.span_id);
+    assert_eq!(server.attributes["db.response.returned_rows"], "1");
     child.kill().await.unwrap();
 }
 

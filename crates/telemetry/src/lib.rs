@@ -1,12 +1,13 @@
 //! Traces for every Switchboard process: `tracing` spans exported as OpenTelemetry spans over
-//! OTLP (HTTP/protobuf), and the W3C trace context carried between processes — in HTTP headers
-//! and in MCP's `params._meta` (`traceparent`, `tracestate`).
+//! OTLP (HTTP/protobuf or gRPC), and the W3C trace context carried between processes — in HTTP
+//! headers and in MCP's `params._meta` (`traceparent`, `tracestate`).
 //!
 //! Export is configured only by OpenTelemetry's standard environment: `OTEL_EXPORTER_OTLP_ENDPOINT`
-//! (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) switches it on, `OTEL_SERVICE_NAME` and
-//! `OTEL_RESOURCE_ATTRIBUTES` describe the process, `OTEL_EXPORTER_OTLP_HEADERS` authenticates it,
-//! `OTEL_SDK_DISABLED=true` switches it off. Unset, no exporter, thread or layer exists, and a span
-//! costs what it cost before.
+//! (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) switches it on, `OTEL_EXPORTER_OTLP_PROTOCOL` (or
+//! `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`) picks `http/protobuf` (the default) or `grpc`,
+//! `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES` describe the process,
+//! `OTEL_EXPORTER_OTLP_HEADERS` authenticates it, `OTEL_SDK_DISABLED=true` switches it off. Unset,
+//! no exporter, thread or layer exists, and a span costs what it cost before.
 
 use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
@@ -19,6 +20,9 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 /// Keeps spans exporting; on drop, the spans still buffered are sent and the exporter stops.
 pub struct Traces {
     provider: SdkTracerProvider,
+    /// gRPC only: the runtime tonic's connection lives on. The batch processor exports from a
+    /// thread of its own and hands each request to it; it outlives the provider's shutdown.
+    runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl Drop for Traces {
@@ -26,6 +30,35 @@ impl Drop for Traces {
         if let Err(error) = self.provider.shutdown() {
             eprintln!("switchboard: traces not all exported at exit: {error}");
         }
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// How spans travel to the collector: OTLP's two transports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Transport {
+    HttpProtobuf,
+    Grpc,
+}
+
+/// The transport the environment (`env`) names, the traces-specific variable first;
+/// `http/protobuf` when neither is set, as OpenTelemetry's specification defaults.
+fn transport(env: impl Fn(&str) -> Option<String>) -> Result<Transport, String> {
+    let named = [
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+    ]
+    .into_iter()
+    .find_map(|name| env(name).map(|value| (name, value)));
+    match named {
+        None => Ok(Transport::HttpProtobuf),
+        Some((_, value)) if value.trim() == "http/protobuf" => Ok(Transport::HttpProtobuf),
+        Some((_, value)) if value.trim() == "grpc" => Ok(Transport::Grpc),
+        Some((name, value)) => Err(format!(
+            "{name}={value} is not a transport Switchboard exports over: use http/protobuf or grpc"
+        )),
     }
 }
 
@@ -64,10 +97,19 @@ where
     if !configured() {
         return Ok(None);
     }
-    let exporter = opentelemetry_otlp::SpanExporter::builder()
-        .with_http()
-        .build()
-        .map_err(|e| format!("cannot export traces: {e}"))?;
+    let (exporter, runtime) = match transport(env)? {
+        Transport::HttpProtobuf => (
+            opentelemetry_otlp::SpanExporter::builder()
+                .with_http()
+                .build()
+                .map_err(|e| format!("cannot export traces: {e}"))?,
+            None,
+        ),
+        Transport::Grpc => {
+            let (exporter, runtime) = grpc_exporter()?;
+            (exporter, Some(runtime))
+        }
+    };
     // The environment's resource (OTEL_RESOURCE_ATTRIBUTES, OTEL_SERVICE_NAME) wins over ours.
     let mut resource = Resource::builder();
     if env("OTEL_SERVICE_NAME").is_none() {
@@ -80,8 +122,31 @@ where
     let tracer = provider.tracer("switchboard");
     Ok(Some((
         tracing_opentelemetry::layer().with_tracer(tracer),
-        Traces { provider },
+        Traces { provider, runtime },
     )))
+}
+
+/// An OTLP/gRPC exporter and the one-thread runtime its connection runs on (tonic needs one; the
+/// process's own may not exist yet, or may end before the last spans are sent). An `https://`
+/// endpoint is verified against the system's trust store.
+fn grpc_exporter() -> Result<(opentelemetry_otlp::SpanExporter, tokio::runtime::Runtime), String> {
+    use opentelemetry_otlp::{WithExportConfig as _, WithTonicConfig as _};
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("otlp-grpc")
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot export traces over gRPC: {e}"))?;
+    let exporter = {
+        let _inside = runtime.enter();
+        opentelemetry_otlp::SpanExporter::builder()
+            .with_tonic()
+            .with_protocol(opentelemetry_otlp::Protocol::Grpc)
+            .with_tls_config(tonic::transport::ClientTlsConfig::new().with_native_roots())
+            .build()
+            .map_err(|e| format!("cannot export traces: {e}"))?
+    };
+    Ok((exporter, runtime))
 }
 
 /// A W3C trace context to send along with a request.
@@ -156,4 +221,40 @@ pub fn error(span: &tracing::Span, message: impl Into<String>) {
 /// Sets an attribute on `span`'s exported span only (not on its log lines).
 pub fn attribute(span: &tracing::Span, key: &'static str, value: impl Into<opentelemetry::Value>) {
     span.set_attribute(key, value);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn transport_of(vars: &[(&str, &str)]) -> Result<Transport, String> {
+        transport(|name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    }
+
+    #[test]
+    fn the_transport_is_http_protobuf_unless_grpc_is_named_and_the_traces_variable_wins() {
+        assert_eq!(transport_of(&[]), Ok(Transport::HttpProtobuf));
+        assert_eq!(
+            transport_of(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]),
+            Ok(Transport::Grpc)
+        );
+        assert_eq!(
+            transport_of(&[
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+                ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf"),
+            ]),
+            Ok(Transport::HttpProtobuf)
+        );
+        let refused =
+            transport_of(&[("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/json")]).unwrap_err();
+        assert!(
+            refused.contains("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=http/json")
+                && refused.contains("grpc"),
+            "{refused}"
+        );
+    }
 }
