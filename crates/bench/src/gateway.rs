@@ -8,7 +8,9 @@
 //!    `serve --http`, against the server's own Streamable HTTP endpoint, and through a bare HTTP
 //!    front for the same stdio child (the floor of any HTTP front for a stdio server,
 //!    `crate::http_relay`);
-//! 3. the gateway's memory after start and after the runs.
+//! 3. the gateway's memory after start and after the runs;
+//! 4. what telemetry costs a stdio call: traces exported and `/metrics` scraped against both off
+//!    (`crate::traces`).
 //!
 //! The gateway runs with the configuration a user would write (written to a temporary
 //! directory and printed): the upstream plus an audit log, every other setting at its default
@@ -69,6 +71,9 @@ pub(crate) struct Args {
     /// Only the stdio comparison.
     #[arg(long)]
     no_http: bool,
+    /// Leave out the telemetry comparison (part 4).
+    #[arg(long)]
+    no_telemetry: bool,
     /// `initialize` requests of the session flood (none closes its session).
     #[arg(long, default_value_t = 100_000)]
     session_attempts: usize,
@@ -201,10 +206,21 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         records == through_gateway,
         "{records} audit records for {through_gateway} calls: expected one per call"
     );
+    let telemetry = if args.no_telemetry {
+        Value::Null
+    } else {
+        crate::traces::compare_telemetry(
+            &setup.switchboard,
+            (&setup.upstream, &setup.upstream_args),
+            &args.tool,
+            [args.rounds, args.samples, args.warmup],
+        )
+        .await?
+    };
     let figures = json!({
         "cpus": cpus, "upstream": setup.upstream.display().to_string(), "tool": args.tool,
         "audit": {"on": true, "fsync": false, "records": records}, "stdio": stdio, "http": http,
-        "sessions": sessions,
+        "sessions": sessions, "telemetry": telemetry,
     });
     println!("\n{figures}");
     Ok(())

@@ -8,8 +8,8 @@
 //! - `switchboard-bench soak --minutes N`: the gateway over the three built-in servers and a
 //!   third-party one under mixed load from real clients and a fault schedule; memory, descriptors
 //!   and outcomes over time, then the audit and side-effect count checks.
-//! - `switchboard-bench traces`: a gateway exporting its spans over OTLP against one that does
-//!   not, call by call.
+//! - `switchboard-bench traces`: a gateway exporting its spans over OTLP and scraped for metrics
+//!   against one with neither, call by call.
 //! - `switchboard-bench fleet`: replicas sharing their state in Redis, 1 to 3 behind HAProxy,
 //!   against one replica called directly; the PostgreSQL audit sink against the file sink.
 //!
@@ -51,7 +51,8 @@ enum Command {
     Soak(soak::Args),
     /// Tool search over a catalog of 150+ tools: what a client loads first, and top-3 accuracy.
     Catalog(catalog::Args),
-    /// What exporting traces costs a call: a gateway exporting over OTLP against one that is not.
+    /// What telemetry costs a call: a gateway exporting traces over OTLP and scraped for
+    /// metrics against one with neither.
     Traces(traces::Args),
     /// Replicas behind HAProxy against one called directly, and the PostgreSQL audit sink
     /// against the file: calls/s, latency, CPU per call.
