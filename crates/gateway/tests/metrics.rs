@@ -109,25 +109,9 @@ async fn prometheus_scrapes_the_gateway_and_answers_promql() {
     }
 
     // promtool's own check of the exposition format and naming conventions.
-    let mut promtool = tokio::process::Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool (Debian's prometheus package) must be installed: scripts/setup does");
-    {
-        use tokio::io::AsyncWriteExt;
-        let mut stdin = promtool.stdin.take().unwrap();
-        stdin.write_all(text.as_bytes()).await.unwrap();
-    }
-    let checked = promtool.wait_with_output().await.unwrap();
-    assert!(
-        checked.status.success(),
-        "promtool check metrics: {}{}",
-        String::from_utf8_lossy(&checked.stdout),
-        String::from_utf8_lossy(&checked.stderr)
-    );
+    switchboard_testkit::prometheus::promtool_check(&text)
+        .await
+        .unwrap();
 
     // A real Prometheus server scraping the gateway every second.
     let prometheus_addr = format!("127.0.0.1:{}", free_port().unwrap());

@@ -12,6 +12,7 @@ use tracing::{Instrument as _, Span, debug, field, info_span, warn};
 use crate::auth::Auth;
 use crate::config::HttpConfig;
 use crate::error::HttpError;
+use crate::metrics;
 use crate::rate_limit::Limiter;
 use crate::response::{HttpResponse, excerpt};
 use crate::retry::{Attempt, Idempotency, backoff, is_retryable, parse_retry_after};
@@ -164,6 +165,8 @@ impl HttpClient {
     ) -> Result<HttpResponse, HttpError> {
         let config = &self.inner.config;
         let max_attempts = config.max_attempts.max(1);
+        let host = request.url().host_str().unwrap_or_default().to_owned();
+        let method = request.method().clone();
         let mut waited = Duration::ZERO;
         let mut attempt_no = 0u32;
         let mut pending = Some(request);
@@ -188,6 +191,7 @@ impl HttpClient {
                             status: response.status,
                             retry_after,
                         };
+                        metrics::attempt(&host, method.as_str(), outcome);
                         if !is_retryable(outcome, idempotency) {
                             debug!(status = response.status.as_u16(), "http response");
                             return Ok(response);
@@ -196,6 +200,7 @@ impl HttpClient {
                         (outcome, Some(response.status), last, retry_after)
                     }
                     Err(failure) => {
+                        metrics::attempt(&host, method.as_str(), failure.attempt);
                         if !is_retryable(failure.attempt, idempotency) {
                             return Err(failure.error);
                         }
@@ -225,6 +230,7 @@ impl HttpClient {
                 attempt = attempt_no,
                 "retrying http request"
             );
+            metrics::retry(&host, outcome);
             tokio::time::sleep(delay).await;
             waited += delay;
         }

@@ -30,6 +30,7 @@ mod auth;
 mod client;
 mod config;
 mod error;
+mod metrics;
 mod rate_limit;
 mod response;
 mod retry;

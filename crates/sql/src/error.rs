@@ -125,6 +125,27 @@ pub enum QueryError {
     Unexpected(String),
 }
 
+impl QueryError {
+    /// How the call ended, as metric labels: the outcome class, and the rule when a check
+    /// refused the statement.
+    pub fn outcome(&self) -> (&'static str, Option<&'static str>) {
+        match self {
+            Self::Refused(refusal) => ("refused", Some(refusal.rule())),
+            Self::VolatileFunction(_) => ("refused", Some("volatile_function")),
+            Self::EngineRefused(_) => ("refused", Some("engine")),
+            Self::UnsafeRole(_) => ("refused", Some("unsafe_role")),
+            Self::ExplainTakesSelect | Self::NoSuchTable(_) | Self::AmbiguousTable { .. } => {
+                ("invalid", None)
+            }
+            Self::Timeout(_) => ("timeout", None),
+            Self::Unreachable { .. } | Self::CannotOpen { .. } | Self::ConnectionLost(_) => {
+                ("unavailable", None)
+            }
+            Self::Database(_) | Self::Unexpected(_) => ("error", None),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

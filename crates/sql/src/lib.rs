@@ -23,6 +23,7 @@ mod database;
 pub mod error;
 pub mod guard;
 pub mod json;
+mod metrics;
 pub mod model;
 pub mod postgres;
 pub mod server;

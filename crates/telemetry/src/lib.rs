@@ -1,6 +1,7 @@
 //! Traces for every Switchboard process: `tracing` spans exported as OpenTelemetry spans over
 //! OTLP (HTTP/protobuf or gRPC), and the W3C trace context carried between processes — in HTTP
-//! headers and in MCP's `params._meta` (`traceparent`, `tracestate`).
+//! headers and in MCP's `params._meta` (`traceparent`, `tracestate`). And a built-in server's
+//! own Prometheus metrics ([`metrics`]).
 //!
 //! Export is configured only by OpenTelemetry's standard environment: `OTEL_EXPORTER_OTLP_ENDPOINT`
 //! (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) switches it on, `OTEL_EXPORTER_OTLP_PROTOCOL` (or
@@ -8,6 +9,8 @@
 //! `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES` describe the process,
 //! `OTEL_EXPORTER_OTLP_HEADERS` authenticates it, `OTEL_SDK_DISABLED=true` switches it off. Unset,
 //! no exporter, thread or layer exists, and a span costs what it cost before.
+
+pub mod metrics;
 
 use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::{TraceContextExt, TracerProvider as _};

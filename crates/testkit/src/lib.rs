@@ -7,6 +7,7 @@ pub mod fuzz;
 pub mod jira;
 pub mod mcp;
 pub mod pg;
+pub mod prometheus;
 pub mod raw;
 pub mod session;
 pub mod slack;

@@ -58,6 +58,10 @@ struct Serving {
     /// Serve Streamable HTTP at http://ADDR/mcp instead of stdio (loopback addresses only).
     #[arg(long, value_name = "ADDR")]
     http: Option<SocketAddr>,
+    /// Serve this server's own Prometheus metrics at http://ADDR/metrics, without
+    /// authentication (keep it on loopback or a private network).
+    #[arg(long, value_name = "ADDR", env = "SWITCHBOARD_METRICS_ADDR")]
+    metrics_addr: Option<SocketAddr>,
 }
 
 #[derive(Debug, Args)]
@@ -101,6 +105,15 @@ struct SqlArgs {
 
 /// Runs the chosen server until its transport closes.
 pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
+    let serving = match &args.kind {
+        Kind::Postgres(PostgresArgs { sql, .. }) | Kind::Sqlite(SqliteArgs { sql, .. }) => {
+            &sql.serving
+        }
+        Kind::Jira(serving) | Kind::Slack(serving) => serving,
+    };
+    if let Some(addr) = serving.metrics_addr {
+        serve_metrics(addr).await?;
+    }
     match args.kind {
         Kind::Postgres(args) => {
             let mut config = sql_config(&args.sql, None)?;
@@ -145,6 +158,34 @@ where
         None => transport::stdio(server).await?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Starts counting this process's metrics and serves them on `addr` for as long as it runs.
+async fn serve_metrics(addr: SocketAddr) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} (--metrics-addr)"))?;
+    let local = listener.local_addr().context("listener address")?;
+    switchboard_telemetry::metrics::enable();
+    let router = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(|| async {
+            (
+                [(
+                    axum::http::header::CONTENT_TYPE,
+                    switchboard_telemetry::metrics::CONTENT_TYPE,
+                )],
+                switchboard_telemetry::metrics::render(),
+            )
+        }),
+    );
+    tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, router).await {
+            tracing::error!(%error, "the metrics listener stopped");
+        }
+    });
+    tracing::info!("metrics on http://{local}/metrics");
+    Ok(())
 }
 
 /// The SQL server's settings: the environment, with `target` (a file argument) or

@@ -46,11 +46,11 @@ running it: estimated rows and costs, scans and indexes used. The statement pass
         &self,
         Parameters(args): Parameters<ExplainArgs>,
     ) -> Result<Json<Plan>, String> {
-        let plan = self
-            .database()
-            .explain(&args.sql)
-            .await
-            .map_err(tool_error)?;
-        Ok(Json(Plan { plan }))
+        let began = std::time::Instant::now();
+        let plan = self.database().explain(&args.sql).await;
+        crate::metrics::statement("explain", plan.as_ref().map(|_| false), began.elapsed());
+        Ok(Json(Plan {
+            plan: plan.map_err(tool_error)?,
+        }))
     }
 }

@@ -58,11 +58,17 @@ integers as exact strings, timestamps as RFC 3339, json as JSON.",
         meta: RequestMetaObject,
     ) -> Result<Json<Rows>, String> {
         let span = self.query_span(&args.sql, &meta);
+        let began = std::time::Instant::now();
         let result = self
             .database()
             .query(&args.sql, args.max_rows)
             .instrument(span.clone())
             .await;
+        crate::metrics::statement(
+            "query",
+            result.as_ref().map(|rows| rows.truncated),
+            began.elapsed(),
+        );
         if switchboard_telemetry::enabled() {
             match &result {
                 Ok(rows) => {
