@@ -33,6 +33,7 @@ struct Span {
     trace_id: String,
     span_id: String,
     parent: String,
+    duration_ms: u64,
     attributes: HashMap<String, String>,
 }
 
@@ -80,6 +81,10 @@ fn keep(received: &Received, request: ExportTraceServiceRequest) {
                     trace_id: hex(&span.trace_id),
                     span_id: hex(&span.span_id),
                     parent: hex(&span.parent_span_id),
+                    duration_ms: span
+                        .end_time_unix_nano
+                        .saturating_sub(span.start_time_unix_nano)
+                        / 1_000_000,
                     attributes: span
                         .attributes
                         .iter()
@@ -383,6 +388,106 @@ async fn a_call_exported_over_grpc_is_one_trace_across_the_gateway_and_the_sql_s
     assert_eq!(upstream.parent, gateway.span_id);
     assert_eq!(server.parent, upstream.span_id);
     assert_eq!(server.attributes["db.response.returned_rows"], "1");
+    child.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_wait_for_an_operator_is_a_span_of_its_own_within_the_calls_trace() {
+    let (received, receiver) = receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = three_rows(dir.path());
+    let config = dir.path().join("switchboard.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[pins]\nenabled = false\n[approvals]\ntimeout = \"60s\"\n\
+             [tools.\"query\"]\napproval = \"required\"\n\
+             [clients.ops]\ntoken = \"ops-token-0001\"\nadmin = true\n\
+             [clients.ci]\ntoken = \"ci-token-0001\"\n\
+             [servers.db]\nkind = \"postgres\"\nprefix = false\nenv = {{ DATABASE_URL = \"sqlite://{}\" }}\n",
+            db.display(),
+        ),
+    )
+    .unwrap();
+    let (mut child, url) = support::serve_http(
+        &config,
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.as_str()),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+        ],
+    )
+    .await;
+    let trace = "3e1f0c2d4b5a69788796a5b4c3d2e1f0";
+    let call = tokio::spawn(stateless::answer(
+        stateless::tools_call(
+            &url,
+            "query",
+            json!({"sql": "SELECT count(*) AS n FROM t"}),
+            json!({"traceparent": format!("00-{trace}-00f067aa0ba902b7-01")}),
+        )
+        .bearer_auth("ci-token-0001"),
+    ));
+    let approvals = |args: &[&str]| {
+        std::process::Command::new(support::binary())
+            .args(["approvals", "--url", &url])
+            .args(args)
+            .env("SWITCHBOARD_TOKEN", "ops-token-0001")
+            .output()
+            .unwrap()
+    };
+    let mut id = None;
+    for _ in 0..100 {
+        let listed = String::from_utf8(approvals(&["list", "--json"]).stdout).unwrap();
+        if let Some(line) = listed.lines().next() {
+            let entry: serde_json::Value = serde_json::from_str(line).unwrap();
+            id = entry["id"].as_str().map(str::to_owned);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let id = id.expect("the call waits in the queue");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(approvals(&["approve", &id]).status.success());
+    let answer = call.await.unwrap();
+    assert_eq!(
+        answer["result"]["structuredContent"]["rows"],
+        json!([[3]]),
+        "{answer}"
+    );
+
+    let spans = spans_when(&received, |spans| {
+        spans.iter().any(|s| s.name == "approval") && spans.iter().any(|s| s.kind == 3)
+    })
+    .await;
+    let call = spans
+        .iter()
+        .find(|s| s.trace_id == trace && s.name == "tools/call query" && s.kind == 2)
+        .expect("the gateway's span of the call");
+    let approval = spans
+        .iter()
+        .find(|s| s.trace_id == trace && s.name == "approval")
+        .expect("the approval stage's span");
+    assert_eq!(approval.parent, call.span_id);
+    assert_eq!(
+        approval.attributes["switchboard.approval.channel"],
+        "operators"
+    );
+    assert_eq!(
+        approval.attributes["switchboard.approval.decision"],
+        "approved"
+    );
+    assert!(
+        approval.duration_ms >= 300,
+        "the span covers the wait: {approval:?}"
+    );
+    let upstream = spans
+        .iter()
+        .find(|s| s.trace_id == trace && s.kind == 3)
+        .expect("the request upstream");
+    assert_eq!(
+        upstream.parent, call.span_id,
+        "the upstream request follows the wait, beside it"
+    );
     child.kill().await.unwrap();
 }
 

@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::audit::Redactor;
 use super::queue::{ApprovalQueue, QueuedApproval};
@@ -563,6 +564,28 @@ fn digest(call: &ToolCall) -> String {
     hex::encode(hasher.finalize())
 }
 
+/// The approval stage's own span, a child of the call's, when traces are exported: how the call
+/// waited for a person (`channel`) and, once known, what was decided. None otherwise.
+fn stage_span(channel: &'static str) -> tracing::Span {
+    if !switchboard_telemetry::enabled() {
+        return tracing::Span::none();
+    }
+    let span = tracing::info_span!("approval", channel, otel.name = "approval");
+    switchboard_telemetry::attribute(&span, "switchboard.approval.channel", channel);
+    span
+}
+
+/// Records on `span` (from [`stage_span`]) what the person decided.
+fn decided(span: &tracing::Span, decision: &str) {
+    if switchboard_telemetry::enabled() {
+        switchboard_telemetry::attribute(
+            span,
+            "switchboard.approval.decision",
+            decision.to_owned(),
+        );
+    }
+}
+
 impl Layer for ApprovalLayer {
     fn call<'a>(&'a self, mut call: ToolCall, next: Next<'a>) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
@@ -577,32 +600,67 @@ impl Layer for ApprovalLayer {
             };
             match call.caller.approval.clone() {
                 ApprovalChannel::Approver(approver) => {
+                    let span = stage_span("client");
                     // A later round of a call approved already (its upstream asked for input,
                     // and the gateway answers for a client that cannot) is not asked again.
-                    if !self.resume(&mut call).await
-                        && let Decision::Deny { reason } =
-                            self.ask_approver(&*approver, &request).await
+                    if !self.resume(&mut call).instrument(span.clone()).await
+                        && let Decision::Deny { reason } = self
+                            .ask_approver(&*approver, &request)
+                            .instrument(span.clone())
+                            .await
                     {
+                        decided(&span, "denied");
                         return Outcome::refused(
                             "approval",
                             denial_message(&call.exposed, &reason),
                         );
                     }
+                    decided(&span, "approved");
+                    drop(span);
                     let outcome = next.run(call.clone()).await;
                     self.carry(&call, outcome).await
                 }
-                ApprovalChannel::InputRequired => match self.admit(&mut call, &request).await {
-                    Ok(()) => {
-                        let outcome = next.run(call.clone()).await;
-                        self.carry(&call, outcome).await
+                ApprovalChannel::InputRequired => {
+                    let span = stage_span("input_required");
+                    let admitted = self
+                        .admit(&mut call, &request)
+                        .instrument(span.clone())
+                        .await;
+                    // Not approved yet: the client is asked (an `input_required` result), or
+                    // its answer refused the call.
+                    decided(
+                        &span,
+                        match &admitted {
+                            Ok(()) => "approved",
+                            Err(Outcome::Refused { .. }) => "denied",
+                            Err(_) => "asked",
+                        },
+                    );
+                    drop(span);
+                    match admitted {
+                        Ok(()) => {
+                            let outcome = next.run(call.clone()).await;
+                            self.carry(&call, outcome).await
+                        }
+                        Err(outcome) => outcome,
                     }
-                    Err(outcome) => outcome,
-                },
+                }
                 ApprovalChannel::None => match &self.queue {
-                    Some(operators) => match self.wait_for_operator(operators, &call).await {
-                        Ok(()) => next.run(call).await,
-                        Err(refused) => refused,
-                    },
+                    Some(operators) => {
+                        let span = stage_span("operators");
+                        let waited = self
+                            .wait_for_operator(operators, &call)
+                            .instrument(span.clone())
+                            .await;
+                        if let Some(note) = call.decided.get() {
+                            decided(&span, &note.decision);
+                        }
+                        drop(span);
+                        match waited {
+                            Ok(()) => next.run(call).await,
+                            Err(refused) => refused,
+                        }
+                    }
                     None => Outcome::refused(
                         "approval",
                         format!(
