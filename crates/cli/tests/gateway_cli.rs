@@ -988,6 +988,44 @@ async fn a_call_waiting_for_an_operator_is_a_task_for_a_client_that_follows_task
     child.kill().await.unwrap();
 }
 
+/// `[tools."…"] task = true` marks a long-running tool: a client that follows tasks gets the
+/// gateway's own task at once, completing with the call's result; any other client gets the
+/// result as before.
+#[tokio::test]
+async fn a_long_running_tool_is_a_task_for_a_client_that_follows_tasks() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(
+        dir.path(),
+        "[tools.\"echo\"]\ntask = true\n\
+         [clients.ci]\ntoken = \"ci-token-0001\"\n[clients.other]\ntoken = \"other-token-01\"\n",
+    );
+    let (mut child, url) = support::serve_http(&config, &[]).await;
+    let echo = serde_json::json!({"name": "echo", "arguments": {"message": "long one"}});
+    let created = with_tasks(&url, "ci-token-0001", "tools/call", echo).await;
+    assert_eq!(created["result"]["resultType"], "task", "{created}");
+    let get = serde_json::json!({"taskId": created["result"]["taskId"]});
+    let foreign = with_tasks(&url, "other-token-01", "tasks/get", get.clone()).await;
+    assert_eq!(foreign["error"]["code"], -32602, "{foreign}");
+    let mut done = serde_json::Value::Null;
+    for _ in 0..100 {
+        done = with_tasks(&url, "ci-token-0001", "tasks/get", get.clone()).await;
+        if done["result"]["status"] != "working" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(done["result"]["status"], "completed", "{done}");
+    assert!(
+        done["result"]["result"].to_string().contains("long one"),
+        "{done}"
+    );
+    // A client that does not follow tasks is answered with the result itself.
+    let (answer, _) = call_echo(url.clone(), "ci-token-0001", "short one").await;
+    assert!(answer["result"].get("taskId").is_none(), "{answer}");
+    assert!(answer.to_string().contains("short one"), "{answer}");
+    child.kill().await.unwrap();
+}
+
 /// `[audit] stream = "stdout"`: every call's record also goes to stdout as a JSON line, the same
 /// record the audit file holds; over stdio (where stdout is MCP) it is refused at start.
 #[tokio::test]

@@ -791,6 +791,22 @@ impl Gateway {
         .then(|| queue.timeout())
     }
 
+    /// How long a call of `tool` may run, when its rule makes it a task of the gateway's own
+    /// for a client that follows tasks (`[tools."…"] task = true`); `None` otherwise.
+    pub(crate) fn runs_as_task(&self, caller: &Caller, tool: &str) -> Option<Duration> {
+        let Current { live, catalog } = self.current();
+        let entry = catalog.tool(tool)?;
+        let rules = &live.config.config.tools;
+        (caller.access.permits(tool) && rules.iter().any(|r| r.task && r.pattern.matches(tool)))
+            .then(|| {
+                let server = live
+                    .upstreams
+                    .get(&entry.server)
+                    .map(|u| u.server.config.timeout);
+                crate::policy::limits::budget(rules, tool, server)
+            })
+    }
+
     /// Each call's audit record from now on, as it is written.
     pub fn watch_calls(&self) -> broadcast::Receiver<Arc<crate::audit::AuditRecord>> {
         self.inner.shared.calls.subscribe()

@@ -261,6 +261,9 @@ pub struct ToolRule {
     pub approval: Option<Approval>,
     /// Timeout override, if set.
     pub timeout: Option<Duration>,
+    /// `task = true`: a long-running tool. A client that follows tasks gets a task of the
+    /// gateway's own at once, which completes with the call's result.
+    pub task: bool,
 }
 
 /// One downstream client, validated.

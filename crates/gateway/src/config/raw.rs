@@ -301,6 +301,7 @@ pub(crate) struct RawRate {
 pub(crate) struct RawToolPolicy {
     pub(crate) approval: Option<String>,
     pub(crate) timeout: Option<String>,
+    pub(crate) task: Option<bool>,
 }
 
 /// A Claude Desktop / Claude Code JSON file. Unknown keys (other clients' settings) are ignored.

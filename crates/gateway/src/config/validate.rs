@@ -456,6 +456,7 @@ fn tool_rules(
                 .as_ref()
                 .map(|t| parse_duration(t).map_err(|m| ctx.err(format!("{key}.timeout"), m)))
                 .transpose()?,
+            task: policy.task.unwrap_or(false),
         });
     }
     Ok(tools)

@@ -45,9 +45,9 @@ use rmcp::task_manager::{TaskExit, TaskOptions};
 
 use crate::tasks::Route;
 
-/// How long the gateway's own task for a call waiting on an operator outlives the wait: time for
-/// the call itself, and for the client to collect the result.
-const OPERATOR_TASK_GRACE: Duration = Duration::from_secs(600);
+/// How long the gateway's own task outlives the wait for an operator or the call's own time
+/// limit: time for the call itself, and for the client to collect the result.
+const OWN_TASK_GRACE: Duration = Duration::from_secs(600);
 use rmcp::service::{NotificationContext, RequestContext, RoleServer, SubscriptionContext};
 
 use inputs::{MAX_INPUT_ROUNDS, answer_inputs};
@@ -141,23 +141,25 @@ impl Downstream {
         Ok(Some((upstream, upstream_id)))
     }
 
-    /// The gateway's own task for a call that would wait up to `wait` for an operator: the
-    /// client gets it at once, the call goes through the pipeline in the background, and the task
-    /// completes with its result (an `input_required` of the upstream's on the way is asked
-    /// through the task). `tasks/cancel` withdraws the call from the queue.
-    fn operator_task(
+    /// The gateway's own task for a call that would wait up to `wait` for an operator, or run
+    /// up to `wait` as a long-running tool (`status` says which): the client gets it at once, the
+    /// call goes through the pipeline in the background, and the task completes with its result
+    /// (an `input_required` of the upstream's on the way is asked through the task).
+    /// `tasks/cancel` withdraws the call from the queue, or cancels it upstream.
+    fn own_task(
         &self,
         caller: Caller,
         request: CallRequest,
         wait: Duration,
+        status: &str,
     ) -> CreateTaskResult {
         let gateway = self.gateway.clone();
         let client = caller.client.clone();
-        let ttl = wait + OPERATOR_TASK_GRACE;
+        let ttl = wait + OWN_TASK_GRACE;
         let options = TaskOptions::new()
             .with_ttl_ms(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX))
             .with_poll_interval_ms(1_000)
-            .with_status_message("waiting for an operator's approval");
+            .with_status_message(status);
         let task = self.gateway.task_manager().spawn(options, move |ctx| {
             Box::pin(async move {
                 let mut request = request;
@@ -458,15 +460,23 @@ impl ServerHandler for Downstream {
             trace: trace_context(&context),
         };
         // A client that can follow a task does not hold its request open while an operator
-        // decides.
+        // decides, or while a tool marked long-running runs.
         if context
             .client_capabilities()
             .is_some_and(|c| c.supports_tasks())
-            && let Some(wait) = self.gateway.waits_for_operator(&caller, &request.name)
         {
-            return Ok(CallToolResponse::Task(
-                self.operator_task(caller, request, wait),
-            ));
+            if let Some(wait) = self.gateway.waits_for_operator(&caller, &request.name) {
+                let status = "waiting for an operator's approval";
+                return Ok(CallToolResponse::Task(
+                    self.own_task(caller, request, wait, status),
+                ));
+            }
+            if let Some(budget) = self.gateway.runs_as_task(&caller, &request.name) {
+                let status = format!("running {}", request.name);
+                return Ok(CallToolResponse::Task(
+                    self.own_task(caller, request, budget, &status),
+                ));
+            }
         }
         let relay = Relay::of(&context);
         let modern = relay.modern();

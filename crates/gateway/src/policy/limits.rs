@@ -20,13 +20,23 @@ pub(crate) struct Limits {
 
 impl Limits {
     fn budget(&self, call: &ToolCall) -> Duration {
-        self.rules
-            .iter()
-            .find(|r| r.timeout.is_some() && r.pattern.matches(&call.exposed))
-            .and_then(|r| r.timeout)
-            .or_else(|| call.upstream.as_ref().map(|u| u.server.config.timeout))
-            .unwrap_or(Duration::from_secs(60))
+        budget(
+            &self.rules,
+            &call.exposed,
+            call.upstream.as_ref().map(|u| u.server.config.timeout),
+        )
     }
+}
+
+/// How long a call of `tool` may take: its rule's timeout, else its server's (`server`), else a
+/// minute.
+pub(crate) fn budget(rules: &[ToolRule], tool: &str, server: Option<Duration>) -> Duration {
+    rules
+        .iter()
+        .find(|r| r.timeout.is_some() && r.pattern.matches(tool))
+        .and_then(|r| r.timeout)
+        .or(server)
+        .unwrap_or(Duration::from_secs(60))
 }
 
 impl Terminal for Limits {
