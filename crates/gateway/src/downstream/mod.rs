@@ -145,7 +145,7 @@ impl Downstream {
     /// up to `wait` as a long-running tool (`status` says which): the client gets it at once, the
     /// call goes through the pipeline in the background, and the task completes with its result
     /// (an `input_required` of the upstream's on the way is asked through the task).
-    /// `tasks/cancel` withdraws the call from the queue, or cancels it upstream.
+    /// `tasks/cancel` ends the task, and withdraws a call still waiting from the queue.
     fn own_task(
         &self,
         caller: Caller,
