@@ -3,10 +3,14 @@
 //! argument types, volatile or not) and from the shared corpora's lines and fragments are checked
 //! by the guard; each one it allows (and whose unknown functions are not volatile, the executor's
 //! check) runs as the role that owns the tables, in a read-write transaction that is rolled back,
-//! with the other layers (read-only transaction, role checks) deliberately absent. Afterwards
-//! nothing observable may differ: table rows (count and checksum), the catalog, sequences, the
-//! session's settings, advisory locks, large objects, prepared statements and cursors, another
-//! session of the same role, and server-written files in the temporary directory.
+//! with the other layers (read-only transaction, role checks) deliberately absent. Within the
+//! transaction it may not have written a row (the transaction's own counters,
+//! `pg_stat_xact_user_tables`); afterwards nothing observable may differ: row counts, the
+//! catalog, sequences, the session's settings, advisory locks, large objects, prepared statements
+//! and cursors, another session of the same role, and server-written files in the temporary
+//! directory. Each table's checksum of every row, the one costly part (tens of milliseconds),
+//! is compared every [`FULL_EVERY`] allowed statements and at the end of a run, naming the
+//! statements since the last comparison when it differs.
 //!
 //! Counter-examples found are kept, one per line, in `tests/corpus/guard-counterexamples.jsonl`
 //! and replayed by `guard_counterexamples_stay_harmless`. The long run: `SWITCHBOARD_FUZZ_CASES=N`.
@@ -87,6 +91,9 @@ const SNAPSHOT_QUERIES: &[(&str, &str)] = &[
     ),
 ];
 
+/// Allowed statements between two comparisons of the tables' checksums.
+const FULL_EVERY: usize = 128;
+
 /// The corpus schema's tables, each as a row count and a checksum of its rows.
 const TABLES: &[&str] = &[
     "customers",
@@ -100,6 +107,9 @@ struct Fixture {
     _db: TestDb,
     owner: Client,
     other: Client,
+    /// The last snapshot without checksums (the state before the next statement), the last
+    /// checksums, and the statements allowed since.
+    last: std::sync::Mutex<(Option<Snapshot>, Option<Snapshot>, Vec<String>)>,
     guard: Guard,
     /// Names of `pg_catalog` functions with a volatile overload (the executor's check).
     volatile: Vec<String>,
@@ -153,40 +163,73 @@ impl Fixture {
             _db: db,
             owner,
             other,
+            last: std::sync::Mutex::default(),
             guard: Guard::new(FunctionPolicy::default()),
             volatile,
             functions,
         }
     }
 
-    async fn snapshot(&self) -> Result<Snapshot, String> {
-        let mut values = BTreeMap::new();
-        for (name, sql) in SNAPSHOT_QUERIES {
-            let row = self
-                .owner
-                .query_one(*sql, &[])
-                .await
-                .map_err(|e| format!("{name}: {e}"))?;
-            values.insert(
-                (*name).to_owned(),
-                row.get::<_, Option<String>>(0).unwrap_or_default(),
-            );
-        }
-        for table in TABLES {
-            let sql = format!(
-                "SELECT count(*)::text || ':' || coalesce(md5(string_agg(t::text, ',' ORDER BY t::text)), '') FROM {table} t"
-            );
-            let row = self
-                .owner
-                .query_one(&sql, &[])
-                .await
-                .map_err(|e| format!("{table}: {e}"))?;
-            values.insert((*table).to_owned(), row.get(0));
-        }
+    /// What [`Snapshot`] compares, read in one round trip: each of [`SNAPSHOT_QUERIES`] and
+    /// each table's row count — and, when `checksums`, each table's checksum of every row
+    /// instead.
+    async fn snapshot(&self, checksums: bool) -> Result<Snapshot, String> {
+        static SQL: std::sync::OnceLock<[String; 2]> = std::sync::OnceLock::new();
+        let sql = SQL.get_or_init(|| {
+            [false, true].map(|checksums| {
+                let columns: Vec<String> = SNAPSHOT_QUERIES
+                    .iter()
+                    .map(|(_, query)| format!("({query})"))
+                    .chain(TABLES.iter().map(|table| {
+                        if checksums {
+                            format!(
+                                "(SELECT count(*)::text || ':' || coalesce(md5(string_agg(t::text, ',' ORDER BY t::text)), '') FROM {table} t)"
+                            )
+                        } else {
+                            format!("(SELECT count(*)::text FROM {table})")
+                        }
+                    }))
+                    .collect();
+                format!("SELECT {}", columns.join(", "))
+            })
+        });
+        let row = self
+            .owner
+            .query_one(sql[usize::from(checksums)].as_str(), &[])
+            .await
+            .map_err(|e| format!("snapshot: {e}"))?;
+        let names = SNAPSHOT_QUERIES
+            .iter()
+            .map(|(name, _)| *name)
+            .chain(TABLES.iter().copied());
+        let values = names
+            .enumerate()
+            .map(|(i, name)| {
+                (
+                    name.to_owned(),
+                    row.get::<_, Option<String>>(i).unwrap_or_default(),
+                )
+            })
+            .collect();
         Ok(Snapshot {
             values,
             files: server_files(Path::new("/tmp")),
         })
+    }
+
+    /// Compares the tables' checksums with the last comparison's (the first call takes them).
+    async fn compare_checksums(&self) -> Result<(), String> {
+        let now = self.snapshot(true).await?;
+        let (last, statements) = {
+            let mut last = self.last.lock().unwrap();
+            (last.1.replace(now.clone()), std::mem::take(&mut last.2))
+        };
+        match last {
+            Some(last) if last != now => Err(format!(
+                "the tables' rows changed during one of these statements: {statements:?}"
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// Whether the executor would run the statement: the guard allows it and none of its unknown
@@ -203,22 +246,64 @@ impl Fixture {
 
     /// Runs an allowed statement in a rolled-back transaction; returns what changed.
     async fn differential(&self, sql: &str) -> Result<(), String> {
-        let Some(statement) = self.allowed(sql) else {
-            return Ok(());
+        match self.allowed(sql) {
+            Some(statement) => self.observe(sql, &statement).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Runs `statement` (the guard's text of `sql`) in a rolled-back transaction, whatever the
+    /// guard says; returns what it wrote or changed.
+    async fn observe(&self, sql: &str, statement: &str) -> Result<(), String> {
+        let taken = self.last.lock().unwrap().0.take();
+        let before = match taken {
+            Some(before) => before,
+            None => self.snapshot(false).await?,
         };
-        let before = self.snapshot().await?;
         self.owner
             .batch_execute(
                 "BEGIN; SET LOCAL statement_timeout = '1s'; SET LOCAL lock_timeout = '500ms'",
             )
             .await
             .map_err(|e| format!("begin: {e}"))?;
-        let outcome = self.owner.query(&statement, &[]).await;
+        // Rows written inside the transaction, even though the rollback undoes them: the
+        // backend's counters not yet reported (earlier transactions' too) before and after.
+        let written = async || -> Result<i64, String> {
+            Ok(self
+                .owner
+                .query_one(
+                    "SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0)::int8 \
+                     FROM pg_stat_xact_user_tables",
+                    &[],
+                )
+                .await
+                .map_err(|e| format!("the transaction's counters: {e}"))?
+                .get(0))
+        };
+        let before_writes = written().await?;
+        let outcome = self.owner.query(statement, &[]).await;
+        let written = if outcome.is_ok() {
+            written().await? - before_writes
+        } else {
+            0
+        };
         self.owner
             .batch_execute("ROLLBACK")
             .await
             .map_err(|e| format!("rollback: {e}"))?;
-        let after = self.snapshot().await?;
+        if written != 0 {
+            return Err(format!("{sql:?} wrote {written} rows (rolled back)"));
+        }
+        let after = self.snapshot(false).await?;
+        let full = {
+            let mut last = self.last.lock().unwrap();
+            last.0 = Some(after.clone());
+            last.2.push(sql.to_owned());
+            last.2.len() >= FULL_EVERY
+        };
+        if full {
+            self.compare_checksums().await?;
+        }
         if let Err(e) = self.other.query_one("SELECT 1", &[]).await {
             return Err(format!("{sql:?} ended another session: {e}"));
         }
@@ -438,6 +523,7 @@ fn prop_guard_allowed_statements_change_nothing_as_table_owner() {
     corpus.extend(corpus_lines("sql-attacks.jsonl"));
     let strategy = statement(&fixture, &corpus);
     let mut runner = TestRunner::new(fuzz::config(150));
+    runtime.block_on(fixture.compare_checksums()).unwrap();
     let result = runner.run(&strategy, |sql| {
         runtime
             .block_on(fixture.differential(&sql))
@@ -446,6 +532,35 @@ fn prop_guard_allowed_statements_change_nothing_as_table_owner() {
     if let Err(error) = result {
         panic!("{error}");
     }
+    runtime.block_on(fixture.compare_checksums()).unwrap();
+}
+
+/// The check itself sees each kind of change a statement could make: rows written and rolled
+/// back, a sequence advanced, a session lock kept, a prepared statement left behind, and rows
+/// changed by another session between two checksum comparisons.
+#[test]
+fn the_check_sees_what_a_harmful_statement_would_change() {
+    let runtime = runtime();
+    let fixture = runtime.block_on(Fixture::new());
+    runtime.block_on(fixture.compare_checksums()).unwrap();
+    for (sql, seen) in [
+        ("INSERT INTO canary VALUES (2, 'x')", "wrote 1 rows"),
+        ("SELECT nextval('orders_id_seq')", "sequences"),
+        ("SELECT pg_advisory_lock(42)", "advisory_locks"),
+        ("PREPARE kept AS SELECT 1", "prepared_cursors"),
+    ] {
+        let found = runtime.block_on(fixture.observe(sql, sql)).expect_err(sql);
+        assert!(found.contains(seen), "{sql}: {found}");
+    }
+    runtime
+        .block_on(
+            fixture
+                .other
+                .batch_execute("INSERT INTO canary VALUES (3, 'y')"),
+        )
+        .unwrap();
+    let found = runtime.block_on(fixture.compare_checksums()).unwrap_err();
+    assert!(found.contains("rows changed"), "{found}");
 }
 
 /// Every corpus line and every counter-example found so far, replayed.
@@ -461,9 +576,11 @@ fn guard_counterexamples_stay_harmless() {
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())
             .filter_map(|v| v["sql"].as_str().map(str::to_owned)),
     );
+    runtime.block_on(fixture.compare_checksums()).unwrap();
     for sql in lines {
         if let Err(error) = runtime.block_on(fixture.differential(&sql)) {
             panic!("{error}");
         }
     }
+    runtime.block_on(fixture.compare_checksums()).unwrap();
 }
