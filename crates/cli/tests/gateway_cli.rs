@@ -941,14 +941,7 @@ async fn a_call_waiting_for_an_operator_is_a_task_for_a_client_that_follows_task
             .status
             .success()
     );
-    let mut done = serde_json::Value::Null;
-    for _ in 0..100 {
-        done = with_tasks(&url, "ci-token-0001", "tasks/get", get.clone()).await;
-        if done["result"]["status"] != "working" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let done = finished_task(&url, "ci-token-0001", &get).await;
     assert_eq!(done["result"]["status"], "completed", "{done}");
     assert!(
         done["result"]["result"].to_string().contains("ship it"),
@@ -988,6 +981,19 @@ async fn a_call_waiting_for_an_operator_is_a_task_for_a_client_that_follows_task
     child.kill().await.unwrap();
 }
 
+/// `tasks/get` of `get` (`{"taskId": …}`) until the task is no longer working (10 s at most).
+async fn finished_task(url: &str, token: &str, get: &serde_json::Value) -> serde_json::Value {
+    let mut state = serde_json::Value::Null;
+    for _ in 0..100 {
+        state = with_tasks(url, token, "tasks/get", get.clone()).await;
+        if state["result"]["status"] != "working" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    state
+}
+
 /// `[tools."…"] task = true` marks a long-running tool: a client that follows tasks gets the
 /// gateway's own task at once, completing with the call's result; any other client gets the
 /// result as before.
@@ -1006,14 +1012,7 @@ async fn a_long_running_tool_is_a_task_for_a_client_that_follows_tasks() {
     let get = serde_json::json!({"taskId": created["result"]["taskId"]});
     let foreign = with_tasks(&url, "other-token-01", "tasks/get", get.clone()).await;
     assert_eq!(foreign["error"]["code"], -32602, "{foreign}");
-    let mut done = serde_json::Value::Null;
-    for _ in 0..100 {
-        done = with_tasks(&url, "ci-token-0001", "tasks/get", get.clone()).await;
-        if done["result"]["status"] != "working" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let done = finished_task(&url, "ci-token-0001", &get).await;
     assert_eq!(done["result"]["status"], "completed", "{done}");
     assert!(
         done["result"]["result"].to_string().contains("long one"),

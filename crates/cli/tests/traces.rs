@@ -158,6 +158,14 @@ fn three_rows(dir: &std::path::Path) -> std::path::PathBuf {
     db
 }
 
+/// The span of `service` of `kind` (2 server, 3 client) in `trace`.
+fn span_of<'a>(spans: &'a [Span], trace: &str, service: &str, kind: i32) -> &'a Span {
+    spans
+        .iter()
+        .find(|s| s.trace_id == trace && s.service == service && s.kind == kind)
+        .unwrap_or_else(|| panic!("no {service} span of kind {kind} in trace {trace}: {spans:#?}"))
+}
+
 /// The spans `received` once `ready` holds of them (20 s at most).
 async fn spans_when(received: &Received, ready: impl Fn(&[Span]) -> bool) -> Vec<Span> {
     tokio::time::timeout(Duration::from_secs(20), async {
@@ -237,14 +245,7 @@ async fn a_call_is_one_trace_across_the_gateway_and_the_sql_server() {
     })
     .await;
     for trace in [header_trace, meta_trace] {
-        let of = |service: &str, kind: i32| {
-            spans
-                .iter()
-                .find(|s| s.trace_id == trace && s.service == service && s.kind == kind)
-                .unwrap_or_else(|| {
-                    panic!("no {service} span of kind {kind} in trace {trace}: {spans:#?}")
-                })
-        };
+        let of = |service, kind| span_of(&spans, trace, service, kind);
         // Span kinds: 2 server, 3 client.
         let gateway = of("switchboard", 2);
         let upstream = of("switchboard", 3);
@@ -292,12 +293,7 @@ async fn a_call_is_one_trace_across_the_gateway_and_the_sql_server() {
             >= 2
     })
     .await;
-    let of = |service: &str, kind: i32| {
-        spans
-            .iter()
-            .find(|s| s.trace_id == jira_trace && s.service == service && s.kind == kind)
-            .unwrap_or_else(|| panic!("no {service} span of kind {kind}: {spans:#?}"))
-    };
+    let of = |service, kind| span_of(&spans, jira_trace, service, kind);
     let upstream = of("switchboard", 3);
     let server = of("switchboard-jira", 2);
     let request = of("switchboard-jira", 3);
@@ -374,12 +370,7 @@ async fn a_call_exported_over_grpc_is_one_trace_across_the_gateway_and_the_sql_s
             && spans.iter().filter(|s| s.service == "switchboard").count() >= 2
     })
     .await;
-    let of = |service: &str, kind: i32| {
-        spans
-            .iter()
-            .find(|s| s.trace_id == trace && s.service == service && s.kind == kind)
-            .unwrap_or_else(|| panic!("no {service} span of kind {kind}: {spans:#?}"))
-    };
+    let of = |service, kind| span_of(&spans, trace, service, kind);
     let gateway = of("switchboard", 2);
     let upstream = of("switchboard", 3);
     let server = of("switchboard-db", 2);
@@ -456,13 +447,18 @@ async fn a_wait_for_an_operator_is_a_span_of_its_own_within_the_calls_trace() {
     );
 
     let spans = spans_when(&received, |spans| {
-        spans.iter().any(|s| s.name == "approval") && spans.iter().any(|s| s.kind == 3)
+        ["approval", "tools/call query"].iter().all(|name| {
+            spans
+                .iter()
+                .any(|s| s.service == "switchboard" && s.name == *name && s.kind != 3)
+        }) && spans
+            .iter()
+            .any(|s| s.service == "switchboard" && s.kind == 3)
     })
     .await;
-    let call = spans
-        .iter()
-        .find(|s| s.trace_id == trace && s.name == "tools/call query" && s.kind == 2)
-        .expect("the gateway's span of the call");
+    // The SQL server's span has the same name and kind: the gateway's is the one of its service.
+    let call = span_of(&spans, trace, "switchboard", 2);
+    assert_eq!(call.name, "tools/call query");
     let approval = spans
         .iter()
         .find(|s| s.trace_id == trace && s.name == "approval")
@@ -480,10 +476,7 @@ async fn a_wait_for_an_operator_is_a_span_of_its_own_within_the_calls_trace() {
         approval.duration_ms >= 300,
         "the span covers the wait: {approval:?}"
     );
-    let upstream = spans
-        .iter()
-        .find(|s| s.trace_id == trace && s.kind == 3)
-        .expect("the request upstream");
+    let upstream = span_of(&spans, trace, "switchboard", 3);
     assert_eq!(
         upstream.parent, call.span_id,
         "the upstream request follows the wait, beside it"
