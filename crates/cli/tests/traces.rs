@@ -158,6 +158,29 @@ fn three_rows(dir: &std::path::Path) -> std::path::PathBuf {
     db
 }
 
+/// `serve --http` over the built-in SQL server (unprefixed) on [`three_rows`] in `dir`, with
+/// `extra` configuration and `env`, exporting spans every 100 ms.
+async fn serve_sqlite(
+    dir: &std::path::Path,
+    extra: &str,
+    env: &[(&str, &str)],
+) -> (tokio::process::Child, String) {
+    let db = three_rows(dir);
+    let config = dir.join("switchboard.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[pins]\nenabled = false\n{extra}[servers.db]\nkind = \"postgres\"\nprefix = false\n\
+             env = {{ DATABASE_URL = \"sqlite://{}\" }}\n",
+            db.display(),
+        ),
+    )
+    .unwrap();
+    let mut env = env.to_vec();
+    env.push(("OTEL_BSP_SCHEDULE_DELAY", "100"));
+    support::serve_http(&config, &env).await
+}
+
 /// The span of `service` of `kind` (2 server, 3 client) in `trace`.
 fn span_of<'a>(spans: &'a [Span], trace: &str, service: &str, kind: i32) -> &'a Span {
     spans
@@ -336,22 +359,12 @@ async fn a_call_is_one_trace_across_the_gateway_and_the_sql_server() {
 async fn a_call_exported_over_grpc_is_one_trace_across_the_gateway_and_the_sql_server() {
     let (received, receiver) = grpc_receiver().await;
     let dir = tempfile::tempdir().unwrap();
-    let db = three_rows(dir.path());
-    let config = dir.path().join("switchboard.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[pins]\nenabled = false\n[servers.db]\nkind = \"postgres\"\nprefix = false\nenv = {{ DATABASE_URL = \"sqlite://{}\" }}\n",
-            db.display(),
-        ),
-    )
-    .unwrap();
-    let (mut child, url) = support::serve_http(
-        &config,
+    let (mut child, url) = serve_sqlite(
+        dir.path(),
+        "",
         &[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.as_str()),
             ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
-            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
         ],
     )
     .await;
@@ -386,26 +399,12 @@ async fn a_call_exported_over_grpc_is_one_trace_across_the_gateway_and_the_sql_s
 async fn a_wait_for_an_operator_is_a_span_of_its_own_within_the_calls_trace() {
     let (received, receiver) = receiver().await;
     let dir = tempfile::tempdir().unwrap();
-    let db = three_rows(dir.path());
-    let config = dir.path().join("switchboard.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[pins]\nenabled = false\n[approvals]\ntimeout = \"60s\"\n\
-             [tools.\"query\"]\napproval = \"required\"\n\
-             [clients.ops]\ntoken = \"ops-token-0001\"\nadmin = true\n\
-             [clients.ci]\ntoken = \"ci-token-0001\"\n\
-             [servers.db]\nkind = \"postgres\"\nprefix = false\nenv = {{ DATABASE_URL = \"sqlite://{}\" }}\n",
-            db.display(),
-        ),
-    )
-    .unwrap();
-    let (mut child, url) = support::serve_http(
-        &config,
-        &[
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.as_str()),
-            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
-        ],
+    let (mut child, url) = serve_sqlite(
+        dir.path(),
+        "[approvals]\ntimeout = \"60s\"\n[tools.\"query\"]\napproval = \"required\"\n\
+         [clients.ops]\ntoken = \"ops-token-0001\"\nadmin = true\n\
+         [clients.ci]\ntoken = \"ci-token-0001\"\n",
+        &[("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.as_str())],
     )
     .await;
     let trace = "3e1f0c2d4b5a69788796a5b4c3d2e1f0";
