@@ -44,13 +44,32 @@ enum Command {
     Agent(commands::agent::AgentArgs),
 }
 
+impl Command {
+    /// Where the command's gateway configuration comes from, for commands that run a gateway.
+    fn gateway_config(&self) -> Option<&commands::serve::ConfigArgs> {
+        match self {
+            Self::Serve(args) => Some(&args.config),
+            Self::Tools(args) => Some(&args.config),
+            Self::Call(args) => Some(&args.config),
+            Self::Agent(args) => Some(&args.config),
+            Self::Server(_) | Self::Audit(_) | Self::Approvals(_) | Self::Reload(_) => None,
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The file's `[telemetry]` decides, with the environment, where spans go: read it first.
+    let traces = cli
+        .command
+        .gateway_config()
+        .map(commands::serve::ConfigArgs::trace_config)
+        .unwrap_or_default();
     // Kept to the end of `main`: dropping it sends the spans still buffered.
     let _traces = match &cli.command {
-        Command::Agent(_) => logging::init_with_default("warn", "switchboard-agent"),
-        Command::Server(_) => logging::init("switchboard-server"),
-        _ => logging::init("switchboard"),
+        Command::Agent(_) => logging::init_with_default("warn", "switchboard-agent", &traces),
+        Command::Server(_) => logging::init("switchboard-server", &traces),
+        _ => logging::init("switchboard", &traces),
     };
     // A server or gateway on stdio has one client: one thread spares every await a hand-off
     // between threads (a sixth of a point query's latency in `switchboard-bench postgres`).

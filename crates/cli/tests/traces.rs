@@ -35,6 +35,10 @@ struct Span {
     parent: String,
     duration_ms: u64,
     attributes: HashMap<String, String>,
+    /// The process's resource attributes.
+    resource: HashMap<String, String>,
+    /// The `authorization` header (or gRPC metadata) of the export that carried it.
+    authorization: String,
 }
 
 type Received = Arc<Mutex<Vec<Span>>>;
@@ -53,25 +57,34 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-async fn export(State(received): State<Received>, body: Bytes) -> &'static str {
+async fn export(
+    State(received): State<Received>,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> &'static str {
+    let authorization = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
     keep(
         &received,
         ExportTraceServiceRequest::decode(body).expect("an OTLP protobuf export"),
+        authorization,
     );
     ""
 }
 
 /// The spans of one export, flattened into `received`.
-fn keep(received: &Received, request: ExportTraceServiceRequest) {
+fn keep(received: &Received, request: ExportTraceServiceRequest, authorization: &str) {
     let mut spans = received.lock().unwrap();
     for resource in request.resource_spans {
-        let service = resource
+        let attributes: HashMap<String, String> = resource
             .resource
             .iter()
             .flat_map(|r| &r.attributes)
-            .find(|a| a.key == "service.name")
-            .map(|a| text(a.value.as_ref()))
-            .unwrap_or_default();
+            .map(|a| (a.key.clone(), text(a.value.as_ref())))
+            .collect();
+        let service = attributes.get("service.name").cloned().unwrap_or_default();
         for scope in resource.scope_spans {
             for span in scope.spans {
                 spans.push(Span {
@@ -90,6 +103,8 @@ fn keep(received: &Received, request: ExportTraceServiceRequest) {
                         .iter()
                         .map(|a| (a.key.clone(), text(a.value.as_ref())))
                         .collect(),
+                    resource: attributes.clone(),
+                    authorization: authorization.to_owned(),
                 });
             }
         }
@@ -106,7 +121,13 @@ impl TraceService for GrpcReceiver {
         &self,
         request: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
-        keep(&self.0, request.into_inner());
+        let authorization = request
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        keep(&self.0, request.into_inner(), &authorization);
         Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
     }
 }
@@ -393,6 +414,65 @@ async fn a_call_exported_over_grpc_is_one_trace_across_the_gateway_and_the_sql_s
     assert_eq!(server.parent, upstream.span_id);
     assert_eq!(server.attributes["db.response.returned_rows"], "1");
     child.kill().await.unwrap();
+}
+
+/// Export configured by the file alone (`[telemetry]`, no OpenTelemetry variables): the gateway
+/// and the SQL server it starts export where the file says, with its header, service name and
+/// resource attributes; over gRPC too, when the file names it over the environment's choice.
+#[tokio::test]
+async fn a_file_alone_configures_export_for_the_gateway_and_its_servers() {
+    for grpc in [false, true] {
+        let (received, receiver) = if grpc {
+            grpc_receiver().await
+        } else {
+            receiver().await
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let protocol = if grpc { "grpc" } else { "http/protobuf" };
+        let (mut child, url) = serve_sqlite(
+            dir.path(),
+            &format!(
+                "[telemetry]\notlp_endpoint = \"{receiver}\"\notlp_protocol = \"{protocol}\"\n\
+                 otlp_headers = {{ authorization = \"Bearer ${{COLLECTOR_TOKEN}}\" }}\n\
+                 service_name = \"edge-gateway\"\n\
+                 resource_attributes = {{ \"deployment.environment.name\" = \"staging\" }}\n"
+            ),
+            &[
+                ("COLLECTOR_TOKEN", "tok-5e1d"),
+                // The file's protocol wins over the environment's.
+                (
+                    "OTEL_EXPORTER_OTLP_PROTOCOL",
+                    if grpc { "http/protobuf" } else { "grpc" },
+                ),
+            ],
+        )
+        .await;
+        let trace = "5c0e8a6b3d2f41e7a9b8c7d6e5f40312";
+        let answer = query(&url, &format!("00-{trace}-00f067aa0ba902b7-01"), true).await;
+        assert_eq!(
+            answer["result"]["structuredContent"]["rows"],
+            json!([[3]]),
+            "{answer}"
+        );
+        let spans = spans_when(&received, |spans| {
+            spans.iter().any(|s| s.service == "switchboard-db")
+                && spans.iter().filter(|s| s.service == "edge-gateway").count() >= 2
+        })
+        .await;
+        let gateway = span_of(&spans, trace, "edge-gateway", 2);
+        let upstream = span_of(&spans, trace, "edge-gateway", 3);
+        let server = span_of(&spans, trace, "switchboard-db", 2);
+        assert_eq!(upstream.parent, gateway.span_id);
+        assert_eq!(server.parent, upstream.span_id, "over {protocol}");
+        for span in [gateway, server] {
+            assert_eq!(span.authorization, "Bearer tok-5e1d", "{span:?}");
+            assert_eq!(
+                span.resource["deployment.environment.name"], "staging",
+                "{span:?}"
+            );
+        }
+        child.kill().await.unwrap();
+    }
 }
 
 #[tokio::test]

@@ -102,6 +102,7 @@ pub(crate) fn keep_running(old: &ResolvedConfig, new: &mut ResolvedConfig) {
     to.audit = from.audit.clone();
     to.pins = from.pins.clone();
     to.metrics_addr = from.metrics_addr;
+    to.traces = from.traces.clone();
     to.endpoints = from.endpoints.clone();
     to.gateway.sessions = from.gateway.sessions;
     to.gateway.allowed_hosts = from.gateway.allowed_hosts.clone();
@@ -110,6 +111,7 @@ pub(crate) fn keep_running(old: &ResolvedConfig, new: &mut ResolvedConfig) {
     to.gateway.rate_limit_prefix = from.gateway.rate_limit_prefix.clone();
     new.rate_limit_store = old.rate_limit_store.clone();
     new.audit_sink = old.audit_sink.clone();
+    new.traces = old.traces.clone();
 }
 
 /// What differs between two resolutions of the same configuration (a refresh of its secrets):

@@ -149,6 +149,62 @@ async fn unresolvable_references_name_the_key_and_start_nothing() {
     assert!(message.contains("SB_TEST_NOT_SET is not set"), "{message}");
 }
 
+/// `[telemetry]`'s trace settings: each bad one names its key; good ones reach the exporter's
+/// settings with header references read, and `Debug` never shows a header's value.
+#[tokio::test]
+async fn trace_settings_are_validated_and_their_headers_read_as_secrets() {
+    expect_error(
+        "[telemetry]\notlp_endpoint = \"collector:4318\"\n",
+        "telemetry.otlp_endpoint",
+        "not an http:// or https:// URL",
+    );
+    expect_error(
+        "[telemetry]\notlp_protocol = \"http/json\"\n",
+        "telemetry.otlp_protocol",
+        "\"http/protobuf\" or \"grpc\"",
+    );
+    expect_error(
+        "[telemetry]\notlp_headers = { \"bad header\" = \"x\" }\n",
+        "telemetry.otlp_headers.bad header",
+        "not a header name",
+    );
+    expect_error(
+        "[telemetry]\nresource_attributes = { team = \"a,b\" }\n",
+        "telemetry.resource_attributes.team",
+        "OTEL_RESOURCE_ATTRIBUTES",
+    );
+    expect_error(
+        "[telemetry]\nservice_name = \" \"\n",
+        "telemetry.service_name",
+        "name the service",
+    );
+    let config = load_toml(
+        "[telemetry]\notlp_endpoint = \"http://127.0.0.1:4318\"\notlp_protocol = \"grpc\"\n\
+         otlp_headers = { Authorization = \"Bearer ${SB_TEST_COLLECTOR_TOKEN:-tok-7f3a}\" }\n\
+         service_name = \"edge\"\nresource_attributes = { team = \"data\" }\n",
+    )
+    .unwrap();
+    let traces = config.trace_config().await.unwrap();
+    assert_eq!(traces.endpoint.as_deref(), Some("http://127.0.0.1:4318"));
+    assert_eq!(traces.protocol.as_deref(), Some("grpc"));
+    assert_eq!(traces.headers["authorization"], "Bearer tok-7f3a");
+    assert_eq!(traces.service_name.as_deref(), Some("edge"));
+    assert_eq!(traces.resource_attributes["team"], "data");
+    assert!(!format!("{traces:?}").contains("tok-7f3a"), "{traces:?}");
+    let unreadable =
+        load_toml("[telemetry]\notlp_headers = { authorization = \"${env:SB_TEST_NOT_SET}\" }\n")
+            .unwrap()
+            .trace_config()
+            .await
+            .unwrap_err()
+            .to_string();
+    assert!(
+        unreadable.contains("telemetry.otlp_headers.authorization")
+            && unreadable.contains("SB_TEST_NOT_SET is not set"),
+        "{unreadable}"
+    );
+}
+
 /// A Slack token of the wrong kind is refused naming the key, without repeating the value.
 #[tokio::test]
 async fn a_slack_approvals_token_of_the_wrong_kind_is_refused_without_its_value() {

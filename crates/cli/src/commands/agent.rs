@@ -25,7 +25,7 @@ use crate::agent_host::GatewayHost;
 #[derive(Debug, Args)]
 pub(crate) struct AgentArgs {
     #[command(flatten)]
-    config: ConfigArgs,
+    pub(crate) config: ConfigArgs,
     /// The task, in plain words.
     #[arg(required_unless_present = "replay", conflicts_with = "replay")]
     task: Option<String>,

@@ -19,7 +19,7 @@ use super::serve::{ConfigArgs, EXIT_CONFIG};
 #[derive(Debug, Args)]
 pub(crate) struct CallArgs {
     #[command(flatten)]
-    config: ConfigArgs,
+    pub(crate) config: ConfigArgs,
     /// The exposed tool name, e.g. `db__query`.
     tool: String,
     /// The arguments as a JSON object.

@@ -53,6 +53,29 @@ impl ConfigArgs {
         }
     }
 
+    /// `[telemetry]`'s trace settings in the configuration file, read before anything is logged
+    /// or traced. None without a file or when the file is not valid (loading it again says why);
+    /// a header that cannot be read is warned about, and the file's settings are left out.
+    pub(crate) fn trace_config(&self) -> switchboard_telemetry::TraceConfig {
+        let config = self.file().and_then(|path| Config::load(&path).ok());
+        let Some(config) = config.filter(|c| c.traces != Default::default()) else {
+            return Default::default();
+        };
+        let read = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())
+            .and_then(|runtime| {
+                runtime
+                    .block_on(config.trace_config())
+                    .map_err(|e| e.to_string())
+            });
+        read.unwrap_or_else(|error| {
+            eprintln!("switchboard: {error}; traces go where the environment says, if anywhere");
+            Default::default()
+        })
+    }
+
     /// Loads and validates the configuration; prints what was chosen and why on stderr. Without
     /// a file this is the environment's built-in servers only (no sample database).
     pub(crate) fn load(&self) -> Result<Config, switchboard_gateway::ConfigError> {
@@ -137,7 +160,7 @@ fn print_environment_notes(notes: &[String]) {
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
     #[command(flatten)]
-    config: ConfigArgs,
+    pub(crate) config: ConfigArgs,
     /// Serve Streamable HTTP on this address (path /mcp, plus /healthz and /readyz) instead of
     /// stdio. A non-loopback address requires client tokens in the configuration.
     #[arg(long, value_name = "ADDR")]

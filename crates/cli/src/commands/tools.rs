@@ -22,7 +22,7 @@ pub(crate) struct ToolsArgs {
     #[arg(long, global = true, value_name = "FILE")]
     pins: Option<PathBuf>,
     #[command(flatten)]
-    config: ConfigArgs,
+    pub(crate) config: ConfigArgs,
     /// Show the catalog as this client sees it (its allow/deny scopes).
     #[arg(long, value_name = "NAME")]
     client: Option<String>,

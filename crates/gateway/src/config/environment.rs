@@ -107,6 +107,7 @@ pub(super) fn from_environment() -> (Config, Vec<String>) {
         approvals_slack: None,
         secrets_refresh: super::DEFAULT_SECRETS_REFRESH,
         metrics_addr: None,
+        traces: super::TraceSettings::default(),
         servers,
         clients: BTreeMap::new(),
         rate_limits: Vec::new(),

@@ -412,6 +412,22 @@ impl Default for PinSettings {
     }
 }
 
+/// `[telemetry]`'s trace export settings (`otlp_endpoint`, `otlp_protocol`, `otlp_headers`,
+/// `service_name`, `resource_attributes`); header values are templates, resolved as secrets.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TraceSettings {
+    /// The collector's base URL.
+    pub endpoint: Option<String>,
+    /// `http/protobuf` or `grpc`.
+    pub protocol: Option<String>,
+    /// Headers sent with every export.
+    pub headers: BTreeMap<String, Template>,
+    /// The gateway's `service.name`.
+    pub service_name: Option<String>,
+    /// More resource attributes.
+    pub resource_attributes: BTreeMap<String, String>,
+}
+
 /// A validated configuration; secrets are not yet resolved.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -429,6 +445,8 @@ pub struct Config {
     pub clients: BTreeMap<String, ClientConfig>,
     /// `[telemetry] metrics_addr`: a listener of its own for `/metrics`, without authentication.
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// `[telemetry]`'s trace export settings, over OpenTelemetry's environment.
+    pub traces: TraceSettings,
     /// `[approvals] timeout`: how long a call waits in the approval queue for an operator.
     pub approval_timeout: Duration,
     /// `[approvals] slack`: where waiting calls are also posted for operators to decide.

@@ -187,6 +187,13 @@ pub(crate) struct RawTokenExchange {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawTelemetry {
     pub(crate) metrics_addr: Option<String>,
+    pub(crate) otlp_endpoint: Option<String>,
+    pub(crate) otlp_protocol: Option<String>,
+    #[serde(default)]
+    pub(crate) otlp_headers: BTreeMap<String, String>,
+    pub(crate) service_name: Option<String>,
+    #[serde(default)]
+    pub(crate) resource_attributes: BTreeMap<String, String>,
 }
 
 /// `[state]`.

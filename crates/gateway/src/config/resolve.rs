@@ -192,6 +192,8 @@ pub struct ResolvedConfig {
     pub introspection_secrets: BTreeMap<String, String>,
     /// `[approvals] slack`, resolved.
     pub approvals_slack: Option<ResolvedSlackApprovals>,
+    /// `[telemetry]`'s trace export settings, resolved (header values are secrets).
+    pub traces: switchboard_telemetry::TraceConfig,
     /// Every secret value read, for scrubbing logs and audit records.
     pub secrets: SecretSet,
 }
@@ -238,6 +240,7 @@ impl Config {
             resolver: &resolver,
             file: &self.file,
         };
+        let traces = r.traces(&self.traces).await?;
         let mut servers = BTreeMap::new();
         for (name, server) in &self.servers {
             let key = format!("{}.{name}", self.servers_key);
@@ -297,6 +300,7 @@ impl Config {
         };
         Ok(ResolvedConfig {
             approvals_slack,
+            traces,
             config: self.clone(),
             servers,
             clients,
@@ -305,6 +309,23 @@ impl Config {
             introspection_secrets,
             secrets: resolver.secrets(),
         })
+    }
+}
+
+impl Config {
+    /// `[telemetry]`'s trace export settings with their header values read: what a process
+    /// needs before it starts tracing, ahead of the rest of the configuration.
+    ///
+    /// # Errors
+    /// [`ConfigError::Secret`] naming the header whose reference could not be resolved.
+    pub async fn trace_config(&self) -> Result<switchboard_telemetry::TraceConfig, ConfigError> {
+        let resolver = Resolver::new();
+        Res {
+            resolver: &resolver,
+            file: &self.file,
+        }
+        .traces(&self.traces)
+        .await
     }
 }
 
@@ -323,6 +344,24 @@ impl Res<'_> {
                 key: key.to_owned(),
                 message,
             })
+    }
+
+    async fn traces(
+        &self,
+        settings: &super::TraceSettings,
+    ) -> Result<switchboard_telemetry::TraceConfig, ConfigError> {
+        let mut headers = BTreeMap::new();
+        for (name, value) in &settings.headers {
+            let key = format!("telemetry.otlp_headers.{name}");
+            headers.insert(name.clone(), self.one(&key, value, true).await?);
+        }
+        Ok(switchboard_telemetry::TraceConfig {
+            endpoint: settings.endpoint.clone(),
+            protocol: settings.protocol.clone(),
+            headers,
+            service_name: settings.service_name.clone(),
+            resource_attributes: settings.resource_attributes.clone(),
+        })
     }
 
     async fn slack_approvals(
@@ -397,14 +436,16 @@ impl Res<'_> {
         })
     }
 
-    /// A built-in server exports its traces where the gateway does: OpenTelemetry's variables
-    /// (headers are secrets), with the server's name as its service unless its `env` says.
-    /// Other servers get only what their `env` declares.
+    /// A built-in server exports its traces where the gateway does: `[telemetry]`'s settings
+    /// and OpenTelemetry's variables (headers are secrets), with the server's name as its service
+    /// unless its `env` says. Other servers get only what their `env` declares.
     fn trace_export(&self, key: &str, env: &mut BTreeMap<String, String>) {
-        if !switchboard_telemetry::configured() {
+        if !switchboard_telemetry::enabled() {
             return;
         }
-        for (name, value) in std::env::vars() {
+        let inherited = std::env::vars().filter(|(name, _)| name.starts_with("OTEL_"));
+        let own = switchboard_telemetry::child_environment().iter().cloned();
+        for (name, value) in own.chain(inherited) {
             if name.starts_with("OTEL_") && name != "OTEL_SERVICE_NAME" {
                 if name.ends_with("_HEADERS") {
                     self.resolver.secrets().add(&value);

@@ -163,6 +163,69 @@ fn pin_settings(
 }
 
 /// `[approvals] slack`.
+/// `[telemetry]`'s trace export settings. Resource attributes travel to the built-in servers in
+/// `OTEL_RESOURCE_ATTRIBUTES`, whose syntax has no escapes: no `,` in them, no `=` in keys.
+fn trace_settings(
+    ctx: &Ctx<'_>,
+    raw: &super::raw::RawTelemetry,
+) -> Result<super::TraceSettings, ConfigError> {
+    if let Some(endpoint) = &raw.otlp_endpoint {
+        let url = url::Url::parse(endpoint).ok();
+        if !url.is_some_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some()) {
+            return Err(ctx.err(
+                "telemetry.otlp_endpoint",
+                format!(
+                    "{endpoint:?} is not an http:// or https:// URL, e.g. \
+                     \"http://127.0.0.1:4318\" (the collector's base URL; /v1/traces is added \
+                     for http/protobuf)"
+                ),
+            ));
+        }
+    }
+    if let Some(protocol) = &raw.otlp_protocol
+        && !matches!(protocol.as_str(), "http/protobuf" | "grpc")
+    {
+        return Err(ctx.err(
+            "telemetry.otlp_protocol",
+            format!("{protocol:?} is not a transport Switchboard exports over: use \"http/protobuf\" or \"grpc\""),
+        ));
+    }
+    let mut headers = BTreeMap::new();
+    for (name, value) in &raw.otlp_headers {
+        let key = format!("telemetry.otlp_headers.{name}");
+        if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+            return Err(ctx.err(key, format!("{name:?} is not a header name")));
+        }
+        headers.insert(name.to_ascii_lowercase(), ctx.template(&key, value)?);
+    }
+    if raw
+        .service_name
+        .as_ref()
+        .is_some_and(|s| s.trim().is_empty())
+    {
+        return Err(ctx.err(
+            "telemetry.service_name",
+            "name the service, or leave it out",
+        ));
+    }
+    for (key, value) in &raw.resource_attributes {
+        if key.is_empty() || key.contains([',', '=']) || value.contains(',') {
+            return Err(ctx.err(
+                format!("telemetry.resource_attributes.{key}"),
+                "attributes are passed on as OTEL_RESOURCE_ATTRIBUTES: no \",\" in keys or \
+                 values, no \"=\" in keys, no empty key",
+            ));
+        }
+    }
+    Ok(super::TraceSettings {
+        endpoint: raw.otlp_endpoint.clone(),
+        protocol: raw.otlp_protocol.clone(),
+        headers,
+        service_name: raw.service_name.clone(),
+        resource_attributes: raw.resource_attributes.clone(),
+    })
+}
+
 fn slack_approvals(
     ctx: &Ctx<'_>,
     raw: &super::raw::RawSlackApprovals,
@@ -312,6 +375,7 @@ pub(super) fn validate(
         let endpoint = endpoint_config(&ctx, &clients, name.clone(), endpoint)?;
         endpoints.insert(name, std::sync::Arc::new(endpoint));
     }
+    let traces = trace_settings(&ctx, &raw.telemetry)?;
     Ok(Config {
         file: file.to_owned(),
         gateway,
@@ -331,6 +395,7 @@ pub(super) fn validate(
                 })
             })
             .transpose()?,
+        traces,
         approval_timeout: ctx.duration(
             "approvals.timeout",
             raw.approvals.timeout.as_ref(),
