@@ -475,6 +475,149 @@ async fn a_file_alone_configures_export_for_the_gateway_and_its_servers() {
     }
 }
 
+/// A stage that refuses a call has a span of its own beneath the call's, naming the stage and
+/// its decision: the caller's scopes (`authorize`) and its rate (`rate_limit`).
+#[tokio::test]
+async fn the_stage_that_refuses_a_call_is_a_span_within_the_calls_trace() {
+    let (received, receiver) = receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, url) = serve_sqlite(
+        dir.path(),
+        "[clients.ci]\ntoken = \"ci-token-0001\"\ndeny = [\"describe_table\"]\n\
+         rate_limit = { rate = \"1/minute\" }\n",
+        &[("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.as_str())],
+    )
+    .await;
+    let call = |tool: &str, arguments: serde_json::Value, trace: &str| {
+        stateless::answer(
+            stateless::tools_call(
+                &url,
+                tool,
+                arguments,
+                json!({"traceparent": format!("00-{trace}-00f067aa0ba902b7-01")}),
+            )
+            .bearer_auth("ci-token-0001"),
+        )
+    };
+    let (allowed, hidden, limited) = (
+        "1a2b3c4d5e6f708192a3b4c5d6e7f801",
+        "2b3c4d5e6f708192a3b4c5d6e7f80112",
+        "3c4d5e6f708192a3b4c5d6e7f8011223",
+    );
+    let answer = call("query", json!({"sql": "SELECT 1"}), allowed).await;
+    assert_eq!(answer["result"]["isError"], false, "{answer}");
+    let answer = call("describe_table", json!({"table": "t"}), hidden).await;
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown tool"),
+        "{answer}"
+    );
+    let answer = call("query", json!({"sql": "SELECT 1"}), limited).await;
+    assert_eq!(answer["result"]["isError"], true, "{answer}");
+
+    let stage = |spans: &[Span], trace: &str| {
+        spans
+            .iter()
+            .find(|s| s.trace_id == trace && s.attributes.contains_key("switchboard.policy.stage"))
+            .cloned()
+    };
+    let spans = spans_when(&received, |spans| {
+        stage(spans, hidden).is_some() && stage(spans, limited).is_some()
+    })
+    .await;
+    for (trace, name) in [(hidden, "authorize"), (limited, "rate_limit")] {
+        let call = span_of(&spans, trace, "switchboard", 2);
+        let decided = stage(&spans, trace).unwrap();
+        assert_eq!(decided.name, name);
+        assert_eq!(decided.parent, call.span_id, "{decided:?}");
+        assert_eq!(decided.attributes["switchboard.policy.stage"], name);
+        assert_eq!(decided.attributes["switchboard.policy.decision"], "refused");
+        assert_eq!(call.attributes["switchboard.decided_by"], name);
+    }
+    assert!(
+        stage(&spans, allowed).is_none(),
+        "a call every stage let through has no stage span"
+    );
+    child.kill().await.unwrap();
+}
+
+/// A call that waits for one of its upstream's concurrency slots has a `limits` span covering the
+/// wait; a call that found a slot free has none.
+#[tokio::test]
+async fn a_wait_for_a_concurrency_slot_is_a_span_within_the_calls_trace() {
+    let (received, receiver) = receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = three_rows(dir.path());
+    let config = dir.path().join("switchboard.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[pins]\nenabled = false\n[servers.db]\nkind = \"postgres\"\nprefix = false\n\
+             max_concurrency = 1\nenv = {{ DATABASE_URL = \"sqlite://{}\" }}\n",
+            db.display(),
+        ),
+    )
+    .unwrap();
+    let (mut child, url) = support::serve_http(
+        &config,
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.as_str()),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+        ],
+    )
+    .await;
+    let slow = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000) \
+                SELECT count(*) FROM c";
+    let (first, second) = (
+        "4d5e6f708192a3b4c5d6e7f801122334",
+        "5e6f708192a3b4c5d6e7f80112233445",
+    );
+    let call = |trace: &str| {
+        stateless::answer(stateless::tools_call(
+            &url,
+            "query",
+            json!({"sql": slow}),
+            json!({"traceparent": format!("00-{trace}-00f067aa0ba902b7-01")}),
+        ))
+    };
+    let running = tokio::spawn(call(first));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let waited = call(second).await;
+    let ran = running.await.unwrap();
+    for answer in [&ran, &waited] {
+        assert_eq!(answer["result"]["isError"], false, "{answer}");
+    }
+    let slot = |spans: &[Span], trace: &str| {
+        spans
+            .iter()
+            .find(|s| s.trace_id == trace && s.name == "limits")
+            .cloned()
+    };
+    let spans = spans_when(&received, |spans| {
+        slot(spans, second).is_some()
+            && spans
+                .iter()
+                .filter(|s| s.service == "switchboard" && s.kind == 2)
+                .count()
+                >= 2
+    })
+    .await;
+    let wait = slot(&spans, second).unwrap();
+    assert_eq!(
+        wait.parent,
+        span_of(&spans, second, "switchboard", 2).span_id
+    );
+    assert_eq!(
+        wait.attributes["switchboard.policy.decision"],
+        "wait_for_slot"
+    );
+    assert!(wait.duration_ms > 0, "it covers the wait: {wait:?}");
+    assert!(slot(&spans, first).is_none(), "a free slot is no wait");
+    child.kill().await.unwrap();
+}
+
 #[tokio::test]
 async fn a_wait_for_an_operator_is_a_span_of_its_own_within_the_calls_trace() {
     let (received, receiver) = receiver().await;

@@ -208,6 +208,24 @@ fn first_text(result: &rmcp::model::CallToolResult) -> String {
         .collect()
 }
 
+/// The span of the stage that refused the call or cut it short, a child of the call's, named
+/// after the stage (`authorize`, `rate_limit`, `limits`, `pins`, `audit`), with
+/// `switchboard.policy.stage`, `switchboard.policy.decision` (`refused`, `timeout`) and an error
+/// status saying why. It marks the moment of the decision: the stages' checks take microseconds,
+/// and the waits there are (for a person, for a concurrency slot) have spans of their own —
+/// the approval stage's is its whole account, so it gets none here.
+fn decision_span(outcome: &Outcome, message: Option<&str>) {
+    let (stage, decision) = match outcome {
+        Outcome::Refused { layer, .. } if *layer != "approval" => (*layer, "refused"),
+        Outcome::Timeout(_) => ("limits", "timeout"),
+        _ => return,
+    };
+    let span = tracing::info_span!("policy", stage, otel.name = stage);
+    switchboard_telemetry::attribute(&span, "switchboard.policy.stage", stage);
+    switchboard_telemetry::attribute(&span, "switchboard.policy.decision", decision);
+    switchboard_telemetry::error(&span, message.unwrap_or_default().to_owned());
+}
+
 impl AuditLayer {
     /// Records `outcome` of `call` (logged, and appended to the audit log when there is one)
     /// and returns it — or a refusal when the record cannot be written.
@@ -234,7 +252,9 @@ impl AuditLayer {
             );
         }
         if switchboard_telemetry::enabled() {
-            // The call's span says how it ended and, for a refusal, which stage decided.
+            // The call's span says how it ended and, for a refusal, which stage decided; that
+            // stage has a span of its own beneath it.
+            decision_span(&outcome, record.message.as_deref());
             let span = tracing::Span::current();
             switchboard_telemetry::attribute(&span, "switchboard.outcome", record.outcome.clone());
             if let Some(layer) = &record.layer {

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use tokio::time::Instant;
+use tracing::Instrument as _;
 
 use super::{Outcome, Terminal, ToolCall};
 use crate::config::ToolRule;
@@ -39,6 +40,18 @@ pub(crate) fn budget(rules: &[ToolRule], tool: &str, server: Option<Duration>) -
         .unwrap_or(Duration::from_secs(60))
 }
 
+/// The span of a wait for one of `server`'s concurrency slots, when traces are exported.
+fn slot_span(server: &str) -> tracing::Span {
+    if !switchboard_telemetry::enabled() {
+        return tracing::Span::none();
+    }
+    let span = tracing::info_span!("limits", otel.name = "limits");
+    switchboard_telemetry::attribute(&span, "switchboard.policy.stage", "limits");
+    switchboard_telemetry::attribute(&span, "switchboard.policy.decision", "wait_for_slot");
+    switchboard_telemetry::attribute(&span, "server.address", server.to_owned());
+    span
+}
+
 impl Terminal for Limits {
     fn invoke(&self, call: ToolCall) -> BoxFuture<'_, Outcome> {
         Box::pin(async move {
@@ -53,10 +66,17 @@ impl Terminal for Limits {
             let Some(upstream) = call.upstream.clone() else {
                 return Outcome::refused("limits", "no upstream serves this tool");
             };
+            // A call that must wait for a slot has a span covering the wait.
+            let waiting = if upstream.semaphore.available_permits() == 0 {
+                slot_span(&upstream.name)
+            } else {
+                tracing::Span::none()
+            };
             let permit = match tokio::time::timeout_at(
                 deadline,
                 upstream.semaphore.clone().acquire_owned(),
             )
+            .instrument(waiting)
             .await
             {
                 Ok(Ok(permit)) => permit,
