@@ -981,6 +981,76 @@ async fn a_call_waiting_for_an_operator_is_a_task_for_a_client_that_follows_task
     child.kill().await.unwrap();
 }
 
+/// A 2026-07-28 client that names its task on a `subscriptions/listen` stream is told each
+/// change of its status — the whole task, as `tasks/get` would return it — until it ends; a
+/// client that did not declare the extension is refused with -32021.
+#[tokio::test]
+async fn a_listen_stream_tells_a_client_its_tasks_status_until_it_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(
+        dir.path(),
+        "[approvals]\ntimeout = \"60s\"\n[tools.\"echo\"]\napproval = \"required\"\n\
+         [clients.ops]\ntoken = \"ops-token-0001\"\nadmin = true\n\
+         [clients.ci]\ntoken = \"ci-token-0001\"\n",
+    );
+    let (mut child, url) = support::serve_http(&config, &[]).await;
+    let echo = serde_json::json!({"name": "echo", "arguments": {"message": "ship it"}});
+    let created = with_tasks(&url, "ci-token-0001", "tools/call", echo).await;
+    let id = created["result"]["taskId"].as_str().unwrap().to_owned();
+    let listen = |extensions: serde_json::Value| {
+        switchboard_testkit::stateless::listen_for_tasks(&url, extensions, &[&id])
+            .bearer_auth("ci-token-0001")
+            .send()
+    };
+    let refused = listen(serde_json::json!({}))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let refused = switchboard_testkit::stateless::messages(&refused)
+        .pop()
+        .unwrap();
+    assert_eq!(refused["error"]["code"], -32021, "{refused}");
+
+    let mut stream = listen(serde_json::json!({"io.modelcontextprotocol/tasks": {}}))
+        .await
+        .unwrap();
+    let mut pending = String::new();
+    let acknowledged =
+        switchboard_testkit::stateless::next_message(&mut stream, &mut pending).await;
+    assert_eq!(
+        acknowledged["method"], "notifications/subscriptions/acknowledged",
+        "{acknowledged}"
+    );
+    let working = switchboard_testkit::stateless::next_message(&mut stream, &mut pending).await;
+    assert_eq!(working["method"], "notifications/tasks", "{working}");
+    assert_eq!(working["params"]["taskId"], id.as_str());
+    assert_eq!(working["params"]["status"], "working");
+    assert_eq!(
+        working["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"], 41,
+        "{working}"
+    );
+
+    let listed = approvals(&url, "ops-token-0001", &["list", "--json"]);
+    let queued: serde_json::Value =
+        serde_json::from_str(stdout(&listed).lines().next().expect("a queued call")).unwrap();
+    let approve = approvals(
+        &url,
+        "ops-token-0001",
+        &["approve", queued["id"].as_str().unwrap()],
+    );
+    assert!(approve.status.success());
+    let done = switchboard_testkit::stateless::next_message(&mut stream, &mut pending).await;
+    assert_eq!(done["method"], "notifications/tasks", "{done}");
+    assert_eq!(done["params"]["status"], "completed", "{done}");
+    assert!(
+        done["params"]["result"].to_string().contains("ship it"),
+        "{done}"
+    );
+    child.kill().await.unwrap();
+}
+
 /// `tasks/get` of `get` (`{"taskId": …}`) until the task is no longer working (10 s at most).
 async fn finished_task(url: &str, token: &str, get: &serde_json::Value) -> serde_json::Value {
     let mut state = serde_json::Value::Null;

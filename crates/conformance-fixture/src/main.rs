@@ -26,6 +26,7 @@ use clap::Parser;
 use rmcp::ServiceExt;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use switchboard_gateway::downstream::task_notices;
 use switchboard_gateway::signal::shutdown_signal;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
@@ -93,7 +94,12 @@ async fn http(addr: SocketAddr, shared: Arc<Shared>) -> anyhow::Result<()> {
         LocalSessionManager::default().into(),
         config,
     );
-    let router = axum::Router::new().nest_service("/mcp", service);
+    let router = axum::Router::new().nest_service(
+        "/mcp",
+        axum::Router::new()
+            .fallback_service(service)
+            .layer(axum::middleware::from_fn(task_notices::take_task_ids)),
+    );
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;

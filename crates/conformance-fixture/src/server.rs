@@ -24,6 +24,8 @@ use rmcp::model::{
 use rmcp::service::{RequestContext, SubscriptionContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 
+use switchboard_gateway::downstream::task_notices;
+
 use crate::state::Shared;
 use crate::{prompts, resources, tools};
 
@@ -223,9 +225,28 @@ impl ServerHandler for Fixture {
         Some(accepted)
     }
 
+    /// List changes as accepted, and `notifications/tasks` for each task the stream named
+    /// (`taskIds`, read before rmcp by [`task_notices::take_task_ids`]) as its status changes.
     async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
         let key = self.shared.add_listener(context.sink().clone());
-        context.cancelled().await;
+        let request = context.request_context();
+        let mut tasks = task_notices::Following::new(task_notices::named(request));
+        'listening: loop {
+            let next = tasks.next_due();
+            tokio::select! {
+                () = context.cancelled() => break 'listening,
+                () = tokio::time::sleep_until(next.unwrap_or_else(tokio::time::Instant::now)),
+                    if next.is_some() => {
+                    for id in tasks.due() {
+                        if let Some(task) = tasks.seen(&id, self.shared.tasks.get(&id))
+                            && task_notices::send(request, task).await.is_err()
+                        {
+                            break 'listening;
+                        }
+                    }
+                }
+            }
+        }
         self.shared.remove_listener(key);
         Ok(())
     }

@@ -16,9 +16,8 @@
 //!   task; when every task is still running the new one is refused with -32603.
 //!
 //! Cancellation is honoured at once: `tasks/cancel` aborts the operation and the task reads
-//! `cancelled` on the next `tasks/get`. No `notifications/tasks` are pushed: rmcp 3.11's
-//! `subscriptions/listen` filter has no `taskIds` and its sink refuses task notifications, so
-//! clients poll (the suite's `tasks-status-notifications` is itself a skip for now).
+//! `cancelled` on the next `tasks/get`. A `subscriptions/listen` stream that names tasks is sent
+//! `notifications/tasks` as their status changes (the listen handler in `server.rs`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;

@@ -360,3 +360,46 @@ async fn http_task_asks_mid_task_and_completes_or_is_cancelled() {
     assert_eq!(text(&greeting), "Hello, World!");
     client.cancel().await.unwrap();
 }
+
+/// A `subscriptions/listen` stream naming a task is sent the task (`notifications/tasks`, with
+/// the stream's subscription id) as its status changes, until it ends.
+#[tokio::test]
+async fn http_listen_stream_is_told_a_tasks_status_until_it_ends() {
+    use switchboard_testkit::stateless::{listen_for_tasks, next_message};
+    let (_child, url) = start_http().await;
+    let client = TaskClient
+        .serve_with_lifecycle(
+            StreamableHttpClientTransport::from_uri(url.clone()),
+            stateless(),
+        )
+        .await
+        .unwrap();
+    let created = client
+        .call_tool_once(call("slow_compute", json!({ "seconds": 1 })))
+        .await
+        .unwrap();
+    let CallToolResponse::Task(created) = created else {
+        panic!("expected a CreateTaskResult, got {created:?}");
+    };
+    let id = created.task.task_id;
+    let tasks = json!({ "io.modelcontextprotocol/tasks": {} });
+    let mut stream = listen_for_tasks(&url, tasks, &[&id]).send().await.unwrap();
+    let mut pending = String::new();
+    let acknowledged = next_message(&mut stream, &mut pending).await;
+    assert_eq!(
+        acknowledged["method"], "notifications/subscriptions/acknowledged",
+        "{acknowledged}"
+    );
+    let working = next_message(&mut stream, &mut pending).await;
+    assert_eq!(working["method"], "notifications/tasks", "{working}");
+    assert_eq!(working["params"]["taskId"], id.as_str());
+    assert_eq!(working["params"]["status"], "working");
+    assert_eq!(
+        working["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"], 41,
+        "{working}"
+    );
+    let done = next_message(&mut stream, &mut pending).await;
+    assert_eq!(done["params"]["status"], "completed", "{done}");
+    assert!(done["params"]["result"]["content"].is_array(), "{done}");
+    client.cancel().await.unwrap();
+}

@@ -58,3 +58,54 @@ pub async fn answer(request: RequestBuilder) -> Value {
         .expect("read the response");
     messages(&body).pop().expect("an answer")
 }
+
+/// A stateless `subscriptions/listen` (JSON-RPC id 41) for the status of `task_ids`, from a client
+/// that declares `extensions` (`{"io.modelcontextprotocol/tasks": {}}` to follow tasks). Add
+/// credentials to the builder; read the stream with [`next_message`].
+pub fn listen_for_tasks(url: &str, extensions: Value, task_ids: &[&str]) -> RequestBuilder {
+    reqwest::Client::new()
+        .post(url)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "subscriptions/listen")
+        .json(&json!({
+            "jsonrpc": "2.0", "id": 41, "method": "subscriptions/listen",
+            "params": {
+                "_meta": {
+                    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                    "io.modelcontextprotocol/clientInfo": {"name": "test", "version": "1"},
+                    "io.modelcontextprotocol/clientCapabilities": {"extensions": extensions},
+                },
+                "notifications": {"taskIds": task_ids},
+            },
+        }))
+}
+
+/// The next JSON-RPC message of an SSE response that stays open (10 s at most); `pending` keeps
+/// what was read past it, for the next call.
+///
+/// # Panics
+/// When the stream ends, breaks or stays silent for 10 s.
+pub async fn next_message(response: &mut reqwest::Response, pending: &mut String) -> Value {
+    tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            if let Some(end) = pending.find("\n\n") {
+                let event: String = pending.drain(..end + 2).collect();
+                let data: String = event
+                    .lines()
+                    .filter_map(|line| line.strip_prefix("data:"))
+                    .map(str::trim)
+                    .collect();
+                if !data.is_empty() {
+                    return serde_json::from_str(&data).expect("a JSON-RPC message");
+                }
+                continue;
+            }
+            let chunk = response.chunk().await.expect("read the stream");
+            let chunk = chunk.expect("the stream stays open");
+            pending.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    })
+    .await
+    .expect("a message within 10 s")
+}

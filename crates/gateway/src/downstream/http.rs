@@ -12,9 +12,9 @@ use axum::response::{IntoResponse, Response};
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 
-use super::lean;
 use super::sessions::{Sessions, track};
 use super::{Downstream, Identity};
+use super::{lean, task_notices};
 use crate::auth::Refusal;
 use crate::endpoints::Endpoint;
 use crate::error::GatewayError;
@@ -134,6 +134,7 @@ fn router(gateway: Gateway, addr: &SocketAddr, shutdown: CancellationToken) -> a
         );
         axum::Router::new()
             .fallback_service(rmcp)
+            .layer(axum::middleware::from_fn(task_notices::take_task_ids))
             .layer(axum::middleware::from_fn_with_state(lane, lean::serve))
     };
     let mut routes = axum::Router::new().nest_service("/mcp", service(None));

@@ -218,7 +218,7 @@ impl<F: Future + Send + 'static> Drop for Detached<F> {
 
 /// The response rmcp's service gives a stateless request's answer, as one JSON body (its HTTP
 /// status mapped from the error code as rmcp maps it).
-fn answer(message: &ServerJsonRpcMessage) -> Response {
+pub(super) fn answer(message: &ServerJsonRpcMessage) -> Response {
     let status = match message {
         ServerJsonRpcMessage::Error(error) => match error.error.code {
             ErrorCode::UNSUPPORTED_PROTOCOL_VERSION

@@ -19,6 +19,7 @@ mod lean;
 pub mod sessions;
 mod stdio;
 mod subscriptions;
+pub mod task_notices;
 
 pub use crate::signal::shutdown_signal;
 pub use http::{is_loopback, serve_http, serve_metrics};
@@ -400,18 +401,35 @@ impl ServerHandler for Downstream {
     }
 
     /// 2026-07-28 clients (no session) get the `list_changed` notifications they asked for
-    /// through `subscriptions/listen`, and `resources/updated` for the resources they named and
-    /// may see.
+    /// through `subscriptions/listen`, `resources/updated` for the resources they named and
+    /// may see, and `notifications/tasks` for the tasks they named and own.
     async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
         let _resources = self.listen_to_resources(&context).await?;
         let mut changes = self.gateway.subscribe_list_changed();
         let shutdown = self.gateway.shutdown_token();
-        let viewer = self.viewer(&context.request_context().extensions).ok();
+        let request = context.request_context();
+        let viewer = self.viewer(&request.extensions).ok();
         let mut view = View::new(&self.gateway, viewer);
+        let mut tasks = task_notices::Following::new(task_notices::named(request));
         loop {
+            let next_task = tasks.next_due();
             tokio::select! {
                 () = context.cancelled() => return Ok(()),
                 () = shutdown.cancelled() => return Ok(()),
+                () = tokio::time::sleep_until(next_task.unwrap_or_else(tokio::time::Instant::now)),
+                    if next_task.is_some() => {
+                    for id in tasks.due() {
+                        let answer = self
+                            .get_task(GetTaskParams::new(id.clone()), request.clone())
+                            .await
+                            .map(|result| result.task);
+                        if let Some(task) = tasks.seen(&id, answer)
+                            && task_notices::send(request, task).await.is_err()
+                        {
+                            return Ok(());
+                        }
+                    }
+                }
                 change = changes.recv() => {
                     let Some(changes) = received(change).map(|c| view.concerns(c)) else {
                         return Ok(());
