@@ -1064,6 +1064,61 @@ async fn finished_task(url: &str, token: &str, get: &serde_json::Value) -> serde
     state
 }
 
+/// Cancelling the gateway's own task ends its call through the pipeline, never by dropping it:
+/// a call waiting for an operator leaves the queue and a long-running one is abandoned upstream,
+/// and each is audited as it ended.
+#[tokio::test]
+async fn a_cancelled_task_is_audited_as_it_ended() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(
+        dir.path(),
+        "[approvals]\ntimeout = \"60s\"\n[tools.\"echo\"]\napproval = \"required\"\n\
+         [tools.\"trigger-long-running-operation\"]\ntask = true\n\
+         [clients.ops]\ntoken = \"ops-token-0001\"\nadmin = true\n\
+         [clients.ci]\ntoken = \"ci-token-0001\"\n",
+    );
+    let (mut child, url) = support::serve_http(&config, &[]).await;
+    let calls = [
+        serde_json::json!({"name": "echo", "arguments": {"message": "not now"}}),
+        serde_json::json!({"name": "trigger-long-running-operation",
+                           "arguments": {"duration": 30, "steps": 3}}),
+    ];
+    for call in calls {
+        let created = with_tasks(&url, "ci-token-0001", "tools/call", call).await;
+        let get = serde_json::json!({"taskId": created["result"]["taskId"]});
+        // Under way: queued, or called upstream.
+        tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+        let cancel = with_tasks(&url, "ci-token-0001", "tasks/cancel", get.clone()).await;
+        assert!(cancel.get("error").is_none(), "{cancel}");
+        let state = finished_task(&url, "ci-token-0001", &get).await;
+        assert_eq!(state["result"]["status"], "cancelled", "{state}");
+    }
+    let listed = approvals(&url, "ops-token-0001", &["list", "--json"]);
+    assert_eq!(stdout(&listed).lines().count(), 0, "the queue is empty");
+    child.kill().await.unwrap();
+    let records =
+        switchboard_gateway::audit::read_records(&dir.path().join("audit.jsonl")).unwrap();
+    let ended = |tool: &str| {
+        records
+            .iter()
+            .find(|r| r.tool == tool && r.layer.as_deref() != Some("pins"))
+            .unwrap_or_else(|| panic!("no record of the {tool} call: {records:#?}"))
+    };
+    let withdrawn = ended("echo");
+    assert_eq!(withdrawn.outcome, "refused");
+    assert_eq!(withdrawn.layer.as_deref(), Some("approval"));
+    assert!(
+        withdrawn.message.as_deref().unwrap().contains("withdrawn"),
+        "{withdrawn:?}"
+    );
+    let abandoned = ended("trigger-long-running-operation");
+    assert_eq!(abandoned.outcome, "upstream_error", "{abandoned:?}");
+    assert!(
+        abandoned.message.as_deref().unwrap().contains("cancelled"),
+        "{abandoned:?}"
+    );
+}
+
 /// `[tools."…"] task = true` marks a long-running tool: a client that follows tasks gets the
 /// gateway's own task at once, completing with the call's result; any other client gets the
 /// result as before.

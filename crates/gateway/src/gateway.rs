@@ -76,6 +76,10 @@ pub struct CallRequest {
     /// The caller's W3C trace context (`params._meta` or the HTTP headers): the call's spans
     /// continue its trace.
     pub trace: Option<switchboard_telemetry::TraceContext>,
+    /// Cancelled when the caller no longer wants the call (a client's own cancellation reaches
+    /// a relayed call through its relay): a wait for an operator is withdrawn, the upstream is
+    /// told, and the call is audited as it ended.
+    pub cancelled: Option<CancellationToken>,
 }
 
 /// The access of a caller that may use every tool (the local user, anonymous loopback HTTP),
@@ -1202,6 +1206,10 @@ impl Gateway {
             },
         };
         let trace = request.trace;
+        let cancelled = match &relay {
+            Some(relay) => relay.cancelled.clone(),
+            None => request.cancelled.unwrap_or_default(),
+        };
         let call = ToolCall {
             caller: caller.clone(),
             exposed: request.name,
@@ -1213,6 +1221,7 @@ impl Gateway {
             request_state: request.request_state,
             received,
             relay,
+            cancelled,
             decided: Arc::default(),
         };
         if off_endpoint {

@@ -164,10 +164,20 @@ impl Downstream {
         let task = self.gateway.task_manager().spawn(options, move |ctx| {
             Box::pin(async move {
                 let mut request = request;
+                let cancel = tokio_util::sync::CancellationToken::new();
+                request.cancelled = Some(cancel.clone());
                 for round in 0..=MAX_INPUT_ROUNDS {
+                    // Cancelling the task cancels the call, which still ends through the
+                    // pipeline: withdrawn from the queue, the upstream told, audited.
+                    let call = gateway.call(&caller, request.clone());
+                    tokio::pin!(call);
                     let outcome = tokio::select! {
-                        outcome = gateway.call(&caller, request.clone()) => outcome,
-                        () = ctx.cancelled() => return Err(TaskExit::Cancelled),
+                        outcome = &mut call => outcome,
+                        () = ctx.cancelled() => {
+                            cancel.cancel();
+                            call.await;
+                            return Err(TaskExit::Cancelled);
+                        }
                     };
                     if let Some(error) = outcome.protocol_error() {
                         return Err(TaskExit::Error(error));
@@ -476,6 +486,7 @@ impl ServerHandler for Downstream {
             input_responses: request.input_responses,
             request_state: request.request_state,
             trace: trace_context(&context),
+            cancelled: None,
         };
         // A client that can follow a task does not hold its request open while an operator
         // decides, or while a tool marked long-running runs.

@@ -342,29 +342,40 @@ impl ApprovalLayer {
         };
         let total = queue.timeout().as_secs_f64();
         let relay = call.relay.clone();
-        let note = queue
-            .wait(shown, slack.as_ref(), PROGRESS_EVERY, |waited, id| {
-                let relay = relay.clone();
-                let message = format!(
-                    "waiting for an operator to approve {} (switchboard approvals approve {id})",
-                    call.exposed
-                );
-                async move {
-                    if let Some(relay) = relay
-                        && let Some(token) = relay.progress_token.clone()
-                    {
-                        let _ = relay
-                            .peer
-                            .notify_progress(
-                                ProgressNotificationParam::new(token, waited.as_secs_f64())
-                                    .with_total(total)
-                                    .with_message(message),
-                            )
-                            .await;
-                    }
+        let waiting = queue.wait(shown, slack.as_ref(), PROGRESS_EVERY, |waited, id| {
+            let relay = relay.clone();
+            let message = format!(
+                "waiting for an operator to approve {} (switchboard approvals approve {id})",
+                call.exposed
+            );
+            async move {
+                if let Some(relay) = relay
+                    && let Some(token) = relay.progress_token.clone()
+                {
+                    let _ = relay
+                        .peer
+                        .notify_progress(
+                            ProgressNotificationParam::new(token, waited.as_secs_f64())
+                                .with_total(total)
+                                .with_message(message),
+                        )
+                        .await;
                 }
-            })
-            .await;
+            }
+        });
+        // A caller that gives up withdraws its call from the queue (dropping the wait does).
+        let note = tokio::select! {
+            note = waiting => note,
+            () = call.cancelled.cancelled() => {
+                return Err(Outcome::refused(
+                    "approval",
+                    format!(
+                        "{} was withdrawn while it waited for an operator: the caller cancelled it",
+                        call.exposed
+                    ),
+                ));
+            }
+        };
         let _ = call.decided.set(note.clone());
         match note.decision.as_str() {
             "approved" => Ok(()),

@@ -52,6 +52,8 @@ pub struct ToolCall {
     /// The client end, when an MCP client sent the call: what the upstream sends while serving
     /// it (progress, log messages, requests) goes back through it.
     pub(crate) relay: Option<Arc<Relay>>,
+    /// Cancelled when the caller no longer wants the call (the relay's, for a client's call).
+    pub(crate) cancelled: tokio_util::sync::CancellationToken,
     /// An operator's answer to this call, when it waited in the approval queue (shared by the
     /// call's clones, so the audit stage sees what the approval layer set).
     pub(crate) decided: Arc<std::sync::OnceLock<queue::ApprovalNote>>,

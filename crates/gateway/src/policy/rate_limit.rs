@@ -257,6 +257,7 @@ mod tests {
             request_state: None,
             received: tokio::time::Instant::now(),
             relay: None,
+            cancelled: tokio_util::sync::CancellationToken::new(),
             decided: Arc::default(),
         }
     }

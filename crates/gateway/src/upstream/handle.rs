@@ -344,10 +344,12 @@ impl Upstream {
                 Err(message) => return Outcome::UpstreamFailed(message),
             }
         }
-        let forwarded = self
-            .forward(request, call.relay, budget)
-            .instrument(span)
-            .await;
+        // A call its caller gave up on is dropped, which tells the upstream (a relayed call's
+        // cancellation also reaches it this way).
+        let forwarded = tokio::select! {
+            forwarded = self.forward(request, call.relay, budget).instrument(span) => forwarded,
+            () = call.cancelled.cancelled() => Err(UpstreamError::Cancelled),
+        };
         match forwarded {
             Ok(ServerResult::CallToolResult(result)) => Outcome::Completed(result),
             Ok(ServerResult::InputRequiredResult(result)) => {
