@@ -10,6 +10,8 @@ use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
 use rmcp::transport::TokioChildProcess;
 
+use switchboard_testkit::stateless::TaskListener;
+
 mod support;
 
 const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
@@ -59,6 +61,11 @@ fn config(dir: &Path, extra: &str) -> PathBuf {
     std::fs::write(&path, text).unwrap();
     path
 }
+
+/// `echo` needs an operator's approval; `ops` is an operator, `ci` a client without elicitation.
+const OPERATORS: &str = "[approvals]\ntimeout = \"60s\"\n[tools.\"echo\"]\napproval = \"required\"\n\
+    [clients.ops]\ntoken = \"ops-token-0001\"\nadmin = true\n\
+    [clients.ci]\ntoken = \"ci-token-0001\"\n";
 
 fn run(dir: &Path, args: &[&str]) -> Output {
     Command::new(BIN)
@@ -600,12 +607,7 @@ async fn call_echo(url: String, token: &str, message: &str) -> (serde_json::Valu
 #[tokio::test]
 async fn a_call_waits_for_an_operator_who_decides_with_switchboard_approvals() {
     let dir = tempfile::tempdir().unwrap();
-    let config = config(
-        dir.path(),
-        "[approvals]\ntimeout = \"60s\"\n[tools.\"echo\"]\napproval = \"required\"\n\
-         [clients.ops]\ntoken = \"ops-token-0001\"\nadmin = true\n\
-         [clients.ci]\ntoken = \"ci-token-0001\"\n",
-    );
+    let config = config(dir.path(), OPERATORS);
     let (mut child, url) = support::serve_http(&config, &[]).await;
     let approvals = |args: &[&str], token: &str| approvals(&url, token, args);
     // Waits for the one call in the queue and returns its id.
@@ -987,50 +989,32 @@ async fn a_call_waiting_for_an_operator_is_a_task_for_a_client_that_follows_task
 #[tokio::test]
 async fn a_listen_stream_tells_a_client_its_tasks_status_until_it_ends() {
     let dir = tempfile::tempdir().unwrap();
-    let config = config(
-        dir.path(),
-        "[approvals]\ntimeout = \"60s\"\n[tools.\"echo\"]\napproval = \"required\"\n\
-         [clients.ops]\ntoken = \"ops-token-0001\"\nadmin = true\n\
-         [clients.ci]\ntoken = \"ci-token-0001\"\n",
-    );
+    let config = config(dir.path(), OPERATORS);
     let (mut child, url) = support::serve_http(&config, &[]).await;
     let echo = serde_json::json!({"name": "echo", "arguments": {"message": "ship it"}});
     let created = with_tasks(&url, "ci-token-0001", "tools/call", echo).await;
     let id = created["result"]["taskId"].as_str().unwrap().to_owned();
-    let listen = |extensions: serde_json::Value| {
-        switchboard_testkit::stateless::listen_for_tasks(&url, extensions, &[&id])
+    let refused =
+        switchboard_testkit::stateless::listen_for_tasks(&url, serde_json::json!({}), &[&id])
             .bearer_auth("ci-token-0001")
             .send()
-    };
-    let refused = listen(serde_json::json!({}))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
     let refused = switchboard_testkit::stateless::messages(&refused)
         .pop()
         .unwrap();
     assert_eq!(refused["error"]["code"], -32021, "{refused}");
 
-    let mut stream = listen(serde_json::json!({"io.modelcontextprotocol/tasks": {}}))
-        .await
-        .unwrap();
-    let mut pending = String::new();
-    let acknowledged =
-        switchboard_testkit::stateless::next_message(&mut stream, &mut pending).await;
-    assert_eq!(
-        acknowledged["method"], "notifications/subscriptions/acknowledged",
-        "{acknowledged}"
-    );
-    let working = switchboard_testkit::stateless::next_message(&mut stream, &mut pending).await;
-    assert_eq!(working["method"], "notifications/tasks", "{working}");
-    assert_eq!(working["params"]["taskId"], id.as_str());
-    assert_eq!(working["params"]["status"], "working");
-    assert_eq!(
-        working["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"], 41,
-        "{working}"
-    );
+    let tasks = serde_json::json!({"io.modelcontextprotocol/tasks": {}});
+    let mut listener = TaskListener::open(
+        switchboard_testkit::stateless::listen_for_tasks(&url, tasks, &[&id])
+            .bearer_auth("ci-token-0001"),
+    )
+    .await;
+    assert_eq!(listener.next_status(&id).await["status"], "working");
 
     let listed = approvals(&url, "ops-token-0001", &["list", "--json"]);
     let queued: serde_json::Value =
@@ -1041,13 +1025,9 @@ async fn a_listen_stream_tells_a_client_its_tasks_status_until_it_ends() {
         &["approve", queued["id"].as_str().unwrap()],
     );
     assert!(approve.status.success());
-    let done = switchboard_testkit::stateless::next_message(&mut stream, &mut pending).await;
-    assert_eq!(done["method"], "notifications/tasks", "{done}");
-    assert_eq!(done["params"]["status"], "completed", "{done}");
-    assert!(
-        done["params"]["result"].to_string().contains("ship it"),
-        "{done}"
-    );
+    let done = listener.next_status(&id).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert!(done["result"].to_string().contains("ship it"), "{done}");
     child.kill().await.unwrap();
 }
 

@@ -365,7 +365,7 @@ async fn http_task_asks_mid_task_and_completes_or_is_cancelled() {
 /// the stream's subscription id) as its status changes, until it ends.
 #[tokio::test]
 async fn http_listen_stream_is_told_a_tasks_status_until_it_ends() {
-    use switchboard_testkit::stateless::{listen_for_tasks, next_message};
+    use switchboard_testkit::stateless::{TaskListener, listen_for_tasks};
     let (_child, url) = start_http().await;
     let client = TaskClient
         .serve_with_lifecycle(
@@ -383,23 +383,10 @@ async fn http_listen_stream_is_told_a_tasks_status_until_it_ends() {
     };
     let id = created.task.task_id;
     let tasks = json!({ "io.modelcontextprotocol/tasks": {} });
-    let mut stream = listen_for_tasks(&url, tasks, &[&id]).send().await.unwrap();
-    let mut pending = String::new();
-    let acknowledged = next_message(&mut stream, &mut pending).await;
-    assert_eq!(
-        acknowledged["method"], "notifications/subscriptions/acknowledged",
-        "{acknowledged}"
-    );
-    let working = next_message(&mut stream, &mut pending).await;
-    assert_eq!(working["method"], "notifications/tasks", "{working}");
-    assert_eq!(working["params"]["taskId"], id.as_str());
-    assert_eq!(working["params"]["status"], "working");
-    assert_eq!(
-        working["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"], 41,
-        "{working}"
-    );
-    let done = next_message(&mut stream, &mut pending).await;
-    assert_eq!(done["params"]["status"], "completed", "{done}");
-    assert!(done["params"]["result"]["content"].is_array(), "{done}");
+    let mut listener = TaskListener::open(listen_for_tasks(&url, tasks, &[&id])).await;
+    assert_eq!(listener.next_status(&id).await["status"], "working");
+    let done = listener.next_status(&id).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert!(done["result"]["content"].is_array(), "{done}");
     client.cancel().await.unwrap();
 }

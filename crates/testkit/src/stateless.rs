@@ -61,7 +61,7 @@ pub async fn answer(request: RequestBuilder) -> Value {
 
 /// A stateless `subscriptions/listen` (JSON-RPC id 41) for the status of `task_ids`, from a client
 /// that declares `extensions` (`{"io.modelcontextprotocol/tasks": {}}` to follow tasks). Add
-/// credentials to the builder; read the stream with [`next_message`].
+/// credentials to the builder; read the stream with [`TaskListener`].
 pub fn listen_for_tasks(url: &str, extensions: Value, task_ids: &[&str]) -> RequestBuilder {
     reqwest::Client::new()
         .post(url)
@@ -81,12 +81,56 @@ pub fn listen_for_tasks(url: &str, extensions: Value, task_ids: &[&str]) -> Requ
         }))
 }
 
+/// An open [`listen_for_tasks`] stream, past its acknowledgement.
+pub struct TaskListener {
+    response: reqwest::Response,
+    /// What was read past the last message.
+    pending: String,
+}
+
+impl TaskListener {
+    /// Sends `request` (a [`listen_for_tasks`] with its credentials) and reads the stream's
+    /// acknowledgement.
+    ///
+    /// # Panics
+    /// When the request fails or the first message is not the acknowledgement.
+    pub async fn open(request: RequestBuilder) -> Self {
+        let response = request.send().await.expect("send the listen request");
+        let mut listener = Self {
+            response,
+            pending: String::new(),
+        };
+        let acknowledged = next_message(&mut listener.response, &mut listener.pending).await;
+        assert_eq!(
+            acknowledged["method"], "notifications/subscriptions/acknowledged",
+            "{acknowledged}"
+        );
+        listener
+    }
+
+    /// The next `notifications/tasks` of the stream, about task `id`, with the stream's
+    /// subscription id: its params, the task.
+    ///
+    /// # Panics
+    /// When the next message is anything else, or none comes within 10 s.
+    pub async fn next_status(&mut self, id: &str) -> Value {
+        let notice = next_message(&mut self.response, &mut self.pending).await;
+        assert_eq!(notice["method"], "notifications/tasks", "{notice}");
+        assert_eq!(notice["params"]["taskId"], id, "{notice}");
+        assert_eq!(
+            notice["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"], 41,
+            "{notice}"
+        );
+        notice["params"].clone()
+    }
+}
+
 /// The next JSON-RPC message of an SSE response that stays open (10 s at most); `pending` keeps
 /// what was read past it, for the next call.
 ///
 /// # Panics
 /// When the stream ends, breaks or stays silent for 10 s.
-pub async fn next_message(response: &mut reqwest::Response, pending: &mut String) -> Value {
+async fn next_message(response: &mut reqwest::Response, pending: &mut String) -> Value {
     tokio::time::timeout(std::time::Duration::from_secs(10), async {
         loop {
             if let Some(end) = pending.find("\n\n") {
