@@ -994,18 +994,11 @@ async fn a_listen_stream_tells_a_client_its_tasks_status_until_it_ends() {
     let echo = serde_json::json!({"name": "echo", "arguments": {"message": "ship it"}});
     let created = with_tasks(&url, "ci-token-0001", "tools/call", echo).await;
     let id = created["result"]["taskId"].as_str().unwrap().to_owned();
-    let refused =
+    let refused = switchboard_testkit::stateless::answer(
         switchboard_testkit::stateless::listen_for_tasks(&url, serde_json::json!({}), &[&id])
-            .bearer_auth("ci-token-0001")
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-    let refused = switchboard_testkit::stateless::messages(&refused)
-        .pop()
-        .unwrap();
+            .bearer_auth("ci-token-0001"),
+    )
+    .await;
     assert_eq!(refused["error"]["code"], -32021, "{refused}");
 
     let tasks = serde_json::json!({"io.modelcontextprotocol/tasks": {}});
