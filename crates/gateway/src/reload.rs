@@ -111,7 +111,6 @@ pub(crate) fn keep_running(old: &ResolvedConfig, new: &mut ResolvedConfig) {
     to.gateway.rate_limit_prefix = from.gateway.rate_limit_prefix.clone();
     new.rate_limit_store = old.rate_limit_store.clone();
     new.audit_sink = old.audit_sink.clone();
-    new.traces = old.traces.clone();
 }
 
 /// What differs between two resolutions of the same configuration (a refresh of its secrets):

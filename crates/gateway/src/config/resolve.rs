@@ -192,8 +192,6 @@ pub struct ResolvedConfig {
     pub introspection_secrets: BTreeMap<String, String>,
     /// `[approvals] slack`, resolved.
     pub approvals_slack: Option<ResolvedSlackApprovals>,
-    /// `[telemetry]`'s trace export settings, resolved (header values are secrets).
-    pub traces: switchboard_telemetry::TraceConfig,
     /// Every secret value read, for scrubbing logs and audit records.
     pub secrets: SecretSet,
 }
@@ -240,7 +238,9 @@ impl Config {
             resolver: &resolver,
             file: &self.file,
         };
-        let traces = r.traces(&self.traces).await?;
+        // The export itself was set up from `trace_config` before the process started
+        // tracing; here its headers must still resolve, and their values become secrets.
+        r.traces(&self.traces).await?;
         let mut servers = BTreeMap::new();
         for (name, server) in &self.servers {
             let key = format!("{}.{name}", self.servers_key);
@@ -300,7 +300,6 @@ impl Config {
         };
         Ok(ResolvedConfig {
             approvals_slack,
-            traces,
             config: self.clone(),
             servers,
             clients,
@@ -310,9 +309,7 @@ impl Config {
             secrets: resolver.secrets(),
         })
     }
-}
 
-impl Config {
     /// `[telemetry]`'s trace export settings with their header values read: what a process
     /// needs before it starts tracing, ahead of the rest of the configuration.
     ///
