@@ -68,13 +68,9 @@ impl Drop for Driver {
     }
 }
 
-impl Browser {
-    /// Starts chromedriver and a headless Chromium session with the browser console captured.
-    ///
-    /// # Errors
-    /// When `chromedriver` is not installed, does not become ready within 20 seconds, or cannot
-    /// start Chromium.
-    pub async fn start() -> Result<Self> {
+impl Driver {
+    /// Starts chromedriver in a temporary directory of its own; its base URL once ready.
+    async fn start() -> Result<(Self, String)> {
         let tmp = tempfile::Builder::new()
             .prefix("switchboard-browser-")
             .tempdir()
@@ -96,11 +92,34 @@ impl Browser {
             Err(e) => return Err(anyhow!(e).context("starting chromedriver")),
         };
         let stdout = child.stdout.take().context("chromedriver's stdout")?;
-        let driver = Driver { child, _tmp: tmp };
-
+        let driver = Self { child, _tmp: tmp };
         let url = tokio::time::timeout(DRIVER_STARTUP, driver_url(BufReader::new(stdout).lines()))
             .await
             .context("chromedriver did not become ready within 20 seconds")??;
+        Ok((driver, url))
+    }
+}
+
+impl Browser {
+    /// Starts chromedriver and a headless Chromium session with the browser console captured.
+    ///
+    /// # Errors
+    /// When `chromedriver` is not installed, does not become ready within 20 seconds, or cannot
+    /// start Chromium.
+    pub async fn start() -> Result<Self> {
+        // chromedriver picks its own port for `--port=0` and exits when another process holds
+        // it ("IPv4 port not available"); a fresh start picks another.
+        let mut attempt = 1;
+        let (driver, url) = loop {
+            match Driver::start().await {
+                Err(error)
+                    if attempt < 3 && format!("{error:#}").contains("port not available") =>
+                {
+                    attempt += 1;
+                }
+                started => break started?,
+            }
+        };
         let capabilities = json!({
             "browserName": "chrome",
             "goog:chromeOptions": { "args": CHROMIUM_ARGS },
