@@ -8,6 +8,7 @@
 use switchboard_telemetry::{TraceConfig, Traces};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::Layer as _;
+use tracing_subscriber::filter::{FilterExt as _, filter_fn};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -28,12 +29,18 @@ pub(crate) fn init_with_default(
     let lines = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(false)
-        .with_filter(filter);
+        .with_filter(filter.and(filter_fn(|meta| {
+            meta.target() != switchboard_telemetry::EXPORTED_ONLY
+        })));
     let registry = tracing_subscriber::registry().with(lines);
     match switchboard_telemetry::layer(service, traces) {
         Ok(Some((traces, guard))) => {
             registry
-                .with(traces.with_filter(EnvFilter::new("info,rmcp=warn")))
+                .with(traces.with_filter(EnvFilter::new("info,rmcp=warn").and(
+                    // A span's log lines become its events only from warnings up: the routine
+                    // ones (a call's own "tool call" line) repeat the span's attributes.
+                    filter_fn(|meta| meta.is_span() || *meta.level() <= tracing::Level::WARN),
+                )))
                 .init();
             Some(guard)
         }

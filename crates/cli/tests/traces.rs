@@ -302,6 +302,27 @@ async fn a_call_is_one_trace_across_the_gateway_and_the_sql_server() {
         assert_eq!(gateway.attributes["mcp.method.name"], "tools/call");
         assert_eq!(gateway.attributes["gen_ai.tool.name"], "query");
         assert_eq!(gateway.attributes["switchboard.outcome"], "ok");
+        assert_eq!(gateway.attributes["gen_ai.operation.name"], "execute_tool");
+        assert_eq!(gateway.attributes["switchboard.upstream"], "db");
+        assert!(gateway.attributes.contains_key("switchboard.client"));
+        assert!(gateway.attributes.contains_key("mcp.session.id"));
+        assert_eq!(upstream.name, "tools/call query");
+        assert_eq!(upstream.attributes["gen_ai.tool.name"], "query");
+        assert_eq!(upstream.attributes["server.address"], "db");
+        // Each attribute is said once, by its conventional name; nothing about where in the
+        // code or on which thread a span ran.
+        for span in [&gateway, &upstream, &server] {
+            for key in [
+                "tool",
+                "client",
+                "session",
+                "server",
+                "code.file.path",
+                "thread.id",
+            ] {
+                assert!(!span.attributes.contains_key(key), "{key} on {span:?}");
+            }
+        }
         assert_eq!(upstream.parent, gateway.span_id);
         assert_eq!(server.parent, upstream.span_id);
         assert_eq!(server.attributes["db.system.name"], "sqlite");

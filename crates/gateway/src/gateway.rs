@@ -1247,38 +1247,38 @@ impl Gateway {
         if call.upstream.is_none() {
             return live.pipeline.unknown(&call).await;
         }
-        let span = tracing::info_span!(
-            "tool_call",
-            tool = %call.exposed,
-            upstream = call.server().unwrap_or_default(),
-            client = %call.caller.client,
-            user = call.caller.user.as_ref().map(|p| p.subject.as_str()),
-            session = %call.caller.session,
-            otel.name = tracing::field::Empty,
-            otel.kind = tracing::field::Empty,
-        );
-        if switchboard_telemetry::enabled() {
-            // OpenTelemetry's MCP conventions: `tools/call <tool>`, a server span.
-            span.record("otel.name", format!("tools/call {}", call.exposed));
-            span.record("otel.kind", "server");
+        let span = if switchboard_telemetry::enabled() {
+            // Exported: OpenTelemetry's MCP and GenAI conventions, `tools/call <tool>`, a server
+            // span continuing the client's trace. Every field is an attribute, so each is
+            // named by the conventions and said once.
+            let span = tracing::info_span!(
+                "tool_call",
+                otel.name = %format_args!("tools/call {}", call.exposed),
+                otel.kind = "server",
+                mcp.method.name = "tools/call",
+                gen_ai.operation.name = "execute_tool",
+                gen_ai.tool.name = %call.exposed,
+                switchboard.upstream = call.server().unwrap_or_default(),
+                switchboard.client = %call.caller.client,
+                user.id = call.caller.user.as_ref().map(|p| p.subject.as_str()),
+                mcp.session.id = %call.caller.session,
+            );
             switchboard_telemetry::set_parent(
                 &span,
                 trace.as_ref().map(|t| t.traceparent.as_str()),
                 trace.as_ref().and_then(|t| t.tracestate.as_deref()),
             );
-            for (key, value) in [
-                ("mcp.method.name", "tools/call".to_owned()),
-                ("gen_ai.operation.name", "execute_tool".to_owned()),
-                ("gen_ai.tool.name", call.exposed.clone()),
-                ("mcp.session.id", call.caller.session.clone()),
-                ("switchboard.client", call.caller.client.clone()),
-            ] {
-                switchboard_telemetry::attribute(&span, key, value);
-            }
-            if let Some(person) = &call.caller.user {
-                switchboard_telemetry::attribute(&span, "user.id", person.subject.clone());
-            }
-        }
+            span
+        } else {
+            tracing::info_span!(
+                "tool_call",
+                tool = %call.exposed,
+                upstream = call.server().unwrap_or_default(),
+                client = %call.caller.client,
+                user = call.caller.user.as_ref().map(|p| p.subject.as_str()),
+                session = %call.caller.session,
+            )
+        };
         // The call finishes under the configuration it started with, whatever a reload does.
         self.inner
             .calls

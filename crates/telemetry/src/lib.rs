@@ -20,7 +20,7 @@ use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
@@ -124,6 +124,11 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
+/// The target of spans made only to be exported (created only when [`enabled`]): every field is
+/// an attribute named by OpenTelemetry's conventions, and log lines leave them out, so a process
+/// logs the same lines whether or not it exports.
+pub const EXPORTED_ONLY: &str = "switchboard::exported";
+
 /// Whether this process exports traces (decided once, by [`layer`]): code that prepares
 /// attributes only traces need checks it first.
 pub fn enabled() -> bool {
@@ -192,7 +197,17 @@ where
     let tracer = provider.tracer("switchboard");
     let _ = EXPORTING.set(children(config, transport, env));
     Ok(Some((
-        tracing_opentelemetry::layer().with_tracer(tracer),
+        // Each span carries what it says about the call; where in the code and on which thread
+        // it ran, and how long it was polled, would double what every span costs to build and
+        // send, for little use across async tasks. Context flows through `tracing`'s own span
+        // tree (and `context_of`), so nothing needs OpenTelemetry's thread-local context.
+        tracing_opentelemetry::layer()
+            .with_tracer(tracer)
+            .with_location(false)
+            .with_threads(false)
+            .with_target(false)
+            .with_tracked_inactivity(false)
+            .with_context_activation(false),
         Traces { provider, runtime },
     )))
 }
@@ -337,12 +352,51 @@ pub fn context_of(span: &tracing::Span) -> Option<TraceContext> {
     if !context.span().span_context().is_valid() {
         return None;
     }
-    let mut carrier = HashMap::new();
+    let mut carrier = Carrier::default();
     TraceContextPropagator::new().inject_context(&context, &mut carrier);
     Some(TraceContext {
-        traceparent: carrier.remove("traceparent")?,
-        tracestate: carrier.remove("tracestate").filter(|s| !s.is_empty()),
+        traceparent: carrier.traceparent?,
+        tracestate: carrier.tracestate.filter(|s| !s.is_empty()),
     })
+}
+
+/// The two W3C headers, written by the propagator (no map for two keys).
+#[derive(Default)]
+struct Carrier {
+    traceparent: Option<String>,
+    tracestate: Option<String>,
+}
+
+impl opentelemetry::propagation::Injector for Carrier {
+    fn set(&mut self, key: &str, value: String) {
+        match key {
+            "traceparent" => self.traceparent = Some(value),
+            "tracestate" => self.tracestate = Some(value),
+            _ => {}
+        }
+    }
+}
+
+/// The two W3C headers a request carried, read by the propagator.
+struct Received<'a> {
+    traceparent: &'a str,
+    tracestate: Option<&'a str>,
+}
+
+impl opentelemetry::propagation::Extractor for Received<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        match key {
+            "traceparent" => Some(self.traceparent),
+            "tracestate" => self.tracestate,
+            _ => None,
+        }
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        let mut keys = vec!["traceparent"];
+        keys.extend(self.tracestate.map(|_| "tracestate"));
+        keys
+    }
 }
 
 /// Makes `span` a child of the remote span a request named (`traceparent`, `tracestate`); a
@@ -351,11 +405,10 @@ pub fn set_parent(span: &tracing::Span, traceparent: Option<&str>, tracestate: O
     let Some(traceparent) = traceparent else {
         return;
     };
-    let mut carrier = HashMap::from([("traceparent".to_owned(), traceparent.to_owned())]);
-    if let Some(state) = tracestate {
-        carrier.insert("tracestate".to_owned(), state.to_owned());
-    }
-    let parent = TraceContextPropagator::new().extract(&carrier);
+    let parent = TraceContextPropagator::new().extract(&Received {
+        traceparent,
+        tracestate,
+    });
     if parent.span().span_context().is_valid() {
         let _ = span.set_parent(parent);
     }
@@ -373,15 +426,15 @@ pub fn tool_call_span(
         return tracing::Span::none();
     }
     let span = tracing::info_span!(
+        target: EXPORTED_ONLY,
         "tool_call",
-        tool,
         otel.name = %format_args!("tools/call {tool}"),
         otel.kind = "server",
+        mcp.method.name = "tools/call",
+        gen_ai.operation.name = "execute_tool",
+        gen_ai.tool.name = tool,
     );
     set_parent(&span, traceparent, tracestate);
-    attribute(&span, "mcp.method.name", "tools/call");
-    attribute(&span, "gen_ai.operation.name", "execute_tool");
-    attribute(&span, "gen_ai.tool.name", tool.to_owned());
     span
 }
 

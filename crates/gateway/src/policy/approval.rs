@@ -581,9 +581,12 @@ fn stage_span(channel: &'static str) -> tracing::Span {
     if !switchboard_telemetry::enabled() {
         return tracing::Span::none();
     }
-    let span = tracing::info_span!("approval", channel, otel.name = "approval");
-    switchboard_telemetry::attribute(&span, "switchboard.approval.channel", channel);
-    span
+    tracing::info_span!(
+        target: switchboard_telemetry::EXPORTED_ONLY,
+        "approval",
+        otel.name = "approval",
+        switchboard.approval.channel = channel,
+    )
 }
 
 /// Records on `span` (from [`stage_span`]) what the person decided.

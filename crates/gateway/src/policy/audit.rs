@@ -220,9 +220,13 @@ fn decision_span(outcome: &Outcome, message: Option<&str>) {
         Outcome::Timeout(_) => ("limits", "timeout"),
         _ => return,
     };
-    let span = tracing::info_span!("policy", stage, otel.name = stage);
-    switchboard_telemetry::attribute(&span, "switchboard.policy.stage", stage);
-    switchboard_telemetry::attribute(&span, "switchboard.policy.decision", decision);
+    let span = tracing::info_span!(
+        target: switchboard_telemetry::EXPORTED_ONLY,
+        "policy",
+        otel.name = stage,
+        switchboard.policy.stage = stage,
+        switchboard.policy.decision = decision,
+    );
     switchboard_telemetry::error(&span, message.unwrap_or_default().to_owned());
 }
 

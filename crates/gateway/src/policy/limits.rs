@@ -45,11 +45,14 @@ fn slot_span(server: &str) -> tracing::Span {
     if !switchboard_telemetry::enabled() {
         return tracing::Span::none();
     }
-    let span = tracing::info_span!("limits", otel.name = "limits");
-    switchboard_telemetry::attribute(&span, "switchboard.policy.stage", "limits");
-    switchboard_telemetry::attribute(&span, "switchboard.policy.decision", "wait_for_slot");
-    switchboard_telemetry::attribute(&span, "server.address", server.to_owned());
-    span
+    tracing::info_span!(
+        target: switchboard_telemetry::EXPORTED_ONLY,
+        "limits",
+        otel.name = "limits",
+        switchboard.policy.stage = "limits",
+        switchboard.policy.decision = "wait_for_slot",
+        server.address = server,
+    )
 }
 
 impl Terminal for Limits {

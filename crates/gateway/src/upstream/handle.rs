@@ -309,16 +309,15 @@ impl Upstream {
         if !switchboard_telemetry::enabled() {
             return tracing::Span::none();
         }
-        let span = tracing::info_span!(
+        tracing::info_span!(
+            target: switchboard_telemetry::EXPORTED_ONLY,
             "upstream_call",
-            server = %self.name,
-            otel.name = format!("tools/call {tool}"),
+            otel.name = %format_args!("tools/call {tool}"),
             otel.kind = "client",
-        );
-        switchboard_telemetry::attribute(&span, "mcp.method.name", "tools/call");
-        switchboard_telemetry::attribute(&span, "gen_ai.tool.name", tool.to_owned());
-        switchboard_telemetry::attribute(&span, "server.address", self.name.clone());
-        span
+            mcp.method.name = "tools/call",
+            gen_ai.tool.name = tool,
+            server.address = %self.name,
+        )
     }
 
     pub(crate) async fn call_tool(&self, call: ToolCall, budget: Duration) -> Outcome {
