@@ -124,9 +124,9 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
-/// The target of spans made only to be exported (created only when [`enabled`]): every field is
-/// an attribute named by OpenTelemetry's conventions, and log lines leave them out, so a process
-/// logs the same lines whether or not it exports.
+/// The target of spans made only to be exported (created only when [`enabled`]): their fields
+/// are named by OpenTelemetry's conventions, and log lines leave them out, so such a span adds
+/// nothing to what a process logs.
 pub const EXPORTED_ONLY: &str = "switchboard::exported";
 
 /// Whether this process exports traces (decided once, by [`layer`]): code that prepares
@@ -198,8 +198,8 @@ where
     let _ = EXPORTING.set(children(config, transport, env));
     Ok(Some((
         // Each span carries what it says about the call; where in the code and on which thread
-        // it ran, and how long it was polled, would double what every span costs to build and
-        // send, for little use across async tasks. Context flows through `tracing`'s own span
+        // it ran, and how long it was polled, nearly doubled the bytes every span cost to build
+        // and send, for little use across async tasks. Context flows through `tracing`'s own span
         // tree (and `context_of`), so nothing needs OpenTelemetry's thread-local context.
         tracing_opentelemetry::layer()
             .with_tracer(tracer)
