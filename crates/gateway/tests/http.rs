@@ -401,6 +401,51 @@ async fn a_stateless_call_whose_client_goes_away_is_cancelled_upstream() {
     gateway.shutdown().await;
 }
 
+/// Cancelling the gateway's own task of a long-running tool cancels its call upstream too.
+#[tokio::test]
+async fn a_cancelled_task_of_a_long_running_tool_is_cancelled_upstream() {
+    use serde_json::json;
+    use switchboard_testkit::stateless::{answer, tools_call};
+    let dir = tempfile::tempdir().unwrap();
+    let toml = format!(
+        "{}[tools.\"wait_for_cancel\"]\ntask = true\n",
+        fixture_server("a", &[])
+    );
+    let gateway = start(dir.path(), &toml).await;
+    let (url, shutdown) = serve(&gateway).await;
+    let mcp = format!("{url}/mcp");
+    let follows_tasks = json!({"io.modelcontextprotocol/clientCapabilities": {
+        "extensions": {"io.modelcontextprotocol/tasks": {}}
+    }});
+    let call = tools_call(&mcp, "wait_for_cancel", json!({}), follows_tasks.clone());
+    let created = answer(call).await;
+    assert_eq!(created["result"]["resultType"], "task", "{created}");
+    let task = created["result"]["taskId"].as_str().unwrap().to_owned();
+    // Under way upstream.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut meta = follows_tasks;
+    meta["io.modelcontextprotocol/protocolVersion"] = json!("2026-07-28");
+    meta["io.modelcontextprotocol/clientInfo"] = json!({"name": "test", "version": "1"});
+    let cancel = reqwest::Client::new()
+        .post(&mcp)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tasks/cancel")
+        .header("mcp-name", &task)
+        .json(&json!({"jsonrpc": "2.0", "id": 2, "method": "tasks/cancel",
+                      "params": {"taskId": task, "_meta": meta}}));
+    let cancelled = answer(cancel).await;
+    assert!(cancelled.get("error").is_none(), "{cancelled}");
+    let seen = common::eventually(Duration::from_secs(5), async || {
+        let asked = tools_call(&mcp, "was_cancelled", json!({}), json!({}));
+        answer(asked).await["result"]["content"][0]["text"] == "true"
+    })
+    .await;
+    assert!(seen, "the upstream saw the cancellation");
+    shutdown.cancel();
+    gateway.shutdown().await;
+}
+
 #[tokio::test]
 async fn readyz_fails_when_a_required_upstream_is_down() {
     let dir = tempfile::tempdir().unwrap();
