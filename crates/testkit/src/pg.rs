@@ -287,7 +287,8 @@ fn start_throwaway_cluster() -> Result<String> {
             let _ = Command::new("chown")
                 .args(["-R", "postgres", &dir.to_string_lossy()])
                 .status();
-            let mut full = vec!["-u", "postgres", path.to_str().unwrap_or(program)];
+            // `--`: the program's own options (`-D`) are not runuser's.
+            let mut full = vec!["-u", "postgres", "--", path.to_str().unwrap_or(program)];
             full.extend_from_slice(args);
             Command::new("runuser").args(full).status()
         } else {
