@@ -871,36 +871,13 @@ async fn with_tasks(
     url: &str,
     token: &str,
     method: &str,
-    mut params: serde_json::Value,
+    params: serde_json::Value,
 ) -> serde_json::Value {
-    params["_meta"] = serde_json::json!({
-        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-        "io.modelcontextprotocol/clientInfo": {"name": "test", "version": "1"},
-        "io.modelcontextprotocol/clientCapabilities": {
-            "extensions": {"io.modelcontextprotocol/tasks": {}}
-        },
-    });
-    let mut request = reqwest::Client::new()
-        .post(url)
-        .bearer_auth(token)
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2026-07-28")
-        .header("mcp-method", method);
-    // `Mcp-Name` names the tool, or the task.
-    if let Some(name) = params["name"].as_str().or(params["taskId"].as_str()) {
-        request = request.header("mcp-name", name);
-    }
-    let body = request
-        .json(&serde_json::json!({"jsonrpc": "2.0", "id": 7, "method": method, "params": params}))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    switchboard_testkit::stateless::messages(&body)
-        .pop()
-        .expect("an answer")
+    let follows_tasks = serde_json::json!({"io.modelcontextprotocol/clientCapabilities": {
+        "extensions": {"io.modelcontextprotocol/tasks": {}}
+    }});
+    let request = switchboard_testkit::stateless::request(url, method, params, follows_tasks);
+    switchboard_testkit::stateless::answer(request.bearer_auth(token)).await
 }
 
 /// A client that declares the tasks extension is not held while an operator decides: its call

@@ -405,7 +405,7 @@ async fn a_stateless_call_whose_client_goes_away_is_cancelled_upstream() {
 #[tokio::test]
 async fn a_cancelled_task_of_a_long_running_tool_is_cancelled_upstream() {
     use serde_json::json;
-    use switchboard_testkit::stateless::{answer, tools_call};
+    use switchboard_testkit::stateless::{answer, request, tools_call};
     let dir = tempfile::tempdir().unwrap();
     let toml = format!(
         "{}[tools.\"wait_for_cancel\"]\ntask = true\n",
@@ -423,17 +423,7 @@ async fn a_cancelled_task_of_a_long_running_tool_is_cancelled_upstream() {
     let task = created["result"]["taskId"].as_str().unwrap().to_owned();
     // Under way upstream.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let mut meta = follows_tasks;
-    meta["io.modelcontextprotocol/protocolVersion"] = json!("2026-07-28");
-    meta["io.modelcontextprotocol/clientInfo"] = json!({"name": "test", "version": "1"});
-    let cancel = reqwest::Client::new()
-        .post(&mcp)
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2026-07-28")
-        .header("mcp-method", "tasks/cancel")
-        .header("mcp-name", &task)
-        .json(&json!({"jsonrpc": "2.0", "id": 2, "method": "tasks/cancel",
-                      "params": {"taskId": task, "_meta": meta}}));
+    let cancel = request(&mcp, "tasks/cancel", json!({"taskId": task}), follows_tasks);
     let cancelled = answer(cancel).await;
     assert!(cancelled.get("error").is_none(), "{cancelled}");
     let seen = common::eventually(Duration::from_secs(5), async || {

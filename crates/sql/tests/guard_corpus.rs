@@ -158,8 +158,8 @@ fn guard_passes_every_legitimate_query_with_its_kind() {
 }
 
 /// `sql` with its constants (numbers, strings, bit strings) replaced: one variant per way of
-/// writing them, each keeping the statement's shape (or breaking its syntax, which the guard
-/// must then refuse as a fresh check does).
+/// writing them, each keeping the statement's shape, or writing each constant as the other kind,
+/// or breaking its syntax, which the guard must then refuse as a fresh check does.
 fn constant_variants(sql: &str) -> Vec<String> {
     use pg_query::protobuf::Token;
     let Ok(scanned) = pg_query::scan(sql) else {
@@ -182,8 +182,9 @@ fn constant_variants(sql: &str) -> Vec<String> {
     if constants.is_empty() {
         return Vec::new();
     }
-    let ways: [(&str, &str); 4] = [
+    let ways: [(&str, &str); 5] = [
         ("0", "''"),
+        ("'7'", "7"),
         ("-12.5", "$q$a; DROP TABLE canary$q$"),
         ("99999999999999999999", "E'\\';--'"),
         ("$9", "$9"),
@@ -221,6 +222,13 @@ fn a_remembered_shape_answers_exactly_as_a_fresh_check() {
         ("/* a */ SELECT 'x' ;", "/* a */ SELECT 'a;b' ;"),
         ("SELECT 1", "SELECT $1"),
         ("SELECT -1", "SELECT - 1"),
+        ("SELECT date '2024-01-01'", "SELECT date 7"),
+        ("SELECT x::float(24)", "SELECT x::float(99)"),
+        (
+            "SELECT x::varchar(10) ORDER BY 1",
+            "SELECT x::varchar(0) ORDER BY 2",
+        ),
+        ("SELECT 'a'\n'b'", "SELECT 'c'\n'd'"),
         (
             "SELECT id FROM orders WHERE id = 1",
             "SELECT id FROM orders WHERE id = U&'\\0041'",

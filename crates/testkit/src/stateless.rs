@@ -8,6 +8,14 @@ use serde_json::{Value, json};
 /// no capabilities; the entries of `meta` are added to its `_meta`. Add credentials and headers
 /// to the builder.
 pub fn tools_call(url: &str, tool: &str, arguments: Value, meta: Value) -> RequestBuilder {
+    request(url, "tools/call", json!({"name": tool, "arguments": arguments}), meta)
+}
+
+/// A stateless request of `method` with `params` (JSON-RPC id 1), as a client that declares no
+/// capabilities; the entries of `meta` are added to its `_meta`. `Mcp-Name` carries the tool's
+/// `name` or the task's `taskId` when `params` has one. Add credentials and headers to the
+/// builder.
+pub fn request(url: &str, method: &str, mut params: Value, meta: Value) -> RequestBuilder {
     let mut all = json!({
         "io.modelcontextprotocol/protocolVersion": "2026-07-28",
         "io.modelcontextprotocol/clientInfo": {"name": "test", "version": "1"},
@@ -16,16 +24,17 @@ pub fn tools_call(url: &str, tool: &str, arguments: Value, meta: Value) -> Reque
     if let (Some(all), Value::Object(extra)) = (all.as_object_mut(), meta) {
         all.extend(extra);
     }
-    reqwest::Client::new()
+    let name = params["name"].as_str().or(params["taskId"].as_str()).map(str::to_owned);
+    params["_meta"] = all;
+    let mut builder = reqwest::Client::new()
         .post(url)
         .header("accept", "application/json, text/event-stream")
         .header("mcp-protocol-version", "2026-07-28")
-        .header("mcp-method", "tools/call")
-        .header("mcp-name", tool)
-        .json(&json!({
-            "jsonrpc": "2.0", "id": 1, "method": "tools/call",
-            "params": {"name": tool, "arguments": arguments, "_meta": all},
-        }))
+        .header("mcp-method", method);
+    if let Some(name) = name {
+        builder = builder.header("mcp-name", name);
+    }
+    builder.json(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))
 }
 
 /// The JSON-RPC messages of a response body: the SSE stream's `data:` lines, or the one JSON

@@ -12,6 +12,7 @@
 mod builtins;
 mod function;
 mod refusal;
+mod sketch;
 mod statement;
 mod text;
 mod verdicts;
@@ -132,6 +133,13 @@ impl Guard {
         if let Some(checked) = self.passed.get(sql) {
             return Ok(checked);
         }
+        let sketch = verdicts::sketch_of(sql);
+        if let Some(checked) = sketch
+            .as_ref()
+            .and_then(|sketch| self.passed.get_sketched(sketch, sql))
+        {
+            return Ok(checked);
+        }
         let shape = verdicts::shape_of(sql);
         if let Some(checked) = shape
             .as_deref()
@@ -140,7 +148,7 @@ impl Guard {
             return Ok(checked);
         }
         let (checked, own) = self.decide(sql)?;
-        self.passed.insert(sql, shape, own, &checked);
+        self.passed.insert(sql, shape, sketch, own, &checked);
         Ok(checked)
     }
 

@@ -18,6 +18,11 @@
 //! is recomputed: the whitespace, comments and `;` around it are no constants, so they are the
 //! same bytes, and are checked to be before the remembered verdict is used.
 //!
+//! Most statements an agent sends have only plain integers and strings as constants, and for
+//! those the shape is found without libpg_query: a shape remembers the statement's [`Sketch`]
+//! when it was exactly the normalised text, and a statement with that sketch then has that shape
+//! (`sketch.rs` says why), at the cost of one scan of its bytes.
+//!
 //! Only statements that passed are kept (a refusal is rare on the hot path and is worth its fresh
 //! message), only short ones, and only a bounded number of them, least recently used first out:
 //! at most 2 × [`CAPACITY`] × ([`MAX_TEXT`] + a checked copy) bytes, whatever a client sends.
@@ -27,6 +32,7 @@ use std::sync::{Mutex, PoisonError};
 
 use hashlink::LruCache;
 
+use super::sketch::{Constant, Sketch, sketch};
 use super::{Checked, FunctionName, OwnLimit, StatementKind};
 
 /// Statements remembered at most, in each memory.
@@ -40,6 +46,8 @@ struct Shape {
     unknown_functions: Vec<FunctionName>,
     before: Box<str>,
     after: Box<str>,
+    /// The kinds of the constants of a statement of this shape whose sketch was the shape itself.
+    sketched: Option<Vec<Constant>>,
 }
 
 /// Statements that passed, least recently used first out.
@@ -75,6 +83,15 @@ pub(super) fn shape_of(sql: &str) -> Option<String> {
     pg_query::normalize(sql).ok()
 }
 
+/// The sketch of `sql`, `None` when the statement is too long to be remembered or a byte scan
+/// cannot read it.
+pub(super) fn sketch_of(sql: &str) -> Option<Sketch> {
+    if sql.len() > MAX_TEXT {
+        return None;
+    }
+    sketch(sql)
+}
+
 impl Verdicts {
     /// What the guard decided for exactly `sql`, if it let it through before.
     pub(super) fn get(&self, sql: &str) -> Option<Checked> {
@@ -88,22 +105,27 @@ impl Verdicts {
     /// (whose shape it is).
     pub(super) fn get_shape(&self, shape: &str, sql: &str) -> Option<Checked> {
         let remembered = lock(&self.shapes).get(shape).cloned()?;
-        let own = sql
-            .strip_prefix(&*remembered.before)?
-            .strip_suffix(&*remembered.after)?;
-        Some(Checked {
-            kind: StatementKind::Select,
-            sql: own.to_owned(),
-            unknown_functions: remembered.unknown_functions,
-            own_limit: OwnLimit::None,
-        })
+        remembered.applied_to(sql)
     }
 
-    /// Remembers that `sql`, of `shape` when known, passed as `checked`, its own text at `own`.
+    /// What the guard decided for a SELECT of the shape `sketch` stands for, applied to `sql`
+    /// (whose sketch it is): only when that shape was seen to be the sketch of a statement with
+    /// constants of the same kinds.
+    pub(super) fn get_sketched(&self, sketch: &Sketch, sql: &str) -> Option<Checked> {
+        let remembered = lock(&self.shapes).get(sketch.text.as_str()).cloned()?;
+        if remembered.sketched.as_ref() != Some(&sketch.constants) {
+            return None;
+        }
+        remembered.applied_to(sql)
+    }
+
+    /// Remembers that `sql`, of `shape` and `sketch` when known, passed as `checked`, its own
+    /// text at `own`.
     pub(super) fn insert(
         &self,
         sql: &str,
         shape: Option<String>,
+        sketch: Option<Sketch>,
         own: Range<usize>,
         checked: &Checked,
     ) {
@@ -121,9 +143,28 @@ impl Verdicts {
                 unknown_functions: checked.unknown_functions.clone(),
                 before: before.into(),
                 after: after.into(),
+                sketched: sketch
+                    .filter(|sketch| sketch.text == shape)
+                    .map(|sketch| sketch.constants),
             };
             lock(&self.shapes).insert(shape.into(), remembered);
         }
+    }
+}
+
+impl Shape {
+    /// The verdict for `sql`, a statement of this shape, when the text around its own is the
+    /// same.
+    fn applied_to(self, sql: &str) -> Option<Checked> {
+        let own = sql
+            .strip_prefix(&*self.before)?
+            .strip_suffix(&*self.after)?;
+        Some(Checked {
+            kind: StatementKind::Select,
+            sql: own.to_owned(),
+            unknown_functions: self.unknown_functions,
+            own_limit: OwnLimit::None,
+        })
     }
 }
 
@@ -149,7 +190,13 @@ mod tests {
         let verdicts = Verdicts::default();
         for i in 0..CAPACITY * 4 {
             let sql = format!("SELECT {i}");
-            verdicts.insert(&sql, shape_of(&sql), 0..sql.len(), &checked(&sql));
+            verdicts.insert(
+                &sql,
+                shape_of(&sql),
+                sketch_of(&sql),
+                0..sql.len(),
+                &checked(&sql),
+            );
         }
         assert_eq!(lock(&verdicts.exact).len(), CAPACITY);
         assert_eq!(lock(&verdicts.shapes).len(), 1, "one shape: SELECT $1");
@@ -161,6 +208,7 @@ mod tests {
         verdicts.insert(
             &long,
             Some("SELECT $1".into()),
+            None,
             0..long.len(),
             &checked(&long),
         );
@@ -171,7 +219,13 @@ mod tests {
 
         for i in 0..CAPACITY * 4 {
             let sql = format!("SELECT 1 AS c{i}");
-            verdicts.insert(&sql, shape_of(&sql), 0..sql.len(), &checked(&sql));
+            verdicts.insert(
+                &sql,
+                shape_of(&sql),
+                sketch_of(&sql),
+                0..sql.len(),
+                &checked(&sql),
+            );
         }
         assert_eq!(lock(&verdicts.shapes).len(), CAPACITY);
     }
@@ -183,7 +237,7 @@ mod tests {
         let own = first.find("SELECT").unwrap()..first.len() - 1;
         let mut passed = checked(&first[own.clone()]);
         passed.unknown_functions = vec![FunctionName::unqualified("f")];
-        verdicts.insert(first, shape_of(first), own, &passed);
+        verdicts.insert(first, shape_of(first), sketch_of(first), own, &passed);
 
         let then = "-- point\nSELECT id FROM orders WHERE id = -7;";
         let got = shape_of(then).and_then(|shape| verdicts.get_shape(&shape, then));
@@ -204,12 +258,67 @@ mod tests {
             own_limit: OwnLimit::AtMost(5),
             ..checked(limited)
         };
-        verdicts.insert(limited, shape_of(limited), 0..limited.len(), &own_limit);
+        verdicts.insert(
+            limited,
+            shape_of(limited),
+            sketch_of(limited),
+            0..limited.len(),
+            &own_limit,
+        );
         let other = "SELECT id FROM orders LIMIT 6";
         assert_eq!(
             shape_of(other).and_then(|shape| verdicts.get_shape(&shape, other)),
             None,
             "a top-level limit is a constant the executor needs"
+        );
+    }
+
+    #[test]
+    fn a_sketch_stands_for_a_shape_only_when_it_was_seen_to_be_that_shape() {
+        let verdicts = Verdicts::default();
+        let first = "SELECT id FROM orders WHERE id = 42 AND status = 'failed';";
+        let own = 0..first.len() - 1;
+        verdicts.insert(
+            first,
+            shape_of(first),
+            sketch_of(first),
+            own.clone(),
+            &checked(&first[own]),
+        );
+
+        let then = "SELECT id FROM orders WHERE id = 7 AND status = 'paid';";
+        let got = sketch_of(then).and_then(|sketch| verdicts.get_sketched(&sketch, then));
+        assert_eq!(
+            got,
+            Some(checked(
+                "SELECT id FROM orders WHERE id = 7 AND status = 'paid'"
+            ))
+        );
+        let kinds = "SELECT id FROM orders WHERE id = '7' AND status = 'paid';";
+        assert_eq!(
+            sketch_of(kinds).and_then(|sketch| verdicts.get_sketched(&sketch, kinds)),
+            None,
+            "a string where the integer was is another sketch"
+        );
+
+        // Its sketch (`varchar($2)`) is not its shape (`varchar(10)`): not remembered by sketch.
+        let typmod = "SELECT CAST(id AS varchar(10)) FROM orders WHERE id = 1";
+        verdicts.insert(
+            typmod,
+            shape_of(typmod),
+            sketch_of(typmod),
+            0..typmod.len(),
+            &checked(typmod),
+        );
+        let other = "SELECT CAST(id AS varchar(99)) FROM orders WHERE id = 1";
+        assert_eq!(
+            sketch_of(other).and_then(|sketch| verdicts.get_sketched(&sketch, other)),
+            None
+        );
+        assert!(
+            shape_of(other)
+                .and_then(|shape| verdicts.get_shape(&shape, other))
+                .is_none()
         );
     }
 }
