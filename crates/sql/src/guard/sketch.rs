@@ -80,7 +80,7 @@ fn scan(sql: &str) -> Option<(String, Vec<Constant>)> {
                 {
                     return None;
                 }
-                at = string_end(bytes, start)?;
+                at = quoted_end(bytes, start)?;
                 if continues_across_a_newline(&bytes[at..]) {
                     return None;
                 }
@@ -122,28 +122,17 @@ fn continues_a_word(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || byte == b'_'
 }
 
-/// The end of the string starting at `start` (its opening quote), past its closing quote; `None`
-/// for an unterminated one or one with a backslash (an escape when `standard_conforming_strings`
-/// is off).
-fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
-    let mut at = start + 1;
-    loop {
-        match bytes.get(at)? {
-            b'\'' if bytes.get(at + 1) == Some(&b'\'') => at += 2,
-            b'\'' => return Some(at + 1),
-            b'\\' | 0 => return None,
-            _ => at += 1,
-        }
-    }
-}
-
-/// The end of the quoted identifier starting at `start`, past its closing quote.
+/// The end of the string (`'`) or quoted name (`"`) whose opening `quote` is at `start`, past its
+/// closing quote (a doubled quote is one inside it); `None` for an unterminated one, a NUL, or a
+/// backslash in a string (an escape when `standard_conforming_strings` is off).
 fn quoted_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let quote = bytes[start];
     let mut at = start + 1;
     loop {
-        match bytes.get(at)? {
-            b'"' if bytes.get(at + 1) == Some(&b'"') => at += 2,
-            b'"' => return Some(at + 1),
+        match *bytes.get(at)? {
+            b if b == quote && bytes.get(at + 1) == Some(&quote) => at += 2,
+            b if b == quote => return Some(at + 1),
+            b'\\' if quote == b'\'' => return None,
             0 => return None,
             _ => at += 1,
         }

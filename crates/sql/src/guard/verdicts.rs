@@ -176,6 +176,11 @@ fn lock<T>(memory: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 mod tests {
     use super::*;
 
+    /// Remembers `sql`, its own text at `own`, as having passed as `checked`.
+    fn remember(verdicts: &Verdicts, sql: &str, own: Range<usize>, checked: &Checked) {
+        verdicts.insert(sql, shape_of(sql), sketch_of(sql), own, checked);
+    }
+
     fn checked(sql: &str) -> Checked {
         Checked {
             kind: StatementKind::Select,
@@ -190,13 +195,7 @@ mod tests {
         let verdicts = Verdicts::default();
         for i in 0..CAPACITY * 4 {
             let sql = format!("SELECT {i}");
-            verdicts.insert(
-                &sql,
-                shape_of(&sql),
-                sketch_of(&sql),
-                0..sql.len(),
-                &checked(&sql),
-            );
+            remember(&verdicts, &sql, 0..sql.len(), &checked(&sql));
         }
         assert_eq!(lock(&verdicts.exact).len(), CAPACITY);
         assert_eq!(lock(&verdicts.shapes).len(), 1, "one shape: SELECT $1");
@@ -219,13 +218,7 @@ mod tests {
 
         for i in 0..CAPACITY * 4 {
             let sql = format!("SELECT 1 AS c{i}");
-            verdicts.insert(
-                &sql,
-                shape_of(&sql),
-                sketch_of(&sql),
-                0..sql.len(),
-                &checked(&sql),
-            );
+            remember(&verdicts, &sql, 0..sql.len(), &checked(&sql));
         }
         assert_eq!(lock(&verdicts.shapes).len(), CAPACITY);
     }
@@ -237,7 +230,7 @@ mod tests {
         let own = first.find("SELECT").unwrap()..first.len() - 1;
         let mut passed = checked(&first[own.clone()]);
         passed.unknown_functions = vec![FunctionName::unqualified("f")];
-        verdicts.insert(first, shape_of(first), sketch_of(first), own, &passed);
+        remember(&verdicts, first, own, &passed);
 
         let then = "-- point\nSELECT id FROM orders WHERE id = -7;";
         let got = shape_of(then).and_then(|shape| verdicts.get_shape(&shape, then));
@@ -258,13 +251,7 @@ mod tests {
             own_limit: OwnLimit::AtMost(5),
             ..checked(limited)
         };
-        verdicts.insert(
-            limited,
-            shape_of(limited),
-            sketch_of(limited),
-            0..limited.len(),
-            &own_limit,
-        );
+        remember(&verdicts, limited, 0..limited.len(), &own_limit);
         let other = "SELECT id FROM orders LIMIT 6";
         assert_eq!(
             shape_of(other).and_then(|shape| verdicts.get_shape(&shape, other)),
@@ -278,13 +265,7 @@ mod tests {
         let verdicts = Verdicts::default();
         let first = "SELECT id FROM orders WHERE id = 42 AND status = 'failed';";
         let own = 0..first.len() - 1;
-        verdicts.insert(
-            first,
-            shape_of(first),
-            sketch_of(first),
-            own.clone(),
-            &checked(&first[own]),
-        );
+        remember(&verdicts, first, own.clone(), &checked(&first[own]));
 
         let then = "SELECT id FROM orders WHERE id = 7 AND status = 'paid';";
         let got = sketch_of(then).and_then(|sketch| verdicts.get_sketched(&sketch, then));
@@ -303,13 +284,7 @@ mod tests {
 
         // Its sketch (`varchar($2)`) is not its shape (`varchar(10)`): not remembered by sketch.
         let typmod = "SELECT CAST(id AS varchar(10)) FROM orders WHERE id = 1";
-        verdicts.insert(
-            typmod,
-            shape_of(typmod),
-            sketch_of(typmod),
-            0..typmod.len(),
-            &checked(typmod),
-        );
+        remember(&verdicts, typmod, 0..typmod.len(), &checked(typmod));
         let other = "SELECT CAST(id AS varchar(99)) FROM orders WHERE id = 1";
         assert_eq!(
             sketch_of(other).and_then(|sketch| verdicts.get_sketched(&sketch, other)),
