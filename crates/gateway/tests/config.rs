@@ -184,7 +184,7 @@ async fn trace_settings_are_validated_and_their_headers_read_as_secrets() {
          service_name = \"edge\"\nresource_attributes = { team = \"data\" }\n",
     )
     .unwrap();
-    let traces = config.trace_config().await.unwrap();
+    let traces = config.trace_config().await.unwrap().export;
     assert_eq!(traces.endpoint.as_deref(), Some("http://127.0.0.1:4318"));
     assert_eq!(traces.protocol.as_deref(), Some("grpc"));
     assert_eq!(traces.headers["authorization"], "Bearer tok-7f3a");
@@ -203,6 +203,44 @@ async fn trace_settings_are_validated_and_their_headers_read_as_secrets() {
             && unreadable.contains("SB_TEST_NOT_SET is not set"),
         "{unreadable}"
     );
+}
+
+/// The trace headers read before the process started tracing are not read again when the rest
+/// of the configuration is resolved, and their values are secrets all the same.
+#[tokio::test]
+async fn trace_headers_read_at_start_are_not_read_again_and_stay_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = write(dir.path(), "collector-token", "tok-55c1e2\n");
+    let toml = format!(
+        "[telemetry]\notlp_endpoint = \"http://127.0.0.1:4318\"\n\
+         otlp_headers = {{ authorization = \"Bearer ${{file:{}}}\" }}\n",
+        token.display()
+    );
+    let config = Config::load(&write(dir.path(), "switchboard.toml", &toml)).unwrap();
+    let started = config.trace_config().await.unwrap();
+    assert_eq!(started.export.headers["authorization"], "Bearer tok-55c1e2");
+    // Read once: gone now, as a rotated secret would be.
+    std::fs::remove_file(&token).unwrap();
+    let error = config.resolve(&PathBuf::from(fixture())).await.err();
+    let error = error
+        .expect("read again without the start's values")
+        .to_string();
+    assert!(
+        error.contains("telemetry.otlp_headers.authorization"),
+        "{error}"
+    );
+
+    let resolved = config
+        .with_started_traces(started)
+        .resolve(&PathBuf::from(fixture()))
+        .await
+        .unwrap();
+    for value in ["tok-55c1e2", "Bearer tok-55c1e2"] {
+        assert!(
+            resolved.secrets.contains_secret(value),
+            "{value} is a secret"
+        );
+    }
 }
 
 /// A Slack token of the wrong kind is refused naming the key, without repeating the value.

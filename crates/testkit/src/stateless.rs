@@ -8,7 +8,12 @@ use serde_json::{Value, json};
 /// no capabilities; the entries of `meta` are added to its `_meta`. Add credentials and headers
 /// to the builder.
 pub fn tools_call(url: &str, tool: &str, arguments: Value, meta: Value) -> RequestBuilder {
-    request(url, "tools/call", json!({"name": tool, "arguments": arguments}), meta)
+    request(
+        url,
+        "tools/call",
+        json!({"name": tool, "arguments": arguments}),
+        meta,
+    )
 }
 
 /// A stateless request of `method` with `params` (JSON-RPC id 1), as a client that declares no
@@ -24,7 +29,10 @@ pub fn request(url: &str, method: &str, mut params: Value, meta: Value) -> Reque
     if let (Some(all), Value::Object(extra)) = (all.as_object_mut(), meta) {
         all.extend(extra);
     }
-    let name = params["name"].as_str().or(params["taskId"].as_str()).map(str::to_owned);
+    let name = params["name"]
+        .as_str()
+        .or(params["taskId"].as_str())
+        .map(str::to_owned);
     params["_meta"] = all;
     let mut builder = reqwest::Client::new()
         .post(url)

@@ -31,6 +31,10 @@ pub(crate) struct ConfigArgs {
         value_name = "FILE"
     )]
     pub(crate) config: Option<PathBuf>,
+    /// The file as read for its trace settings, before anything was logged: loading takes it
+    /// from here rather than reading the file, and its header references, a second time.
+    #[arg(skip)]
+    loaded: std::sync::OnceLock<Config>,
 }
 
 /// What the gateway's configuration was built from.
@@ -57,10 +61,13 @@ impl ConfigArgs {
     /// or traced. None without a file or when the file is not valid (loading it again says why);
     /// a header that cannot be read is warned about, and the file's settings are left out.
     pub(crate) fn trace_config(&self) -> switchboard_telemetry::TraceConfig {
-        let config = self.file().and_then(|path| Config::load(&path).ok());
-        let Some(config) = config.filter(|c| c.traces != Default::default()) else {
+        let Some(config) = self.file().and_then(|path| Config::load(&path).ok()) else {
             return Default::default();
         };
+        if config.traces == Default::default() {
+            let _ = self.loaded.set(config);
+            return Default::default();
+        }
         let read = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -70,17 +77,37 @@ impl ConfigArgs {
                     .block_on(config.trace_config())
                     .map_err(|e| e.to_string())
             });
-        read.unwrap_or_else(|error| {
-            eprintln!("switchboard: {error}; traces go where the environment says, if anywhere");
-            Default::default()
-        })
+        match read {
+            Ok(started) => {
+                let export = started.export.clone();
+                let _ = self.loaded.set(config.with_started_traces(started));
+                export
+            }
+            Err(error) => {
+                eprintln!(
+                    "switchboard: {error}; traces go where the environment says, if anywhere"
+                );
+                Default::default()
+            }
+        }
+    }
+
+    /// The configuration file, loaded: as read for its trace settings, or read now.
+    fn load_file(
+        &self,
+        path: &std::path::Path,
+    ) -> Result<Config, switchboard_gateway::ConfigError> {
+        match self.loaded.get() {
+            Some(config) => Ok(config.clone()),
+            None => Config::load(path),
+        }
     }
 
     /// Loads and validates the configuration; prints what was chosen and why on stderr. Without
     /// a file this is the environment's built-in servers only (no sample database).
     pub(crate) fn load(&self) -> Result<Config, switchboard_gateway::ConfigError> {
         if let Some(path) = self.file() {
-            return Config::load(&path);
+            return self.load_file(&path);
         }
         let (config, notes) = Config::from_environment();
         print_environment_notes(&notes);
@@ -95,7 +122,7 @@ impl ConfigArgs {
             ExitCode::from(EXIT_CONFIG)
         };
         if let Some(path) = self.file() {
-            let config = Config::load(&path).map_err(|e| config_error(&e))?;
+            let config = self.load_file(&path).map_err(|e| config_error(&e))?;
             return Ok((config, Origin::File));
         }
         let (mut config, mut notes) = Config::from_environment();

@@ -114,6 +114,7 @@ pub(super) fn from_environment() -> (Config, Vec<String>) {
         endpoints: BTreeMap::new(),
         tools: Vec::new(),
         agent: None,
+        started_traces: None,
         servers_key: "servers",
         source: serde_json::Value::Null,
     };

@@ -428,6 +428,16 @@ pub struct TraceSettings {
     pub resource_attributes: BTreeMap<String, String>,
 }
 
+/// The trace export a configuration describes, its header values read before the process started
+/// tracing ([`Config::trace_config`]).
+#[derive(Debug, Clone, Default)]
+pub struct StartedTraces {
+    /// What the exporter is set up with.
+    pub export: switchboard_telemetry::TraceConfig,
+    /// The secret values read for it.
+    pub(crate) secrets: crate::secrets::SecretSet,
+}
+
 /// A validated configuration; secrets are not yet resolved.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -447,6 +457,10 @@ pub struct Config {
     pub metrics_addr: Option<std::net::SocketAddr>,
     /// `[telemetry]`'s trace export settings, over OpenTelemetry's environment.
     pub traces: TraceSettings,
+    /// The export set up from `traces` before the process started tracing, header values read
+    /// ([`Config::with_started_traces`]): resolving takes them from here instead of reading them
+    /// again.
+    pub(crate) started_traces: Option<StartedTraces>,
     /// `[approvals] timeout`: how long a call waits in the approval queue for an operator.
     pub approval_timeout: Duration,
     /// `[approvals] slack`: where waiting calls are also posted for operators to decide.

@@ -239,8 +239,12 @@ impl Config {
             file: &self.file,
         };
         // The export itself was set up from `trace_config` before the process started
-        // tracing; here its headers must still resolve, and their values become secrets.
-        r.traces(&self.traces).await?;
+        // tracing. Its header values become secrets: those it was set up with, or, for a
+        // configuration read since (a reload), the file's, which must still resolve.
+        match &self.started_traces {
+            Some(started) => resolver.secrets().add_all(&started.secrets),
+            None => drop(r.traces(&self.traces).await?),
+        }
         let mut servers = BTreeMap::new();
         for (name, server) in &self.servers {
             let key = format!("{}.{name}", self.servers_key);
@@ -311,18 +315,34 @@ impl Config {
     }
 
     /// `[telemetry]`'s trace export settings with their header values read: what a process
-    /// needs before it starts tracing, ahead of the rest of the configuration.
+    /// needs before it starts tracing, ahead of the rest of the configuration. Give it back with
+    /// [`Config::with_started_traces`] so that resolving does not read the headers again.
     ///
     /// # Errors
     /// [`ConfigError::Secret`] naming the header whose reference could not be resolved.
-    pub async fn trace_config(&self) -> Result<switchboard_telemetry::TraceConfig, ConfigError> {
+    pub async fn trace_config(&self) -> Result<super::StartedTraces, ConfigError> {
         let resolver = Resolver::new();
-        Res {
+        let export = Res {
             resolver: &resolver,
             file: &self.file,
         }
         .traces(&self.traces)
-        .await
+        .await?;
+        Ok(super::StartedTraces {
+            export,
+            secrets: resolver.secrets(),
+        })
+    }
+
+    /// This configuration, with the export the process set up from its [`Config::trace_config`]
+    /// before it started tracing: resolving it records that export's secrets instead of reading
+    /// the headers' references a second time (a Vault or AWS read at start is one read).
+    #[must_use]
+    pub fn with_started_traces(self, started: super::StartedTraces) -> Self {
+        Self {
+            started_traces: Some(started),
+            ..self
+        }
     }
 }
 

@@ -417,6 +417,7 @@ pub(super) fn validate(
         tools,
         endpoints,
         agent: raw.agent,
+        started_traces: None,
         servers_key,
         source: serde_json::Value::Null,
     })

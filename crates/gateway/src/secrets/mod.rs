@@ -313,6 +313,17 @@ impl SecretSet {
         known.rebuild();
     }
 
+    /// Remembers every value `other` holds for the configuration as secret too.
+    pub fn add_all(&self, other: &Self) {
+        if Arc::ptr_eq(&self.inner, &other.inner) {
+            return;
+        }
+        let values = other.lock().fixed.clone();
+        for value in values {
+            self.add(&value);
+        }
+    }
+
     /// Remembers `value` as secret. Values shorter than 4 characters are ignored: scrubbing them
     /// would mangle ordinary text and they are not meaningful secrets.
     pub fn add(&self, value: &str) {
