@@ -140,8 +140,12 @@ fn quoted_end(bytes: &[u8], start: usize) -> Option<usize> {
 }
 
 /// Whether a string continues into the next one: whitespace holding a newline, then a quote.
+/// PostgreSQL's whitespace includes the vertical tab, which Rust's ASCII whitespace does not.
 fn continues_across_a_newline(rest: &[u8]) -> bool {
-    let space = rest.iter().take_while(|b| b.is_ascii_whitespace()).count();
+    let space = rest
+        .iter()
+        .take_while(|&&b| b.is_ascii_whitespace() || b == 0x0b)
+        .count();
     rest[..space].iter().any(|&b| b == b'\n' || b == b'\r') && rest.get(space) == Some(&b'\'')
 }
 
@@ -193,6 +197,7 @@ mod tests {
             "SELECT U&'\\0041'",
             "SELECT 'a'\n'b'",
             "SELECT 'a' \r\n 'b'",
+            "SELECT 'a'\x0b\n'b'",
             "SELECT $$x$$",
             "SELECT $1",
             "SELECT 1 -- two",
